@@ -1,0 +1,27 @@
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from .models import User
+
+
+class SignUpForm(UserCreationForm):
+    email = forms.EmailField(required=False, help_text="Optional; only used to reset your password.")
+
+    class Meta:
+        model = User
+        fields = ("username", "email")
+
+
+class EraseAccountForm(forms.Form):
+    password = forms.CharField(label="Your password", widget=forms.PasswordInput)
+    confirm = forms.BooleanField(label="I understand that my account and personal data will be erased for good.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

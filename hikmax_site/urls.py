@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from recsys import views as recsys_views
+
+urlpatterns = [
+    path("", recsys_views.landing, name="landing"),
+    path("accounts/", include("accounts.urls")),
+    path("", include("recsys.urls")),
+    path("", include("recourse.urls")),
+    path("api/", include("recsys.api_urls")),
+    path("api/", include("recourse.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RecourseConfig(AppConfig):
+    name = "recourse"
+    verbose_name = "Explanations, drift and recourse"

@@ -1,0 +1,5 @@
+"""Reads of the recourse app shared by pages, API and the account export."""
+
+
+def export_for_user(user) -> dict:
+    return {}

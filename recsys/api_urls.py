@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("history/", api.HistoryView.as_view(), name="api-history"),
+]

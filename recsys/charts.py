@@ -1,0 +1,40 @@
+"""Plotly figures rendered as HTML fragments (plotly.js is served from static files)."""
+
+from datetime import UTC, datetime
+
+import plotly.graph_objects as go
+
+CHART_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def to_html(figure: go.Figure, *, div_id: str) -> str:
+    figure.update_layout(margin=dict(l=40, r=20, t=40, b=40), template="plotly_white", font=dict(size=14))
+    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CHART_CONFIG)
+
+
+def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None) -> str:
+    """Scatter of a history over time; y is the first category. highlight maps interaction id -> heat."""
+    rows = list(interactions)
+    x = [r.timestamp if ordinal_time else datetime.fromtimestamp(r.timestamp, UTC) for r in rows]
+    y = [(r.item.category_list or ["(no category)"])[0] for r in rows]
+    text = [f"{r.item.title}" + (" — excluded" if r.state == "excluded" else "") for r in rows]
+    marker = dict(size=10, color="#1f5fa8", line=dict(width=1, color="#ffffff"))
+    if highlight is not None:
+        marker.update(
+            color=[highlight.get(r.pk, 0.0) for r in rows],
+            colorscale="YlOrRd",
+            cmin=0,
+            cmax=1,
+            showscale=True,
+            colorbar=dict(title="Influence"),
+        )
+    figure = go.Figure(
+        go.Scatter(x=x, y=y, mode="markers", text=text, hovertemplate="%{text}<extra></extra>", marker=marker)
+    )
+    figure.update_layout(
+        title="Your history over time",
+        xaxis_title="Step" if ordinal_time else "Date",
+        yaxis_title="Category",
+        height=360,
+    )
+    return to_html(figure, div_id="history-timeline")

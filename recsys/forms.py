@@ -1,0 +1,59 @@
+from django import forms
+
+from .models import Dataset
+
+
+class CatalogueSearchForm(forms.Form):
+    q = forms.CharField(label="Title contains", required=False, max_length=100)
+    category = forms.ChoiceField(label="Category", required=False)
+    year = forms.IntegerField(label="Year", required=False, min_value=1800, max_value=2100)
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", "Any category")] + [(c, c) for c in categories]
+
+
+class AddToHistoryForm(forms.Form):
+    rating = forms.FloatField(label="Your rating (optional)", required=False, min_value=0.5, max_value=5)
+
+
+class DatasetChoiceForm(forms.Form):
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Dataset", empty_label=None)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class ImportDatasetForm(forms.Form):
+    FORMATS = [
+        ("", "Detect automatically"),
+        ("ml-100k", "MovieLens-100K"),
+        ("ml-1m", "MovieLens-1M"),
+        ("ml-latest", "MovieLens latest / latest-small"),
+        ("recbole", "RecBole atomic files"),
+        ("sasrec", "SASRec user-item lines"),
+        ("csv", "Generic CSV"),
+    ]
+    name = forms.SlugField(label="Dataset name (slug)", max_length=64)
+    title = forms.CharField(label="Title", max_length=200, required=False)
+    format = forms.ChoiceField(choices=FORMATS, required=False)
+    path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500)
+    files = MultipleFileField(label="…or upload the files", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("path") and not data.get("files"):
+            raise forms.ValidationError("Give a server path or upload the dataset's files.")
+        return data

@@ -1,0 +1,143 @@
+"""Helpers shared by the format parsers: progress, file lookup, id/year/category normalisation."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dataset import ImportFormatError, ParsedDataset, complete_items
+from .textio import SourceText, body_lines
+
+ProgressCallback = Callable[[int, int], None]
+
+NO_CATEGORY = frozenset({"", "unknown", "(no genres listed)"})
+_YEAR_AT_END = r"\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$"
+_ANY_YEAR = r"(\d{4})"
+
+
+class Progress:
+    """Calls ``callback(done, total)`` once per finished stage (file read, final assembly)."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int):
+        self.callback = callback
+        self.total = max(total, 1)
+        self.done = 0
+
+    def step(self) -> None:
+        self.done = min(self.done + 1, self.total)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+    def finish(self) -> None:
+        self.done = self.total - 1
+        self.step()
+
+
+def sibling(path: Path, name: str) -> Path:
+    """``name`` in the dataset directory (``path`` is the directory or one of its files)."""
+    directory = path if path.is_dir() else path.parent
+    return directory / name
+
+
+def main_file(path: Path, default_name: str) -> Path:
+    """The interactions file: ``path`` itself when a file was given, else the standard name."""
+    return path if path.is_file() else path / default_name
+
+
+def integer_ids(values: pd.Series) -> pd.Series:
+    """int64 ids -> canonical decimal strings ("007" and "7" are the same MovieLens id)."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=np.int64))
+    names = np.array([str(value) for value in uniques], dtype=object)
+    return pd.Series(names[codes], dtype=object)
+
+
+def token_ids(values: pd.Series) -> pd.Series:
+    return values.astype(str).str.strip().astype(object)
+
+
+def years_from_titles(titles: pd.Series) -> pd.Series:
+    """Year at the end of a title: "Toy Story (1995)" -> 1995; "Babylon 5 (1994-1998)" -> 1994; no year -> <NA>."""
+    return _extract_year(titles, _YEAR_AT_END)
+
+
+def years_from_text(values: pd.Series) -> pd.Series:
+    """First four-digit number in free text ("01-Jan-1995", "1995", "unknown" -> <NA>)."""
+    return _extract_year(values, _ANY_YEAR)
+
+
+def _extract_year(values: pd.Series, pattern: str) -> pd.Series:
+    extracted = values.astype(str).str.extract(pattern, expand=False)
+    return pd.to_numeric(extracted, errors="coerce").astype("Int64").reset_index(drop=True)
+
+
+def split_categories(values: pd.Series, sep: str | None) -> pd.Series:
+    """Split "Animation|Comedy" -> ("Animation", "Comedy"); placeholders such as "(no genres listed)" -> ()."""
+    parts = values.fillna("").astype(str).str.split(sep)
+    return pd.Series([_clean_categories(names) for names in parts], dtype=object)
+
+
+def _clean_categories(names: list[str]) -> tuple[str, ...]:
+    cleaned = (name.strip() for name in names)
+    return tuple(dict.fromkeys(name for name in cleaned if name not in NO_CATEGORY))
+
+
+def line_of_row(source: SourceText, row: int, header_lines: int) -> int | None:
+    """Line number of the ``row``-th data row (error path only: blank lines are skipped)."""
+    lines = body_lines(source.text, header_lines)
+    return lines[row][0] if row < len(lines) else None
+
+
+def unix_seconds(values: pd.Series, source: SourceText, label: str, header_lines: int) -> np.ndarray:
+    """Numbers (possibly float) or ISO dates -> int64 unix seconds; the first bad value raises."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if not numbers.isna().any():
+        return np.floor(numbers.to_numpy(dtype=np.float64)).astype(np.int64)
+    dates = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    bad = numbers.isna() & dates.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        message = f"{label} {values.iloc[row]!r} is neither a number nor an ISO date"
+        raise ImportFormatError(source.path, line_of_row(source, row, header_lines), message)
+    seconds = dates.fillna(pd.Timestamp(0, tz="UTC")).astype("int64") // 10**9
+    return np.where(numbers.isna(), seconds, np.floor(numbers.fillna(0))).astype(np.int64)
+
+
+def checksum(format_name: str, sources: list[SourceText]) -> str:
+    digest = hashlib.sha256(format_name.encode())
+    for source in sorted(sources, key=lambda source: source.path.name):
+        digest.update(b"\0" + source.path.name.encode() + b"\0" + source.sha256.encode())
+    return digest.hexdigest()
+
+
+def build_dataset(
+    format_name: str,
+    items: pd.DataFrame,
+    interactions: pd.DataFrame,
+    sources: list[SourceText],
+    *,
+    users: pd.DataFrame | None = None,
+    tags: pd.DataFrame | None = None,
+    has_timestamps: bool = True,
+    has_categories: bool = True,
+    field_mapping: dict[str, str] | None = None,
+    warnings: list[str] | None = None,
+) -> ParsedDataset:
+    warnings = list(warnings or [])
+    items = complete_items(items, interactions, warnings)
+    return ParsedDataset(
+        format=format_name,
+        items=items,
+        interactions=interactions,
+        users=users,
+        tags=tags,
+        has_timestamps=has_timestamps,
+        has_categories=has_categories,
+        source_files=[str(source.path.resolve()) for source in sources],
+        checksum=checksum(format_name, sources),
+        field_mapping=dict(field_mapping or {}),
+        warnings=warnings,
+    )

@@ -1,0 +1,119 @@
+"""SASRec-style ``user item`` lines and generic ``user,item,timestamp[,rating][,title][,categories]`` CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from .common import (
+    Progress,
+    ProgressCallback,
+    build_dataset,
+    integer_ids,
+    split_categories,
+    token_ids,
+    unix_seconds,
+    years_from_titles,
+)
+from .dataset import ImportFormatError, ParsedDataset, make_interactions, make_items
+from .textio import UTF8, WHITESPACE, Column, SourceText, check_quoted_field_counts, first_line, read_source, read_table
+
+SASREC_FILE_SUFFIXES = (".txt", "")
+CSV_ROLES = {
+    "user": ("user", "user_id", "userid", "uid"),
+    "item": ("item", "item_id", "itemid", "iid", "movie_id", "movieid"),
+    "timestamp": ("timestamp", "time", "ts", "datetime", "date"),
+    "rating": ("rating", "score"),
+    "title": ("title", "name", "item_title"),
+    "categories": ("categories", "category", "genres", "genre"),
+}
+CSV_KINDS = {"rating": "float"}
+
+
+def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
+    """One ``user item`` pair per line, in time order; timestamps become the 0-based line order."""
+    progress = Progress(progress_callback, total=2)
+    source = read_source(_single_data_file(path, "*.txt"), UTF8)
+    columns = [Column("user", "user id", "int"), Column("item", "item id", "int")]
+    frame = read_table(source, WHITESPACE, columns)
+    progress.step()
+    interactions = make_interactions(integer_ids(frame["user"]), integer_ids(frame["item"]), None, None)
+    items = make_items(pd.Series([], dtype=object), pd.Series([], dtype=object))
+    dataset = build_dataset(
+        "sasrec", items, interactions, [source], has_timestamps=False, has_categories=False,
+        warnings=["no timestamps: timestamp = 0-based line order"],
+    )  # fmt: skip
+    progress.finish()
+    return dataset
+
+
+def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
+    progress = Progress(progress_callback, total=2)
+    source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
+    roles = csv_header_roles(source)
+    columns = [
+        Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role, "str"))
+        for index, role in enumerate(roles)
+    ]
+    check_quoted_field_counts(source, columns)
+    frame = read_table(source, ",", columns, header_lines=1, quoted=True)
+    progress.step()
+    times = unix_seconds(frame["timestamp"], source, "timestamp", 1) if "timestamp" in frame else None
+    ratings = frame.get("rating")
+    interactions = make_interactions(token_ids(frame["user"]), token_ids(frame["item"]), times, ratings)
+    items = _items_from_rows(frame, interactions["item_id"])
+    mapping = {role: name for role, name in zip(roles, _header_names(source)) if role}
+    dataset = build_dataset(
+        "csv", items, interactions, [source], has_timestamps=times is not None,
+        has_categories="categories" in frame, field_mapping=mapping,
+    )  # fmt: skip
+    progress.finish()
+    return dataset
+
+
+def csv_header_roles(source: SourceText) -> list[str | None]:
+    """Role of each header column (None = ignored); user and item are required."""
+    roles = [_role_of(name) for name in _header_names(source)]
+    for required in ("user", "item"):
+        if required not in roles:
+            expected = "user,item,timestamp[,rating][,title][,categories]"
+            raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})")
+    duplicated = {role for role in roles if role and roles.count(role) > 1}
+    if duplicated:
+        raise ImportFormatError(source.path, 1, f"header names the {sorted(duplicated)[0]} column twice")
+    return roles
+
+
+def _header_names(source: SourceText) -> list[str]:
+    return next(csv.reader([first_line(source)]), [])
+
+
+def _role_of(name: str) -> str | None:
+    normalised = name.strip().lower()
+    return next((role for role, names in CSV_ROLES.items() if normalised in names), None)
+
+
+def _items_from_rows(frame: pd.DataFrame, item_ids: pd.Series) -> pd.DataFrame:
+    """One item per distinct id, in first-seen order, with its first non-empty title / categories."""
+    rows = pd.DataFrame({"item": item_ids})
+    rows["title"] = frame["title"].str.strip() if "title" in frame else ""
+    rows["categories"] = frame.get("categories", "")
+    firsts = rows.replace("", pd.NA).groupby("item", sort=False).first()
+    ids = pd.Series(firsts.index, dtype=object)
+    titles = firsts["title"].fillna(pd.Series(firsts.index, index=firsts.index)).reset_index(drop=True)
+    categories = split_categories(firsts["categories"].fillna("").reset_index(drop=True), "|")
+    return make_items(ids, titles, years_from_titles(titles), categories)
+
+
+def _single_data_file(path: Path, pattern: str, preferred: str = "") -> Path:
+    if not path.is_dir():
+        return path
+    if preferred and (path / preferred).is_file():
+        return path / preferred
+    found = sorted(path.glob(pattern))
+    if len(found) != 1:
+        what = "no" if not found else f"{len(found)}"
+        raise ImportFormatError(path, None, f"{what} {pattern} files in the directory; pass the file to import")
+    return found[0]

@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from recsys.management.progress import progress_bar
+from recsys.services.imports import DatasetImportError, import_dataset
+
+
+class Command(BaseCommand):
+    help = "Import a dataset (MovieLens-100K/1M/latest, RecBole atomic, SASRec lines, generic CSV) atomically."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="Dataset name (slug)")
+        parser.add_argument("path", help="A file or a folder with the dataset's files")
+        parser.add_argument(
+            "--format", default=None, help="ml-100k, ml-1m, ml-latest, recbole, sasrec, csv (default: detect)"
+        )
+        parser.add_argument("--title", default="")
+
+    def handle(self, *args, name, path, format, title, **options):
+        try:
+            with progress_bar(f"Importing {name}") as progress:
+                dataset = import_dataset(name=name, path=path, format=format, title=title, progress=progress)
+        except DatasetImportError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, "
+                f"{dataset.n_interactions:,} interactions"
+            )
+        )

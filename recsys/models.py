@@ -1,0 +1,217 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Dataset(models.Model):
+    class ErasurePolicy(models.TextChoices):
+        DELETE = "delete", "Delete the member's interactions"
+        ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
+
+    name = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source_format = models.CharField(max_length=32, blank=True)
+    source_checksum = models.CharField(max_length=64, blank=True)
+    has_timestamps = models.BooleanField(default=True)
+    has_categories = models.BooleanField(default=True)
+    erasure_policy = models.CharField(max_length=16, choices=ErasurePolicy.choices, default=ErasurePolicy.ANONYMISE)
+    n_users = models.PositiveIntegerField(default=0)
+    n_items = models.PositiveIntegerField(default=0)
+    n_interactions = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.title or self.name
+
+
+class Item(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=64)
+    title = models.CharField(max_length=300)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    # "|"-joined category names: portable across SQLite and PostgreSQL and cheap to bulk-load.
+    categories = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_id"], name="item_unique_external_id"),
+        ]
+        indexes = [models.Index(fields=["dataset", "title"])]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def category_list(self) -> list[str]:
+        return [c for c in self.categories.split("|") if c]
+
+    @staticmethod
+    def in_category(name: str, prefix: str = "") -> Q:
+        field = f"{prefix}categories"
+        return (
+            Q(**{field: name})
+            | Q(**{f"{field}__startswith": f"{name}|"})
+            | Q(**{f"{field}__endswith": f"|{name}"})
+            | Q(**{f"{field}__contains": f"|{name}|"})
+        )
+
+
+class InteractionSequence(models.Model):
+    """One person's history in one dataset; optionally linked to an account."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="sequences")
+    external_user_id = models.CharField(max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sequences",
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "external_user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "external_user_id"], name="sequence_unique_external_user"),
+            models.UniqueConstraint(
+                fields=["dataset", "user"],
+                condition=Q(user__isnull=False),
+                name="sequence_one_per_account_and_dataset",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.dataset.name} / user {self.external_user_id}"
+
+
+class Interaction(models.Model):
+    """A history entry. Recourse never deletes rows: it excludes them or lowers their weight."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        EXCLUDED = "excluded", "Excluded"
+
+    class Source(models.TextChoices):
+        IMPORT = "import", "Imported"
+        MANUAL = "manual", "Added by the member"
+
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="interactions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
+    timestamp = models.BigIntegerField(help_text="Unix seconds, or ordinal for formats without time")
+    position = models.BigIntegerField(
+        null=True, blank=True, help_text="Row order in the source file: the tie-break for equal timestamps"
+    )
+    rating = models.FloatField(null=True, blank=True)
+    weight = models.FloatField(default=1.0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
+
+    CHRONOLOGICAL = ("timestamp", F("position").asc(nulls_last=True), "id")
+
+    class Meta:
+        ordering = ["sequence", "timestamp", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "position"], name="interaction_unique_position"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0.0) & Q(weight__lte=1.0), name="interaction_weight_in_unit_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["sequence", "timestamp", "position"])]
+
+    def __str__(self):
+        return f"{self.item_id} at {self.timestamp}"
+
+
+class TrainedModel(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Architecture(models.TextChoices):
+        SASREC = "sasrec", "SASRec"
+        GRU4REC = "gru4rec", "GRU4Rec"
+        TCN = "tcn", "TCN"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="models")
+    architecture = models.CharField(max_length=16, choices=Architecture.choices)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    is_active = models.BooleanField(default=False)
+    artefact_path = models.CharField(max_length=500, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    training_curve = models.JSONField(default=list, blank=True)
+    data_snapshot = models.JSONField(default=dict, blank=True)
+    calibration = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=64, blank=True)
+    training_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset"], condition=Q(is_active=True), name="one_active_model_per_dataset"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_architecture_display()} v{self.pk} on {self.dataset.name}"
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    kind = models.CharField(max_length=40)
+    queue = models.CharField(max_length=20, default="default")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

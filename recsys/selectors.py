@@ -1,0 +1,49 @@
+"""Reads shared by pages, API and services."""
+
+from django.db.models import Q
+
+from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+
+SESSION_DATASET_KEY = "hikmax_dataset"
+
+
+def datasets_for(user) -> list[Dataset]:
+    return list(Dataset.objects.all())
+
+
+def current_dataset(request) -> Dataset | None:
+    """The dataset the member is looking at: chosen in this session, else where they have a history."""
+    chosen = request.session.get(SESSION_DATASET_KEY)
+    if chosen and (dataset := Dataset.objects.filter(pk=chosen).first()):
+        return dataset
+    own = InteractionSequence.objects.filter(user=request.user).select_related("dataset").first()
+    if own:
+        return own.dataset
+    active = TrainedModel.objects.filter(is_active=True).select_related("dataset").first()
+    return active.dataset if active else Dataset.objects.first()
+
+
+def member_interactions(user, dataset: Dataset, *, query: str = ""):
+    """The member's own interactions in chronological order (all states)."""
+    interactions = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).select_related("item")
+    if query:
+        interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
+    return interactions.order_by(*Interaction.CHRONOLOGICAL)
+
+
+def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None):
+    items = dataset.items.all()
+    if query:
+        items = items.filter(title__icontains=query)
+    if category:
+        items = items.filter(Item.in_category(category))
+    if year:
+        items = items.filter(year=year)
+    return items.order_by("title", "id")
+
+
+def categories_of(dataset: Dataset) -> list[str]:
+    names = set()
+    for value in dataset.items.exclude(categories="").values_list("categories", flat=True).distinct():
+        names.update(c for c in value.split("|") if c)
+    return sorted(names)

@@ -1,0 +1,25 @@
+"""The model registry: which trained model version serves each dataset."""
+
+from django.db import transaction
+
+from recsys.models import TrainedModel
+
+
+class RegistryError(Exception):
+    pass
+
+
+@transaction.atomic
+def activate(model: TrainedModel) -> TrainedModel:
+    if model.status != TrainedModel.Status.READY:
+        raise RegistryError(
+            f"{model} is {model.get_status_display().lower()}, not ready; only a ready model can be activated."
+        )
+    TrainedModel.objects.select_for_update().filter(dataset=model.dataset, is_active=True).update(is_active=False)
+    TrainedModel.objects.filter(pk=model.pk).update(is_active=True)
+    model.is_active = True
+    return model
+
+
+def active_model(dataset) -> TrainedModel | None:
+    return TrainedModel.objects.filter(dataset=dataset, is_active=True).first()

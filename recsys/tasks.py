@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from . import jobs
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: int) -> None:
+    jobs.run(job_id)
+
+
+@shared_task
+def retrain_stale_models() -> None:
+    from .services.training import schedule_retraining
+
+    schedule_retraining()

@@ -1,0 +1,15 @@
+from datetime import UTC, datetime
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def when(interaction_timestamp, ordinal: bool = False) -> str:
+    """A unix timestamp as a date, or an ordinal step for datasets without time."""
+    if interaction_timestamp is None:
+        return "—"
+    if ordinal:
+        return f"step {interaction_timestamp}"
+    return datetime.fromtimestamp(int(interaction_timestamp), UTC).strftime("%Y-%m-%d")

@@ -1,0 +1,146 @@
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import charts, jobs, selectors
+from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
+from .models import Interaction, Item, Job
+from .services import history
+
+
+def landing(request):
+    if request.user.is_authenticated:
+        return redirect("recsys:home")
+    return render(request, "landing.html")
+
+
+@login_required
+def home(request):
+    dataset = selectors.current_dataset(request)
+    if dataset is None:
+        return render(request, "recsys/no_dataset.html")
+    query = request.GET.get("q", "").strip()
+    interactions = selectors.member_interactions(request.user, dataset, query=query)
+    page = Paginator(interactions, 25).get_page(request.GET.get("page"))
+    all_interactions = selectors.member_interactions(request.user, dataset)
+    timeline = None
+    if all_interactions.exists():
+        timeline = charts.history_timeline(all_interactions, ordinal_time=not dataset.has_timestamps)
+    return render(
+        request,
+        "recsys/home.html",
+        {
+            "dataset": dataset,
+            "page": page,
+            "query": query,
+            "timeline": timeline,
+            "total": all_interactions.count(),
+            "ordinal": not dataset.has_timestamps,
+            "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
+        },
+    )
+
+
+@login_required
+@require_POST
+def choose_dataset(request):
+    form = DatasetChoiceForm(request.POST)
+    if form.is_valid():
+        request.session[selectors.SESSION_DATASET_KEY] = form.cleaned_data["dataset"].pk
+    else:
+        messages.error(request, "That dataset does not exist.")
+    return redirect(request.POST.get("next") or "recsys:home")
+
+
+@login_required
+def catalogue(request):
+    dataset = selectors.current_dataset(request)
+    if dataset is None:
+        return render(request, "recsys/no_dataset.html")
+    form = CatalogueSearchForm(request.GET or None, categories=selectors.categories_of(dataset))
+    filters = form.cleaned_data if form.is_valid() else {}
+    items = selectors.catalogue(
+        dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year")
+    )
+    page = Paginator(items, 30).get_page(request.GET.get("page"))
+    own = set(selectors.member_interactions(request.user, dataset).values_list("item_id", flat=True))
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    return render(
+        request,
+        "recsys/catalogue.html",
+        {
+            "dataset": dataset,
+            "form": form,
+            "page": page,
+            "own_items": own,
+            "rating_form": AddToHistoryForm(),
+            "query_string": query_string.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def add_to_history(request, item_id):
+    item = get_object_or_404(Item, pk=item_id)
+    form = AddToHistoryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A rating must be between 0.5 and 5.")
+    else:
+        history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
+        request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id
+        messages.success(request, f"Added “{item.title}” to your history.")
+    return redirect(request.POST.get("next") or "recsys:catalogue")
+
+
+@login_required
+@require_POST
+def remove_from_history(request, interaction_id):
+    try:
+        history.remove_manual_item(user=request.user, interaction_id=interaction_id)
+    except Interaction.DoesNotExist:
+        raise Http404("No such entry in your history.") from None
+    except history.HistoryError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Removed from your history.")
+    return redirect(request.POST.get("next") or "recsys:home")
+
+
+@staff_member_required
+def job_list(request):
+    page = Paginator(Job.objects.select_related("owner"), 30).get_page(request.GET.get("page"))
+    return render(request, "recsys/jobs.html", {"page": page})
+
+
+@staff_member_required
+def job_status(request):
+    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
+    rows = Job.objects.filter(pk__in=ids).values("id", "status", "progress", "message")
+    return JsonResponse({"jobs": list(rows)})
+
+
+@staff_member_required
+@require_POST
+def job_retry(request, job_id):
+    job = get_object_or_404(Job, pk=job_id)
+    try:
+        jobs.retry_job(job)
+        messages.success(request, f"Job #{job.pk} queued again.")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("recsys:jobs")
+
+
+@staff_member_required
+@require_POST
+def job_cancel(request, job_id):
+    job = get_object_or_404(Job, pk=job_id)
+    jobs.cancel_job(job)
+    messages.info(request, f"Cancellation of job #{job.pk} requested.")
+    return redirect("recsys:jobs")

@@ -1,0 +1,197 @@
+"""Bad input fails with ImportFormatError naming the file and (where it applies) the line."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.importers import ImportFormatError, parse
+
+ML1M_MOVIES = "1::Toy Story (1995)::Animation\n2::Jumanji (1995)::Adventure\n"
+RATINGS_CSV_HEADER = "userId,movieId,rating,timestamp\n"
+MOVIES_CSV = "movieId,title,genres\n1,Toy Story (1995),Comedy\n"
+INTER_HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+
+
+def parse_error(path, **kwargs) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as caught:
+        parse(path, **kwargs)
+    return caught.value
+
+
+def test_error_attributes_and_message(write):
+    path = write("a/u.data", "1\t2\t3\t4\n1\t2\tx\t4\n")
+    error = parse_error(path.parent)
+    assert (error.path, error.line) == (str(path), 2)
+    assert error.message == "rating 'x' is not a number"
+    assert str(error) == "u.data line 2: rating 'x' is not a number"
+    assert isinstance(error, ValueError)
+
+
+def test_missing_path(tmp_path):
+    error = parse_error(tmp_path / "nowhere")
+    assert error.line is None and "not found" in str(error)
+
+
+def test_missing_ratings_file(write, tmp_path):
+    write("ml-1m/movies.dat", ML1M_MOVIES)
+    assert str(parse_error(tmp_path / "ml-1m")) == "ratings.dat: file not found"
+
+
+def test_missing_item_file(write, tmp_path):
+    write("ml-1m/ratings.dat", "1::1::5::978300760\n")
+    assert str(parse_error(tmp_path / "ml-1m")) == "movies.dat: file not found"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(
+            {"u.data": "1,2,3,4\n1,3,3,5\n"},
+            "u.data line 1: expected 4 fields separated by tabs, found 1 (wrong separator?)",
+            id="wrong-separator",
+        ),
+        pytest.param(
+            {"ratings.dat": "1\t1\t5\t978300760\n", "movies.dat": ML1M_MOVIES},
+            "ratings.dat line 1: expected 4 fields separated by '::', found 1 (wrong separator?)",
+            id="ml1m-tab-separated",
+        ),
+        pytest.param(
+            {"ratings.dat": "1::1::5::978300760\nabc::1::5::978300761\n", "movies.dat": ML1M_MOVIES},
+            "ratings.dat line 2: user id 'abc' is not an integer",
+            id="non-numeric-user",
+        ),
+        pytest.param(
+            {"ratings.dat": "1::1::5::978300760\n1::2::4::978300761\n1::2::4\n", "movies.dat": ML1M_MOVIES},
+            "ratings.dat line 3: expected 4 fields separated by '::', found 3 (truncated line?)",
+            id="truncated-rating",
+        ),
+        pytest.param(
+            {
+                "ratings.dat": "1::1::5::978300760\n",
+                "movies.dat": "1::Toy Story (1995)::Animation\n2::Jumanji (1995)\n",
+            },
+            "movies.dat line 2: expected 3 fields separated by '::', found 2 (truncated line?)",
+            id="truncated-title-line",
+        ),
+        pytest.param(
+            {"ratings.dat": "1::1::5::978300760\n1::2::5::97830x\n", "movies.dat": ML1M_MOVIES},
+            "ratings.dat line 2: timestamp '97830x' is not an integer",
+            id="non-numeric-timestamp",
+        ),
+        pytest.param(
+            {"ratings.dat": "1::1::5::978300760\n1::2::5::978300761::9\n", "movies.dat": ML1M_MOVIES},
+            "ratings.dat line 2: expected 4 fields separated by '::', found 5",
+            id="extra-field",
+        ),
+        pytest.param(
+            {"u.data": "1\t2\t3\t4\n\n\n1\t2\t3.5.1\t4\n", "u.item": "2|x||||" + "|".join("0" * 19) + "\n"},
+            "u.data line 4: rating '3.5.1' is not a number",
+            id="line-numbers-count-blank-lines",
+        ),
+        pytest.param({"u.data": ""}, "u.data: file is empty", id="empty-file"),
+        pytest.param({"u.data": "\n\n"}, "u.data: file is empty", id="blank-file"),
+        pytest.param(
+            {"ratings.csv": RATINGS_CSV_HEADER, "movies.csv": MOVIES_CSV},
+            "ratings.csv: no data rows",
+            id="header-only",
+        ),
+        pytest.param(
+            {"ratings.csv": RATINGS_CSV_HEADER + "1,1,4.0,964982703\n1,1,4.0,yesterday\n", "movies.csv": MOVIES_CSV},
+            "ratings.csv line 3: timestamp 'yesterday' is not an integer",
+            id="csv-line-numbers-include-header",
+        ),
+        pytest.param(
+            {"ratings.csv": "user,movie,stars,time\n1,1,4.0,964982703\n", "movies.csv": MOVIES_CSV},
+            "ratings.csv line 1: expected header 'userId,movieId,rating,timestamp', found 'user,movie,stars,time'",
+            id="ml-latest-wrong-header",
+        ),
+        pytest.param(
+            {
+                "ratings.csv": RATINGS_CSV_HEADER + "1,1,4.0,964982703\n",
+                "movies.csv": MOVIES_CSV + "2,Jumanji (1995)\n",
+            },
+            "movies.csv line 3: expected 3 fields separated by ',', found 2 (truncated line?)",
+            id="csv-truncated-text-line",
+        ),
+    ],
+)
+def test_bad_movielens_input(write, tmp_path, files, expected):
+    for name, text in files.items():
+        write(f"data/{name}", text)
+    assert str(parse_error(tmp_path / "data")) == expected
+
+
+def test_bad_encoding_in_utf8_file(write, tmp_path):
+    write("data/ratings.csv", RATINGS_CSV_HEADER + "1,1,4.0,964982703\n")
+    write("data/movies.csv", MOVIES_CSV + "73,Misérables (1995),Drama\n", encoding="latin-1")
+    assert str(parse_error(tmp_path / "data")) == "movies.csv line 3: bad encoding: byte 0xe9 is not valid UTF-8"
+
+
+def test_utf16_file_is_rejected(write, tmp_path):
+    write("data/u.data", "1\t2\t3\t4\n", encoding="utf-16")
+    error = parse_error(tmp_path / "data")
+    assert error.line == 1 and "NUL bytes" in error.message
+
+
+@pytest.mark.parametrize(
+    ("inter", "expected"),
+    [
+        pytest.param(
+            "user_id\titem_id\n1\t2\n", "x.inter line 1: header field 'user_id' is not 'name:type'", id="no-types"
+        ),
+        pytest.param(
+            INTER_HEADER + "1\t2\t3\t4\n1\t2\tx\t4\n", "x.inter line 3: rating 'x' is not a number", id="rating"
+        ),
+        pytest.param(
+            INTER_HEADER + "1\t2\t3\n", "x.inter line 2: expected 4 fields separated by tabs, found 3", id="short"
+        ),
+        pytest.param(
+            "rating:float\tscore:float\n1\t2\n",
+            "x.inter line 1: cannot tell which token field is the user id",
+            id="no-user",
+        ),
+        pytest.param(
+            "user_id:token\titem_id:token\tdate:token\n1\t2\tsoon\n",
+            "x.inter line 2: date 'soon' is neither a number nor an ISO date",
+            id="bad-date",
+        ),
+    ],
+)
+def test_bad_recbole_input(write, inter, expected):
+    path = write("rb/x.inter", inter)
+    assert str(parse_error(path)).startswith(expected)
+
+
+def test_several_inter_files_need_a_choice(write, tmp_path):
+    write("rb/a.inter", INTER_HEADER + "1\t2\t3\t4\n")
+    write("rb/b.inter", INTER_HEADER + "1\t2\t3\t4\n")
+    assert "several .inter files (a.inter, b.inter)" in str(parse_error(tmp_path / "rb"))
+
+
+def test_bad_sasrec_input(write):
+    path = write("s/seq.txt", "1 2\n1 x\n")
+    assert str(parse_error(path)) == "seq.txt line 2: item id 'x' is not an integer"
+    path = write("t/seq.txt", "1 2\n1\n")
+    assert (
+        str(parse_error(path))
+        == "seq.txt line 2: expected 2 fields separated by whitespace, found 1 (wrong separator?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("user,timestamp\n1,2\n", "log.csv line 1: header has no item column", id="no-item"),
+        pytest.param(
+            "user,item,timestamp\n1,2,3\n1,2,later\n", "log.csv line 3: timestamp 'later' is neither", id="bad-time"
+        ),
+        pytest.param(
+            "user,item,rating\n1,2,3\n1,2,good\n", "log.csv line 3: rating 'good' is not a number", id="bad-rating"
+        ),
+        pytest.param(
+            "user,item,title\n1,2,Heat\n1,2\n", "log.csv line 3: expected 3 fields separated by ','", id="short"
+        ),
+    ],
+)
+def test_bad_generic_csv(write, text, expected):
+    assert str(parse_error(write("c/log.csv", text))).startswith(expected)

@@ -1,0 +1,219 @@
+"""Each supported format, parsed from small slices written in the exact on-disk format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.importers import ImportFormatError, detect_format, parse
+
+
+def item(dataset, external_id: str) -> dict:
+    rows = dataset.items[dataset.items["external_id"] == external_id]
+    assert len(rows) == 1
+    return rows.iloc[0].to_dict()
+
+
+def assert_contract(dataset) -> None:
+    interactions, items = dataset.interactions, dataset.items
+    assert list(interactions.columns[:5]) == ["user_id", "item_id", "timestamp", "rating", "position"]
+    assert interactions["timestamp"].dtype == np.int64
+    assert interactions["rating"].dtype == np.float64
+    assert interactions["position"].tolist() == list(range(len(interactions)))
+    assert all(isinstance(value, str) for value in interactions["user_id"])
+    assert all(isinstance(value, str) for value in interactions["item_id"])
+    assert list(items.columns) == ["external_id", "title", "year", "categories"]
+    assert items["external_id"].is_unique
+    assert str(items["year"].dtype) == "Int64"
+    assert all(isinstance(value, tuple) for value in items["categories"])
+    assert set(interactions["item_id"]) <= set(items["external_id"])
+    assert len(dataset.checksum) == 64
+
+
+def test_ml100k(ml100k_dir):
+    dataset = parse(ml100k_dir)
+    assert_contract(dataset)
+    assert dataset.format == "ml-100k" and dataset.has_timestamps and dataset.has_categories
+    assert dataset.interactions.iloc[0].to_dict() == {
+        "user_id": "1", "item_id": "10", "timestamp": 881250949, "rating": 5.0, "position": 0,
+    }  # fmt: skip
+    assert item(dataset, "543") == {
+        "external_id": "543", "title": "Misérables, Les (1995)", "year": 1995, "categories": ("Drama", "Musical"),
+    }  # fmt: skip
+    assert item(dataset, "10")["categories"] == ("Drama", "War")
+    assert item(dataset, "267")["categories"] == ()  # "unknown" genre is no category
+    assert pd.isna(item(dataset, "267")["year"])
+    assert item(dataset, "99")["title"] == "99"  # rated but not in u.item
+    assert dataset.users.iloc[0].to_dict() == {
+        "user_id": "1",
+        "gender": "M",
+        "age": 24,
+        "occupation": "technician",
+        "zip": "85711",
+    }
+    assert len(dataset.source_files) == 4
+
+
+def test_ml1m(ml1m_dir):
+    dataset = parse(ml1m_dir)
+    assert_contract(dataset)
+    assert dataset.format == "ml-1m"
+    assert dataset.interactions["user_id"].tolist() == ["1", "1", "2"]
+    assert dataset.interactions["timestamp"].tolist() == [978300760, 978302109, 978298413]
+    assert item(dataset, "73") == {
+        "external_id": "73", "title": "Misérables, Les (1995)", "year": 1995, "categories": ("Drama", "Musical"),
+    }  # fmt: skip
+    assert item(dataset, "661")["categories"] == ("Animation", "Children's", "Musical")
+    assert dataset.users.set_index("user_id").loc["1", "occupation"] == "K-12 student"
+    assert dataset.users["age"].tolist() == [1, 56]
+
+
+def test_ml1m_accepts_a_utf8_reencoded_movies_file(ml1m_dir):
+    movies = ml1m_dir / "movies.dat"
+    movies.write_bytes(movies.read_bytes().decode("latin-1").encode("utf-8"))
+    assert item(parse(ml1m_dir), "73")["title"] == "Misérables, Les (1995)"
+
+
+def test_ml_latest_crlf_quotes_and_tags(ml_latest_dir):
+    dataset = parse(ml_latest_dir)
+    assert_contract(dataset)
+    assert dataset.format == "ml-latest"
+    assert dataset.interactions["rating"].tolist() == [4.0, 3.5, 0.5]
+    assert item(dataset, "73")["title"] == "Misérables, Les (1995)"
+    assert item(dataset, "114335")["categories"] == ()
+    assert item(dataset, "1")["categories"][0] == "Adventure"
+    assert dataset.tags.to_dict("records") == [
+        {"user_id": "2", "item_id": "73", "tag": "sad, but good", "timestamp": 1445714996}
+    ]
+    assert dataset.users is None
+
+
+def test_recbole_ml100k_fields(recbole_dir):
+    dataset = parse(recbole_dir)
+    assert_contract(dataset)
+    assert dataset.format == "recbole" and dataset.has_timestamps and dataset.has_categories
+    assert dataset.interactions["timestamp"].tolist() == [881250949, 891717742, 881250950]
+    assert dataset.interactions["rating"].tolist() == [3.0, 3.5, 1.0]
+    assert item(dataset, "302") == {
+        "external_id": "302",
+        "title": "Misérables, Les",
+        "year": 1995,
+        "categories": ("Drama", "Musical"),
+    }
+    assert item(dataset, "267")["categories"] == () and pd.isna(item(dataset, "267")["year"])
+    assert item(dataset, "999")["title"] == "999"
+    assert dataset.users["zip"].tolist() == ["05009", "00000"]  # zip codes stay text
+    mapping = dataset.field_mapping
+    assert (mapping["interaction_user"], mapping["interaction_item"], mapping["title"], mapping["categories"]) == (
+        "user_id", "item_id", "movie_title", "class",
+    )  # fmt: skip
+
+
+def test_recbole_other_field_names_and_no_timestamp(write, tmp_path):
+    write("yelp/yelp.inter", "user_id:token\tbusiness_id:token\tstars:float\nu1\tb1\t4\nu2\tb2\t5\n")
+    write("yelp/yelp.item", "business_id:token\tname:token_seq\tcategories:token\nb1\tJoe's Diner\tFood\n")
+    dataset = parse(tmp_path / "yelp")
+    assert dataset.field_mapping["interaction_item"] == "business_id"
+    assert dataset.field_mapping["rating"] == "stars"
+    assert not dataset.has_timestamps
+    assert dataset.interactions["timestamp"].tolist() == [0, 1]
+    assert (item(dataset, "b1")["title"], item(dataset, "b1")["categories"]) == ("Joe's Diner", ("Food",))
+    assert pd.isna(item(dataset, "b1")["year"])
+    assert item(dataset, "b2")["title"] == "b2"
+
+
+def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
+    header = "session_id:token\titem_id:token\ttimestamp:float\n"
+    write("dg/dg.test.inter", header + "s2\ti3\t30\n")
+    write("dg/dg.train.inter", header + "s1\ti1\t10\ns1\ti2\t11\n")
+    dataset = parse(tmp_path / "dg")
+    assert dataset.interactions["item_id"].tolist() == ["i1", "i2", "i3"]
+    assert dataset.field_mapping["interaction_user"] == "session_id"
+    assert not dataset.has_categories
+
+
+def test_sasrec_ordinal_timestamps(write):
+    path = write("sasrec/ml-1m.txt", "1 10\n1 11\n2 10\n2 12\n")
+    dataset = parse(path)
+    assert_contract(dataset)
+    assert dataset.format == "sasrec"
+    assert not dataset.has_timestamps and not dataset.has_categories
+    assert dataset.interactions["timestamp"].tolist() == [0, 1, 2, 3]
+    assert dataset.interactions["rating"].isna().all()
+    assert sorted(dataset.items["title"]) == ["10", "11", "12"]
+
+
+def test_generic_csv(write):
+    path = write(
+        "gen/log.csv",
+        'user,item,timestamp,rating,title,categories\nu1,a,100,4,"Heat, The (1995)",Action|Crime\n'
+        "u1,b,2020-01-01T00:00:00Z,3,,\nu2,a,300,5,,\n",
+    )
+    dataset = parse(path)
+    assert_contract(dataset)
+    assert dataset.format == "csv" and dataset.has_categories and dataset.has_timestamps
+    assert dataset.interactions["timestamp"].tolist() == [100, 1577836800, 300]
+    assert item(dataset, "a") == {
+        "external_id": "a",
+        "title": "Heat, The (1995)",
+        "year": 1995,
+        "categories": ("Action", "Crime"),
+    }
+    assert item(dataset, "b")["title"] == "b"
+
+
+def test_generic_csv_minimal_header(write):
+    dataset = parse(write("gen/log.csv", "user,item,timestamp\n1,2,5\n"))
+    assert not dataset.has_categories
+    assert dataset.interactions["rating"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [("ml100k_dir", "ml-100k"), ("ml1m_dir", "ml-1m"), ("ml_latest_dir", "ml-latest"), ("recbole_dir", "recbole")],
+)
+def test_detect_directories(request, fixture, expected):
+    directory = request.getfixturevalue(fixture)
+    assert detect_format(directory) == expected
+    assert parse(directory).format == expected
+
+
+def test_detect_single_files(ml100k_dir, ml1m_dir, ml_latest_dir, recbole_dir, write):
+    assert detect_format(ml100k_dir / "u.data") == "ml-100k"
+    assert detect_format(ml1m_dir / "ratings.dat") == "ml-1m"
+    assert detect_format(ml_latest_dir / "ratings.csv") == "ml-latest"
+    assert detect_format(recbole_dir / "ml-100k.inter") == "recbole"
+    assert detect_format(write("x/seq.txt", "1 2\n")) == "sasrec"
+    assert detect_format(write("y/data.csv", "user_id,item_id,timestamp\n1,2,3\n")) == "csv"
+    with pytest.raises(ImportFormatError, match="unrecognised dataset"):
+        detect_format(write("z/notes.md", "hello\n"))
+    with pytest.raises(ImportFormatError, match="unrecognised dataset"):
+        detect_format(write("z/empty/readme.txt", "a dataset\n").parent)
+
+
+def test_single_file_uses_sibling_files(ml1m_dir):
+    assert item(parse(ml1m_dir / "ratings.dat"), "73")["year"] == 1995
+
+
+def test_progress_is_reported_per_stage(ml100k_dir):
+    calls = []
+    parse(ml100k_dir, progress=lambda done, total: calls.append((done, total)))
+    assert 2 <= len(calls) <= 10
+    assert calls[-1][0] == calls[-1][1]
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_checksum_is_stable_and_content_sensitive(ml1m_dir):
+    first = parse(ml1m_dir).checksum
+    assert parse(ml1m_dir).checksum == first
+    ratings = ml1m_dir / "ratings.dat"
+    ratings.write_text(ratings.read_text() + "2::661::1::978298414\n")
+    assert parse(ml1m_dir).checksum != first
+
+
+def test_explicit_format_overrides_detection(write):
+    path = write("odd/pairs.log", "1 2\n1 3\n")
+    assert parse(path, format="sasrec").n_interactions == 2
+    with pytest.raises(ImportFormatError, match="unknown format 'nope'"):
+        parse(path, format="nope")

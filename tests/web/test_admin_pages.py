@@ -1,0 +1,61 @@
+import numpy as np
+import pandas as pd
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from recsys.importers.dataset import ParsedDataset, make_interactions, make_items
+from recsys.models import Interaction, InteractionSequence, Item, Job, TrainedModel
+from recsys.services.imports import load_parsed
+
+pytestmark = pytest.mark.django_db
+
+N_USERS, N_ITEMS, N_INTERACTIONS = 1000, 800, 100_000
+
+
+@pytest.fixture
+def big_dataset():
+    rng = np.random.default_rng(0)
+    users = rng.integers(1, N_USERS + 1, N_INTERACTIONS)
+    items = rng.integers(1, N_ITEMS + 1, N_INTERACTIONS)
+    parsed = ParsedDataset(
+        format="csv",
+        items=make_items(pd.Series(range(1, N_ITEMS + 1)), pd.Series([f"Item {i}" for i in range(1, N_ITEMS + 1)]),
+                         categories=[("Drama",) if i % 2 else ("Comedy", "Drama") for i in range(1, N_ITEMS + 1)]),
+        interactions=make_interactions(pd.Series(users), pd.Series(items), np.arange(N_INTERACTIONS), None),
+        users=None, tags=None, has_timestamps=True, has_categories=True, source_files=[], checksum="x",
+    )
+    dataset = load_parsed(name="big", parsed=parsed)
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready")
+    Job.objects.create(kind="import_dataset", status="succeeded", progress=100)
+    return dataset
+
+
+def admin_urls(dataset):
+    sequence = InteractionSequence.objects.first()
+    interaction = Interaction.objects.first()
+    item = Item.objects.first()
+    urls = []
+    for model in ("dataset", "item", "interactionsequence", "interaction", "trainedmodel", "job"):
+        urls.append(reverse(f"admin:recsys_{model}_changelist"))
+    urls += [
+        reverse("admin:recsys_dataset_change", args=[dataset.pk]),
+        reverse("admin:recsys_item_change", args=[item.pk]),
+        reverse("admin:recsys_interactionsequence_change", args=[sequence.pk]),
+        reverse("admin:recsys_interaction_change", args=[interaction.pk]),
+        reverse("admin:recsys_item_changelist") + "?category=Comedy",
+        reverse("admin:recsys_item_changelist") + "?q=Item+7",
+        reverse("admin:recsys_dataset_import"),
+    ]
+    return urls
+
+
+def test_admin_pages_load_on_100k_interactions_in_few_queries(client, django_user_model, big_dataset):
+    assert big_dataset.n_interactions == N_INTERACTIONS
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
+    for url in admin_urls(big_dataset):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        assert len(queries) < 20, f"{url}: {len(queries)} queries"

@@ -1,0 +1,88 @@
+import pytest
+from django.urls import reverse
+
+from recsys.models import Interaction
+
+from .factories import make_dataset, make_history
+
+pytestmark = pytest.mark.django_db
+
+
+def test_landing_page_is_public(client):
+    response = client.get(reverse("landing"))
+    assert response.status_code == 200
+    assert b"Recommendations you can understand" in response.content
+
+
+def test_home_requires_sign_in(client):
+    response = client.get(reverse("recsys:home"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_member_sees_own_timeline(member_client):
+    dataset = make_dataset()
+    make_history(dataset, user=member_client.user, item_ids=(1, 2, 3))
+    response = member_client.get(reverse("recsys:home"))
+    assert response.status_code == 200
+    assert b"history-timeline" in response.content
+    assert b"Film 01 (1991)" in response.content and b"Film 03 (1993)" in response.content
+
+
+def test_member_cannot_see_another_members_timeline(member_client, make_user):
+    dataset = make_dataset()
+    make_history(dataset, user=member_client.user, external_user_id="mine", item_ids=(1,))
+    make_history(dataset, user=make_user("bob"), external_user_id="bobs", item_ids=(7, 8))
+    home = member_client.get(reverse("recsys:home")).content
+    api = member_client.get(reverse("api-history")).json()
+    assert b"Film 01" in home and b"Film 07" not in home and b"Film 08" not in home
+    assert [row["item"]["title"] for row in api["results"]] == ["Film 01 (1991)"]
+
+
+def test_history_search_and_paging(member_client):
+    dataset = make_dataset(n_items=40)
+    make_history(dataset, user=member_client.user, item_ids=range(1, 31))
+    def table(url):
+        return member_client.get(url).content.decode().split("<table")[1]
+
+    first = table(reverse("recsys:home"))
+    second = table(reverse("recsys:home") + "?page=2")
+    assert "Film 01 " in first and "Film 26" not in first and "Film 26" in second
+    searched = table(reverse("recsys:home") + "?q=Film 12")
+    assert "Film 12" in searched and "Film 11" not in searched
+
+
+def test_new_member_builds_history_from_catalogue(member_client):
+    dataset = make_dataset()
+    page = member_client.get(reverse("recsys:catalogue") + "?category=Comedy")
+    assert page.status_code == 200 and b"Film 01" in page.content and b"Film 02" not in page.content
+    film = dataset.items.get(external_id="1")
+    member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": "4.5"})
+    member_client.post(reverse("recsys:add-to-history", args=[dataset.items.get(external_id="6").pk]), {"rating": ""})
+    rows = Interaction.objects.filter(sequence__user=member_client.user).order_by(*Interaction.CHRONOLOGICAL)
+    assert [(r.item.external_id, r.rating, r.source) for r in rows] == [("1", 4.5, "manual"), ("6", None, "manual")]
+    assert b"Film 06" in member_client.get(reverse("recsys:home")).content
+
+
+def test_catalogue_rejects_bad_rating(member_client):
+    dataset = make_dataset()
+    film = dataset.items.first()
+    member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": "9"})
+    assert not Interaction.objects.exists()
+
+
+def test_member_removes_only_own_manual_additions(member_client, make_user):
+    dataset = make_dataset()
+    imported = make_history(dataset, user=member_client.user, item_ids=(1,)).interactions.get()
+    member_client.post(reverse("recsys:add-to-history", args=[dataset.items.get(external_id="2").pk]))
+    manual = Interaction.objects.get(source="manual")
+    other = make_history(dataset, user=make_user("bob"), external_user_id="b", item_ids=(3,)).interactions.get()
+
+    assert member_client.post(reverse("recsys:remove-from-history", args=[other.pk])).status_code == 404
+    member_client.post(reverse("recsys:remove-from-history", args=[imported.pk]))
+    member_client.post(reverse("recsys:remove-from-history", args=[manual.pk]))
+    assert set(Interaction.objects.values_list("pk", flat=True)) == {imported.pk, other.pk}
+
+
+def test_unknown_item_gives_404(member_client):
+    make_dataset()
+    assert member_client.post(reverse("recsys:add-to-history", args=[999999])).status_code == 404

@@ -1,0 +1,113 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.services.imports import DatasetImportError, import_dataset
+
+from . import conftest_data as data
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return (
+        Dataset.objects.count(),
+        Item.objects.count(),
+        InteractionSequence.objects.count(),
+        Interaction.objects.count(),
+    )
+
+
+def chronological_items(dataset, user):
+    rows = Interaction.objects.filter(sequence__dataset=dataset, sequence__external_user_id=user)
+    return [r.item.external_id for r in rows.order_by(*Interaction.CHRONOLOGICAL)]
+
+
+def test_ml100k(tmp_path):
+    dataset = import_dataset(name="ml100k", path=data.write_ml100k(tmp_path / "ml"))
+    assert (dataset.n_users, dataset.n_items, dataset.n_interactions) == (2, 3, 4)
+    toy = Item.objects.get(dataset=dataset, external_id="1")
+    assert toy.title == "Toy Story (1995)" and toy.year == 1995
+    assert toy.category_list == ["Animation", "Children's", "Comedy"]
+    assert Item.objects.get(external_id="3").title == "Les Misérables (1995)"
+    # Tie at 888550871: file order decides.
+    assert chronological_items(dataset, "2") == ["1", "3"]
+
+
+def test_ml1m(tmp_path):
+    dataset = import_dataset(name="ml1m", path=data.write_ml1m(tmp_path / "ml1m"), format="ml-1m")
+    assert (dataset.n_users, dataset.n_interactions) == (2, 3)
+    assert Item.objects.get(external_id="3").title == "Misérables, Les (1995)"
+    assert InteractionSequence.objects.get(external_user_id="1").attributes["gender"] == "F"
+    assert chronological_items(dataset, "1") == ["1193", "661"]
+
+
+def test_ml_latest(tmp_path):
+    dataset = import_dataset(name="latest", path=data.write_ml_latest(tmp_path / "latest"))
+    assert dataset.n_interactions == 3 and dataset.source_format == "ml-latest"
+    assert Item.objects.get(external_id="3").title == "American President, The (1995)"
+    assert Item.objects.get(external_id="4").categories == ""
+
+
+def test_recbole(tmp_path):
+    dataset = import_dataset(name="rb", path=data.write_recbole(tmp_path / "rb"))
+    assert dataset.n_interactions == 3 and dataset.source_format == "recbole"
+    assert Item.objects.get(external_id="10").title == "Heat"
+
+
+def test_sasrec_lines_get_ordinal_timestamps(tmp_path):
+    dataset = import_dataset(name="sas", path=data.write_sasrec(tmp_path), format="sasrec")
+    assert not dataset.has_timestamps and not dataset.has_categories
+    assert chronological_items(dataset, "2") == ["2", "1"]
+
+
+def test_generic_csv(tmp_path):
+    dataset = import_dataset(name="csv", path=data.write_generic_csv(tmp_path))
+    assert Item.objects.get(external_id="i1").category_list == ["Action", "Comedy"]
+    assert chronological_items(dataset, "u1") == ["i1", "i2", "i3"]
+
+
+def test_reimport_adds_no_duplicates(tmp_path):
+    path = data.write_ml100k(tmp_path / "ml")
+    import_dataset(name="ml100k", path=path)
+    before = counts()
+    import_dataset(name="ml100k", path=path)
+    assert counts() == before
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("1\t1\t5\n", "line 1"),  # truncated line
+        ("1\t1\t5\t874965758\nx\t2\t3\t876893171\n", "line 2"),  # non-numeric id
+        ("1,1,5,874965758\n", "u.data"),  # wrong separator
+    ],
+)
+def test_bad_input_names_file_and_line_and_changes_nothing(tmp_path, content, expected):
+    import_dataset(name="existing", path=data.write_generic_csv(tmp_path))
+    before = counts()
+    folder = data.write_ml100k(tmp_path / "ml")
+    (folder / "u.data").write_text(content)
+    with pytest.raises(DatasetImportError, match=expected):
+        import_dataset(name="ml100k", path=folder, format="ml-100k")
+    assert counts() == before
+
+
+def test_bad_encoding_is_reported(tmp_path):
+    folder = data.write_recbole(tmp_path / "rb")
+    (folder / "tiny.inter").write_bytes(b"user_id:token\titem_id:token\ttimestamp:float\n\xff\xfe1\t10\t100\n")
+    with pytest.raises(DatasetImportError, match="tiny.inter"):
+        import_dataset(name="rb", path=folder)
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(DatasetImportError, match="nothing-here"):
+        import_dataset(name="x", path=tmp_path / "nothing-here")
+
+
+def test_management_command_reports_errors(tmp_path):
+    with pytest.raises(CommandError, match="nothing-here"):
+        call_command("import_dataset", "x", str(tmp_path / "nothing-here"))
+    call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
+    assert Dataset.objects.get(name="csv").n_interactions == 6
