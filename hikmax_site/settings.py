@@ -5,12 +5,14 @@ Celery broker under ./var, so the demo needs no services. DATABASE_URL and
 CELERY_BROKER_URL switch to PostgreSQL and Redis.
 """
 
+import os
 from pathlib import Path
 
 import environ
 import plotly
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -177,5 +179,5 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-for path in (VAR_DIR, MEDIA_ROOT, ARTEFACT_ROOT):
+for path in (VAR_DIR, MEDIA_ROOT, ARTEFACT_ROOT, STATIC_ROOT):
     path.mkdir(parents=True, exist_ok=True)

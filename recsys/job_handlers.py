@@ -1,7 +1,8 @@
 """Job kinds of the recsys app: each calls one service."""
 
 from . import jobs
-from .services import imports
+from .models import TrainedModel
+from .services import imports, registry, training
 
 
 @jobs.register("import_dataset", queue="default")
@@ -20,3 +21,14 @@ def import_dataset(job, progress):
         "items": dataset.n_items,
         "interactions": dataset.n_interactions,
     }
+
+
+@jobs.register("train_model", queue="training")
+def train_model(job, progress):
+    model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
+    model = training.train(model, progress)
+    if job.params.get("activate"):
+        registry.activate(model)
+    full = model.metrics["full"]["model"]["metrics"]
+    return {"model_id": model.pk, "NDCG@10 (full)": full["NDCG@10"], "HR@10 (full)": full["HR@10"],
+            "epochs": len(model.training_curve), "active": model.is_active}

@@ -60,12 +60,15 @@ def _import_handlers():
 class Progress:
     """Writes progress to the job row (outside any open transaction of the handler)."""
 
-    def __init__(self, job: Job):
+    def __init__(self, job: Job, echo: Callable[[float, str], None] | None = None):
         self.job = job
+        self.echo = echo
 
     def __call__(self, percent: float, message: str = "") -> None:
         percent = int(max(0, min(100, percent)))
         Job.objects.filter(pk=self.job.pk).update(progress=percent, message=message[:300])
+        if self.echo:
+            self.echo(percent, message)
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled("Cancelled on request")
 
@@ -114,8 +117,11 @@ def _send(job: Job) -> None:
     run_job.apply_async(args=[job.pk], queue=job.queue)
 
 
-def run(job_id: int) -> None:
-    """Run a job to its end, recording the outcome. Re-running a finished job does nothing."""
+def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
+    """Run a job to its end, recording the outcome. Re-running a finished job does nothing.
+
+    Workers call this; a management command may call it in-process with on_progress for a progress bar.
+    """
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.is_finished:
         return
@@ -129,7 +135,7 @@ def run(job_id: int) -> None:
     )
     job.refresh_from_db()
     try:
-        result = handler_for(job.kind)(job, Progress(job))
+        result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
         _finish(job, Job.Status.CANCELLED, message=str(exc))
     except Exception as exc:

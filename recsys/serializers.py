@@ -17,3 +17,21 @@ class InteractionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Interaction
         fields = ["id", "item", "timestamp", "rating", "weight", "state", "source"]
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField()
+    item = ItemSerializer()
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    model_id = serializers.IntegerField(source="model.pk")
+    architecture = serializers.CharField(source="model.architecture")
+    fallback = serializers.BooleanField(help_text="True when these are the most popular items, not personal ones")
+    truncated = serializers.BooleanField()
+    ignored_item_ids = serializers.SerializerMethodField()
+    items = RecommendedItemSerializer(many=True)
+
+    def get_ignored_item_ids(self, obj) -> list[int]:
+        return [item.pk for item in obj.ignored]

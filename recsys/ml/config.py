@@ -1,0 +1,69 @@
+"""Hyper-parameters of a sequential recommender, stored beside its weights."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+LOSSES = ("full", "sampled")
+SAMPLING_PROPOSALS = ("uniform", "popularity")
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild and retrain a model.
+
+    Defaults follow SASRec (Kang & McAuley 2018) on MovieLens-1M, with d=64 and
+    full-softmax cross-entropy instead of one-negative binary cross-entropy.
+    """
+
+    num_items: int = 0  # N; item indices are 1..N, 0 is padding
+    max_len: int = 200  # L, the longest history the model reads
+    hidden: int = 64  # d, embedding and hidden size
+    blocks: int = 2  # SASRec attention blocks / GRU layers / TCN residual blocks
+    heads: int = 1  # SASRec attention heads
+    dropout: float = 0.2
+    lr: float = 1e-3
+    l2: float = 0.0  # weight decay applied by AdamW when > 0
+    batch_size: int = 128
+    epochs: int = 200
+    patience: int = 20  # epochs without a better validation NDCG@10 before stopping
+    eval_every: int = 1  # validate every k epochs
+    loss: str = "full"  # "full" softmax over the catalogue or "sampled" softmax
+    num_sampled: int = 1000  # negatives shared by a batch when loss == "sampled"
+    sampling_proposal: str = "popularity"  # proposal Q of sampled negatives (log-Q corrected)
+    proposal_power: float = 0.75  # Q(i) proportional to count(i) ** power
+    kernel_size: int = 3  # TCN convolution width
+    dilations: list[int] = field(default_factory=lambda: [1, 4])  # TCN, per block: d then 2d
+    length_buckets: int = 8  # training batches are padded to one of this many lengths
+    jit_compile: bool = True  # XLA for the training step
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.sampling_proposal not in SAMPLING_PROPOSALS:
+            raise ValueError(f"sampling_proposal must be one of {SAMPLING_PROPOSALS}")
+        if self.max_len < 1 or self.hidden < 1 or self.blocks < 1 or self.heads < 1:
+            raise ValueError("max_len, hidden, blocks and heads must be positive")
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
+
+    def replace(self, **changes) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return cls(**data)

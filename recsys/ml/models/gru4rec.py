@@ -1,0 +1,34 @@
+"""GRU4Rec (Hidasi et al. 2016) in its next-item-at-every-step form.
+
+Embedding -> dropout -> stacked GRU (``config.blocks`` layers) -> dense
+projection, scored against the shared item embeddings. The GRU skips masked
+(left-padding) steps, so the state entering the first real item is zero.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from recsys.ml.models.base import RecommenderModel, SequenceNetwork
+
+
+class GRU4RecNetwork(SequenceNetwork):
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.input_dropout = keras.layers.Dropout(config.dropout)
+        self.recurrent_layers = [
+            keras.layers.GRU(config.hidden, return_sequences=True, name=f"gru_{i}")
+            for i in range(config.blocks)
+        ]
+        self.projection = keras.layers.Dense(config.hidden, name="projection")
+
+    def encode(self, emb, mask, training=False):
+        x = self.input_dropout(emb, training=training)
+        for layer in self.recurrent_layers:
+            x = layer(x, mask=mask, training=training)
+        return self.projection(x) * keras.ops.cast(mask, "float32")[..., None]
+
+
+class GRU4Rec(RecommenderModel):
+    architecture = "gru4rec"
+    network_class = GRU4RecNetwork

@@ -1,0 +1,67 @@
+"""Top-N for a member from the dataset's active model; the loaded model is cached per process."""
+
+import threading
+from dataclasses import dataclass, field
+
+from recsys.models import Dataset, Interaction, Item, TrainedModel
+
+from . import history
+
+_lock = threading.Lock()
+_loaded: dict[int, object] = {}  # dataset id -> (model pk, TrainedRecommender)
+
+
+class NoActiveModel(Exception):
+    pass
+
+
+@dataclass
+class RecommendedItem:
+    rank: int
+    item: Item
+    score: float
+
+
+@dataclass
+class MemberRecommendations:
+    model: TrainedModel
+    items: list[RecommendedItem]
+    fallback: bool  # most-popular list: the member has no history the model knows
+    ignored: list[Item] = field(default_factory=list)  # history items unknown to the model (added after training)
+    truncated: bool = False
+
+
+def loaded_model(dataset: Dataset):
+    """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
+    from recsys.ml.pipeline import TrainedRecommender
+
+    model = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+    if model is None:
+        raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
+    with _lock:
+        cached = _loaded.get(dataset.pk)
+        if cached is None or cached[0] != model.pk:
+            _loaded[dataset.pk] = (model.pk, TrainedRecommender.load(model.artefact_path))
+        return model, _loaded[dataset.pk][1]
+
+
+def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
+    """The member's active interactions as (item id, weight), oldest first. Excluded ones are left out."""
+    rows = history.chronological(
+        Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    ).values_list("item_id", "weight")
+    return [(str(item_id), weight) for item_id, weight in rows]
+
+
+def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecommendations:
+    model, recommender = loaded_model(dataset)
+    entries = member_history_entries(user, dataset)
+    [result] = recommender.recommend([entries], n=n)
+    items = Item.objects.in_bulk([int(key) for key in result.items])
+    ignored = Item.objects.filter(pk__in=[int(key) for key in result.unknown_items]).order_by("title")
+    return MemberRecommendations(
+        model=model,
+        items=[RecommendedItem(rank, items[int(key)], score) for rank, (key, score)
+               in enumerate(zip(result.items, result.scores, strict=True), start=1)],
+        fallback=result.fallback, ignored=list(ignored), truncated=result.truncated,
+    )

@@ -1,0 +1,136 @@
+"""Training model versions from a dataset's active histories, as background jobs."""
+
+import shutil
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count, Max
+
+from recsys import jobs
+from recsys.models import Dataset, Interaction, Job, TrainedModel
+
+ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
+
+
+class TrainingError(Exception):
+    pass
+
+
+def dataset_histories(dataset: Dataset) -> dict[str, list[tuple[str, float]]]:
+    """Each sequence's active interactions as chronological (item id, weight) pairs.
+
+    Excluded interactions are left out; a down-weighted one keeps its weight.
+    """
+    rows = (
+        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
+        .values_list("sequence_id", "item_id", "weight")
+    )
+    histories: dict[str, list[tuple[str, float]]] = {}
+    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
+        histories.setdefault(str(sequence_id), []).append((str(item_id), weight))
+    return histories
+
+
+def data_snapshot(dataset: Dataset) -> dict:
+    active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
+    summary["changed_at"] = _history_version(dataset)
+    return summary
+
+
+def _history_version(dataset: Dataset) -> int:
+    # Any correction or addition bumps the highest id touched; cheap and monotonic enough for staleness.
+    return Interaction.objects.filter(sequence__dataset=dataset).aggregate(m=Max("id"))["m"] or 0
+
+
+def start_training(
+    *, dataset: Dataset, architecture: str, hyperparameters: dict | None = None, owner=None, activate: bool = False
+) -> Job:
+    if architecture not in ARCHITECTURES:
+        raise TrainingError(f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
+    if not Interaction.objects.filter(sequence__dataset=dataset).exists():
+        raise TrainingError(f"Dataset {dataset.name} has no interactions to train on.")
+    _validate_hyperparameters(hyperparameters or {})
+    model = TrainedModel.objects.create(
+        dataset=dataset, architecture=architecture, hyperparameters=hyperparameters or {}, created_by=owner
+    )
+    return jobs.start_job(kind="train_model", params={"model_id": model.pk, "activate": activate}, owner=owner)
+
+
+def _validate_hyperparameters(hyperparameters: dict) -> None:
+    from recsys.ml.config import ModelConfig
+
+    try:
+        ModelConfig.from_dict(hyperparameters)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"Invalid hyper-parameters: {exc}") from exc
+
+
+def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
+    """Train, evaluate under both protocols, save the artefact; the row is 'ready' only when all succeeded."""
+    from recsys.ml.pipeline import train_recommender
+
+    TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.TRAINING, error="", training_curve=[])
+    started = time.monotonic()
+    epochs = model.hyperparameters.get("epochs", 200)
+    curve: list[dict] = []
+
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float) -> None:
+        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds})
+        TrainedModel.objects.filter(pk=model.pk).update(training_curve=curve)
+        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
+        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}{ndcg}")
+
+    try:
+        progress(2, "Reading histories")
+        snapshot = data_snapshot(model.dataset)
+        trained = train_recommender(
+            dataset_histories(model.dataset), model.architecture, dict(model.hyperparameters),
+            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+        )
+        if progress.cancel_requested():
+            raise jobs.JobCancelled("Training cancelled")
+        progress(88, "Evaluating on the held-out items")
+        reports = trained.evaluate()
+        artefact = _save_artefact(model, trained)
+    except BaseException as exc:
+        TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
+        raise
+    result = trained.training_result
+    TrainedModel.objects.filter(pk=model.pk).update(
+        status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
+        metrics={p: {name: r.to_dict() for name, r in by_name.items()} for p, by_name in reports.items()},
+        training_curve=result.to_dict()["curve"], device=result.device,
+        hyperparameters=trained.model.config.to_dict(), training_seconds=time.monotonic() - started,
+    )
+    model.refresh_from_db()
+    return model
+
+
+def _save_artefact(model: TrainedModel, trained) -> Path:
+    """Write to a temporary folder and rename, so a crash never leaves a half-written artefact."""
+    root = Path(settings.ARTEFACT_ROOT)
+    final = root / f"model-{model.pk}"
+    partial = root / f".partial-model-{model.pk}"
+    shutil.rmtree(partial, ignore_errors=True)
+    trained.save(partial)
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
+    return final
+
+
+def schedule_retraining() -> list[Job]:
+    """Beat: retrain each dataset's active model when its histories changed since it was trained."""
+    started = []
+    for model in TrainedModel.objects.filter(is_active=True).select_related("dataset"):
+        if model.data_snapshot.get("changed_at") != _history_version(model.dataset) or (
+            model.data_snapshot.get("interactions") != data_snapshot(model.dataset)["interactions"]
+        ):
+            started.append(start_training(
+                dataset=model.dataset, architecture=model.architecture,
+                hyperparameters={k: v for k, v in model.hyperparameters.items() if k != "num_items"},
+                activate=True,
+            ))
+    return started
