@@ -6,7 +6,6 @@ app_name = "recsys"
 urlpatterns = [
     path("home/", views.home, name="home"),
     path("dataset/", views.choose_dataset, name="choose-dataset"),
-    path("for-you/", views.for_you, name="for-you"),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("catalogue/<int:item_id>/add/", views.add_to_history, name="add-to-history"),
     path("history/<int:interaction_id>/remove/", views.remove_from_history, name="remove-from-history"),

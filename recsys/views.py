@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Interaction, Item, Job
-from .services import history, serving
+from .services import history
 
 
 def landing(request):
@@ -145,17 +145,3 @@ def job_cancel(request, job_id):
     messages.info(request, f"Cancellation of job #{job.pk} requested.")
     return redirect("recsys:jobs")
 
-
-@login_required
-def for_you(request):
-    dataset = selectors.current_dataset(request)
-    if dataset is None:
-        return render(request, "recsys/no_dataset.html")
-    try:
-        recommendations = serving.recommend_for_member(request.user, dataset, n=10)
-    except serving.NoActiveModel as exc:
-        return render(request, "recsys/for_you.html", {"dataset": dataset, "unavailable": str(exc)})
-    return render(request, "recsys/for_you.html", {
-        "dataset": dataset, "recs": recommendations,
-        "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
-    })

@@ -68,9 +68,7 @@ def per_user_metrics(ranks: np.ndarray, ks: Iterable[int] = KS) -> dict[str, np.
     return values
 
 
-def bootstrap_ci(
-    values: np.ndarray, resamples: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
+def bootstrap_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean over users."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
@@ -109,9 +107,7 @@ def full_ranks(scores: np.ndarray, targets: np.ndarray, seen: list[np.ndarray]) 
     return competing.sum(axis=1) - 1  # the target competes with itself once
 
 
-def sample_negatives(
-    interacted: list[np.ndarray], num_items: int, count: int, rng: np.random.Generator
-) -> np.ndarray:
+def sample_negatives(interacted: list[np.ndarray], num_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """[U, count] items drawn uniformly without replacement from never-interacted items.
 
     Users with fewer than ``count`` such items get -1 in the missing slots.
@@ -155,9 +151,7 @@ def compute_ranks(
         if protocol == "full":
             ranks.append(full_ranks(scores, targets, histories.items[rows]))
         else:
-            negatives = sample_negatives(
-                eval_set.interacted[rows], model.num_items, num_negatives, rng
-            )
+            negatives = sample_negatives(eval_set.interacted[rows], model.num_items, num_negatives, rng)
             ranks.append(sampled_ranks(scores, targets, negatives))
     return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
 
@@ -184,7 +178,11 @@ class EvaluationReport:
 
 
 def summarize(
-    ranks: np.ndarray, protocol: str, ks=KS, resamples: int = 1000, seed: int = 0,
+    ranks: np.ndarray,
+    protocol: str,
+    ks=KS,
+    resamples: int = 1000,
+    seed: int = 0,
     num_negatives: int | None = None,
 ) -> EvaluationReport:
     values = per_user_metrics(ranks, ks)

@@ -139,9 +139,7 @@ def _check_weight(weight: float, user: str) -> None:
         raise ValueError(f"weight {weight} of user {user!r} is outside [0, 1]")
 
 
-def build_sequences(
-    histories: Histories, index: ItemIndex | None = None
-) -> tuple[Sequences, ItemIndex, list[str]]:
+def build_sequences(histories: Histories, index: ItemIndex | None = None) -> tuple[Sequences, ItemIndex, list[str]]:
     """Encode histories; returns (sequences, index, unknown item keys).
 
     Without ``index`` one is fitted on the kept (weight > 0) items. With an
@@ -269,18 +267,14 @@ def full_sequences(split: LeaveOneOutSplit) -> Sequences:
     """Re-assemble every user's complete sequence from a split."""
     valid_rows = {user: row for row, user in enumerate(split.valid.histories.users)}
     items, weights = [], []
-    for user, train_items, train_weights in zip(
-        split.train.users, split.train.items, split.train.weights, strict=True
-    ):
+    for user, train_items, train_weights in zip(split.train.users, split.train.items, split.train.weights, strict=True):
         row = valid_rows.get(user)
         if row is None:
             items.append(train_items)
             weights.append(train_weights)
             continue
         test_weights = split.test.histories.weights[row]
-        items.append(
-            np.concatenate([train_items, [split.valid.targets[row], split.test.targets[row]]])
-        )
+        items.append(np.concatenate([train_items, [split.valid.targets[row], split.test.targets[row]]]))
         weights.append(np.concatenate([test_weights, [1.0]]).astype(np.float32))
     return Sequences(list(split.train.users), items, weights)
 
@@ -288,9 +282,7 @@ def full_sequences(split: LeaveOneOutSplit) -> Sequences:
 RECBOLE_HEADER = "user_id:token\titem_id:token\ttimestamp:float\n"
 
 
-def write_recbole_split(
-    split: LeaveOneOutSplit, index: ItemIndex, directory: str | Path, name: str
-) -> dict[str, Path]:
+def write_recbole_split(split: LeaveOneOutSplit, index: ItemIndex, directory: str | Path, name: str) -> dict[str, Path]:
     """Write ``name.train.inter``, ``name.valid.inter``, ``name.test.inter``.
 
     Timestamps are ordinal positions in the user's sequence, so RecBole's

@@ -85,9 +85,7 @@ def recommend(
         )
         scores = model.score_last(ids, w)
         for position, row in enumerate(needs_model):
-            results[row] = _model_recommendation(
-                parsed[row], scores[position], index, n, exclude_seen, model.max_len
-            )
+            results[row] = _model_recommendation(parsed[row], scores[position], index, n, exclude_seen, model.max_len)
     for row, history in enumerate(parsed):
         if results[row] is None:
             results[row] = _fallback(history, index, n, popularity, exclude_seen)

@@ -27,8 +27,7 @@ def toy_histories(
         start = int(rng.integers(items_per_cluster))
         length = int(rng.integers(min_length, max_length + 1))
         histories[f"user{user}"] = [
-            f"item{cluster * items_per_cluster + (start + step) % items_per_cluster}"
-            for step in range(length)
+            f"item{cluster * items_per_cluster + (start + step) % items_per_cluster}" for step in range(length)
         ]
     return histories
 

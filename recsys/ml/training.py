@@ -118,8 +118,7 @@ def epoch_batches(buckets: list[Bucket], batch_size: int, rng: np.random.Generat
         order = np.concatenate([order, np.full(padded - len(order), -1)])
         for start in range(0, padded, batch_size):
             rows = order[start : start + batch_size]
-            batches.append(tuple(_take_rows(array, rows) for array in
-                                 (bucket.inputs, bucket.weights, bucket.targets)))
+            batches.append(tuple(_take_rows(array, rows) for array in (bucket.inputs, bucket.weights, bucket.targets)))
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
@@ -146,9 +145,7 @@ class Trainer:
 
     def _make_optimizer(self):
         if self.config.l2 > 0:
-            return keras.optimizers.AdamW(
-                self.config.lr, weight_decay=self.config.l2, beta_2=0.98
-            )
+            return keras.optimizers.AdamW(self.config.lr, weight_decay=self.config.l2, beta_2=0.98)
         return keras.optimizers.Adam(self.config.lr, beta_2=0.98)
 
     # -- losses -------------------------------------------------------------------
@@ -162,9 +159,7 @@ class Trainer:
     def _sampled_softmax_loss(self, hidden, targets):
         """Shared sampled negatives, logits corrected by -log Q (Bengio & Senecal 2008)."""
         embeddings = self.model.output_embeddings()
-        negatives = tf.random.categorical(
-            self._log_proposal[None], self.config.num_sampled, dtype=tf.int32
-        )[0]
+        negatives = tf.random.categorical(self._log_proposal[None], self.config.num_sampled, dtype=tf.int32)[0]
         positive = tf.reduce_sum(hidden * tf.gather(embeddings, targets), -1)
         positive -= tf.gather(self._log_proposal, targets)
         negative = tf.einsum("bld,sd->bls", hidden, tf.gather(embeddings, negatives))
@@ -172,9 +167,7 @@ class Trainer:
         accidental_hit = tf.equal(targets[..., None], negatives[None, None])
         negative = tf.where(accidental_hit, MASKED_LOGIT, negative)
         logits = tf.concat([positive[..., None], negative], axis=-1)
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=tf.zeros_like(targets), logits=logits
-        )
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros_like(targets), logits=logits)
 
     def _step(self, ids, w, targets):
         real = tf.cast(targets > 0, tf.float32)
@@ -246,8 +239,7 @@ class Trainer:
     def _run_epoch(self, buckets: list[Bucket], rng: np.random.Generator) -> tuple[float, float]:
         started = time.perf_counter()
         losses = [
-            self._train_step(ids, w, targets)
-            for ids, w, targets in epoch_batches(buckets, self.config.batch_size, rng)
+            self._train_step(ids, w, targets) for ids, w, targets in epoch_batches(buckets, self.config.batch_size, rng)
         ]
         loss = float(np.mean([value.numpy() for value in losses]))
         return loss, time.perf_counter() - started

@@ -13,3 +13,13 @@ def when(interaction_timestamp, ordinal: bool = False) -> str:
     if ordinal:
         return f"step {interaction_timestamp}"
     return datetime.fromtimestamp(int(interaction_timestamp), UTC).strftime("%Y-%m-%d")
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def percent(value) -> str:
+    return "—" if value is None else f"{100 * float(value):.1f}%"

@@ -17,9 +17,7 @@ from recsys.ml.models.gru4rec import GRU4Rec
 from recsys.ml.models.sasrec import SASRec
 from recsys.ml.models.tcn import TCN
 
-ARCHITECTURES: dict[str, type[RecommenderModel]] = {
-    model.architecture: model for model in (SASRec, GRU4Rec, TCN)
-}
+ARCHITECTURES: dict[str, type[RecommenderModel]] = {model.architecture: model for model in (SASRec, GRU4Rec, TCN)}
 
 __all__ = [
     "ARCHITECTURES",

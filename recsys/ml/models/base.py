@@ -171,9 +171,7 @@ class RecommenderModel:
 
     def _require_trained(self) -> None:
         if not self.is_trained:
-            raise ModelNotTrainedError(
-                f"{self.architecture} model is not trained: call fit() or load a saved model"
-            )
+            raise ModelNotTrainedError(f"{self.architecture} model is not trained: call fit() or load a saved model")
 
     def _check_batch(self, ids, w) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int32)

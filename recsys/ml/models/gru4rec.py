@@ -17,8 +17,7 @@ class GRU4RecNetwork(SequenceNetwork):
         super().__init__(config, **kwargs)
         self.input_dropout = keras.layers.Dropout(config.dropout)
         self.recurrent_layers = [
-            keras.layers.GRU(config.hidden, return_sequences=True, name=f"gru_{i}")
-            for i in range(config.blocks)
+            keras.layers.GRU(config.hidden, return_sequences=True, name=f"gru_{i}") for i in range(config.blocks)
         ]
         self.projection = keras.layers.Dense(config.hidden, name="projection")
 

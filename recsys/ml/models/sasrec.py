@@ -77,13 +77,14 @@ class SASRecNetwork(SequenceNetwork):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         self.position_embedding = keras.layers.Embedding(
-            config.max_len, config.hidden, embeddings_initializer="glorot_uniform",
+            config.max_len,
+            config.hidden,
+            embeddings_initializer="glorot_uniform",
             name="position_embedding",
         )
         self.input_dropout = keras.layers.Dropout(config.dropout)
         self.attention_blocks = [
-            AttentionBlock(config.hidden, config.heads, config.dropout, name=f"block_{i}")
-            for i in range(config.blocks)
+            AttentionBlock(config.hidden, config.heads, config.dropout, name=f"block_{i}") for i in range(config.blocks)
         ]
         self.final_norm = keras.layers.LayerNormalization(epsilon=1e-8)
 
@@ -115,9 +116,7 @@ class SASRecNetwork(SequenceNetwork):
         x = self._embed(emb, mask_f, training=False)
         for block in self.attention_blocks[:-1]:
             x, _ = block(x, self._causal_allowed(mask), mask_f)
-        last, weights = self.attention_blocks[-1](
-            x, mask[:, None, :], mask_f, query_last_only=True
-        )
+        last, weights = self.attention_blocks[-1](x, mask[:, None, :], mask_f, query_last_only=True)
         return self.final_norm(last[:, 0, :]), weights
 
     def encode_last(self, emb, mask):

@@ -41,8 +41,7 @@ class TCNNetwork(SequenceNetwork):
         super().__init__(config, **kwargs)
         self.input_dropout = keras.layers.Dropout(config.dropout)
         self.residual_blocks = [
-            ResidualBlock(config.hidden, config.kernel_size, rate, config.dropout,
-                          name=f"residual_{repeat}_{rate}")
+            ResidualBlock(config.hidden, config.kernel_size, rate, config.dropout, name=f"residual_{repeat}_{rate}")
             for repeat in range(config.blocks)
             for rate in config.dilations
         ]

@@ -1,0 +1,244 @@
+"""Drift injection (paper section 15) and drift metrics ADS / DTC."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .alignment import CategoryIndex, next_item_probabilities
+from .attribution import score_histories
+from .sequences import History, as_history, seen_mask
+
+STRATEGIES = ("random", "category", "temporal")
+DEFAULT_INJECTED = 5
+TOP_K = 10
+
+
+# --- injection ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Injection:
+    strategy: str
+    history: History  # perturbed history, injected interactions with weight 1
+    injected_positions: np.ndarray  # indices into history
+    injected_items: np.ndarray
+    target_category: int | None  # dominant category of the injected items
+
+
+def inject_drift(
+    items: Sequence[int] | History,
+    strategy: str,
+    *,
+    num_items: int,
+    categories: CategoryIndex | None = None,
+    n: int = DEFAULT_INJECTED,
+    seed: int = 0,
+    positions: Sequence[int] | None = None,
+    window: int | None = None,
+    temporal_source: str = "category",
+) -> Injection:
+    """Perturb a history with n off-profile interactions.
+
+    random:   unseen items uniform from the catalogue, appended.
+    category: unseen items from the categories least represented in the history, appended.
+    temporal: items (temporal_source: "category" or "random") inserted mid-history, before the
+              original indices in `positions`, or at seeded random points in the middle half of the
+              last `window - n` interactions (so they stay inside the model window).
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown drift strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
+    history = as_history(items)
+    rng = np.random.default_rng(seed)
+    source = strategy if strategy != "temporal" else temporal_source
+    if source == "category" and categories is None:
+        source = "random"
+    new_items = _sample_items(history, source, num_items, categories, n, rng)
+    if strategy == "temporal":
+        inserts = _insertion_points(len(history), len(new_items), positions, window, rng)
+    else:
+        inserts = np.full(len(new_items), len(history))
+    perturbed, injected_positions = _insert(history, new_items, inserts)
+    target = categories.dominant(new_items) if categories is not None else None
+    return Injection(strategy, perturbed, injected_positions, new_items, target)
+
+
+def _unseen_items(history: History, num_items: int) -> np.ndarray:
+    return np.setdiff1d(np.arange(1, num_items + 1), history.items)
+
+
+def _sample_items(history, source, num_items, categories, n, rng) -> np.ndarray:
+    candidates = _unseen_items(history, num_items)
+    if source == "category":
+        candidates = _least_represented_candidates(history, candidates, categories, n, rng)
+    return rng.choice(candidates, size=min(n, len(candidates)), replace=False).astype(np.int64)
+
+
+def _least_represented_candidates(history, candidates, categories: CategoryIndex, n, rng) -> np.ndarray:
+    """Unseen items whose categories all lie among the history's rarest categories (grown until >= n)."""
+    counts = categories.counts(history.items, history.weights)
+    tie_break = rng.random(len(counts))
+    order = np.lexsort((tie_break, counts))
+    item_rows = categories.matrix[candidates] > 0
+    has_category = item_rows.any(axis=1)
+    for size in range(1, len(order) + 1):
+        allowed = np.zeros(len(counts), dtype=bool)
+        allowed[order[:size]] = True
+        eligible = has_category & ~(item_rows & ~allowed).any(axis=1)
+        if eligible.sum() >= n:
+            return candidates[eligible]
+    return candidates
+
+
+def _insertion_points(length, n, positions, window, rng) -> np.ndarray:
+    if positions is not None:
+        points = np.asarray(positions, dtype=np.int64)
+        if len(points) != n or points.min(initial=0) < 0 or points.max(initial=0) > length:
+            raise ValueError(f"need {n} insertion positions within 0..{length}")
+        return np.sort(points)
+    start = 0 if window is None else max(0, length - max(window - n, 1))
+    span = length - start
+    low, high = start + span // 4, start + max(3 * span // 4, span // 4 + 1)
+    choices = np.arange(low, max(high, low + 1))
+    return np.sort(rng.choice(choices, size=n, replace=len(choices) < n))
+
+
+def _insert(history: History, new_items: np.ndarray, inserts: np.ndarray) -> tuple[History, np.ndarray]:
+    """Insert new_items[j] before original index inserts[j] (inserts sorted)."""
+    items, weights, injected = [], [], []
+    pending = 0
+    for index in range(len(history) + 1):
+        while pending < len(new_items) and inserts[pending] == index:
+            injected.append(len(items))
+            items.append(int(new_items[pending]))
+            weights.append(1.0)
+            pending += 1
+        if index < len(history):
+            items.append(int(history.items[index]))
+            weights.append(float(history.weights[index]))
+    return as_history(items, weights), np.asarray(injected, dtype=np.int64)
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """JS divergence in bits (in [0, 1]) per row; rows are normalised like scipy does."""
+    p = np.atleast_2d(np.asarray(p, dtype=np.float64))
+    q = np.atleast_2d(np.asarray(q, dtype=np.float64))
+    p = p / p.sum(axis=1, keepdims=True)
+    q = q / q.sum(axis=1, keepdims=True)
+    m = 0.5 * (p + q)
+    divergence = 0.5 * (_kl_bits(p, m) + _kl_bits(q, m))
+    return np.clip(divergence, 0.0, 1.0)
+
+
+def _kl_bits(p: np.ndarray, m: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log2(p / np.where(m > 0, m, 1.0)), 0.0)
+    return terms.sum(axis=1)
+
+
+def algorithmic_drift_score(logits_before: np.ndarray, logits_after: np.ndarray) -> np.ndarray:
+    """ADS: JS divergence (base 2) between next-item softmax distributions, per row."""
+    return jensen_shannon(next_item_probabilities(logits_before), next_item_probabilities(logits_after))
+
+
+def top_k_items(logits: np.ndarray, exclude: np.ndarray | None = None, k: int = TOP_K) -> np.ndarray:
+    """[B, k] item ids by descending logit; `exclude` is a [B, N+1] mask (e.g. seen items)."""
+    scores = np.array(logits, dtype=np.float64)
+    scores[:, 0] = -np.inf
+    if exclude is not None:
+        scores[exclude] = -np.inf
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
+def top_k_category_distribution(top_items: np.ndarray, categories: CategoryIndex) -> np.ndarray:
+    """[B, C+1] category mass of each top-k list; last column counts uncategorised items."""
+    rows = categories.matrix[top_items]  # [B, k, C]
+    uncategorised = (rows.sum(axis=2) == 0).astype(np.float32)[..., None]
+    return np.concatenate([rows, uncategorised], axis=2).sum(axis=1)
+
+
+def target_share(top_items: np.ndarray, categories: CategoryIndex, target_categories: np.ndarray) -> np.ndarray:
+    in_target = categories.matrix[top_items, np.asarray(target_categories)[:, None]] > 0
+    return in_target.mean(axis=1)
+
+
+def delta_target_consumption(
+    top_before: np.ndarray, top_after: np.ndarray, categories: CategoryIndex, target_categories: np.ndarray
+) -> np.ndarray:
+    """DTC = |share of target-category items in top-k after - before|, per row."""
+    return np.abs(
+        target_share(top_after, categories, target_categories) - target_share(top_before, categories, target_categories)
+    )
+
+
+@dataclass(frozen=True)
+class DriftMetrics:
+    ads: np.ndarray  # [B]
+    category_ads: np.ndarray | None  # [B] JSD of top-k category distributions
+    dtc: np.ndarray | None  # [B]
+    target_categories: np.ndarray | None  # [B]
+    top_before: np.ndarray  # [B, k]
+    top_after: np.ndarray  # [B, k]
+    reason: str = ""  # why category metrics are missing
+
+
+def drift_metrics_from_logits(
+    logits_before: np.ndarray,
+    logits_after: np.ndarray,
+    *,
+    exclude_before: np.ndarray | None = None,
+    exclude_after: np.ndarray | None = None,
+    categories: CategoryIndex | None = None,
+    target_categories: Sequence[int | None] | None = None,
+    k: int = TOP_K,
+) -> DriftMetrics:
+    ads = algorithmic_drift_score(logits_before, logits_after)
+    top_before = top_k_items(logits_before, exclude_before, k)
+    top_after = top_k_items(logits_after, exclude_after, k)
+    if categories is None:
+        return DriftMetrics(ads, None, None, None, top_before, top_after, "the dataset has no item categories")
+    category_ads = jensen_shannon(
+        top_k_category_distribution(top_before, categories), top_k_category_distribution(top_after, categories)
+    )
+    if target_categories is None or any(t is None for t in target_categories):
+        return DriftMetrics(ads, category_ads, None, None, top_before, top_after, "no target category given")
+    targets = np.asarray(target_categories, dtype=np.int64)
+    dtc = delta_target_consumption(top_before, top_after, categories, targets)
+    return DriftMetrics(ads, category_ads, dtc, targets, top_before, top_after)
+
+
+def drift_metrics(
+    model,
+    before: Sequence[History | Sequence[int]],
+    after: Sequence[History | Sequence[int]],
+    *,
+    categories: CategoryIndex | None = None,
+    target_categories: Sequence[int | None] | None = None,
+    injected_items: Sequence[Sequence[int]] | None = None,
+    k: int = TOP_K,
+    exclude_seen: bool = True,
+) -> DriftMetrics:
+    """ADS / category ADS / DTC for many members at once (two batched forward passes).
+
+    The DTC target is `target_categories`, else the dominant category of each member's injected items.
+    """
+    before = [as_history(h) for h in before]
+    after = [as_history(h) for h in after]
+    if target_categories is None and injected_items is not None and categories is not None:
+        target_categories = [categories.dominant(items) for items in injected_items]
+    logits = score_histories(model, before + after)
+    return drift_metrics_from_logits(
+        logits[: len(before)],
+        logits[len(before) :],
+        exclude_before=seen_mask(before, model.num_items) if exclude_seen else None,
+        exclude_after=seen_mask(after, model.num_items) if exclude_seen else None,
+        categories=categories,
+        target_categories=target_categories,
+        k=k,
+    )

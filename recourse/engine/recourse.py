@@ -1,0 +1,331 @@
+"""User recourse (eq. 6): minimise ||H - H'|| subject to R(H') >= R(H_baseline)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .alignment import CategoryIndex, alignment_from_logits
+from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
+from .detection import (
+    DriftCalibration,
+    DriftReport,
+    alignment_attributions,
+    alignment_drift_scores,
+    suspicion_order,
+)
+from .drift import drift_metrics_from_logits
+from .protocol import ExplainerUnavailable
+from .sequences import PADDING, History, as_history, encode, seen_mask
+
+DEFAULT_LEVELS = (0.5, 0.25, 0.0)
+DEFAULT_MAX_CHANGES = 10
+DEFAULT_MARGIN = 0.02
+TOLERANCE = 1e-6  # float noise when a corrected history equals the baseline exactly
+
+
+@dataclass(frozen=True)
+class Change:
+    position: int  # caller interaction index
+    item: int
+    action: str  # "remove" or "down_weight"
+    weight: float  # new weight (0 for remove)
+
+
+@dataclass(frozen=True)
+class RecourseResult:
+    changes: list[Change]
+    satisfied: bool
+    alignment_before: float
+    alignment_after: float
+    alignment_target: float
+    baseline: str  # "reference history" or "current alignment + margin"
+    ads_before: float | None  # ADS(reference, current); None without a reference history
+    ads_after: float | None  # ADS(reference, corrected)
+    ads_shift: float  # ADS(current, corrected)
+    dtc_before: float | None  # |target share in top-k: current - reference|
+    dtc_after: float | None  # |target share in top-k: corrected - reference|
+    target_category: int | None
+    top_before: np.ndarray  # [k]
+    top_after: np.ndarray  # [k]
+    corrected: History
+    tried_order: np.ndarray  # positions in the order they were considered
+    candidates_scored: int
+    reason: str = ""
+
+    @property
+    def distance(self) -> float:
+        """||H - H'||_1 over interaction weights."""
+        return float(sum(1.0 - c.weight for c in self.changes))
+
+
+def _levels_with_removal(levels: Sequence[float]) -> tuple[float, ...]:
+    """Milder levels first, removal (0) always last."""
+    return tuple(sorted({float(level) for level in levels if 0.0 < level < 1.0}, reverse=True)) + (0.0,)
+
+
+def _change(history: History, position: int, weight: float) -> Change:
+    action = "remove" if weight == 0.0 else "down_weight"
+    return Change(int(position), int(history.items[position]), action, float(weight))
+
+
+@dataclass
+class _Outcome:
+    changes: list[Change]
+    corrected: History
+    logits: np.ndarray  # [N+1]
+    alignment: float
+    satisfied: bool
+    tried: list[int]
+    scored: int
+
+
+def _alignment_of(model, histories, profile, categories) -> tuple[np.ndarray, np.ndarray]:
+    logits = score_histories(model, histories)
+    return logits, alignment_from_logits(logits, np.atleast_2d(profile), categories)
+
+
+def _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early) -> _Outcome:
+    """Step j = order[:j] removed and order[j] at each level: all steps built and scored in one pass."""
+    candidates, plans = [], []
+    for step, position in enumerate(order):
+        removed = {int(p): 0.0 for p in order[:step]}
+        for level in levels:
+            candidates.append(history.reweighted({**removed, int(position): level}))
+            plans.append((step, level))
+    logits, values = _alignment_of(model, candidates, profile, categories)
+    meets = values >= target - TOLERANCE
+    chosen = len(candidates) - 1  # nothing met the target: everything in order removed
+    if stop_early and meets.any():
+        first_step = plans[int(np.argmax(meets))][0]
+        in_step = [i for i, (step, _) in enumerate(plans) if step == first_step and meets[i]]
+        chosen = max(in_step, key=lambda i: plans[i][1])  # mildest level that works
+    step, level = plans[chosen]
+    changes = [_change(history, p, 0.0) for p in order[:step]] + [_change(history, order[step], level)]
+    return _Outcome(changes, candidates[chosen], logits[chosen], float(values[chosen]), bool(meets[chosen]),
+                    [int(p) for p in order[: step + 1]], len(candidates))
+
+
+def _search_adaptive(model, history, order, levels, target, profile, categories, max_changes, pool_size) -> _Outcome:
+    """Each step scores the next `pool_size` suspects at every level in one pass and keeps the best removal."""
+    removed: dict[int, float] = {}
+    remaining = [int(p) for p in order]
+    changes, tried, scored = [], [], 0
+    outcome = None
+    while remaining and len(changes) < max_changes:
+        plans = [(p, level) for p in remaining[:pool_size] for level in levels]
+        candidates = [history.reweighted({**removed, p: level}) for p, level in plans]
+        logits, values = _alignment_of(model, candidates, profile, categories)
+        scored += len(candidates)
+        meeting = [i for i in range(len(plans)) if values[i] >= target - TOLERANCE]
+        best = max(meeting, key=lambda i: (plans[i][1], values[i])) if meeting else max(
+            (i for i, (_, level) in enumerate(plans) if level == 0.0), key=lambda i: values[i]
+        )
+        position, level = plans[best]
+        changes.append(_change(history, position, level))
+        tried.append(position)
+        outcome = _Outcome(list(changes), candidates[best], logits[best], float(values[best]), bool(meeting),
+                           list(tried), scored)
+        if meeting:
+            break
+        removed[position] = 0.0
+        remaining.remove(position)
+    return outcome
+
+
+def search_recourse(
+    model,
+    history: History | Sequence[int],
+    profile: np.ndarray,
+    categories: CategoryIndex,
+    order: Sequence[int],
+    *,
+    reference: History | Sequence[int] | None = None,
+    margin: float = DEFAULT_MARGIN,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    max_changes: int = DEFAULT_MAX_CHANGES,
+    pool_size: int = 1,
+    k: int = 10,
+    stop_early: bool = True,
+) -> RecourseResult:
+    """Greedy eq. 6 over positions in `order` (most suspicious first).
+
+    pool_size=1: strictly in order; all steps' candidates scored in one batched pass.
+    pool_size>1: each step tries the next pool_size suspects (one batched pass per step) and applies
+    the removal that raises alignment most, stopping at the first candidate meeting the target.
+    Levels are tried mildest first; a step that meets the target keeps its mildest working level.
+    Baseline: R(reference) when a reference history is given, else R(current) + margin.
+    stop_early=False applies the whole order (fixed removal sets such as the oracle).
+    """
+    history = as_history(history)
+    reference = None if reference is None else as_history(reference)
+    order = np.asarray(order, dtype=np.int64)
+    levels = _levels_with_removal(levels)
+    fixed = [history] + ([reference] if reference is not None else [])
+    fixed_logits, fixed_values = _alignment_of(model, fixed, profile, categories)
+    before = float(fixed_values[0])
+    target = float(fixed_values[1]) if reference is not None else before + margin
+    if len(order) == 0 or (stop_early and before >= target - TOLERANCE):
+        outcome = _Outcome([], history, fixed_logits[0], before, before >= target - TOLERANCE, [], 0)
+    elif pool_size <= 1 or not stop_early:
+        limit = max_changes if stop_early else len(order)
+        outcome = _search_fixed_order(model, history, order[:limit], levels, target, profile, categories, stop_early)
+    else:
+        outcome = _search_adaptive(model, history, order, levels, target, profile, categories, max_changes, pool_size)
+    return _result(model, history, reference, fixed_logits, outcome, before, target, categories, k)
+
+
+def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, target, categories, k):
+    exclude = seen_mask([history], model.num_items)  # the member has seen these whatever the weights
+    changes, corrected_logits, logits = outcome.changes, outcome.logits, fixed_logits
+    changed_items = [c.item for c in changes]
+    target_category = categories.dominant(changed_items) if changed_items else None
+    targets = None if target_category is None else [target_category]
+    current_vs_fixed = drift_metrics_from_logits(
+        logits[:1], corrected_logits[None], exclude_before=exclude, exclude_after=exclude,
+        categories=categories, target_categories=targets, k=k,
+    )
+    ads_before = ads_after = dtc_before = dtc_after = None
+    if reference is not None:
+        vs_reference = drift_metrics_from_logits(
+            np.repeat(logits[1:2], 2, axis=0), np.stack([logits[0], corrected_logits]),
+            exclude_before=np.repeat(exclude, 2, axis=0), exclude_after=np.repeat(exclude, 2, axis=0),
+            categories=categories, target_categories=None if targets is None else targets * 2, k=k,
+        )
+        ads_before, ads_after = map(float, vs_reference.ads)
+        if vs_reference.dtc is not None:
+            dtc_before, dtc_after = map(float, vs_reference.dtc)
+    reason = "" if outcome.satisfied else f"alignment target not reached within {len(changes)} change(s)"
+    return RecourseResult(
+        changes=changes,
+        satisfied=outcome.satisfied,
+        alignment_before=before,
+        alignment_after=outcome.alignment,
+        alignment_target=target,
+        baseline="reference history" if reference is not None else "current alignment + margin",
+        ads_before=ads_before,
+        ads_after=ads_after,
+        ads_shift=float(current_vs_fixed.ads[0]),
+        dtc_before=dtc_before,
+        dtc_after=dtc_after,
+        target_category=target_category,
+        top_before=current_vs_fixed.top_before[0],
+        top_after=current_vs_fixed.top_after[0],
+        corrected=outcome.corrected,
+        tried_order=np.asarray(outcome.tried, dtype=np.int64),
+        candidates_scored=outcome.scored,
+        reason=reason,
+    )
+
+
+def recourse(
+    model,
+    history: History | Sequence[int],
+    profile: np.ndarray,
+    categories: CategoryIndex,
+    *,
+    report: DriftReport | None = None,
+    calibration: DriftCalibration | None = None,
+    steps: int = DEFAULT_STEPS,
+    **options,
+) -> RecourseResult:
+    """Drift-score-guided recourse: positions in order of how much they pull alignment down."""
+    history = as_history(history)
+    order = drift_order(model, history, profile, categories, report=report, calibration=calibration, steps=steps)
+    return search_recourse(model, history, profile, categories, order, **options)
+
+
+def drift_order(model, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS):
+    if report is not None:
+        return report.ranked_positions()
+    attribution = alignment_attributions(model, [history], profile, categories, steps)[0]
+    if calibration is not None:
+        scores = alignment_drift_scores(attribution, calibration.alignment_norm)
+    else:
+        scores = np.maximum(-attribution.scores, 0.0)
+    return attribution.positions[suspicion_order(scores, attribution.scores)]
+
+
+# --- comparison orders for experiments ------------------------------------------------------------
+
+
+def _visible(model, history: History) -> np.ndarray:
+    source = encode(model, [history]).source_positions[0]
+    return source[source != PADDING]
+
+
+def most_recent_order(model, history: History) -> np.ndarray:
+    return _visible(model, history)[::-1]
+
+
+def random_order(model, history: History, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(_visible(model, history))
+
+
+def attention_order(model, history: History) -> np.ndarray:
+    attribution = attention_attribution(model, history)
+    return attribution.positions[np.argsort(-attribution.scores, kind="stable")]
+
+
+def occlusion_order(model, history: History, profile: np.ndarray, categories: CategoryIndex) -> np.ndarray:
+    """Positions whose removal raises alignment most come first."""
+    positions, full, without = occlusion_effects(
+        model, history, lambda logits: alignment_from_logits(logits, np.atleast_2d(profile), categories)
+    )
+    gain = without - full
+    return positions[np.argsort(-gain, kind="stable")]
+
+
+def comparison_orders(
+    model,
+    history: History | Sequence[int],
+    profile: np.ndarray,
+    categories: CategoryIndex,
+    *,
+    injected_positions: Sequence[int] | None = None,
+    calibration: DriftCalibration | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Removal orders: drift score (ours), most recent, random, attention, occlusion, oracle."""
+    history = as_history(history)
+    orders = {
+        "drift_score": drift_order(model, history, profile, categories, calibration=calibration),
+        "most_recent": most_recent_order(model, history),
+        "random": random_order(model, history, seed),
+        "occlusion": occlusion_order(model, history, profile, categories),
+    }
+    with contextlib.suppress(ExplainerUnavailable):
+        orders["attention"] = attention_order(model, history)
+    if injected_positions is not None:
+        orders["oracle"] = np.asarray(injected_positions, dtype=np.int64)
+    return orders
+
+
+def compare_removal_strategies(
+    model,
+    history: History | Sequence[int],
+    profile: np.ndarray,
+    categories: CategoryIndex,
+    orders: dict[str, np.ndarray],
+    *,
+    reference: History | Sequence[int] | None = None,
+    margin: float = DEFAULT_MARGIN,
+    max_changes: int = DEFAULT_MAX_CHANGES,
+) -> dict[str, RecourseResult]:
+    """Removal-only recourse along each order (oracle: all injected removed, fixed size)."""
+    results = {}
+    for name, order in orders.items():
+        oracle = name == "oracle"
+        results[name] = search_recourse(
+            model, history, profile, categories, order, reference=reference, margin=margin,
+            levels=(0.0,), max_changes=len(order) if oracle else max_changes, stop_early=not oracle,
+        )
+    return results
+
+
+def remove_first_k(model, history: History, order: Sequence[int], k: int, profile, categories) -> float:
+    """Alignment after removing the first k positions of an order (fixed-budget comparisons)."""
+    corrected = history.reweighted({int(p): 0.0 for p in list(order)[:k]})
+    return float(alignment_from_logits(score_histories(model, [corrected]), np.atleast_2d(profile), categories)[0])

@@ -1,0 +1,181 @@
+"""Explanations of a member's recommendations, computed by recourse.engine and cached per history."""
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import IntegrityError, transaction
+
+from recourse.engine import attribution as attr
+from recourse.engine import counterfactual, narratives
+from recourse.engine.protocol import ExplainerUnavailable
+from recourse.engine.sequences import History
+from recourse.models import Explanation, ExplanationFeedback
+from recsys.models import Dataset, Interaction, Item, TrainedModel
+from recsys.services import history as history_service
+from recsys.services import serving
+
+METHODS = [choice for choice, _ in Explanation.Method.choices]
+
+
+class ExplanationError(Exception):
+    """A request that cannot be explained, with a message for the member."""
+
+
+class NotRecommended(ExplanationError):
+    """The item is not among the member's current recommendations."""
+
+
+@dataclass
+class MemberHistory:
+    """The member's active interactions the model knows, as a History over model item indices."""
+
+    interactions: list[Interaction]
+    history: History
+    titles: dict[int, str]  # model index -> title
+    fingerprint: str
+
+
+@dataclass
+class ExplanationView:
+    explanation: Explanation
+    method_rows: dict[str, Explanation] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    interactions: list[Interaction] = field(default_factory=list)
+    rank: int | None = None
+
+
+def member_history(user, dataset: Dataset, recommender) -> MemberHistory:
+    rows = history_service.chronological(
+        Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+        .select_related("item")
+    )
+    known = [row for row in rows if str(row.item_id) in recommender.index]
+    items = np.array([recommender.index.index_of(str(row.item_id)) for row in known], dtype=np.int64)
+    weights = np.array([row.weight for row in known], dtype=np.float32)
+    titles = {int(i): row.item.title for i, row in zip(items, known, strict=True)}
+    digest = hashlib.sha256(repr([(row.pk, row.weight) for row in known]).encode()).hexdigest()
+    return MemberHistory(known, History(items, weights), titles, digest)
+
+
+def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> ExplanationView:
+    if method not in METHODS:
+        raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
+    model, recommender = serving.loaded_model(dataset)
+    if model.status != TrainedModel.Status.READY:
+        raise ExplanationError("The model is not ready yet; explanations will be available once it is trained.")
+    mine = member_history(user, dataset, recommender)
+    if len(mine.history) == 0:
+        raise ExplanationError(
+            "You have no history the model knows yet, so your recommendations are the most popular items "
+            "and there is nothing personal to explain."
+        )
+    recommendations = serving.recommend_for_member(user, dataset, n=10)
+    rank = next((rec.rank for rec in recommendations.items if rec.item.pk == item_id), None)
+    if rank is None:
+        raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
+    target = recommender.index.index_of(str(item_id))
+    rows, unavailable = _explanations(user, model, recommender, mine, item_id, target)
+    if method not in rows:
+        raise ExplanationError(unavailable[method])
+    return ExplanationView(rows[method], rows, unavailable, mine.interactions, rank)
+
+
+def _explanations(user, model, recommender, mine, item_id, target):
+    cached = {
+        row.method: row
+        for row in Explanation.objects.filter(
+            user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
+        )
+    }
+    if len(cached) == len(METHODS) or (len(cached) == 2 and not recommender.model.supports_attention):
+        return cached, _unavailable(recommender.model)
+    attributions, unavailable = _compute(recommender.model, mine.history, target)
+    rows = _store(user, model, recommender.model, item_id, mine, attributions)
+    return rows, unavailable
+
+
+def _unavailable(network) -> dict[str, str]:
+    if network.supports_attention:
+        return {}
+    return {"attention": f"The {network.architecture} model has no attention layer, so attention explanations "
+                         "are unavailable; use Integrated Gradients or occlusion instead."}
+
+
+def _compute(model, history: History, target: int):
+    results = {
+        "ig": attr.integrated_gradients(model, history, target),
+        "occlusion": attr.occlusion_attribution(model, history, target),
+    }
+    unavailable = {}
+    try:
+        results["attention"] = attr.attention_attribution(model, history)
+    except ExplainerUnavailable as exc:
+        unavailable["attention"] = str(exc)
+    return results, unavailable
+
+
+def _store(user, model, network, item_id, mine: MemberHistory, attributions) -> dict[str, Explanation]:
+    ig = attributions["ig"]
+    counterfactuals = counterfactual.top_counterfactuals(network, mine.history, ig, k=3)
+    rows = {}
+    for method, attribution in attributions.items():
+        agreement = attr.method_agreement(attribution, ig if method != "ig" else attributions["occlusion"])
+        story = narratives.explain_recommendation(
+            attribution if method == "ig" else ig, mine.titles, counterfactuals=counterfactuals, agreement=agreement
+        )
+        rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
+            "reason": story.reason, "narrative": story.text, "confidence": story.confidence,
+            "confidence_text": story.confidence_text,
+            "counterfactuals": [_counterfactual_dict(c, mine) for c in counterfactuals],
+            "agreement": {"with": "occlusion" if method == "ig" else "ig", "spearman": agreement.spearman,
+                          "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
+            "converged": attribution.converged, "note": attribution.note,
+            "output": attribution.output, "baseline_output": attribution.baseline_output,
+        })
+    return rows
+
+
+def _counterfactual_dict(c, mine: MemberHistory) -> dict:
+    return {"interaction_id": mine.interactions[c.position].pk, "sentence": narratives.counterfactual_sentence(
+        c, mine.titles), "rank_before": c.rank_before, "rank_after": c.rank_after}
+
+
+def _save_row(user, model, item_id, method, mine, attribution, details) -> Explanation:
+    fields = {
+        "interaction_ids": [mine.interactions[p].pk for p in attribution.positions.tolist()],
+        "raw_scores": [float(s) for s in attribution.scores],
+        "normalized_scores": [float(s) for s in attribution.normalized],
+        "completeness_gap": attribution.completeness_gap, "steps": attribution.steps, "details": details,
+    }
+    try:
+        with transaction.atomic():
+            row, _ = Explanation.objects.update_or_create(
+                user=user, trained_model=model, target_item_id=item_id, method=method,
+                history_fingerprint=mine.fingerprint, defaults=fields,
+            )
+    except IntegrityError:  # computed concurrently by another request: theirs is as good as ours
+        row = Explanation.objects.get(user=user, trained_model=model, target_item_id=item_id, method=method,
+                                      history_fingerprint=mine.fingerprint)
+    return row
+
+
+def one_line_reasons(*, user, dataset: Dataset, items: list[Item]) -> dict[int, str]:
+    """'Because you watched X and Y' for each recommended item, from one batched IG pass."""
+    model, recommender = serving.loaded_model(dataset)
+    mine = member_history(user, dataset, recommender)
+    if len(mine.history) == 0 or not items:
+        return {}
+    targets = [recommender.index.index_of(str(item.pk)) for item in items]
+    attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
+    return {
+        item.pk: narratives.explain_recommendation(a, mine.titles).reason
+        for item, a in zip(items, attributions, strict=True)
+    }
+
+
+def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: str = "") -> ExplanationFeedback:
+    if explanation.user_id != user.pk:
+        raise Explanation.DoesNotExist("No such explanation.")
+    return ExplanationFeedback.objects.create(explanation=explanation, user=user, helpful=helpful,
+                                              comment=comment.strip()[:2000])

@@ -1,0 +1,88 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from recsys import charts as recsys_charts
+from recsys import selectors
+from recsys.forms import DatasetChoiceForm
+from recsys.models import Item
+from recsys.services import serving
+
+from . import charts
+from .forms import FeedbackForm
+from .models import Explanation
+from .services import explanations
+
+
+@login_required
+def why(request, item_id):
+    dataset = selectors.current_dataset(request)
+    item = get_object_or_404(Item, pk=item_id, dataset=dataset)
+    method = request.GET.get("method", "ig")
+    try:
+        view = explanations.explain(user=request.user, dataset=dataset, item_id=item.pk, method=method)
+    except (explanations.ExplanationError, serving.NoActiveModel) as exc:
+        status = 404 if isinstance(exc, explanations.NotRecommended) else 200
+        return render(request, "recourse/why_unavailable.html", {"item": item, "message": str(exc)}, status=status)
+    return render(request, "recourse/why.html", _why_context(view, item, method))
+
+
+def _why_context(view, item, method):
+    row = view.explanation
+    by_id = {interaction.pk: interaction for interaction in view.interactions}
+    scored = [(by_id[pk], raw, norm) for pk, raw, norm in
+              zip(row.interaction_ids, row.raw_scores, row.normalized_scores, strict=True)]
+    heat = {interaction.pk: norm for interaction, _, norm in scored}
+    titles = [interaction.item.title for interaction, _, _ in scored]
+    return {
+        "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
+        "unavailable": view.unavailable, "scored": sorted(scored, key=lambda s: s[1], reverse=True),
+        "methods": Explanation.Method.choices,
+        "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
+                                                   highlight=heat),
+        "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=row.get_method_display()),
+        "feedback_form": FeedbackForm(),
+    }
+
+
+@login_required
+@require_POST
+def feedback(request, explanation_id):
+    explanation = Explanation.objects.filter(pk=explanation_id, user=request.user).first()
+    if explanation is None:
+        raise Http404("No such explanation.")
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        explanations.record_feedback(user=request.user, explanation=explanation,
+                                     helpful=form.cleaned_data["helpful"], comment=form.cleaned_data["comment"])
+        messages.success(request, "Thank you — your feedback was saved.")
+    else:
+        messages.error(request, "Please answer yes or no.")
+    return redirect(f"{_why_url(explanation)}?method={explanation.method}")
+
+
+def _why_url(explanation):
+    from django.urls import reverse
+
+    return reverse("recourse:why", args=[explanation.target_item_id])
+
+
+@login_required
+def for_you(request):
+    dataset = selectors.current_dataset(request)
+    if dataset is None:
+        return render(request, "recsys/no_dataset.html")
+    try:
+        recommendations = serving.recommend_for_member(request.user, dataset, n=10)
+    except serving.NoActiveModel as exc:
+        return render(request, "recourse/for_you.html", {"dataset": dataset, "unavailable": str(exc)})
+    reasons = {}
+    if not recommendations.fallback:
+        reasons = explanations.one_line_reasons(
+            user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items])
+    return render(request, "recourse/for_you.html", {
+        "dataset": dataset, "recs": recommendations, "reasons": reasons,
+        "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
+    })

@@ -1,0 +1,32 @@
+import pytest
+
+from recsys import jobs
+from recsys.models import Job, TrainedModel
+from recsys.services import training
+
+from .factories import make_dataset, make_history
+
+TINY = {"max_len": 12, "hidden": 16, "blocks": 1, "epochs": 4, "batch_size": 32, "jit_compile": False,
+        "length_buckets": 1}
+
+
+def train_now(dataset, architecture="sasrec", activate=True, **overrides):
+    job = training.start_training(dataset=dataset, architecture=architecture,
+                                  hyperparameters={**TINY, **overrides}, activate=activate)
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    return TrainedModel.objects.get(pk=job.params["model_id"])
+
+
+@pytest.fixture
+def trained(make_user):
+    dataset = make_dataset(n_items=30)
+    for u in range(25):
+        make_history(dataset, external_user_id=f"u{u}", item_ids=[(u + k) % 30 + 1 for k in range(8)])
+    alice = make_user("alice")
+    make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 2, 3, 4))
+    model = train_now(dataset)
+    return dataset, model, alice
+
+

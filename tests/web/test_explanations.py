@@ -1,0 +1,97 @@
+import json
+
+import pytest
+from django.urls import reverse
+
+from recourse.models import Explanation, ExplanationFeedback
+
+from .conftest import train_now
+from .factories import make_history
+
+pytestmark = pytest.mark.django_db
+
+
+def first_recommendation(client):
+    return client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+
+
+def test_for_you_gives_a_reason_and_a_why_link_for_each_item(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    page = client.get(reverse("recourse:for-you"))
+    content = page.content.decode()
+    assert content.count("Because you watched") == 10
+    assert reverse("recourse:why", args=[page.context["recs"].items[0].item.pk]) in content
+
+
+def test_why_page_explains_with_real_history_items(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    page = client.get(reverse("recourse:why", args=[item.pk]))
+    assert page.status_code == 200
+    explanation = page.context["explanation"]
+    history_titles = {f"Film {i:02d} ({1990 + i})" for i in (1, 2, 3, 4)}
+    assert any(title in explanation.details["narrative"] for title in history_titles)
+    assert explanation.completeness_gap <= 0.05
+    assert b"top-contributors" in page.content and b"history-timeline" in page.content
+    assert b"What the model uses" in page.content and b"Not used:" in page.content
+    assert {row.method for row in Explanation.objects.filter(user=alice)} == {"ig", "attention", "occlusion"}
+
+
+def test_explanations_are_cached_while_history_and_model_are_unchanged(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    client.get(reverse("recourse:why", args=[item.pk]))
+    client.get(reverse("recourse:why", args=[item.pk]) + "?method=occlusion")
+    assert Explanation.objects.filter(user=alice).count() == 3
+
+
+def test_feedback_is_stored_and_only_on_own_explanations(client, trained, make_user):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    explanation = client.get(reverse("recourse:why", args=[item.pk])).context["explanation"]
+    client.post(reverse("recourse:feedback", args=[explanation.pk]), {"helpful": "yes", "comment": "clear"})
+    assert ExplanationFeedback.objects.get().comment == "clear"
+
+    bob = make_user("bob")
+    make_history(dataset, user=bob, external_user_id="bob", item_ids=(10, 11))
+    client.force_login(bob)
+    assert client.post(reverse("recourse:feedback", args=[explanation.pk]), {"helpful": "no"}).status_code == 404
+    assert client.get(reverse("api-explanation", args=[explanation.pk])).status_code == 404
+    assert ExplanationFeedback.objects.count() == 1
+
+
+def test_explanation_api_and_export(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    data = client.get(reverse("api-explain", args=[item.pk]) + "?method=occlusion").json()
+    assert data["method"] == "occlusion" and len(data["raw_scores"]) == 4
+    assert client.get(reverse("api-explanation", args=[data["id"]])).json()["id"] == data["id"]
+    exported = json.loads(client.get(reverse("export-json")).content)
+    assert {e["method"] for e in exported["explanations"]} == {"ig", "attention", "occlusion"}
+
+
+def test_bad_requests_get_clear_messages(client, trained, make_user):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    assert client.get(reverse("recourse:why", args=[999999])).status_code == 404
+    not_recommended = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="1").pk]))
+    assert not_recommended.status_code == 404 and b"not among your current recommendations" in not_recommended.content
+    assert b"Unknown explanation method" in client.get(
+        reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=shap").content
+
+    client.force_login(make_user("newbie"))
+    empty = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="9").pk]))
+    assert b"no history the model knows" in empty.content
+
+
+def test_attention_on_a_model_without_attention_says_so(client, trained):
+    dataset, _, alice = trained
+    train_now(dataset, architecture="gru4rec")
+    client.force_login(alice)
+    page = client.get(reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=attention")
+    assert b"has no attention layer" in page.content
