@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "accounts",
     "recsys",
@@ -136,6 +137,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Recommendations, explanations, drift checks and recourse for the signed-in member.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from static files: no CDN needed
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Celery: the embedded default is a filesystem broker, so a real worker process

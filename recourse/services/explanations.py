@@ -75,6 +75,7 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> Expl
     if rank is None:
         raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
     target = recommender.index.index_of(str(item_id))
+    mine.titles[target] = next(rec.item.title for rec in recommendations.items if rec.item.pk == item_id)
     rows, unavailable = _explanations(user, model, recommender, mine, item_id, target)
     if method not in rows:
         raise ExplanationError(unavailable[method])

@@ -12,7 +12,9 @@ from recsys.models import Dataset, Interaction, InteractionSequence, Item
 
 ProgressFn = Callable[[float, str], None]
 
+# Column order of the COPY stream.
 INTERACTION_COLUMNS = ["sequence_id", "item_id", "timestamp", "position", "rating", "weight", "state", "source"]
+COPY_CHUNK_ROWS = 100_000
 
 
 class DatasetImportError(Exception):
@@ -50,7 +52,7 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
         item_ids = _load_items(dataset, parsed.items)
         sequence_ids = _load_sequences(dataset, parsed)
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
-        _insert_interactions(frame)
+        _insert_interactions(dataset, frame)
         _refresh_counts(dataset)
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
     return dataset
@@ -110,6 +112,7 @@ def _user_attributes(users: pd.DataFrame | None) -> dict[str, dict]:
 
 
 def _interaction_frame(interactions: pd.DataFrame, item_ids: dict, sequence_ids: dict) -> pd.DataFrame:
+    """Database ids, in (sequence, position) order so the indexes are filled in order."""
     frame = pd.DataFrame(
         {
             "sequence_id": interactions["user_id"].map(sequence_ids).astype("int64"),
@@ -119,17 +122,16 @@ def _interaction_frame(interactions: pd.DataFrame, item_ids: dict, sequence_ids:
             "rating": interactions["rating"].astype("float64"),
         }
     )
-    frame["weight"] = 1.0
-    frame["state"] = Interaction.State.ACTIVE
-    frame["source"] = Interaction.Source.IMPORT
-    return frame[INTERACTION_COLUMNS]
+    return frame.sort_values(["sequence_id", "position"], ignore_index=True)
 
 
-def _insert_interactions(frame: pd.DataFrame) -> None:
-    if connection.vendor == "postgresql":
-        _copy_insert_postgresql(frame)
-    else:
+def _insert_interactions(dataset: Dataset, frame: pd.DataFrame) -> None:
+    if connection.vendor != "postgresql":
         _bulk_insert_orm(frame)
+    elif Interaction.objects.filter(sequence__dataset=dataset).exists():
+        _merge_postgresql(frame)
+    else:  # a new dataset: nothing to collide with, so COPY straight into the table
+        _copy_rows(Interaction._meta.db_table, frame)
 
 
 def _bulk_insert_orm(frame: pd.DataFrame) -> None:
@@ -142,24 +144,39 @@ def _bulk_insert_orm(frame: pd.DataFrame) -> None:
     )
 
 
-def _copy_insert_postgresql(frame: pd.DataFrame) -> None:
+def _merge_postgresql(frame: pd.DataFrame) -> None:
     """COPY into a temporary table, then insert what is not there yet (idempotent re-import)."""
     table = Interaction._meta.db_table
     columns = ", ".join(INTERACTION_COLUMNS)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep="\\N", sep="\t")
-    buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE import_interaction (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
         cursor.execute("ALTER TABLE import_interaction DROP COLUMN id")
-        cursor.cursor.copy_expert(
-            f"COPY import_interaction ({columns}) FROM STDIN WITH (FORMAT text, NULL '\\N')", buffer
-        )
+        _copy_rows("import_interaction", frame)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM import_interaction "
             "ON CONFLICT (sequence_id, position) DO NOTHING"
         )
         cursor.execute("DROP TABLE import_interaction")
+
+
+def _copy_rows(table: str, frame: pd.DataFrame) -> None:
+    """COPY in text format, a chunk at a time (formatting a chunk is fast; the whole text never exists)."""
+    columns = ", ".join(INTERACTION_COLUMNS)
+    with connection.cursor() as cursor:
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            text = _copy_text(frame.iloc[start : start + COPY_CHUNK_ROWS])
+            cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", io.StringIO(text))
+
+
+def _copy_text(chunk: pd.DataFrame) -> str:
+    """Tab-separated COPY lines; an unknown rating is \\N (NULL)."""
+    ratings = ["\\N" if rating != rating else repr(rating) for rating in chunk["rating"].tolist()]
+    constant = f"\t1.0\t{Interaction.State.ACTIVE.value}\t{Interaction.Source.IMPORT.value}\n"
+    columns = (chunk[name].tolist() for name in ("sequence_id", "item_id", "timestamp", "position"))
+    return "".join(
+        f"{sequence}\t{item}\t{timestamp}\t{position}\t{rating}{constant}"
+        for sequence, item, timestamp, position, rating in zip(*columns, ratings)
+    )
 
 
 def _refresh_counts(dataset: Dataset) -> None:

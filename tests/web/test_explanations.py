@@ -33,6 +33,7 @@ def test_why_page_explains_with_real_history_items(client, trained):
     explanation = page.context["explanation"]
     history_titles = {f"Film {i:02d} ({1990 + i})" for i in (1, 2, 3, 4)}
     assert any(title in explanation.details["narrative"] for title in history_titles)
+    assert explanation.details["narrative"].startswith(f"“{item.title}” is recommended")
     assert explanation.completeness_gap <= 0.05
     assert b"top-contributors" in page.content and b"history-timeline" in page.content
     assert b"What the model uses" in page.content and b"Not used:" in page.content
