@@ -28,8 +28,16 @@ class CategoryFilter(admin.SimpleListFilter):
         return queryset.filter(Item.in_category(self.value())) if self.value() else queryset
 
 
+@admin.action(description="Explain the top-3 recommendations of every linked member (background job)")
+def explain_members(modeladmin, request, queryset):
+    for dataset in queryset:
+        job = jobs.start_job(kind="explain_members", owner=request.user, params={"dataset_id": dataset.pk})
+        messages.success(request, f"Explanations for {dataset} queued as job #{job.pk}.")
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    actions = [explain_members]
     list_display = (
         "name",
         "title",

@@ -180,3 +180,23 @@ def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: s
         raise Explanation.DoesNotExist("No such explanation.")
     return ExplanationFeedback.objects.create(explanation=explanation, user=user, helpful=helpful,
                                               comment=comment.strip()[:2000])
+
+
+def explain_members(*, dataset: Dataset, top_k: int = 3, progress=None) -> dict:
+    """Precompute and cache explanations of each linked member's top-k recommendations (a batch job)."""
+    from recsys.models import InteractionSequence
+
+    users = [s.user for s in InteractionSequence.objects.filter(dataset=dataset, user__isnull=False)
+             .select_related("user").order_by("pk")]
+    explained = skipped = 0
+    for done, user in enumerate(users, start=1):
+        recommendations = serving.recommend_for_member(user, dataset, n=top_k)
+        if recommendations.fallback:
+            skipped += 1
+        else:
+            for rec in recommendations.items:
+                explain(user=user, dataset=dataset, item_id=rec.item.pk)
+                explained += 1
+        if progress:
+            progress(100 * done / len(users), f"Explained {done} of {len(users)} members")
+    return {"members": len(users), "explanations": explained, "members_without_history": skipped}

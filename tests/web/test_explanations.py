@@ -96,3 +96,16 @@ def test_attention_on_a_model_without_attention_says_so(client, trained):
     client.force_login(alice)
     page = client.get(reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=attention")
     assert b"has no attention layer" in page.content
+
+
+def test_batch_explanation_job_caches_members_explanations(trained, make_user):
+    from recsys import jobs
+
+    dataset, model, alice = trained
+    make_user("no-history")
+    job = jobs.start_job(kind="explain_members", params={"dataset_id": dataset.pk, "top_k": 2})
+    assert job.queue == "xai"
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result == {"members": 1, "explanations": 2, "members_without_history": 0}
+    assert Explanation.objects.filter(user=alice).values("target_item").distinct().count() == 2
