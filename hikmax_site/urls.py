@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),
+    path("research/", include("recourse.dashboard_urls")),
     path("api/", include("recsys.api_urls")),
     path("api/", include("recourse.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -50,3 +50,78 @@ class ExplanationFeedback(models.Model):
 
     def __str__(self):
         return f"{'Helpful' if self.helpful else 'Not helpful'}: {self.explanation}"
+
+
+class DriftResult(models.Model):
+    """One drift check of a member's history: flagged interactions and the yes/no verdict."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drift_results")
+    trained_model = models.ForeignKey("recsys.TrainedModel", on_delete=models.CASCADE, related_name="drift_results")
+    method = models.CharField(max_length=20, default="ig_alignment")
+    drift = models.BooleanField()
+    reason = models.CharField(max_length=300)
+    alignment = models.FloatField()
+    alignment_without_flagged = models.FloatField()
+    ads_without_flagged = models.FloatField()
+    ads_cutoff = models.FloatField()
+    interaction_ids = models.JSONField(default=list, help_text="The checked interactions, oldest first")
+    drift_scores = models.JSONField(default=list)
+    flagged_interaction_ids = models.JSONField(default=list, help_text="Most suspicious first")
+    history_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Drift check of {self.user}: {'yes' if self.drift else 'no'}"
+
+
+class RecourseResult(models.Model):
+    """An applied correction of a member's history, with everything needed to undo it exactly."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recourse_results")
+    sequence = models.ForeignKey("recsys.InteractionSequence", on_delete=models.CASCADE, related_name="+")
+    trained_model = models.ForeignKey("recsys.TrainedModel", null=True, on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(help_text="[{interaction_id, title, before: {state, weight}, after: {state, weight}}]")
+    metrics = models.JSONField(default=dict, help_text="Alignment, ADS and DTC before/after; top-10 before/after")
+    suggested_by_engine = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Correction #{self.pk} by {self.user} ({len(self.changes)} change(s))"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
+class Experiment(models.Model):
+    """A population drift/recourse experiment (paper Tables 3-4), run as a job on the xai queue."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=120)
+    dataset = models.ForeignKey("recsys.Dataset", on_delete=models.CASCADE, related_name="experiments")
+    trained_model = models.ForeignKey("recsys.TrainedModel", on_delete=models.CASCADE, related_name="experiments")
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    job = models.ForeignKey("recsys.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} on {self.dataset}"
