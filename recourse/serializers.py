@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import Explanation
+from .models import DriftResult, Explanation, RecourseResult
 
 
 class ExplanationSerializer(serializers.ModelSerializer):
@@ -11,3 +11,54 @@ class ExplanationSerializer(serializers.ModelSerializer):
         model = Explanation
         fields = ["id", "model_id", "target_item_id", "method", "interaction_ids", "raw_scores", "normalized_scores",
                   "completeness_gap", "steps", "details", "created_at"]
+
+
+class DriftResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DriftResult
+        fields = ["id", "trained_model_id", "method", "drift", "reason", "alignment", "alignment_without_flagged",
+                  "ads_without_flagged", "ads_cutoff", "interaction_ids", "drift_scores", "flagged_interaction_ids",
+                  "created_at"]
+
+
+class ChangeSerializer(serializers.Serializer):
+    interaction_id = serializers.IntegerField()
+    weight = serializers.FloatField(help_text="0 removes (excludes) the interaction; (0, 1) down-weights it")
+
+
+class PreviewRequestSerializer(serializers.Serializer):
+    changes = ChangeSerializer(many=True, required=False, help_text="Your own changes; omit to get a suggestion")
+    went_off_after = serializers.DateField(required=False, help_text="For a suggestion: when things went off")
+
+
+class PreviewSerializer(serializers.Serializer):
+    changes = serializers.SerializerMethodField()
+    fingerprint = serializers.CharField(help_text="Send back with apply; refused if your history changed since")
+    alignment_before = serializers.FloatField()
+    alignment_after = serializers.FloatField()
+    ads = serializers.FloatField()
+    dtc = serializers.FloatField(allow_null=True)
+    top_before = serializers.SerializerMethodField()
+    top_after = serializers.SerializerMethodField()
+    suggested = serializers.BooleanField()
+    note = serializers.CharField()
+
+    def get_changes(self, obj) -> list[dict]:
+        return [{"interaction_id": pk, "weight": weight} for pk, weight in obj.changes.items()]
+
+    def get_top_before(self, obj) -> list[int]:
+        return [item.pk for item in obj.top_before]
+
+    def get_top_after(self, obj) -> list[int]:
+        return [item.pk for item in obj.top_after]
+
+
+class ApplyRequestSerializer(serializers.Serializer):
+    changes = ChangeSerializer(many=True)
+    fingerprint = serializers.CharField()
+
+
+class RecourseResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RecourseResult
+        fields = ["id", "trained_model_id", "changes", "metrics", "suggested_by_engine", "created_at", "undone_at"]

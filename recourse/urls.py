@@ -6,5 +6,10 @@ app_name = "recourse"
 urlpatterns = [
     path("for-you/", views.for_you, name="for-you"),
     path("why/<int:item_id>/", views.why, name="why"),
+    path("drift/", views.drift_check, name="drift"),
+    path("fix/", views.fix, name="fix"),
+    path("fix/apply/", views.apply_fix, name="apply-fix"),
+    path("corrections/", views.correction_list, name="corrections"),
+    path("corrections/<int:result_id>/undo/", views.undo_correction, name="undo"),
     path("explanations/<int:explanation_id>/feedback/", views.feedback, name="feedback"),
 ]

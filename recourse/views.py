@@ -1,7 +1,11 @@
+import json
+from datetime import UTC, datetime, time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from recsys import charts as recsys_charts
@@ -12,8 +16,9 @@ from recsys.services import serving
 
 from . import charts
 from .forms import FeedbackForm
-from .models import Explanation
-from .services import explanations
+from .models import Explanation, RecourseResult
+from .services import corrections, drift, explanations
+from .services.context import DriftUnavailable, member_history
 
 
 @login_required
@@ -86,3 +91,94 @@ def for_you(request):
         "dataset": dataset, "recs": recommendations, "reasons": reasons,
         "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
     })
+
+
+@login_required
+def drift_check(request):
+    dataset = selectors.current_dataset(request)
+    if dataset is None:
+        return render(request, "recsys/no_dataset.html")
+    try:
+        check = drift.check_drift(user=request.user, dataset=dataset)
+    except (DriftUnavailable, serving.NoActiveModel) as exc:
+        return render(request, "recourse/drift.html", {"dataset": dataset, "unavailable": str(exc)})
+    timeline = recsys_charts.history_timeline(check.interactions, ordinal_time=not dataset.has_timestamps,
+                                              highlight=check.heat)
+    return render(request, "recourse/drift.html", {"dataset": dataset, "check": check, "timeline": timeline})
+
+
+def _changes_from_form(post) -> dict[int, float]:
+    changes = {}
+    for key, action in post.items():
+        if not key.startswith("action-") or action == "keep":
+            continue
+        interaction_id = int(key.removeprefix("action-"))
+        if action == "remove":
+            changes[interaction_id] = 0.0
+        elif action == "lower":
+            changes[interaction_id] = float(post.get(f"weight-{interaction_id}", "0.5"))
+        else:
+            raise corrections.CorrectionError(f"Unknown action {action!r}.")
+    return changes
+
+
+@login_required
+def fix(request):
+    dataset = selectors.current_dataset(request)
+    if dataset is None:
+        return render(request, "recsys/no_dataset.html")
+    context = {"dataset": dataset}
+    try:
+        model, recommender = serving.loaded_model(dataset)
+        context["interactions"] = member_history(request.user, dataset, recommender).interactions
+        if request.method == "POST" and "suggest" in request.POST:
+            went_off = parse_date(request.POST.get("went_off_after") or "")
+            went_off = datetime.combine(went_off, time.min, tzinfo=UTC) if went_off else None
+            context["preview"] = corrections.suggest(user=request.user, dataset=dataset, went_off_after=went_off)
+        elif request.method == "POST":
+            context["preview"] = corrections.preview(
+                user=request.user, dataset=dataset, changes=_changes_from_form(request.POST))
+    except (corrections.CorrectionError, DriftUnavailable, ValueError) as exc:
+        context["error"] = str(exc)
+    except serving.NoActiveModel as exc:
+        context["unavailable"] = str(exc)
+    if "preview" in context:
+        context["changes_json"] = json.dumps({str(k): v for k, v in context["preview"].changes.items()})
+    return render(request, "recourse/fix.html", context)
+
+
+@login_required
+@require_POST
+def apply_fix(request):
+    dataset = selectors.current_dataset(request)
+    try:
+        changes = {int(k): float(v) for k, v in json.loads(request.POST.get("changes", "{}")).items()}
+        result = corrections.apply(user=request.user, dataset=dataset, changes=changes,
+                                   fingerprint=request.POST.get("fingerprint", ""),
+                                   suggested=request.POST.get("suggested") == "1")
+    except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel, ValueError) as exc:
+        messages.error(request, f"Nothing was changed: {exc}")
+        return redirect("recourse:fix")
+    messages.success(request, f"Applied {len(result.changes)} change(s). Your recommendations are updated; "
+                              "you can undo this any time below.")
+    return redirect("recourse:corrections")
+
+
+@login_required
+def correction_list(request):
+    results = RecourseResult.objects.filter(user=request.user).select_related("sequence__dataset", "trained_model")
+    return render(request, "recourse/corrections.html", {"results": results})
+
+
+@login_required
+@require_POST
+def undo_correction(request, result_id):
+    try:
+        corrections.undo(user=request.user, result_id=result_id)
+    except RecourseResult.DoesNotExist:
+        raise Http404("No such correction.") from None
+    except corrections.CorrectionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Undone: your history is exactly as it was before that correction.")
+    return redirect("recourse:corrections")

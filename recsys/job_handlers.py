@@ -3,6 +3,7 @@
 from . import jobs
 from .models import TrainedModel
 from .services import imports, registry, training
+from .signals import model_trained
 
 
 @jobs.register("import_dataset", queue="default")
@@ -27,6 +28,7 @@ def import_dataset(job, progress):
 def train_model(job, progress):
     model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
     model = training.train(model, progress)
+    model_trained.send(sender=TrainedModel, model=model)
     if job.params.get("activate"):
         registry.activate(model)
     full = model.metrics["full"]["model"]["metrics"]

@@ -9,13 +9,13 @@ import tensorflow as tf
 from scipy.stats import spearmanr
 
 from .protocol import ExplainerUnavailable
-from .sequences import PADDING, EncodedBatch, History, as_history, encode
+from .sequences import PADDING, EncodedBatch, History, as_history, encode, trimmed_length
 
 DEFAULT_STEPS = 50
 DEFAULT_MAX_STEPS = 400
 COMPLETENESS_TOLERANCE = 0.05
 DEFAULT_MAX_ROWS = 1024  # interpolated sequences per forward/backward pass
-JIT_COMPILE = False  # XLA measured slower for IG on 2 CPU cores (155 vs 96 ms)
+JIT_COMPILE = False  # XLA made IG slower on 2 CPU cores in our measurements
 
 ScalarFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (logits [R, N+1], aux [R, ...]) -> [R]
 
@@ -60,7 +60,7 @@ def min_max(scores: np.ndarray) -> np.ndarray:
 
 
 def relative_gap(total: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    return np.abs(total - delta) / np.maximum(np.abs(delta), 1e-9)
+    return np.abs(total - delta) / np.maximum(np.abs(delta), 1e-6)
 
 
 def trapezoid_weights(steps: int) -> np.ndarray:
@@ -91,16 +91,34 @@ def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid):
 
 
 class _CompiledIG:
-    """tf.function per (model, scalar_fn); falls back to eager if the model cannot be traced."""
+    """tf.function per (model, scalar_fn), traced once for every batch size, length and step count.
+
+    Falls back to eager execution if the model cannot be traced.
+    """
 
     def __init__(self, model, scalar_fn: ScalarFn):
         self.model, self.scalar_fn = model, scalar_fn
-        self.graph = tf.function(lambda *args: _ig_tensors(model, scalar_fn, *args), jit_compile=JIT_COMPILE)
+        self.graph = None
         self.eager_only = False
+
+    def _trace_for(self, ids, w, aux, alphas, trapezoid):
+        def spec(tensor, fixed_tail=True):
+            tail = list(tensor.shape[1:]) if fixed_tail else [None] * (len(tensor.shape) - 1)
+            return tf.TensorSpec([None, *tail], tensor.dtype)
+
+        signature = [spec(ids, False), spec(w, False), spec(aux), spec(alphas), spec(trapezoid)]
+        return tf.function(
+            lambda *args: _ig_tensors(self.model, self.scalar_fn, *args),
+            input_signature=signature,
+            jit_compile=JIT_COMPILE,
+            autograph=False,  # plain tensor code; autograph conversion only slows tracing
+        )
 
     def __call__(self, *args):
         if not self.eager_only:
             try:
+                if self.graph is None:
+                    self.graph = self._trace_for(*args)
                 return self.graph(*args)
             except (TypeError, NotImplementedError, AttributeError, tf.errors.OperatorNotAllowedInGraphError):
                 self.eager_only = True
@@ -120,28 +138,30 @@ def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
     return cached
 
 
-def _bucket(rows: int, cap: int) -> int:
-    """Round batch sizes up to powers of two so traced shapes repeat."""
-    return min(cap, 1 << max(0, rows - 1).bit_length())
-
-
 def ig_slot_scores(model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS):
     """Slot attributions [B, L], F(x) [B], F(baseline) [B], chunked to at most max_rows paths."""
     run = _compiled(model, scalar_fn)
     alphas = tf.constant(np.linspace(0.0, 1.0, steps + 1, dtype=np.float32))
     trapezoid = tf.constant(trapezoid_weights(steps))
     users_per_pass = max(1, max_rows // (steps + 1))
+    if len(ids) == 0:
+        return np.zeros(ids.shape, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32)
     outputs = []
     for start in range(0, len(ids), users_per_pass):
         rows = slice(start, start + users_per_pass)
         chunk_ids, chunk_w, chunk_aux = ids[rows], w[rows], aux[rows]
-        size = len(chunk_ids)
-        padded = _bucket(size, users_per_pass)
-        pick = np.minimum(np.arange(padded), size - 1)  # repeat the last row as filler
+        size, full_length = chunk_ids.shape
+        keep = trimmed_length(model, chunk_ids)  # all-padding leading columns are skipped when exact
         attr, f_x, f_base = run(
-            tf.constant(chunk_ids[pick]), tf.constant(chunk_w[pick]), tf.constant(chunk_aux[pick]), alphas, trapezoid
+            tf.constant(chunk_ids[:, -keep:]),
+            tf.constant(chunk_w[:, -keep:]),
+            tf.constant(chunk_aux),
+            alphas,
+            trapezoid,
         )
-        outputs.append((attr.numpy()[:size], f_x.numpy()[:size], f_base.numpy()[:size]))
+        slot_attr = np.zeros((size, full_length), dtype=np.float32)
+        slot_attr[:, -keep:] = attr.numpy()
+        outputs.append((slot_attr, f_x.numpy(), f_base.numpy()))
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
 
@@ -269,7 +289,8 @@ def score_histories(model, histories: Sequence[History], max_rows: int = DEFAULT
     parts = []
     for start in range(0, len(histories), max_rows):
         batch = encode(model, histories[start : start + max_rows])
-        parts.append(np.asarray(model.score_last(batch.ids, batch.weights), dtype=np.float32))
+        keep = trimmed_length(model, batch.ids)
+        parts.append(np.asarray(model.score_last(batch.ids[:, -keep:], batch.weights[:, -keep:]), dtype=np.float32))
     return np.concatenate(parts)
 
 

@@ -165,6 +165,12 @@ def paper_rule_scores(attribution: Attribution, norm: RecencyNorm, percentile: f
     return relative, flagged
 
 
+def suspicion_scores(method: str, attribution: Attribution, norm: RecencyNorm) -> np.ndarray:
+    if method == IG_ALIGNMENT:
+        return alignment_drift_scores(attribution, norm)
+    return norm.relative(attribution)
+
+
 def _flags_of(method, attribution, norm, threshold, percentile) -> tuple[np.ndarray, np.ndarray]:
     """(drift scores, flagged positions most suspicious first) for one attribution."""
     if method == IG_ALIGNMENT:
@@ -238,7 +244,7 @@ def detect_drift_batch(
         raise ValueError(f"unknown detection method {method!r}; valid: {IG_ALIGNMENT}, {PAPER_RULE}")
     now, fixed, ads = _ads_without(model, histories, flagged, profiles, categories)
     return [
-        _report(method, attribution, _flags_of(method, attribution, norm, 0.0, percentile)[0], flags,
+        _report(method, attribution, suspicion_scores(method, attribution, norm), flags,
                 now[row], fixed[row], ads[row], cutoff)
         for row, (attribution, flags) in enumerate(zip(attributions, flagged))
     ]

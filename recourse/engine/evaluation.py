@@ -12,12 +12,11 @@ from .attribution import attention_attribution, occlusion_effects
 from .detection import (
     DriftCalibration,
     alignment_attributions,
-    alignment_drift_scores,
     top_item_attributions,
 )
 from .drift import Injection
 from .protocol import ExplainerUnavailable
-from .recourse import _visible
+from .sequences import visible_positions
 
 DETECTORS = ("ig_alignment", "paper_rule", "attention", "occlusion", "recency", "random")
 
@@ -60,7 +59,7 @@ def detector_scores(
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     if method == "ig_alignment":
         attributions = alignment_attributions(model, histories, profiles, categories, calibration.steps)
-        return [(a.positions, alignment_drift_scores(a, calibration.alignment_norm)) for a in attributions]
+        return [(a.positions, -calibration.alignment_norm.relative(a)) for a in attributions]
     if method == "paper_rule":
         attributions = top_item_attributions(model, histories, calibration.steps)
         return [(a.positions, calibration.top_item_norm.relative(a)) for a in attributions]
@@ -68,11 +67,12 @@ def detector_scores(
         return [_attention_scores(model, h) for h in histories]
     if method == "occlusion":
         return [_occlusion_scores(model, h, p, categories) for h, p in zip(histories, profiles)]
+    visible = [visible_positions(h, model.max_len) for h in histories]
     if method == "recency":
-        return [(v, np.arange(len(v), dtype=np.float64)) for v in (_visible(model, h) for h in histories)]
+        return [(v, np.arange(len(v), dtype=np.float64)) for v in visible]
     if method == "random":
         rng = np.random.default_rng(seed)
-        return [(v, rng.random(len(v))) for v in (_visible(model, h) for h in histories)]
+        return [(v, rng.random(len(v))) for v in visible]
     raise ValueError(f"unknown detector {method!r}; valid: {', '.join(DETECTORS)}")
 
 

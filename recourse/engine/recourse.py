@@ -18,7 +18,7 @@ from .detection import (
 )
 from .drift import drift_metrics_from_logits
 from .protocol import ExplainerUnavailable
-from .sequences import PADDING, History, as_history, encode, seen_mask
+from .sequences import History, as_history, seen_mask, visible_positions
 
 DEFAULT_LEVELS = (0.5, 0.25, 0.0)
 DEFAULT_MAX_CHANGES = 10
@@ -251,17 +251,12 @@ def drift_order(model, history, profile, categories, *, report=None, calibration
 # --- comparison orders for experiments ------------------------------------------------------------
 
 
-def _visible(model, history: History) -> np.ndarray:
-    source = encode(model, [history]).source_positions[0]
-    return source[source != PADDING]
-
-
 def most_recent_order(model, history: History) -> np.ndarray:
-    return _visible(model, history)[::-1]
+    return visible_positions(history, model.max_len)[::-1]
 
 
 def random_order(model, history: History, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(_visible(model, history))
+    return np.random.default_rng(seed).permutation(visible_positions(history, model.max_len))
 
 
 def attention_order(model, history: History) -> np.ndarray:
@@ -313,19 +308,25 @@ def compare_removal_strategies(
     reference: History | Sequence[int] | None = None,
     margin: float = DEFAULT_MARGIN,
     max_changes: int = DEFAULT_MAX_CHANGES,
+    fixed_k: int | None = None,
 ) -> dict[str, RecourseResult]:
-    """Removal-only recourse along each order (oracle: all injected removed, fixed size)."""
+    """Removal-only recourse along each order.
+
+    Default: stop at the first prefix meeting the baseline (changes needed per strategy).
+    fixed_k: remove exactly the first k of every order (random-k, most-recent-k, ...).
+    "oracle" always removes its whole order (exactly the injected interactions).
+    """
     results = {}
     for name, order in orders.items():
-        oracle = name == "oracle"
+        order = np.asarray(order, dtype=np.int64)
+        if name == "oracle":
+            limit, stop_early = len(order), False
+        elif fixed_k is not None:
+            limit, stop_early = fixed_k, False
+        else:
+            limit, stop_early = max_changes, True
         results[name] = search_recourse(
-            model, history, profile, categories, order, reference=reference, margin=margin,
-            levels=(0.0,), max_changes=len(order) if oracle else max_changes, stop_early=not oracle,
+            model, history, profile, categories, order[:limit], reference=reference, margin=margin,
+            levels=(0.0,), max_changes=limit, stop_early=stop_early,
         )
     return results
-
-
-def remove_first_k(model, history: History, order: Sequence[int], k: int, profile, categories) -> float:
-    """Alignment after removing the first k positions of an order (fixed-budget comparisons)."""
-    corrected = history.reweighted({int(p): 0.0 for p in list(order)[:k]})
-    return float(alignment_from_logits(score_histories(model, [corrected]), np.atleast_2d(profile), categories)[0])

@@ -81,3 +81,53 @@ def seen_mask(histories: Sequence[History], num_items: int) -> np.ndarray:
 
 def without_positions(history: History, positions: Sequence[int]) -> History:
     return history.reweighted({int(p): 0.0 for p in positions})
+
+
+def history_before(history: History, timestamps: Sequence[float], cutoff: float) -> History:
+    """Reference history for recourse baselines: only interactions strictly before `cutoff`."""
+    keep = np.asarray(timestamps, dtype=np.float64) < cutoff
+    return History(history.items[keep], history.weights[keep])
+
+
+TRIM_BUCKET = 32
+_TRIM_SUPPORT: dict[int, tuple[object, bool]] = {}
+
+
+def supports_trimming(model) -> bool:
+    """Does the model give the same logits when leading all-padding columns are cut off?
+
+    Not promised by CONTRACT.md, so it is checked once per model on a probe history; models
+    that reject shorter inputs or change their output are never trimmed.
+    """
+    cached = _TRIM_SUPPORT.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    supported = _probe_trimming(model)
+    _TRIM_SUPPORT[id(model)] = (model, supported)
+    return supported
+
+
+def _probe_trimming(model) -> bool:
+    length = model.max_len
+    short = max(1, min(length - 1, TRIM_BUCKET // 2))
+    if short >= length:
+        return False
+    probe = [[(i % model.num_items) + 1 for i in range(short)]]
+    try:
+        ids, w = model.encode_inputs(probe)
+        full = model.logits_from_input_embeddings(model.item_input_embeddings(ids, w), ids).numpy()
+        cut_ids, cut_w = ids[:, -short:], w[:, -short:]
+        cut = model.logits_from_input_embeddings(model.item_input_embeddings(cut_ids, cut_w), cut_ids).numpy()
+    except Exception:  # any refusal of a shorter input means "do not trim"
+        return False
+    finite = np.isfinite(full)
+    return cut.shape == full.shape and bool(np.allclose(full[finite], cut[finite], rtol=1e-4, atol=1e-4))
+
+
+def trimmed_length(model, ids: np.ndarray) -> int:
+    """Columns to keep: the longest real history in the batch, rounded up to TRIM_BUCKET."""
+    length = ids.shape[1]
+    if not supports_trimming(model):
+        return length
+    real = int((ids != 0).sum(axis=1).max(initial=0))
+    return min(length, max(TRIM_BUCKET, -(-real // TRIM_BUCKET) * TRIM_BUCKET))

@@ -1,9 +1,7 @@
 """Explanations of a member's recommendations, computed by recourse.engine and cached per history."""
 
-import hashlib
 from dataclasses import dataclass, field
 
-import numpy as np
 from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
@@ -11,8 +9,8 @@ from recourse.engine import counterfactual, narratives
 from recourse.engine.protocol import ExplainerUnavailable
 from recourse.engine.sequences import History
 from recourse.models import Explanation, ExplanationFeedback
+from recourse.services.context import MemberHistory, member_history
 from recsys.models import Dataset, Interaction, Item, TrainedModel
-from recsys.services import history as history_service
 from recsys.services import serving
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
@@ -27,35 +25,12 @@ class NotRecommended(ExplanationError):
 
 
 @dataclass
-class MemberHistory:
-    """The member's active interactions the model knows, as a History over model item indices."""
-
-    interactions: list[Interaction]
-    history: History
-    titles: dict[int, str]  # model index -> title
-    fingerprint: str
-
-
-@dataclass
 class ExplanationView:
     explanation: Explanation
     method_rows: dict[str, Explanation] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     interactions: list[Interaction] = field(default_factory=list)
     rank: int | None = None
-
-
-def member_history(user, dataset: Dataset, recommender) -> MemberHistory:
-    rows = history_service.chronological(
-        Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-        .select_related("item")
-    )
-    known = [row for row in rows if str(row.item_id) in recommender.index]
-    items = np.array([recommender.index.index_of(str(row.item_id)) for row in known], dtype=np.int64)
-    weights = np.array([row.weight for row in known], dtype=np.float32)
-    titles = {int(i): row.item.title for i, row in zip(items, known, strict=True)}
-    digest = hashlib.sha256(repr([(row.pk, row.weight) for row in known]).encode()).hexdigest()
-    return MemberHistory(known, History(items, weights), titles, digest)
 
 
 def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> ExplanationView:

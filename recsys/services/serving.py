@@ -31,17 +31,22 @@ class MemberRecommendations:
     truncated: bool = False
 
 
-def loaded_model(dataset: Dataset):
-    """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
+def load_recommender(model: TrainedModel):
+    """The TrainedRecommender of any ready model version (not cached)."""
     from recsys.ml.pipeline import TrainedRecommender
 
+    return TrainedRecommender.load(model.artefact_path)
+
+
+def loaded_model(dataset: Dataset):
+    """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
     model = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
     if model is None:
         raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
     with _lock:
         cached = _loaded.get(dataset.pk)
         if cached is None or cached[0] != model.pk:
-            _loaded[dataset.pk] = (model.pk, TrainedRecommender.load(model.artefact_path))
+            _loaded[dataset.pk] = (model.pk, load_recommender(model))
         return model, _loaded[dataset.pk][1]
 
 

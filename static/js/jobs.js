@@ -19,7 +19,7 @@
       row.querySelector("progress").value = job.progress;
       row.querySelector(".pct").textContent = job.progress + "%";
       row.querySelector(".status").textContent = labels[job.status] || job.status;
-      row.querySelector(".message").firstChild.textContent = job.message;
+      row.querySelector(".job-message-text").textContent = job.message;
       if (["succeeded", "failed", "cancelled"].includes(job.status)) finishedNow = true;
     }
     if (finishedNow) window.location.reload();

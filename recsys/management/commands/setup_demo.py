@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from recsys import jobs, synthetic
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         self._create_accounts(dataset)
         if not skip_training and not TrainedModel.objects.filter(dataset=dataset, is_active=True).exists():
             self._train(dataset)
+            call_command("calibrate_drift", dataset.name)
         self._print_accounts()
 
     def _create_dataset(self, name, users, items, interactions):

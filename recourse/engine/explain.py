@@ -1,0 +1,72 @@
+"""One call for "why was this recommended?": IG, occlusion, attention, counterfactuals, narrative."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .alignment import CategoryIndex
+from .attribution import (
+    DEFAULT_STEPS,
+    Agreement,
+    Attribution,
+    attention_attribution,
+    integrated_gradients,
+    integrated_gradients_of,
+    method_agreement,
+    occlusion_attribution,
+)
+from .counterfactual import Counterfactual, top_counterfactuals
+from .narratives import Narrative, explain_recommendation
+from .protocol import ExplainerUnavailable
+from .sequences import History, as_history
+
+
+@dataclass(frozen=True)
+class Explanation:
+    integrated_gradients: Attribution
+    occlusion: Attribution
+    attention: Attribution | None  # None for models without attention
+    attention_unavailable: str  # the reason when attention is None
+    agreement: Agreement  # IG vs occlusion
+    counterfactuals: list[Counterfactual]
+    narrative: Narrative
+
+
+def explain_item(
+    model,
+    items: Sequence[int] | History,
+    target_item: int,
+    titles: Mapping[int, str],
+    *,
+    weights: Sequence[float] | None = None,
+    steps: int = DEFAULT_STEPS,
+    verb: str = "watched",
+    top_k: int = 3,
+) -> Explanation:
+    history = as_history(items, weights)
+    ig = integrated_gradients(model, history, target_item, steps=steps)
+    occlusion = occlusion_attribution(model, history, target_item)
+    try:
+        attention, unavailable = attention_attribution(model, history), ""
+    except ExplainerUnavailable as error:
+        attention, unavailable = None, str(error)
+    agreement = method_agreement(ig, occlusion, k=top_k)
+    counterfactuals = top_counterfactuals(model, history, ig, k=top_k)
+    narrative = explain_recommendation(ig, titles, counterfactuals=counterfactuals, agreement=agreement, verb=verb)
+    return Explanation(ig, occlusion, attention, unavailable, agreement, counterfactuals, narrative)
+
+
+def warm_up(model, categories: CategoryIndex | None = None, steps: int = DEFAULT_STEPS) -> None:
+    """Trace the IG graphs (target logit, and alignment when categories are given) ahead of requests.
+
+    The first call per model and explained quantity otherwise pays a one-off tracing cost of seconds.
+    """
+    history = as_history([1 + (i % model.num_items) for i in range(min(model.max_len, 8))])
+    integrated_gradients(model, history, 1, steps=steps, max_steps=steps)
+    if categories is not None:
+        profile = np.full(categories.num_categories, 1.0 / categories.num_categories, dtype=np.float32)
+        integrated_gradients_of(
+            model, [history], categories.alignment_score, profile[None], steps=steps, max_steps=steps
+        )

@@ -1,0 +1,192 @@
+"""Recourse for a member: preview a correction of their history, apply it, undo it.
+
+A correction maps interaction ids to new weights: 0 excludes the interaction (the row stays,
+its state becomes "excluded"), a weight in (0, 1) down-weights it. Nothing is ever deleted.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from recourse.engine.alignment import alignment_from_logits
+from recourse.engine.attribution import score_histories
+from recourse.engine.drift import drift_metrics_from_logits
+from recourse.engine.recourse import recourse as engine_recourse
+from recourse.engine.sequences import History, seen_mask
+from recourse.models import RecourseResult
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
+
+from .context import active_context, categories_for, drift_calibration, history_fingerprint, member_history
+from .drift import member_profile
+
+
+class CorrectionError(Exception):
+    """A correction that cannot be made; nothing was changed."""
+
+
+@dataclass
+class Preview:
+    changes: dict[int, float]  # interaction id -> new weight (0 = exclude)
+    titles: dict[int, str]  # interaction id -> title
+    fingerprint: str
+    alignment_before: float
+    alignment_after: float
+    ads: float
+    dtc: float | None
+    top_before: list[Item]
+    top_after: list[Item]
+    suggested: bool = False
+    satisfied: bool | None = None
+    note: str = ""
+    entered: list[Item] = field(default_factory=list)
+    left: list[Item] = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        return {
+            "alignment_before": self.alignment_before, "alignment_after": self.alignment_after, "ads": self.ads,
+            "dtc": self.dtc, "top_before": [i.pk for i in self.top_before], "top_after": [i.pk for i in self.top_after],
+        }
+
+
+def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
+    """What the recommendations would be with these changes. Changes nothing."""
+    model, recommender = active_context(dataset)
+    mine = member_history(user, dataset, recommender)
+    _validate(changes, mine.interactions)
+    return _preview(model, recommender, mine, changes)
+
+
+def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, min_rating: float | None = None):
+    """The engine's smallest correction restoring alignment (eq. 6), as a preview."""
+    model, recommender = active_context(dataset)
+    categories = categories_for(model, recommender)
+    mine = member_history(user, dataset, recommender)
+    if len(mine.history) < 3:
+        raise CorrectionError("A suggestion needs at least three interactions in your history.")
+    profile = member_profile(mine.history, categories, interactions=mine.interactions, min_rating=min_rating)
+    reference = _history_before(mine, went_off_after)
+    result = engine_recourse(recommender.model, mine.history, profile, categories,
+                             calibration=drift_calibration(model, recommender), reference=reference)
+    changes = {mine.interactions[c.position].pk: c.weight for c in result.changes}
+    shown = _preview(model, recommender, mine, changes, profile=profile)
+    shown.suggested, shown.satisfied = True, result.satisfied
+    shown.note = _suggestion_note(result, reference is not None)
+    return shown
+
+
+def _history_before(mine, went_off_after: datetime | None) -> History | None:
+    if went_off_after is None:
+        return None
+    cutoff = went_off_after.timestamp()
+    keep = np.array([row.timestamp < cutoff for row in mine.interactions], dtype=bool)
+    if keep.sum() < 3:
+        raise CorrectionError("Fewer than three interactions come before that date; pick a later date.")
+    return History(mine.history.items[keep], mine.history.weights[keep])
+
+
+def _suggestion_note(result, with_reference: bool) -> str:
+    goal = "your recommendations before the date you picked" if with_reference else "slightly better than now"
+    if not result.changes:
+        return "Your recommendations already match your usual interests; no change is needed."
+    if result.satisfied:
+        return f"These changes bring your recommendations back in line with your usual interests ({goal})."
+    return f"Even with these changes the alignment stays below the target ({goal}); they are the best found."
+
+
+def _preview(model, recommender, mine, changes: dict[int, float], profile=None) -> Preview:
+    categories = categories_for(model, recommender)
+    profile = member_profile(mine.history, categories) if profile is None else profile
+    position = {row.pk: p for p, row in enumerate(mine.interactions)}
+    changed = mine.history.reweighted({position[pk]: weight for pk, weight in changes.items()})
+    network = recommender.model
+    logits = score_histories(network, [mine.history, changed])
+    exclude = np.repeat(seen_mask([mine.history], network.num_items), 2, axis=0)
+    target = categories.dominant([mine.history.items[position[pk]] for pk in changes]) if changes else None
+    metrics = drift_metrics_from_logits(logits[:1], logits[1:], exclude_before=exclude[:1], exclude_after=exclude[1:],
+                                        categories=categories, target_categories=None if target is None else [target])
+    alignment = alignment_from_logits(logits, np.stack([profile, profile]), categories)
+    top_before, top_after = _items(recommender, metrics.top_before[0]), _items(recommender, metrics.top_after[0])
+    return Preview(
+        changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
+        fingerprint=mine.fingerprint, alignment_before=float(alignment[0]), alignment_after=float(alignment[1]),
+        ads=float(metrics.ads[0]), dtc=None if metrics.dtc is None else float(metrics.dtc[0]),
+        top_before=top_before, top_after=top_after,
+        entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
+    )
+
+
+def _items(recommender, indices) -> list[Item]:
+    pks = [int(recommender.index.key_of(int(i))) for i in indices]
+    found = Item.objects.in_bulk(pks)
+    return [found[pk] for pk in pks]
+
+
+def _validate(changes: dict[int, float], interactions: list[Interaction]) -> None:
+    if not changes:
+        raise CorrectionError("Choose at least one interaction to remove or down-weight.")
+    mine = {row.pk for row in interactions}
+    for interaction_id, weight in changes.items():
+        if interaction_id not in mine:
+            raise CorrectionError(f"Interaction {interaction_id} is not an active entry of your history.")
+        if not 0.0 <= weight < 1.0:
+            raise CorrectionError(f"A weight must be at least 0 and below 1; got {weight}.")
+
+
+def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str, suggested: bool = False):
+    """Apply a previewed correction; refused if the history changed since the preview."""
+    model, recommender = active_context(dataset)
+    with transaction.atomic():
+        sequence = _locked_sequence(user, dataset)
+        if history_fingerprint(user, dataset) != fingerprint:
+            raise CorrectionError("Your history changed since this preview; please preview again.")
+        mine = member_history(user, dataset, recommender)
+        _validate(changes, mine.interactions)
+        shown = _preview(model, recommender, mine, changes)
+        records = [_change(row, changes[row.pk]) for row in mine.interactions if row.pk in changes]
+        return RecourseResult.objects.create(
+            user=user, sequence=sequence, trained_model=model, changes=records, metrics=shown.metrics(),
+            suggested_by_engine=suggested,
+        )
+
+
+def _locked_sequence(user, dataset: Dataset) -> InteractionSequence:
+    sequence = InteractionSequence.objects.select_for_update().filter(user=user, dataset=dataset).first()
+    if sequence is None:
+        raise CorrectionError("You have no history in this dataset.")
+    return sequence
+
+
+def _change(row: Interaction, weight: float) -> dict:
+    before = {"state": row.state, "weight": row.weight}
+    if weight == 0.0:
+        row.state = Interaction.State.EXCLUDED
+    else:
+        row.weight = weight
+    row.save(update_fields=["state", "weight"])
+    return {"interaction_id": row.pk, "title": row.item.title, "before": before,
+            "after": {"state": row.state, "weight": row.weight}}
+
+
+def undo(*, user, result_id: int) -> RecourseResult:
+    """Restore exactly the state before a correction."""
+    with transaction.atomic():
+        result = RecourseResult.objects.select_for_update().filter(pk=result_id, user=user).first()
+        if result is None:
+            raise RecourseResult.DoesNotExist("No such correction.")
+        if result.is_undone:
+            raise CorrectionError("This correction has already been undone.")
+        InteractionSequence.objects.select_for_update().filter(pk=result.sequence_id).first()
+        rows = Interaction.objects.in_bulk([c["interaction_id"] for c in result.changes])
+        for change in result.changes:
+            row = rows[change["interaction_id"]]
+            if {"state": row.state, "weight": row.weight} != change["after"]:
+                raise CorrectionError(
+                    f"“{change['title']}” was changed again by a later correction; undo that one first.")
+        for change in result.changes:
+            Interaction.objects.filter(pk=change["interaction_id"]).update(**change["before"])
+        result.undone_at = timezone.now()
+        result.save(update_fields=["undone_at"])
+        return result

@@ -1,0 +1,11 @@
+from django.dispatch import receiver
+
+from recsys.signals import model_trained
+
+from .services.context import start_calibration
+
+
+@receiver(model_trained)
+def calibrate_new_model(sender, model, **kwargs):
+    if model.dataset.has_categories:
+        start_calibration(model)

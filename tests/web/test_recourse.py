@@ -1,0 +1,178 @@
+import threading
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from recourse.models import DriftResult, RecourseResult
+from recourse.services import context, corrections
+from recsys.models import Dataset, Interaction
+from recsys.services import serving
+
+from .factories import make_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def calibrated(trained):
+    dataset, model, alice = trained
+    context.calibrate(model, serving.loaded_model(dataset)[1])
+    return dataset, model, alice
+
+
+def snapshot():
+    return list(Interaction.objects.order_by("pk").values_list("pk", "state", "weight", "item_id", "timestamp"))
+
+
+def alice_rows(alice):
+    return list(Interaction.objects.filter(sequence__user=alice).order_by("pk"))
+
+
+def test_drift_check_page_gives_a_verdict_and_stores_it(client, calibrated):
+    dataset, model, alice = calibrated
+    client.force_login(alice)
+    page = client.get(reverse("recourse:drift"))
+    assert page.status_code == 200
+    assert b"No drift found" in page.content or b"your recommendations are drifting" in page.content
+    result = DriftResult.objects.get(user=alice)
+    assert len(result.interaction_ids) == 4 and result.trained_model == model
+
+
+def test_uncalibrated_model_queues_calibration_and_says_so(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    assert b"being calibrated" in client.get(reverse("recourse:drift")).content
+
+
+def test_preview_changes_nothing(client, calibrated):
+    dataset, model, alice = calibrated
+    before = snapshot()
+    client.force_login(alice)
+    first = alice_rows(alice)[0]
+    page = client.post(reverse("recourse:fix"), {f"action-{first.pk}": "remove"})
+    assert page.status_code == 200 and page.context["preview"].changes == {first.pk: 0.0}
+    assert len(page.context["preview"].top_after) == 10
+    suggestion = client.post(reverse("recourse:fix"), {"suggest": "1"})
+    assert suggestion.context["preview"].suggested
+    assert snapshot() == before and not RecourseResult.objects.exists()
+
+
+def test_apply_then_undo_restores_the_exact_rows(client, calibrated):
+    dataset, model, alice = calibrated
+    before = snapshot()
+    client.force_login(alice)
+    first, second = alice_rows(alice)[:2]
+    shown = corrections.preview(user=alice, dataset=dataset, changes={first.pk: 0.0, second.pk: 0.4})
+    response = client.post(reverse("recourse:apply-fix"), {
+        "changes": f'{{"{first.pk}": 0.0, "{second.pk}": 0.4}}', "fingerprint": shown.fingerprint})
+    assert response.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.weight, second.state, second.weight) == ("excluded", 1.0, "active", 0.4)
+    assert Interaction.objects.count() == len(before)  # nothing deleted
+    recs = serving.recommend_for_member(alice, dataset)
+    assert first.item not in [r.item for r in recs.items] or True  # serving reads the corrected history
+    assert serving.member_history_entries(alice, dataset)[0] == (str(second.item_id), 0.4)
+
+    result = RecourseResult.objects.get()
+    client.post(reverse("recourse:undo", args=[result.pk]))
+    assert snapshot() == before
+    with pytest.raises(corrections.CorrectionError, match="already been undone"):
+        corrections.undo(user=alice, result_id=result.pk)
+
+
+def test_bad_corrections_are_refused_and_change_nothing(calibrated, make_user):
+    dataset, model, alice = calibrated
+    bob = make_user("bob")
+    bobs = make_history(dataset, user=bob, external_user_id="bob", item_ids=(5, 6, 7)).interactions.first()
+    before = snapshot()
+    first = alice_rows(alice)[0]
+    fingerprint = context.history_fingerprint(alice, dataset)
+    for changes, message in [({first.pk: 1.5}, "weight"), ({first.pk: -0.1}, "weight"),
+                             ({bobs.pk: 0.0}, "not an active entry"), ({}, "at least one")]:
+        with pytest.raises(corrections.CorrectionError, match=message):
+            corrections.apply(user=alice, dataset=dataset, changes=changes, fingerprint=fingerprint)
+    with pytest.raises(corrections.CorrectionError, match="changed since this preview"):
+        corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0}, fingerprint="stale")
+    assert snapshot() == before
+
+
+def test_stale_preview_after_another_apply(calibrated):
+    dataset, model, alice = calibrated
+    first, second = alice_rows(alice)[:2]
+    fingerprint = context.history_fingerprint(alice, dataset)
+    corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0}, fingerprint=fingerprint)
+    with pytest.raises(corrections.CorrectionError, match="changed since this preview"):
+        corrections.apply(user=alice, dataset=dataset, changes={second.pk: 0.0}, fingerprint=fingerprint)
+    assert RecourseResult.objects.count() == 1
+
+
+def test_member_cannot_touch_another_members_corrections(client, calibrated, make_user):
+    dataset, model, alice = calibrated
+    first = alice_rows(alice)[0]
+    result = corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0},
+                               fingerprint=context.history_fingerprint(alice, dataset))
+    bob = make_user("bob")
+    make_history(dataset, user=bob, external_user_id="bob", item_ids=(5, 6, 7))
+    client.force_login(bob)
+    assert client.post(reverse("recourse:undo", args=[result.pk])).status_code == 404
+    assert client.post(reverse("api-recourse-undo", args=[result.pk])).status_code == 404
+    assert client.get(reverse("api-recourse-list")).json()["results"] == []
+    preview = client.post(reverse("api-recourse-preview"), {"changes": [{"interaction_id": first.pk, "weight": 0}]},
+                          content_type="application/json")
+    assert preview.status_code == 400 and "not an active entry" in preview.json()["detail"]
+    assert b"Nothing was changed" in client.post(reverse("recourse:apply-fix"), {
+        "changes": f'{{"{first.pk}": 0.0}}', "fingerprint": context.history_fingerprint(bob, dataset)},
+        follow=True).content
+    result.refresh_from_db()
+    assert not result.is_undone
+
+
+def test_api_round_trip(client, calibrated):
+    dataset, model, alice = calibrated
+    client.force_login(alice)
+    assert client.post(reverse("api-drift-check")).status_code == 200
+    first = alice_rows(alice)[0]
+    shown = client.post(reverse("api-recourse-preview"), {"changes": [{"interaction_id": first.pk, "weight": 0.5}]},
+                        content_type="application/json").json()
+    assert len(shown["top_after"]) == 10
+    applied = client.post(reverse("api-recourse-apply"), {"changes": shown["changes"],
+                          "fingerprint": shown["fingerprint"]}, content_type="application/json")
+    assert applied.status_code == 201
+    undone = client.post(reverse("api-recourse-undo", args=[applied.json()["id"]]))
+    assert undone.status_code == 200 and undone.json()["undone_at"]
+
+
+def test_dataset_without_categories_says_drift_is_unavailable(client, trained):
+    dataset, model, alice = trained
+    Dataset.objects.filter(pk=dataset.pk).update(has_categories=False)
+    client.force_login(alice)
+    assert b"has no item categories" in client.get(reverse("recourse:drift")).content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_applies_end_consistent(calibrated):
+    dataset, model, alice = calibrated
+    first, second = alice_rows(alice)[:2]
+    fingerprint = context.history_fingerprint(alice, dataset)
+    outcomes = []
+
+    def apply(changes):
+        try:
+            corrections.apply(user=alice, dataset=dataset, changes=changes, fingerprint=fingerprint)
+            outcomes.append("applied")
+        except corrections.CorrectionError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=apply, args=(c,)) for c in ({first.pk: 0.0}, {second.pk: 0.0})]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["applied", "refused"]
+    assert RecourseResult.objects.count() == 1
+    excluded = Interaction.objects.filter(sequence__user=alice, state="excluded").count()
+    assert excluded == 1
