@@ -5,9 +5,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
-from recourse.engine import counterfactual, narratives
-from recourse.engine.protocol import ExplainerUnavailable
-from recourse.engine.sequences import History
+from recourse.engine import narratives
+from recourse.engine.explain import explain_item
 from recourse.models import Explanation, ExplanationFeedback
 from recourse.services.context import MemberHistory, member_history
 from recsys.models import Dataset, Interaction, Item, TrainedModel
@@ -64,47 +63,35 @@ def _explanations(user, model, recommender, mine, item_id, target):
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
         )
     }
-    if len(cached) == len(METHODS) or (len(cached) == 2 and not recommender.model.supports_attention):
-        return cached, _unavailable(recommender.model)
-    attributions, unavailable = _compute(recommender.model, mine.history, target)
-    rows = _store(user, model, recommender.model, item_id, mine, attributions)
-    return rows, unavailable
+    network = recommender.model
+    unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
+    if len(cached) + len(unavailable) == len(METHODS):
+        return cached, unavailable
+    result = explain_item(network, mine.history, target, mine.titles)
+    return _store(user, model, item_id, mine, result), unavailable
 
 
-def _unavailable(network) -> dict[str, str]:
-    if network.supports_attention:
-        return {}
-    return {"attention": f"The {network.architecture} model has no attention layer, so attention explanations "
-                         "are unavailable; use Integrated Gradients or occlusion instead."}
+def _no_attention(network) -> str:
+    return (f"The {network.architecture} model has no attention layer, so attention explanations are "
+            "unavailable; use Integrated Gradients or occlusion instead.")
 
 
-def _compute(model, history: History, target: int):
-    results = {
-        "ig": attr.integrated_gradients(model, history, target),
-        "occlusion": attr.occlusion_attribution(model, history, target),
+def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Explanation]:
+    by_method = {"ig": result.integrated_gradients, "occlusion": result.occlusion}
+    if result.attention is not None:
+        by_method["attention"] = result.attention
+    shared = {
+        "reason": result.narrative.reason, "narrative": result.narrative.text,
+        "confidence": result.narrative.confidence, "confidence_text": result.narrative.confidence_text,
+        "counterfactuals": [_counterfactual_dict(c, mine) for c in result.counterfactuals],
     }
-    unavailable = {}
-    try:
-        results["attention"] = attr.attention_attribution(model, history)
-    except ExplainerUnavailable as exc:
-        unavailable["attention"] = str(exc)
-    return results, unavailable
-
-
-def _store(user, model, network, item_id, mine: MemberHistory, attributions) -> dict[str, Explanation]:
-    ig = attributions["ig"]
-    counterfactuals = counterfactual.top_counterfactuals(network, mine.history, ig, k=3)
     rows = {}
-    for method, attribution in attributions.items():
-        agreement = attr.method_agreement(attribution, ig if method != "ig" else attributions["occlusion"])
-        story = narratives.explain_recommendation(
-            attribution if method == "ig" else ig, mine.titles, counterfactuals=counterfactuals, agreement=agreement
-        )
+    for method, attribution in by_method.items():
+        compared = "occlusion" if method == "ig" else "ig"
+        agreement = attr.method_agreement(attribution, by_method[compared])
         rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-            "reason": story.reason, "narrative": story.text, "confidence": story.confidence,
-            "confidence_text": story.confidence_text,
-            "counterfactuals": [_counterfactual_dict(c, mine) for c in counterfactuals],
-            "agreement": {"with": "occlusion" if method == "ig" else "ig", "spearman": agreement.spearman,
+            **shared,
+            "agreement": {"with": compared, "spearman": agreement.spearman,
                           "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
             "converged": attribution.converged, "note": attribution.note,
             "output": attribution.output, "baseline_output": attribution.baseline_output,
