@@ -35,9 +35,27 @@ def explain_members(modeladmin, request, queryset):
         messages.success(request, f"Explanations for {dataset} queued as job #{job.pk}.")
 
 
+def _train_action(architecture: str, label: str):
+    @admin.action(description=f"Train a {label} model (background job, default hyper-parameters)")
+    def train(modeladmin, request, queryset):
+        from .services.training import TrainingError, start_training
+
+        for dataset in queryset:
+            try:
+                job = start_training(dataset=dataset, architecture=architecture, owner=request.user)
+            except TrainingError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"{label} training on {dataset} queued as job #{job.pk}.")
+
+    train.__name__ = f"train_{architecture}"
+    return train
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    actions = [explain_members]
+    actions = [*(_train_action(value, label) for value, label in TrainedModel.Architecture.choices),
+               explain_members]
     list_display = (
         "name",
         "title",

@@ -81,6 +81,7 @@ class Bucket:
     inputs: np.ndarray  # [n, length] int32
     weights: np.ndarray  # [n, length] float32
     targets: np.ndarray  # [n, length] int32
+    capacity: int  # most real positions any batch of this bucket can hold
 
 
 def bucket_lengths(lengths: np.ndarray, max_len: int, buckets: int) -> list[int]:
@@ -90,7 +91,7 @@ def bucket_lengths(lengths: np.ndarray, max_len: int, buckets: int) -> list[int]
     return sorted(set(rounded.tolist()) | {int(min(max_len, max(8, rounded.max())))})
 
 
-def make_buckets(examples: NextItemExamples, max_len: int, buckets: int) -> list[Bucket]:
+def make_buckets(examples: NextItemExamples, max_len: int, buckets: int, batch_size: int) -> list[Bucket]:
     lengths = examples.lengths()
     bounds = bucket_lengths(lengths, max_len, buckets)
     assignment = np.searchsorted(bounds, lengths)
@@ -99,17 +100,27 @@ def make_buckets(examples: NextItemExamples, max_len: int, buckets: int) -> list
         rows = np.flatnonzero(assignment == bucket_id)
         if not len(rows):
             continue
+        longest = np.sort(lengths[rows])[::-1][:batch_size].sum()
         result.append(
             Bucket(
                 inputs=pad_left([examples.inputs[r] for r in rows], length),
                 weights=pad_left([examples.weights[r] for r in rows], length, np.float32),
                 targets=pad_left([examples.targets[r] for r in rows], length),
+                capacity=int(min(batch_size * length, -(-longest // 64) * 64)),
             )
         )
     return result
 
 
-def epoch_batches(buckets: list[Bucket], batch_size: int, rng: np.random.Generator):
+@dataclass
+class Batch:
+    ids: np.ndarray  # [B, l]
+    weights: np.ndarray  # [B, l]
+    positions: np.ndarray  # [capacity] flat indices of the real positions, then zeros
+    targets: np.ndarray  # [capacity] next item at those positions, 0 in unused slots
+
+
+def epoch_batches(buckets: list[Bucket], batch_size: int, rng: np.random.Generator) -> list[Batch]:
     """Shuffled fixed-shape batches; the last batch of a bucket is padded with empty rows."""
     batches = []
     for bucket in buckets:
@@ -118,8 +129,21 @@ def epoch_batches(buckets: list[Bucket], batch_size: int, rng: np.random.Generat
         order = np.concatenate([order, np.full(padded - len(order), -1)])
         for start in range(0, padded, batch_size):
             rows = order[start : start + batch_size]
-            batches.append(tuple(_take_rows(array, rows) for array in (bucket.inputs, bucket.weights, bucket.targets)))
+            batches.append(_batch(bucket, rows))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _batch(bucket: Bucket, rows: np.ndarray) -> Batch:
+    targets = _take_rows(bucket.targets, rows).reshape(-1)
+    positions = np.zeros(bucket.capacity, dtype=np.int32)
+    real = np.flatnonzero(targets)
+    positions[: len(real)] = real
+    return Batch(
+        ids=_take_rows(bucket.inputs, rows),
+        weights=_take_rows(bucket.weights, rows),
+        positions=positions,
+        targets=np.where(np.arange(bucket.capacity) < len(real), targets[positions], 0).astype(np.int32),
+    )
 
 
 def _take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -141,6 +165,7 @@ class Trainer:
         self.config = model.config
         self.optimizer = self._make_optimizer()
         self._log_proposal = None
+        self._proposal_cdf = None
         self._train_step = tf.function(self._step, jit_compile=self.config.jit_compile)
 
     def _make_optimizer(self):
@@ -152,32 +177,33 @@ class Trainer:
 
     def _full_softmax_loss(self, hidden, targets):
         embeddings = self.model.output_embeddings()
-        logits = tf.einsum("bld,nd->bln", hidden, embeddings)
+        logits = tf.matmul(hidden, embeddings, transpose_b=True)
         logits += tf.one_hot(0, self.config.num_items + 1, on_value=MASKED_LOGIT, off_value=0.0)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
 
-    def _sampled_softmax_loss(self, hidden, targets):
-        """Shared sampled negatives, logits corrected by -log Q (Bengio & Senecal 2008)."""
+    def _sampled_softmax_loss(self, hidden, targets, negatives):
+        """Negatives shared by the batch, logits corrected by -log Q (Bengio & Senecal 2008)."""
         embeddings = self.model.output_embeddings()
-        negatives = tf.random.categorical(self._log_proposal[None], self.config.num_sampled, dtype=tf.int32)[0]
         positive = tf.reduce_sum(hidden * tf.gather(embeddings, targets), -1)
         positive -= tf.gather(self._log_proposal, targets)
-        negative = tf.einsum("bld,sd->bls", hidden, tf.gather(embeddings, negatives))
-        negative -= tf.gather(self._log_proposal, negatives)[None, None]
-        accidental_hit = tf.equal(targets[..., None], negatives[None, None])
+        negative = tf.matmul(hidden, tf.gather(embeddings, negatives), transpose_b=True)
+        negative -= tf.gather(self._log_proposal, negatives)[None]
+        accidental_hit = tf.equal(targets[:, None], negatives[None])
         negative = tf.where(accidental_hit, MASKED_LOGIT, negative)
         logits = tf.concat([positive[..., None], negative], axis=-1)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros_like(targets), logits=logits)
 
-    def _step(self, ids, w, targets):
+    def _step(self, ids, w, positions, targets, negatives):
+        """One update; the loss only sees the real positions gathered by ``positions``."""
         real = tf.cast(targets > 0, tf.float32)
         variables = self.model.network.trainable_variables
         with tf.GradientTape() as tape:
             hidden = self.model.sequence_hidden(ids, w, training=True)
+            hidden = tf.gather(tf.reshape(hidden, [-1, self.config.hidden]), positions)
             if self.config.loss == "full":
                 per_position = self._full_softmax_loss(hidden, targets)
             else:
-                per_position = self._sampled_softmax_loss(hidden, targets)
+                per_position = self._sampled_softmax_loss(hidden, targets, negatives)
             loss = tf.reduce_sum(per_position * real) / tf.maximum(tf.reduce_sum(real), 1.0)
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
@@ -191,6 +217,14 @@ class Trainer:
         proposal[0] = 0.0
         log_q = np.log(proposal / proposal.sum(), where=proposal > 0, out=np.full_like(proposal, -1e9))
         self._log_proposal = tf.constant(log_q, dtype=tf.float32)
+        self._proposal_cdf = np.cumsum(proposal)
+
+    def _sample_negatives(self, rng: np.random.Generator) -> np.ndarray:
+        """Draws from Q with NumPy: XLA's categorical sampler is single-threaded and slow."""
+        if self.config.loss != "sampled":
+            return np.zeros(1, dtype=np.int32)
+        uniform = rng.random(self.config.num_sampled) * self._proposal_cdf[-1]
+        return np.searchsorted(self._proposal_cdf, uniform, side="right").astype(np.int32)
 
     # -- loop ---------------------------------------------------------------------
 
@@ -202,7 +236,7 @@ class Trainer:
         should_stop: ShouldStop | None = None,
     ) -> TrainingResult:
         examples = next_item_examples(train, self.config.max_len)
-        buckets = make_buckets(examples, self.config.max_len, self.config.length_buckets)
+        buckets = make_buckets(examples, self.config.max_len, self.config.length_buckets, self.config.batch_size)
         self._set_proposal(train)
         rng = np.random.default_rng(self.config.seed)
         result = TrainingResult(device=device_description())
@@ -239,7 +273,8 @@ class Trainer:
     def _run_epoch(self, buckets: list[Bucket], rng: np.random.Generator) -> tuple[float, float]:
         started = time.perf_counter()
         losses = [
-            self._train_step(ids, w, targets) for ids, w, targets in epoch_batches(buckets, self.config.batch_size, rng)
+            self._train_step(batch.ids, batch.weights, batch.positions, batch.targets, self._sample_negatives(rng))
+            for batch in epoch_batches(buckets, self.config.batch_size, rng)
         ]
         loss = float(np.mean([value.numpy() for value in losses]))
         return loss, time.perf_counter() - started

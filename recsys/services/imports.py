@@ -2,6 +2,7 @@
 
 import io
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,10 @@ ProgressFn = Callable[[float, str], None]
 # Column order of the COPY stream.
 INTERACTION_COLUMNS = ["sequence_id", "item_id", "timestamp", "position", "rating", "weight", "state", "source"]
 COPY_CHUNK_ROWS = 100_000
+# Checking foreign keys in one pass (see _foreign_keys_checked_in_one_pass) pays for new datasets of
+# at least this many rows, unless the table already holds over RATIO times as many (it re-reads them all).
+ONE_PASS_FOREIGN_KEY_CHECK_MIN_ROWS = 50_000
+ONE_PASS_FOREIGN_KEY_CHECK_MAX_TABLE_RATIO = 10
 
 
 class DatasetImportError(Exception):
@@ -126,12 +131,16 @@ def _interaction_frame(interactions: pd.DataFrame, item_ids: dict, sequence_ids:
 
 
 def _insert_interactions(dataset: Dataset, frame: pd.DataFrame) -> None:
+    table = Interaction._meta.db_table
     if connection.vendor != "postgresql":
         _bulk_insert_orm(frame)
     elif Interaction.objects.filter(sequence__dataset=dataset).exists():
         _merge_postgresql(frame)
+    elif _one_pass_foreign_key_check_pays(table, len(frame)):
+        with _foreign_keys_checked_in_one_pass(table):
+            _copy_rows(table, frame)
     else:  # a new dataset: nothing to collide with, so COPY straight into the table
-        _copy_rows(Interaction._meta.db_table, frame)
+        _copy_rows(table, frame)
 
 
 def _bulk_insert_orm(frame: pd.DataFrame) -> None:
@@ -177,6 +186,40 @@ def _copy_text(chunk: pd.DataFrame) -> str:
         f"{sequence}\t{item}\t{timestamp}\t{position}\t{rating}{constant}"
         for sequence, item, timestamp, position, rating in zip(*columns, ratings)
     )
+
+
+def _one_pass_foreign_key_check_pays(table: str, new_rows: int) -> bool:
+    if new_rows < ONE_PASS_FOREIGN_KEY_CHECK_MIN_ROWS:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        estimated_rows = max(cursor.fetchone()[0], 0)  # -1: never analysed
+    return estimated_rows <= new_rows * ONE_PASS_FOREIGN_KEY_CHECK_MAX_TABLE_RATIO
+
+
+@contextmanager
+def _foreign_keys_checked_in_one_pass(table: str):
+    """Drop ``table``'s foreign keys around a bulk COPY and add them back, which validates every row in
+    one join over the table instead of one lookup per row and key (about half a 1M-row import's time).
+
+    Trade-off: dropping a foreign key takes ACCESS EXCLUSIVE locks on ``table`` and the tables it
+    references until commit, so their readers wait for the import. All of it rolls back on failure.
+    """
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f'",
+            [table],
+        )
+        foreign_keys = cursor.fetchall()
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses tables with pending checks
+        for name, _ in foreign_keys:
+            cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+        yield
+        for name, definition in foreign_keys:
+            cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # back to Django's INITIALLY DEFERRED
 
 
 def _refresh_counts(dataset: Dataset) -> None:

@@ -17,15 +17,17 @@ class TrainingError(Exception):
     pass
 
 
-def dataset_histories(dataset: Dataset) -> dict[str, list[tuple[str, float]]]:
+def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[str, list[tuple[str, float]]]:
     """Each sequence's active interactions as chronological (item id, weight) pairs.
 
+    Keys are database ids, or the dataset's own user and item ids with external_ids=True.
     Excluded interactions are left out; a down-weighted one keeps its weight.
     """
+    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
     rows = (
         Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
         .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
-        .values_list("sequence_id", "item_id", "weight")
+        .values_list(*fields, "weight")
     )
     histories: dict[str, list[tuple[str, float]]] = {}
     for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import keras
 
 from recsys.ml.models.base import RecommenderModel, SequenceNetwork
+from recsys.ml.models.layers import FastDropout
 
 
 class GRU4RecNetwork(SequenceNetwork):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.input_dropout = keras.layers.Dropout(config.dropout)
+        self.input_dropout = FastDropout(config.dropout)
         self.recurrent_layers = [
             keras.layers.GRU(config.hidden, return_sequences=True, name=f"gru_{i}") for i in range(config.blocks)
         ]

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from recsys.ml.models.base import MASKED_LOGIT, RecommenderModel, SequenceNetwork
+from recsys.ml.models.layers import FastDropout
 
 
 class AttentionBlock(keras.layers.Layer):
@@ -27,12 +28,12 @@ class AttentionBlock(keras.layers.Layer):
         self.query = keras.layers.Dense(hidden, name="query")
         self.key = keras.layers.Dense(hidden, name="key")
         self.value = keras.layers.Dense(hidden, name="value")
-        self.attention_dropout = keras.layers.Dropout(dropout)
+        self.attention_dropout = FastDropout(dropout)
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-8)
         self.ffn_inner = keras.layers.Dense(hidden, activation="relu", name="ffn_inner")
         self.ffn_outer = keras.layers.Dense(hidden, name="ffn_outer")
-        self.ffn_dropout_inner = keras.layers.Dropout(dropout)
-        self.ffn_dropout_outer = keras.layers.Dropout(dropout)
+        self.ffn_dropout_inner = FastDropout(dropout)
+        self.ffn_dropout_outer = FastDropout(dropout)
 
     def build(self, input_shape):
         hidden = input_shape[-1]
@@ -82,7 +83,7 @@ class SASRecNetwork(SequenceNetwork):
             embeddings_initializer="glorot_uniform",
             name="position_embedding",
         )
-        self.input_dropout = keras.layers.Dropout(config.dropout)
+        self.input_dropout = FastDropout(config.dropout)
         self.attention_blocks = [
             AttentionBlock(config.hidden, config.heads, config.dropout, name=f"block_{i}") for i in range(config.blocks)
         ]

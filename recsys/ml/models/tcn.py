@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from recsys.ml.models.base import RecommenderModel, SequenceNetwork
+from recsys.ml.models.layers import FastDropout
 
 
 class ResidualBlock(keras.layers.Layer):
@@ -22,7 +23,7 @@ class ResidualBlock(keras.layers.Layer):
             for rate in (dilation, 2 * dilation)
         ]
         self.norms = [keras.layers.LayerNormalization(epsilon=1e-8) for _ in range(2)]
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = FastDropout(dropout)
 
     def build(self, input_shape):
         for convolution, norm in zip(self.convolutions, self.norms, strict=True):
@@ -39,7 +40,7 @@ class ResidualBlock(keras.layers.Layer):
 class TCNNetwork(SequenceNetwork):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.input_dropout = keras.layers.Dropout(config.dropout)
+        self.input_dropout = FastDropout(config.dropout)
         self.residual_blocks = [
             ResidualBlock(config.hidden, config.kernel_size, rate, config.dropout, name=f"residual_{repeat}_{rate}")
             for repeat in range(config.blocks)
