@@ -1,0 +1,32 @@
+import pytest
+from django.urls import reverse
+
+from recsys.models import Job, TrainedModel
+from recsys.services import training
+
+from .factories import make_dataset, make_history
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_train_action_queues_a_training_job(client, django_user_model):
+    dataset = make_dataset()
+    make_history(dataset)
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
+    client.post(reverse("admin:recsys_dataset_changelist"),
+                {"action": "train_gru4rec", "_selected_action": [dataset.pk]})
+    job = Job.objects.get(kind="train_model")
+    assert job.queue == "training"
+    assert TrainedModel.objects.get(pk=job.params["model_id"]).architecture == "gru4rec"
+
+
+def test_beat_retrains_an_active_model_only_when_histories_changed():
+    dataset = make_dataset()
+    make_history(dataset)
+    active = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready", is_active=True,
+                                         hyperparameters={"max_len": 10}, data_snapshot=training.data_snapshot(dataset))
+    assert training.schedule_retraining() == []
+    make_history(dataset, external_user_id="u2", item_ids=(4, 5, 6))
+    [job] = training.schedule_retraining()
+    assert job.params["activate"] is True
+    assert TrainedModel.objects.get(pk=job.params["model_id"]).hyperparameters == active.hyperparameters
