@@ -70,3 +70,16 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecomm
                in enumerate(zip(result.items, result.scores, strict=True), start=1)],
         fallback=result.fallback, ignored=list(ignored), truncated=result.truncated,
     )
+
+
+def warm_up() -> list[str]:
+    """Load every active model and run it once, so a worker's first page is not slowed by TensorFlow start-up."""
+    warmed = []
+    for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(
+        "dataset"
+    ):
+        _, recommender = loaded_model(model.dataset)
+        key = recommender.index.key_of(1)
+        recommender.recommend([[(key, 1.0)]], n=10)
+        warmed.append(str(model))
+    return warmed

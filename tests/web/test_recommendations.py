@@ -72,3 +72,8 @@ def test_bad_training_requests_are_refused(make_user):
     pending = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
     with pytest.raises(registry.RegistryError, match="not ready"):
         registry.activate(pending)
+
+
+def test_warm_up_loads_every_active_model(trained):
+    dataset, model, _ = trained
+    assert serving.warm_up() == [str(model)]

@@ -16,6 +16,7 @@ DEMO_MODEL = {"max_len": 50, "hidden": 64, "blocks": 2, "epochs": 40, "patience"
 ACCOUNTS = [
     # username, password, staff, superuser, what they are for
     ("demo", "hikmax-demo-member", False, False, "member whose history has a drift episode"),
+    ("calm", "hikmax-demo-calm", False, False, "member with a drift-free history"),
     ("analyst", "hikmax-demo-analyst", True, False, "analyst (research dashboard, jobs)"),
     ("admin", "hikmax-demo-admin", True, True, "administrator (Django admin)"),
 ]
@@ -49,8 +50,8 @@ class Command(BaseCommand):
             )
         with progress_bar("Importing demo data") as progress:
             dataset = load_parsed(name=name, parsed=parsed, title="Demo films (synthetic histories)", progress=progress)
-        drifted = parsed.interactions.loc[parsed.interactions["drift_episode"], "user_id"]
-        self._drift_user = str(drifted.iloc[0]) if len(drifted) else str(parsed.interactions["user_id"].iloc[0])
+        by_user = parsed.interactions.groupby("user_id")["drift_episode"].any()
+        self._linked = {"demo": str(by_user[by_user].index[0]), "calm": str(by_user[~by_user].index[0])}
         return dataset
 
     def _create_accounts(self, dataset):
@@ -60,12 +61,10 @@ class Command(BaseCommand):
             user.is_staff, user.is_superuser = staff, superuser
             user.set_password(password)
             user.save()
-        member = User.objects.get(username="demo")
-        if not InteractionSequence.objects.filter(dataset=dataset, user=member).exists():
-            external_id = getattr(self, "_drift_user", None)
-            sequence = InteractionSequence.objects.filter(dataset=dataset, user__isnull=True)
-            sequence = sequence.filter(external_user_id=external_id) if external_id else sequence
-            sequence.filter(pk=sequence.first().pk).update(user=member)
+        for username, external_id in getattr(self, "_linked", {}).items():
+            member = User.objects.get(username=username)
+            if not InteractionSequence.objects.filter(dataset=dataset, user=member).exists():
+                InteractionSequence.objects.filter(dataset=dataset, external_user_id=external_id).update(user=member)
 
     def _train(self, dataset):
         job = start_training(dataset=dataset, architecture="sasrec", hyperparameters=DEMO_MODEL, activate=True)
