@@ -15,7 +15,7 @@ from recsys.services import serving
 
 REFERENCE_USERS = 200
 _lock = threading.Lock()
-_categories: dict[int, CategoryIndex] = {}  # model pk -> categories over its item index
+_categories: dict[str, CategoryIndex] = {}  # model artefact path -> categories over its item index
 
 
 class DriftUnavailable(Exception):
@@ -58,9 +58,9 @@ def categories_for(model: TrainedModel, recommender) -> CategoryIndex:
             "recommendations with the categories you usually choose) are unavailable for it."
         )
     with _lock:
-        if model.pk not in _categories:
-            _categories[model.pk] = _build_categories(model.dataset, recommender.index)
-        return _categories[model.pk]
+        if model.artefact_path not in _categories:
+            _categories[model.artefact_path] = _build_categories(model.dataset, recommender.index)
+        return _categories[model.artefact_path]
 
 
 def _build_categories(dataset: Dataset, index) -> CategoryIndex:

@@ -8,7 +8,7 @@ from recsys.models import Dataset, Interaction, Item, TrainedModel
 from . import history
 
 _lock = threading.Lock()
-_loaded: dict[int, object] = {}  # dataset id -> (model pk, TrainedRecommender)
+_loaded: dict[int, object] = {}  # dataset id -> (artefact path, TrainedRecommender)
 
 
 class NoActiveModel(Exception):
@@ -45,8 +45,8 @@ def loaded_model(dataset: Dataset):
         raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
     with _lock:
         cached = _loaded.get(dataset.pk)
-        if cached is None or cached[0] != model.pk:
-            _loaded[dataset.pk] = (model.pk, load_recommender(model))
+        if cached is None or cached[0] != model.artefact_path:
+            _loaded[dataset.pk] = (model.artefact_path, load_recommender(model))
         return model, _loaded[dataset.pk][1]
 
 

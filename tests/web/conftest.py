@@ -6,6 +6,13 @@ from recsys.services import training
 
 from .factories import make_dataset, make_history
 
+@pytest.fixture(autouse=True)
+def isolated_artefacts(settings, tmp_path):
+    """Each test writes model artefacts to its own folder (database ids restart between test databases)."""
+    settings.ARTEFACT_ROOT = tmp_path / "artefacts"
+    settings.ARTEFACT_ROOT.mkdir()
+
+
 TINY = {"max_len": 12, "hidden": 16, "blocks": 1, "epochs": 4, "batch_size": 32, "jit_compile": False,
         "length_buckets": 1}
 

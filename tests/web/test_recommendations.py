@@ -77,3 +77,40 @@ def test_bad_training_requests_are_refused(make_user):
 def test_warm_up_loads_every_active_model(trained):
     dataset, model, _ = trained
     assert serving.warm_up() == [str(model)]
+
+
+def _dataset_with_histories():
+    dataset = make_dataset(n_items=30)
+    for u in range(10):
+        make_history(dataset, external_user_id=f"u{u}", item_ids=[(u + k) % 30 + 1 for k in range(6)])
+    return dataset
+
+
+def test_cancelled_training_leaves_no_ready_model():
+    from recsys import jobs
+    from recsys.models import Job
+
+    job = training.start_training(dataset=_dataset_with_histories(), architecture="sasrec",
+                                  hyperparameters={"max_len": 8, "hidden": 8, "epochs": 3, "jit_compile": False})
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    model = TrainedModel.objects.get(pk=job.params["model_id"])
+    assert job.status == "cancelled" and model.status == "failed" and not model.artefact_path
+
+
+def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, settings):
+    from recsys import jobs
+    from recsys.ml import pipeline
+
+    def explode(*args, **kwargs):
+        raise MemoryError("simulated out-of-memory")
+
+    monkeypatch.setattr(pipeline, "train_recommender", explode)
+    job = training.start_training(dataset=_dataset_with_histories(), architecture="tcn")
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    model = TrainedModel.objects.get(pk=job.params["model_id"])
+    assert job.status == "failed" and "simulated out-of-memory" in job.message
+    assert model.status == "failed" and "simulated" in model.error
+    assert not list(settings.ARTEFACT_ROOT.glob(f"*model-{model.pk}"))
