@@ -10,6 +10,6 @@ def top_contributors(titles: list[str], scores: list[float], *, method_label: st
         marker_color=["#1f5fa8" if scores[i] >= 0 else "#a8261f" for i in order],
         hovertemplate="%{y}: %{x:.3f}<extra></extra>",
     ))
-    figure.update_layout(title=f"Top contributors ({method_label})", xaxis_title="Contribution to the score",
+    figure.update_layout(title=f"Top contributors ({method_label})", xaxis_title="Contribution",
                          height=60 + 36 * max(len(order), 1), yaxis={"automargin": True})
     return to_html(figure, div_id="top-contributors")

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from .attribution import score_histories
-from .sequences import History
+from .sequences import History, as_history
 
 
 class CategoryIndex:
@@ -39,8 +39,10 @@ class CategoryIndex:
         return None if counts.sum() == 0 else int(np.argmax(counts))
 
 
-def preference_profile(history: History, categories: CategoryIndex) -> np.ndarray:
+def preference_profile(history: History | Sequence[int], categories: CategoryIndex | np.ndarray) -> np.ndarray:
     """Category distribution [C] of a history (weighted counts, sums to 1)."""
+    categories = as_categories(categories)
+    history = as_history(history)
     counts = categories.counts(history.items, history.weights).astype(np.float64)
     total = counts.sum()
     return counts / total if total > 0 else counts
@@ -67,6 +69,7 @@ def alignment_from_logits(logits: np.ndarray, profiles: np.ndarray, categories: 
 def alignment(
     model, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex
 ) -> np.ndarray:
+    categories = as_categories(categories)
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     return alignment_from_logits(score_histories(model, histories), profiles, categories)
 
@@ -83,3 +86,22 @@ class AlignmentScore:
         dot = tf.reduce_sum(predicted * profiles, axis=-1)
         norms = tf.norm(predicted, axis=-1) * tf.norm(profiles, axis=-1)
         return dot / tf.maximum(norms, 1e-12)
+
+
+_INDEX_CACHE: dict[int, tuple[np.ndarray, CategoryIndex]] = {}
+
+
+def as_categories(categories: CategoryIndex | np.ndarray | None) -> CategoryIndex | None:
+    """Accept a CategoryIndex or a raw [N+1, C] matrix.
+
+    Matrices are wrapped once per array object: a fresh CategoryIndex would mean a fresh
+    differentiable alignment function and therefore a new (slow) trace of the IG graph.
+    """
+    if categories is None or isinstance(categories, CategoryIndex):
+        return categories
+    cached = _INDEX_CACHE.get(id(categories))
+    if cached is None or cached[0] is not categories:
+        if len(_INDEX_CACHE) > 16:
+            _INDEX_CACHE.clear()
+        cached = _INDEX_CACHE[id(categories)] = (categories, CategoryIndex(categories))
+    return cached[1]

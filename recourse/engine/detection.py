@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .alignment import CategoryIndex, alignment_from_logits
+from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import (
     DEFAULT_STEPS,
     Attribution,
@@ -58,6 +58,13 @@ class RecencyNorm:
             np.add.at(counts, distance, 1)
         means = np.where(counts >= min_count, sums / np.maximum(counts, 1), np.nan)
         return cls(method, _forward_fill(means).tolist(), min_count, statistic)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RecencyNorm:
+        return cls(**json.loads(text))
 
     def scale(self, distances: np.ndarray) -> np.ndarray:
         table = np.asarray(self.mean_abs)
@@ -229,6 +236,7 @@ def detect_drift_batch(
     percentile: float = PAPER_PERCENTILE,
 ) -> list[DriftReport]:
     """Flag drift-inducing interactions and give a verdict for many members (batched IG + one pass)."""
+    categories = as_categories(categories)
     histories = [as_history(h) for h in histories]
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     if method == IG_ALIGNMENT:
@@ -299,6 +307,7 @@ def calibrate_drift(
 
     The false-alarm rate is measured on a held-out share of the clean members when there are enough.
     """
+    categories = as_categories(categories)
     histories = [as_history(h) for h in clean_histories]
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     n_fit = len(histories) - int(len(histories) * holdout_fraction) if len(histories) >= 10 else len(histories)

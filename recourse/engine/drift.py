@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .alignment import CategoryIndex, next_item_probabilities
+from .alignment import CategoryIndex, as_categories, next_item_probabilities
 from .attribution import score_histories
 from .sequences import History, as_history, seen_mask
 
@@ -47,6 +47,7 @@ def inject_drift(
               original indices in `positions`, or at seeded random points in the middle half of the
               last `window - n` interactions (so they stay inside the model window).
     """
+    categories = as_categories(categories)
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown drift strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     history = as_history(items)
@@ -228,6 +229,7 @@ def drift_metrics(
 
     The DTC target is `target_categories`, else the dominant category of each member's injected items.
     """
+    categories = as_categories(categories)
     before = [as_history(h) for h in before]
     after = [as_history(h) for h in after]
     if target_categories is None and injected_items is not None and categories is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from .alignment import CategoryIndex, alignment_from_logits
+from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import attention_attribution, occlusion_effects
 from .detection import (
     DriftCalibration,
@@ -100,6 +100,7 @@ def detection_quality(
     seed: int = 0,
 ) -> dict[str, DetectionQuality]:
     """ROC-AUC and precision@k of flagging the injected interactions, per detector."""
+    categories = as_categories(categories)
     quality = {}
     for method in methods:
         try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .alignment import CategoryIndex
+from .alignment import CategoryIndex, as_categories
 from .attribution import (
     DEFAULT_STEPS,
     Agreement,
@@ -63,6 +63,7 @@ def warm_up(model, categories: CategoryIndex | None = None, steps: int = DEFAULT
 
     The first call per model and explained quantity otherwise pays a one-off tracing cost of seconds.
     """
+    categories = as_categories(categories)
     history = as_history([1 + (i % model.num_items) for i in range(min(model.max_len, 8))])
     integrated_gradients(model, history, 1, steps=steps, max_steps=steps)
     if categories is not None:

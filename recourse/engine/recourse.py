@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .alignment import CategoryIndex, alignment_from_logits
+from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
 from .detection import (
     DriftCalibration,
@@ -159,6 +159,7 @@ def search_recourse(
     Baseline: R(reference) when a reference history is given, else R(current) + margin.
     stop_early=False applies the whole order (fixed removal sets such as the oracle).
     """
+    categories = as_categories(categories)
     history = as_history(history)
     reference = None if reference is None else as_history(reference)
     order = np.asarray(order, dtype=np.int64)
@@ -232,6 +233,7 @@ def recourse(
     **options,
 ) -> RecourseResult:
     """Drift-score-guided recourse: positions in order of how much they pull alignment down."""
+    categories = as_categories(categories)
     history = as_history(history)
     order = drift_order(model, history, profile, categories, report=report, calibration=calibration, steps=steps)
     return search_recourse(model, history, profile, categories, order, **options)
@@ -284,6 +286,7 @@ def comparison_orders(
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Removal orders: drift score (ours), most recent, random, attention, occlusion, oracle."""
+    categories = as_categories(categories)
     history = as_history(history)
     orders = {
         "drift_score": drift_order(model, history, profile, categories, calibration=calibration),
@@ -316,6 +319,7 @@ def compare_removal_strategies(
     fixed_k: remove exactly the first k of every order (random-k, most-recent-k, ...).
     "oracle" always removes its whole order (exactly the injected interactions).
     """
+    categories = as_categories(categories)
     results = {}
     for name, order in orders.items():
         order = np.asarray(order, dtype=np.int64)

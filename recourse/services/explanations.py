@@ -91,7 +91,7 @@ def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Expla
         agreement = attr.method_agreement(attribution, by_method[compared])
         rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
             **shared,
-            "agreement": {"with": compared, "spearman": agreement.spearman,
+            "agreement": {"with": Explanation.Method(compared).label, "spearman": agreement.spearman,
                           "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
             "converged": attribution.converged, "note": attribution.note,
             "output": attribution.output, "baseline_output": attribution.baseline_output,
