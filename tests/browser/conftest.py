@@ -1,0 +1,79 @@
+"""Playwright (sync API) driving Debian's chromium against pytest-django's live server.
+
+``browser_page`` is a fresh page whose console errors and uncaught exceptions fail the test;
+``screenshot(page, name)`` saves ``artifacts/screenshots/<name>.png`` (the CI artefact folder).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+# The live server and Playwright's sync API share this thread's event loop.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser, live_server):
+    """A page in a fresh browser context; ``page.console_errors`` lists what went wrong in the page."""
+    context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda message: _record_console_error(page, message))
+    page.on("pageerror", lambda error: page.console_errors.append(f"uncaught: {error}"))
+    yield page
+    errors = list(page.console_errors)
+    context.close()
+    if errors:
+        pytest.fail("Browser console errors:\n" + "\n".join(errors), pytrace=False)
+
+
+def _record_console_error(page, message) -> None:
+    if message.type == "error":
+        page.console_errors.append(f"{message.text} ({message.location.get('url', '')})")
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot as ``artifacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page, user, base_url: str) -> None:
+    """Give the page's browser context a session for ``user`` without going through the sign-in form."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
