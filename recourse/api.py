@@ -89,7 +89,8 @@ class RecoursePreviewView(APIView):
             else:
                 went_off = data.get("went_off_after")
                 when = datetime.combine(went_off, time.min, tzinfo=UTC) if went_off else None
-                shown = corrections.suggest(user=request.user, dataset=dataset, went_off_after=when)
+                shown = corrections.suggest(user=request.user, dataset=dataset, went_off_after=when,
+                                            min_rating=4.0 if data["liked_only"] else None)
         except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel) as exc:
             raise _client_error(exc) from exc
         return Response(PreviewSerializer(shown).data)

@@ -29,6 +29,7 @@ class ChangeSerializer(serializers.Serializer):
 class PreviewRequestSerializer(serializers.Serializer):
     changes = ChangeSerializer(many=True, required=False, help_text="Your own changes; omit to get a suggestion")
     went_off_after = serializers.DateField(required=False, help_text="For a suggestion: when things went off")
+    liked_only = serializers.BooleanField(default=False, help_text="For a suggestion: taste = items rated 4 or more")
 
 
 class PreviewSerializer(serializers.Serializer):
@@ -46,11 +47,11 @@ class PreviewSerializer(serializers.Serializer):
     def get_changes(self, obj) -> list[dict]:
         return [{"interaction_id": pk, "weight": weight} for pk, weight in obj.changes.items()]
 
-    def get_top_before(self, obj) -> list[int]:
-        return [item.pk for item in obj.top_before]
+    def get_top_before(self, obj) -> list[dict]:
+        return [{"id": item.pk, "title": item.title, "left": item in obj.left} for item in obj.top_before]
 
-    def get_top_after(self, obj) -> list[int]:
-        return [item.pk for item in obj.top_after]
+    def get_top_after(self, obj) -> list[dict]:
+        return [{"id": item.pk, "title": item.title, "new": item in obj.entered} for item in obj.top_after]
 
 
 class ApplyRequestSerializer(serializers.Serializer):

@@ -134,7 +134,8 @@ def fix(request):
         if request.method == "POST" and "suggest" in request.POST:
             went_off = parse_date(request.POST.get("went_off_after") or "")
             went_off = datetime.combine(went_off, time.min, tzinfo=UTC) if went_off else None
-            context["preview"] = corrections.suggest(user=request.user, dataset=dataset, went_off_after=went_off)
+            context["preview"] = corrections.suggest(user=request.user, dataset=dataset, went_off_after=went_off,
+                                                     min_rating=4.0 if request.POST.get("liked_only") else None)
         elif request.method == "POST":
             context["preview"] = corrections.preview(
                 user=request.user, dataset=dataset, changes=_changes_from_form(request.POST))

@@ -71,12 +71,38 @@ def trapezoid_weights(steps: int) -> np.ndarray:
 
 # --- batched IG core ------------------------------------------------------------------------------
 
+ZERO_BASELINE, MEAN_ITEM_BASELINE = "zero", "mean_item"
+_MEAN_ITEMS: dict[int, tuple[object, np.ndarray]] = {}
 
-def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid):
+
+def _baseline_vector(model, baseline) -> np.ndarray:
+    """[d] baseline item embedding: zeros, the catalogue mean, or a given vector."""
+    if baseline is None or (isinstance(baseline, str) and baseline == ZERO_BASELINE):
+        return np.zeros_like(_mean_item_embedding(model))
+    if isinstance(baseline, str) and baseline == MEAN_ITEM_BASELINE:
+        return _mean_item_embedding(model)
+    if isinstance(baseline, str):
+        raise ValueError(f"unknown IG baseline {baseline!r}; valid: {ZERO_BASELINE}, {MEAN_ITEM_BASELINE} or a vector")
+    return np.asarray(baseline, dtype=np.float32).reshape(-1)
+
+
+def _mean_item_embedding(model) -> np.ndarray:
+    cached = _MEAN_ITEMS.get(id(model))
+    if cached is None or cached[0] is not model:
+        items = np.arange(1, model.num_items + 1, dtype=np.int32)[:, None]
+        table = np.asarray(model.item_input_embeddings(items, np.ones_like(items, np.float32)))[:, 0]
+        cached = _MEAN_ITEMS[id(model)] = (model, table.mean(axis=0).astype(np.float32))
+    return cached[1]
+
+
+def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid, baseline_item):
     emb = tf.convert_to_tensor(model.item_input_embeddings(ids, w), tf.float32)  # [B, L, d]
     batch, length, dim = tf.shape(emb)[0], tf.shape(emb)[1], tf.shape(emb)[2]
     n_alphas = tf.shape(alphas)[0]
-    path = tf.reshape(alphas[None, :, None, None] * emb[:, None], [batch * n_alphas, length, dim])
+    # Baseline: baseline_item (zeros by default) at every real slot, weighted like the input; padding stays 0.
+    baseline = baseline_item[None, None, :] * tf.cast(w, tf.float32)[..., None]
+    delta = emb - baseline
+    path = tf.reshape(baseline[:, None] + alphas[None, :, None, None] * delta[:, None], [batch * n_alphas, length, dim])
     ids_path = tf.repeat(ids, n_alphas, axis=0)
     aux_path = tf.repeat(aux, n_alphas, axis=0)
     with tf.GradientTape() as tape:
@@ -84,7 +110,7 @@ def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid):
         values = scalar_fn(model.logits_from_input_embeddings(path, ids_path), aux_path)
     grads = tf.reshape(tape.gradient(values, path), [batch, n_alphas, length, dim])
     mean_grad = tf.einsum("s,bsld->bld", trapezoid, grads)
-    attr = tf.reduce_sum(emb * mean_grad, axis=-1)
+    attr = tf.reduce_sum(delta * mean_grad, axis=-1)
     attr = tf.where(tf.not_equal(ids, 0), attr, tf.zeros_like(attr))  # padding: exactly 0
     values = tf.reshape(values, [batch, n_alphas])
     return attr, values[:, -1], values[:, 0]
@@ -101,12 +127,13 @@ class _CompiledIG:
         self.graph = None
         self.eager_only = False
 
-    def _trace_for(self, ids, w, aux, alphas, trapezoid):
+    def _trace_for(self, ids, w, aux, alphas, trapezoid, baseline_item):
         def spec(tensor, fixed_tail=True):
             tail = list(tensor.shape[1:]) if fixed_tail else [None] * (len(tensor.shape) - 1)
             return tf.TensorSpec([None, *tail], tensor.dtype)
 
-        signature = [spec(ids, False), spec(w, False), spec(aux), spec(alphas), spec(trapezoid)]
+        signature = [spec(ids, False), spec(w, False), spec(aux), spec(alphas), spec(trapezoid),
+                     tf.TensorSpec(baseline_item.shape, tf.float32)]
         return tf.function(
             lambda *args: _ig_tensors(self.model, self.scalar_fn, *args),
             input_signature=signature,
@@ -138,9 +165,12 @@ def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
     return cached
 
 
-def ig_slot_scores(model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS):
+def ig_slot_scores(
+    model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS, baseline_item=None
+):
     """Slot attributions [B, L], F(x) [B], F(baseline) [B], chunked to at most max_rows paths."""
     run = _compiled(model, scalar_fn)
+    baseline_item = tf.constant(_baseline_vector(model, baseline_item))
     alphas = tf.constant(np.linspace(0.0, 1.0, steps + 1, dtype=np.float32))
     trapezoid = tf.constant(trapezoid_weights(steps))
     users_per_pass = max(1, max_rows // (steps + 1))
@@ -158,6 +188,7 @@ def ig_slot_scores(model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DE
             tf.constant(chunk_aux),
             alphas,
             trapezoid,
+            baseline_item,
         )
         slot_attr = np.zeros((size, full_length), dtype=np.float32)
         slot_attr[:, -keep:] = attr.numpy()
@@ -165,8 +196,8 @@ def ig_slot_scores(model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DE
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
 
-def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_steps, tolerance, max_rows):
-    attr, f_x, f_base = ig_slot_scores(model, scalar_fn, batch.ids, batch.weights, aux, steps, max_rows)
+def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_steps, tolerance, max_rows, baseline):
+    attr, f_x, f_base = ig_slot_scores(model, scalar_fn, batch.ids, batch.weights, aux, steps, max_rows, baseline)
     used = np.full(len(attr), steps)
     current = steps
     while current * 2 <= max_steps:
@@ -175,7 +206,7 @@ def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_s
             break
         current *= 2
         attr[redo], f_x[redo], f_base[redo] = ig_slot_scores(
-            model, scalar_fn, batch.ids[redo], batch.weights[redo], aux[redo], current, max_rows
+            model, scalar_fn, batch.ids[redo], batch.weights[redo], aux[redo], current, max_rows, baseline
         )
         used[redo] = current
     return attr, f_x, f_base, used
@@ -207,15 +238,19 @@ def integrated_gradients_of(
     max_steps: int = DEFAULT_MAX_STEPS,
     tolerance: float = COMPLETENESS_TOLERANCE,
     max_rows: int = DEFAULT_MAX_ROWS,
+    baseline: str | np.ndarray = ZERO_BASELINE,
 ) -> list[Attribution]:
     """IG of any differentiable scalar of the logits, one Attribution per history.
 
     scalar_fn(logits [R, N+1], aux [R, ...]) -> [R]; aux row b belongs to history b.
-    Baseline: zero item embeddings at the real positions, positions and padding mask kept.
+    Baseline at every real position (positions and padding mask kept): "zero" item embeddings
+    (default), "mean_item" (the catalogue's mean input embedding) or a given [d] vector.
     """
     batch = encode(model, [as_history(h) for h in histories])
     aux = np.asarray(aux)
-    attr, f_x, f_base, used = _ig_with_refinement(model, scalar_fn, batch, aux, steps, max_steps, tolerance, max_rows)
+    attr, f_x, f_base, used = _ig_with_refinement(
+        model, scalar_fn, batch, aux, steps, max_steps, tolerance, max_rows, baseline
+    )
     gaps = relative_gap(attr.sum(axis=1), f_x - f_base)
     results = []
     for row in range(len(attr)):

@@ -10,6 +10,7 @@ import numpy as np
 from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import (
     DEFAULT_STEPS,
+    ZERO_BASELINE,
     Attribution,
     integrated_gradients_batch,
     integrated_gradients_of,
@@ -103,6 +104,7 @@ class DriftCalibration:
     n_reference: int
     steps: int = DEFAULT_STEPS
     rounds: int = DEFAULT_ROUNDS  # IG-of-alignment flagging rounds (see _flag_rounds)
+    baseline: str = ZERO_BASELINE  # IG baseline item for the alignment attributions
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
@@ -146,11 +148,17 @@ def suspicion_order(drift_scores: np.ndarray, attribution: np.ndarray) -> np.nda
 
 
 def alignment_attributions(
-    model, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex, steps: int = DEFAULT_STEPS
+    model,
+    histories: Sequence[History],
+    profiles: np.ndarray,
+    categories: CategoryIndex,
+    steps: int = DEFAULT_STEPS,
+    baseline: str = ZERO_BASELINE,
 ) -> list[Attribution]:
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     return integrated_gradients_of(
-        model, histories, categories.alignment_score, profiles.astype(np.float32), method=IG_ALIGNMENT, steps=steps
+        model, histories, categories.alignment_score, profiles.astype(np.float32), method=IG_ALIGNMENT, steps=steps,
+        baseline=baseline,
     )
 
 
@@ -189,7 +197,7 @@ def _flags_of(method, attribution, norm, threshold, percentile) -> tuple[np.ndar
     return scores, attribution.positions[order][flagged[order]]
 
 
-def _flag_rounds(model, histories, profiles, categories, first_round, norm, threshold, rounds, steps):
+def _flag_rounds(model, histories, profiles, categories, first_round, norm, threshold, rounds, steps, baseline):
     """IG-of-alignment flags, re-attributed on the history without earlier flags for up to `rounds` rounds.
 
     Needed because a removed query-like (most recent) drift item can hand its role to the next drift
@@ -201,7 +209,7 @@ def _flag_rounds(model, histories, profiles, categories, first_round, norm, thre
         if not active:
             break
         reduced = [without_positions(histories[row], flagged[row]) for row in active]
-        again = alignment_attributions(model, reduced, np.atleast_2d(profiles)[active], categories, steps)
+        again = alignment_attributions(model, reduced, np.atleast_2d(profiles)[active], categories, steps, baseline)
         still_active = []
         for row, attribution in zip(active, again):
             new = _flags_of(IG_ALIGNMENT, attribution, norm, threshold, None)[1]
@@ -241,9 +249,12 @@ def detect_drift_batch(
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     if method == IG_ALIGNMENT:
         norm, cutoff = calibration.alignment_norm, calibration.ads_cutoff
-        attributions = alignment_attributions(model, histories, profiles, categories, calibration.steps)
+        attributions = alignment_attributions(
+            model, histories, profiles, categories, calibration.steps, calibration.baseline
+        )
         flagged = _flag_rounds(model, histories, profiles, categories, attributions, norm,
-                               calibration.flag_threshold, calibration.rounds, calibration.steps)
+                               calibration.flag_threshold, calibration.rounds, calibration.steps,
+                               calibration.baseline)
     elif method == PAPER_RULE:
         norm, cutoff = calibration.top_item_norm, calibration.paper_rule_ads_cutoff
         attributions = top_item_attributions(model, histories, calibration.steps)
@@ -301,6 +312,7 @@ def calibrate_drift(
     holdout_fraction: float = 0.3,
     steps: int = DEFAULT_STEPS,
     rounds: int = DEFAULT_ROUNDS,
+    baseline: str = ZERO_BASELINE,
     norm_statistic: str = "abs",
 ) -> DriftCalibration:
     """Fit recency norms, the flag threshold and the ADS cutoffs on clean members.
@@ -313,14 +325,14 @@ def calibrate_drift(
     n_fit = len(histories) - int(len(histories) * holdout_fraction) if len(histories) >= 10 else len(histories)
     fit, held_out = histories[:n_fit], histories[n_fit:]
     fit_profiles = profiles[:n_fit]
-    alignment_ig = alignment_attributions(model, fit, fit_profiles, categories, steps)
+    alignment_ig = alignment_attributions(model, fit, fit_profiles, categories, steps, baseline)
     top_ig = top_item_attributions(model, fit, steps)
     alignment_norm = RecencyNorm.fit(alignment_ig, model.max_len, IG_ALIGNMENT, statistic=norm_statistic)
     top_item_norm = RecencyNorm.fit(top_ig, model.max_len, PAPER_RULE)
     pooled = np.concatenate([alignment_drift_scores(a, alignment_norm) for a in alignment_ig])
     threshold = float(np.quantile(pooled, quantile))
     alignment_flags = _flag_rounds(
-        model, fit, fit_profiles, categories, alignment_ig, alignment_norm, threshold, rounds, steps
+        model, fit, fit_profiles, categories, alignment_ig, alignment_norm, threshold, rounds, steps, baseline
     )
     paper_flags = [_flags_of(PAPER_RULE, a, top_item_norm, None, PAPER_PERCENTILE)[1] for a in top_ig]
     ads_cutoff = _ads_quantile(model, fit, fit_profiles, categories, alignment_flags, quantile)
@@ -338,6 +350,7 @@ def calibrate_drift(
         n_reference=len(histories),
         steps=steps,
         rounds=rounds,
+        baseline=baseline,
     )
     check, check_profiles = (held_out, profiles[n_fit:]) if held_out else (fit, fit_profiles)
     for method in (IG_ALIGNMENT, PAPER_RULE):

@@ -58,7 +58,9 @@ def detector_scores(
     histories = [injection.history for injection in injections]
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
     if method == "ig_alignment":
-        attributions = alignment_attributions(model, histories, profiles, categories, calibration.steps)
+        attributions = alignment_attributions(
+            model, histories, profiles, categories, calibration.steps, calibration.baseline
+        )
         return [(a.positions, -calibration.alignment_norm.relative(a)) for a in attributions]
     if method == "paper_rule":
         attributions = top_item_attributions(model, histories, calibration.steps)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import CategoryIndex, alignment_from_logits, as_categories
-from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
+from .attribution import DEFAULT_STEPS, ZERO_BASELINE, attention_attribution, occlusion_effects, score_histories
 from .detection import (
     DriftCalibration,
     DriftReport,
@@ -242,7 +242,8 @@ def recourse(
 def drift_order(model, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS):
     if report is not None:
         return report.ranked_positions()
-    attribution = alignment_attributions(model, [history], profile, categories, steps)[0]
+    baseline = calibration.baseline if calibration is not None else ZERO_BASELINE
+    attribution = alignment_attributions(model, [history], profile, categories, steps, baseline)[0]
     if calibration is not None:
         scores = alignment_drift_scores(attribution, calibration.alignment_norm)
     else:

@@ -53,6 +53,9 @@ def test_drift_check_fix_apply_and_undo(browser_page, live_server, member):
     page.get_by_role("link", name="Fix my recommendations").last.click()
     first_title = "Film 01 (1991)"
     page.get_by_label(f"Change for {first_title}").select_option("remove")
+    expect(page.locator("#live-preview")).to_contain_text("Live preview — nothing has changed yet")
+    expect(page.locator("#live-preview ol").last.locator("li")).to_have_count(10)
+    assert not RecourseResult.objects.exists()
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("heading", name="Preview — nothing has changed yet")).to_be_visible()
     assert not RecourseResult.objects.exists()

@@ -1,0 +1,49 @@
+// Live preview on "Fix my recommendations": as the member changes a selection, ask the preview API
+// (which changes nothing) and show the new top 10. The form's Preview button still works without JavaScript.
+(function () {
+  const form = document.getElementById("choose-form");
+  const panel = document.getElementById("live-preview");
+  if (!form || !panel) return;
+  const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  let timer = null;
+
+  function changes() {
+    const chosen = [];
+    form.querySelectorAll("select[name^='action-']").forEach((select) => {
+      const id = parseInt(select.name.slice("action-".length), 10);
+      if (select.value === "remove") chosen.push({interaction_id: id, weight: 0});
+      if (select.value === "lower") chosen.push({interaction_id: id, weight: parseFloat(form.querySelector(`#weight-${id}`).value)});
+    });
+    return chosen;
+  }
+
+  function listItems(items, flag, label) {
+    return items.map((item) => `<li>${escape(item.title)}${item[flag] ? ` <span class="badge">${label}</span>` : ""}</li>`).join("");
+  }
+
+  function escape(text) {
+    const div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
+  }
+
+  async function refresh() {
+    const chosen = changes();
+    if (!chosen.length) { panel.hidden = true; return; }
+    const response = await fetch("/api/recourse/preview/", {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+      body: JSON.stringify({changes: chosen}),
+    });
+    const data = await response.json();
+    panel.hidden = false;
+    if (!response.ok) { panel.textContent = data.detail || "The preview is unavailable."; return; }
+    panel.innerHTML = `<h3>Live preview — nothing has changed yet</h3>
+      <p>Match with your usual interests: ${data.alignment_before.toFixed(3)} → <strong>${data.alignment_after.toFixed(3)}</strong></p>
+      <div class="grid-2"><div><h4>Now</h4><ol class="compact">${listItems(data.top_before, "left", "leaves")}</ol></div>
+      <div><h4>After the change</h4><ol class="compact">${listItems(data.top_after, "new", "new")}</ol></div></div>
+      <p>Press “Preview” to review and apply.</p>`;
+  }
+
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+})();
