@@ -6,6 +6,7 @@ from recsys.services import training
 
 from .factories import make_dataset, make_history
 
+
 @pytest.fixture(autouse=True)
 def isolated_artefacts(settings, tmp_path):
     """Each test writes model artefacts to its own folder (database ids restart between test databases)."""
