@@ -85,3 +85,13 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+
+
+TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the tests that train a model, so the quick SQLite leg can leave them to the PostgreSQL leg."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.trains)
