@@ -99,14 +99,16 @@ def drift_narrative(report, titles: Mapping[int, str], verb: str = "watched", ma
     )
 
 
-def recourse_narrative(result, titles: Mapping[int, str]) -> str:
-    """Wording for a RecourseResult."""
+def recourse_narrative(result, titles: Mapping[int, str], max_items: int = 3) -> str:
+    """Wording for a RecourseResult (at most max_items removed titles are named)."""
     if not result.changes:
         return "No change to your history is needed."
     removed = [title_of(titles, c.item) for c in result.changes if c.action == "remove"]
     lowered = [(title_of(titles, c.item), c.weight) for c in result.changes if c.action == "down_weight"]
     parts = []
-    if removed:
+    if len(removed) > max_items:
+        parts.append(f"removing {join_titles(removed[:max_items])} and {len(removed) - max_items} other item(s)")
+    elif removed:
         parts.append(f"removing {join_titles(removed)}")
     for name, weight in lowered:
         parts.append(f"counting “{name}” at {weight:.0%}")

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import CategoryIndex, alignment_from_logits, as_categories
-from .attribution import DEFAULT_STEPS, ZERO_BASELINE, attention_attribution, occlusion_effects, score_histories
+from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
 from .detection import (
+    DETECTION_BASELINE,
     DriftCalibration,
     DriftReport,
     alignment_attributions,
@@ -40,7 +41,7 @@ class RecourseResult:
     satisfied: bool
     alignment_before: float
     alignment_after: float
-    alignment_target: float
+    alignment_target: float  # R(baseline) - slack
     baseline: str  # "reference history" or "current alignment + margin"
     ads_before: float | None  # ADS(reference, current); None without a reference history
     ads_after: float | None  # ADS(reference, corrected)
@@ -108,30 +109,53 @@ def _search_fixed_order(model, history, order, levels, target, profile, categori
                     [int(p) for p in order[: step + 1]], len(candidates))
 
 
-def _search_adaptive(model, history, order, levels, target, profile, categories, max_changes, pool_size) -> _Outcome:
-    """Each step scores the next `pool_size` suspects at every level in one pass and keeps the best removal."""
-    removed: dict[int, float] = {}
-    remaining = [int(p) for p in order]
-    changes, tried, scored = [], [], 0
-    outcome = None
-    while remaining and len(changes) < max_changes:
-        plans = [(p, level) for p in remaining[:pool_size] for level in levels]
-        candidates = [history.reweighted({**removed, p: level}) for p, level in plans]
-        logits, values = _alignment_of(model, candidates, profile, categories)
-        scored += len(candidates)
-        meeting = [i for i in range(len(plans)) if values[i] >= target - TOLERANCE]
-        best = max(meeting, key=lambda i: (plans[i][1], values[i])) if meeting else max(
-            (i for i, (_, level) in enumerate(plans) if level == 0.0), key=lambda i: values[i]
-        )
-        position, level = plans[best]
-        changes.append(_change(history, position, level))
-        tried.append(position)
-        outcome = _Outcome(list(changes), candidates[best], logits[best], float(values[best]), bool(meeting),
-                           list(tried), scored)
-        if meeting:
-            break
-        removed[position] = 0.0
-        remaining.remove(position)
+def _outcome(history, plan: dict[int, float], logits, value, target, tried, scored) -> _Outcome:
+    """Outcome of applying plan {position: new weight} (insertion order = order of the changes)."""
+    changes = [_change(history, p, w) for p, w in plan.items()]
+    return _Outcome(changes, history.reweighted(plan), logits, float(value), bool(value >= target - TOLERANCE),
+                    list(tried), scored)
+
+
+def _best_meeting(plans, values, target) -> int | None:
+    meeting = [i for i in range(len(plans)) if values[i] >= target - TOLERANCE]
+    return max(meeting, key=lambda i: values[i]) if meeting else None
+
+
+def _repair_one_skip(model, history, order, target, profile, categories, failed: _Outcome) -> _Outcome:
+    """A fixed order cannot undo an early wrong removal: try every prefix minus one of its positions.
+
+    One batched pass; the smallest working set wins (ties: highest alignment).
+    """
+    plans = [
+        {int(p): 0.0 for j, p in enumerate(order[:size]) if j != skip}
+        for size in range(2, len(order) + 1)
+        for skip in range(size - 1)
+    ]
+    if not plans:
+        return failed
+    logits, values = _alignment_of(model, [history.reweighted(plan) for plan in plans], profile, categories)
+    scored = failed.scored + len(plans)
+    meeting = [i for i in range(len(plans)) if values[i] >= target - TOLERANCE]
+    if not meeting:
+        return _Outcome(**{**failed.__dict__, "scored": scored})
+    best = min(meeting, key=lambda i: (len(plans[i]), -values[i]))
+    return _outcome(history, plans[best], logits[best], values[best], target, order, scored)
+
+
+def _prune(model, history, outcome: _Outcome, target, profile, categories) -> _Outcome:
+    """Minimise ||H - H'||: drop removals that are not needed (each round one batched pass)."""
+    while outcome.satisfied:
+        plan = {c.position: c.weight for c in outcome.changes}
+        droppable = [c.position for c in outcome.changes[:-1] if c.weight == 0.0]  # keep the deciding change
+        if not droppable:
+            return outcome
+        plans = [{p: w for p, w in plan.items() if p != drop} for drop in droppable]
+        logits, values = _alignment_of(model, [history.reweighted(x) for x in plans], profile, categories)
+        best = _best_meeting(plans, values, target)
+        if best is None:
+            return outcome
+        outcome = _outcome(history, plans[best], logits[best], values[best], target, outcome.tried,
+                           outcome.scored + len(plans))
     return outcome
 
 
@@ -146,17 +170,19 @@ def search_recourse(
     margin: float = DEFAULT_MARGIN,
     levels: Sequence[float] = DEFAULT_LEVELS,
     max_changes: int = DEFAULT_MAX_CHANGES,
-    pool_size: int = 1,
+    slack: float = 0.0,
     k: int = 10,
     stop_early: bool = True,
+    refine: bool = True,
 ) -> RecourseResult:
     """Greedy eq. 6 over positions in `order` (most suspicious first).
 
-    pool_size=1: strictly in order; all steps' candidates scored in one batched pass.
-    pool_size>1: each step tries the next pool_size suspects (one batched pass per step) and applies
-    the removal that raises alignment most, stopping at the first candidate meeting the target.
-    Levels are tried mildest first; a step that meets the target keeps its mildest working level.
-    Baseline: R(reference) when a reference history is given, else R(current) + margin.
+    Step j: order[:j] removed and order[j] at each level (mildest first); every step is scored in
+    one batched pass and the first step meeting the target wins, with its mildest working level.
+    refine: if no step does, prefixes with one position skipped are tried (one more pass); then
+    unneeded removals are dropped again (minimising ||H - H'||). refine=False: plain prefixes.
+    Baseline: R(reference) when a reference history is given, else R(current) + margin; the target
+    is that minus `slack` (0 = eq. 6 exactly).
     stop_early=False applies the whole order (fixed removal sets such as the oracle).
     """
     categories = as_categories(categories)
@@ -167,14 +193,18 @@ def search_recourse(
     fixed = [history] + ([reference] if reference is not None else [])
     fixed_logits, fixed_values = _alignment_of(model, fixed, profile, categories)
     before = float(fixed_values[0])
-    target = float(fixed_values[1]) if reference is not None else before + margin
+    target = (float(fixed_values[1]) if reference is not None else before + margin) - slack
     if len(order) == 0 or (stop_early and before >= target - TOLERANCE):
         outcome = _Outcome([], history, fixed_logits[0], before, before >= target - TOLERANCE, [], 0)
-    elif pool_size <= 1 or not stop_early:
-        limit = max_changes if stop_early else len(order)
-        outcome = _search_fixed_order(model, history, order[:limit], levels, target, profile, categories, stop_early)
+    elif not stop_early:
+        outcome = _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early)
     else:
-        outcome = _search_adaptive(model, history, order, levels, target, profile, categories, max_changes, pool_size)
+        order = order[:max_changes]
+        outcome = _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early)
+        if refine and not outcome.satisfied:
+            outcome = _repair_one_skip(model, history, order, target, profile, categories, outcome)
+        if refine:
+            outcome = _prune(model, history, outcome, target, profile, categories)
     return _result(model, history, reference, fixed_logits, outcome, before, target, categories, k)
 
 
@@ -242,7 +272,7 @@ def recourse(
 def drift_order(model, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS):
     if report is not None:
         return report.ranked_positions()
-    baseline = calibration.baseline if calibration is not None else ZERO_BASELINE
+    baseline = calibration.baseline if calibration is not None else DETECTION_BASELINE
     attribution = alignment_attributions(model, [history], profile, categories, steps, baseline)[0]
     if calibration is not None:
         scores = alignment_drift_scores(attribution, calibration.alignment_norm)
@@ -313,12 +343,15 @@ def compare_removal_strategies(
     margin: float = DEFAULT_MARGIN,
     max_changes: int = DEFAULT_MAX_CHANGES,
     fixed_k: int | None = None,
+    slack: float = 0.0,
+    refine: bool = False,
 ) -> dict[str, RecourseResult]:
     """Removal-only recourse along each order.
 
     Default: stop at the first prefix meeting the baseline (changes needed per strategy).
     fixed_k: remove exactly the first k of every order (random-k, most-recent-k, ...).
     "oracle" always removes its whole order (exactly the injected interactions).
+    refine=False (default) keeps the baselines plain "remove along the order until it works".
     """
     categories = as_categories(categories)
     results = {}
@@ -332,6 +365,7 @@ def compare_removal_strategies(
             limit, stop_early = max_changes, True
         results[name] = search_recourse(
             model, history, profile, categories, order[:limit], reference=reference, margin=margin,
-            levels=(0.0,), max_changes=limit, stop_early=stop_early,
+            levels=(0.0,), max_changes=limit, stop_early=stop_early, slack=slack,
+            refine=refine,
         )
     return results

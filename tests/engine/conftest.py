@@ -19,7 +19,7 @@ from recourse.engine.sequences import as_history  # noqa: E402
 
 NUM_ITEMS, NUM_CATEGORIES, ITEMS_PER_CATEGORY = 60, 6, 10
 MAX_LEN, HISTORY_LEN = 40, 30
-CALIBRATION_MEMBERS = 40
+CALIBRATION_MEMBERS = 80
 
 
 @dataclass
@@ -57,17 +57,20 @@ def train(model: TinyRecommender, histories, steps: int = 250, batch: int = 64, 
     """Next-item cross-entropy on random prefixes (teacher forcing at the last position only)."""
     rng = np.random.default_rng(seed)
     optimizer = tf.keras.optimizers.Adam(0.02)
-    for _ in range(steps):
-        rows = rng.integers(len(histories), size=batch)
-        cuts = rng.integers(5, HISTORY_LEN, size=batch)
-        prefixes = [histories[r][: c] for r, c in zip(rows, cuts)]
-        labels = np.array([histories[r][c] for r, c in zip(rows, cuts)])
-        ids, w = model.encode_inputs(prefixes)
+
+    @tf.function
+    def step(ids, w, labels):
         with tf.GradientTape() as tape:
             logits = model.logits_from_input_embeddings(model.item_input_embeddings(ids, w), ids)[:, 1:]
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels - 1, logits))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    for _ in range(steps):
+        rows = rng.integers(len(histories), size=batch)
+        cuts = rng.integers(5, HISTORY_LEN, size=batch)
+        ids, w = model.encode_inputs([histories[r][:c] for r, c in zip(rows, cuts)])
+        step(ids, w, np.array([histories[r][c] for r, c in zip(rows, cuts)]))
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +80,7 @@ def world() -> World:
     model = TinyRecommender(NUM_ITEMS, MAX_LEN, dim=16, seed=0)
     train_histories, _ = synthetic_members(seed=1, count=400)
     train(model, train_histories)
-    clean, favourites = synthetic_members(seed=2, count=60)
+    clean, favourites = synthetic_members(seed=2, count=100)
     titles = {item: f"Film {item:02d}" for item in range(1, NUM_ITEMS + 1)}
     return World(model, CategoryIndex(category_matrix(), [f"genre {c}" for c in range(NUM_CATEGORIES)]), clean,
                   favourites, titles)

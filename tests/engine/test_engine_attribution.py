@@ -28,7 +28,7 @@ def test_ig_completeness_within_five_percent(tiny_model):
 
 
 def test_ig_doubles_steps_when_gap_too_large(tiny_model):
-    result = integrated_gradients(tiny_model, HISTORY, 4, steps=2, max_steps=64, tolerance=1e-4)
+    result = integrated_gradients(tiny_model, HISTORY, 4, steps=2, max_steps=8, tolerance=1e-6)
     assert result.steps > 2
     assert "steps" in result.note
 
@@ -102,3 +102,10 @@ def test_agreement_between_methods(tiny_model):
     assert same.spearman == pytest.approx(1.0) and same.top_k_overlap == 1.0
     other = method_agreement(ig, occlusion_attribution(tiny_model, as_history(HISTORY), 4), k=3)
     assert -1.0 <= other.spearman <= 1.0 and 0.0 <= other.top_k_overlap <= 1.0
+
+
+def test_empty_history_gives_an_empty_attribution(tiny_model):
+    result = integrated_gradients(tiny_model, [], 4)
+    assert result.positions.size == 0 and result.scores.size == 0
+    all_zero = integrated_gradients(tiny_model, [1, 2], 4, weights=[0, 0])
+    assert all_zero.positions.size == 0

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,10 @@ def test_calibration_round_trips_through_json(calibration):
     restored = DriftCalibration.from_json(calibration.to_json())
     assert restored == calibration
     assert restored.alignment_norm.mean_abs == calibration.alignment_norm.mean_abs
+    assert RecencyNorm.from_json(calibration.alignment_norm.to_json()) == calibration.alignment_norm
+    old_format = json.loads(calibration.to_json())
+    del old_format["baseline"]
+    assert DriftCalibration.from_json(json.dumps(old_format)).baseline == "zero"
 
 
 def test_clean_histories_mostly_get_no_drift(world, calibration, held_out):

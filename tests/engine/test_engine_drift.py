@@ -153,3 +153,13 @@ def test_category_injection_without_categories_falls_back_to_random():
 def test_unknown_strategy_is_rejected():
     with pytest.raises(ValueError, match="random, category, temporal"):
         inject_drift(HISTORY, "adversarial", num_items=NUM_ITEMS)
+
+
+def test_raw_category_matrix_is_accepted_and_wrapped_once():
+    from recourse.engine.alignment import as_categories, preference_profile
+
+    matrix = four_category_index().matrix
+    assert as_categories(matrix) is as_categories(matrix)
+    assert preference_profile([1, 2, 4, 12], matrix).tolist() == [0.5, 0.25, 0.0, 0.25]
+    injection = inject_drift(HISTORY, "category", num_items=NUM_ITEMS, categories=matrix, n=2, seed=0)
+    assert injection.target_category in (2, 3)

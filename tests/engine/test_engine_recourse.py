@@ -37,10 +37,13 @@ def test_mid_history_drift_needs_fewer_changes_than_removing_recent_items(world,
 
 
 def test_appended_drift_needs_no_more_changes_than_removing_recent_items(world, calibration, held_out):
+    # Removing the most recent items is the oracle for appended drift; the mean is not compared
+    # because a member whose target is never met counts as max_changes.
     rows = changes_needed(world, calibration, held_out, "category")
     ours, recent = rows[:, 0], rows[:, 1]
     assert rows[:, 2].mean() >= 0.9
-    assert ours.mean() <= recent.mean()
+    assert np.median(ours) <= np.median(recent)
+    assert np.mean(ours <= recent) >= 0.8
 
 
 def test_recourse_result_reports_alignment_ads_dtc_and_top10(world, calibration, held_out):
@@ -76,10 +79,27 @@ def test_in_order_search_scores_all_candidates_in_one_pass(world, held_out):
     history, profile = held_out[2]
     model = CountingModel(world.model)
     result = search_recourse(model, history, profile, world.categories, order=[29, 28, 27, 26], margin=1.0,
-                             levels=(0.5, 0.25))
+                             levels=(0.5, 0.25), refine=False)
     assert model.calls == 2  # current history once, then every candidate of every step together
     assert result.candidates_scored == 12 and not result.satisfied
     assert [c.action for c in result.changes] == ["remove"] * 4
+    model.calls = 0
+    refined = search_recourse(model, history, profile, world.categories, order=[29, 28, 27, 26], margin=1.0)
+    assert model.calls == 3  # plus one pass over every prefix with one position skipped
+    assert refined.candidates_scored == 12 + 6 and not refined.satisfied
+
+
+def test_unneeded_removals_are_pruned(world, held_out):
+    history, profile = held_out[8]
+    injection = inject_drift(history, "category", num_items=world.model.num_items, categories=world.categories, seed=8)
+    clean_first = [0, 1, *injection.injected_positions.tolist()]  # two clean items ahead of the drift
+    result = search_recourse(world.model, injection.history, profile, world.categories, order=clean_first,
+                             reference=history, levels=(0.0,), max_changes=7)
+    plain = search_recourse(world.model, injection.history, profile, world.categories, order=clean_first,
+                            reference=history, levels=(0.0,), max_changes=7, refine=False)
+    assert result.satisfied
+    assert len(result.changes) <= len(plain.changes)
+    assert result.distance <= plain.distance
 
 
 def test_mildest_working_level_is_kept(world, held_out):
@@ -117,3 +137,35 @@ def test_comparison_orders_cover_all_strategies(world, calibration, held_out):
     for name in ("drift_score", "most_recent", "random", "attention", "occlusion"):
         assert sorted(orders[name]) == sorted(visible)
     assert orders["most_recent"][0] == len(injection.history) - 1
+
+
+def test_fixed_k_removes_exactly_k_per_strategy(world, calibration, held_out):
+    history, profile = held_out[6]
+    injection = inject_drift(history, "random", num_items=world.model.num_items, seed=2)
+    orders = comparison_orders(world.model, injection.history, profile, world.categories, calibration=calibration)
+    results = compare_removal_strategies(world.model, injection.history, profile, world.categories, orders,
+                                         reference=history, fixed_k=3)
+    assert all(len(r.changes) == 3 and all(c.action == "remove" for c in r.changes) for r in results.values())
+    assert [c.position for c in results["most_recent"].changes] == [34, 33, 32]
+
+
+def test_results_serialise_to_json(world, calibration, held_out):
+    import json
+
+    from recourse.engine.detection import detect_drift
+    from recourse.engine.serialize import to_plain
+
+    history, profile = held_out[7]
+    report = detect_drift(world.model, history, profile, world.categories, calibration)
+    result = recourse(world.model, history, profile, world.categories, report=report)
+    payload = json.loads(json.dumps(to_plain({"report": report, "recourse": result})))
+    assert payload["report"]["verdict"] in ("drift: yes", "drift: no")
+    assert len(payload["recourse"]["top_after"]) == 10
+    assert payload["recourse"]["ads_before"] is None  # no reference history given
+
+
+def test_reference_history_before_a_date():
+    from recourse.engine.sequences import history_before
+
+    reference = history_before(as_history([5, 6, 7, 8]), timestamps=[10, 20, 30, 40], cutoff=30)
+    assert reference.items.tolist() == [5, 6]

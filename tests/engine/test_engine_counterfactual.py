@@ -1,0 +1,109 @@
+import numpy as np
+
+from recourse.engine.attribution import integrated_gradients, method_agreement, occlusion_attribution
+from recourse.engine.counterfactual import counterfactual_ranks, top_counterfactuals
+from recourse.engine.detection import detect_drift
+from recourse.engine.drift import inject_drift
+from recourse.engine.narratives import (
+    because_line,
+    confidence_level,
+    counterfactual_sentence,
+    drift_narrative,
+    explain_recommendation,
+    join_titles,
+    recourse_narrative,
+)
+from recourse.engine.recourse import recourse
+
+HISTORY = [3, 5, 7, 9, 11, 2, 14]
+
+
+def direct_rank(model, history, target, seen):
+    logits = model.score_last(*model.encode_inputs([history]))[0]
+    candidates = [i for i in range(1, model.num_items + 1) if i not in seen or i == target]
+    return 1 + sum(logits[i] > logits[target] for i in candidates if i != target)
+
+
+def test_counterfactual_ranks_match_direct_recomputation(tiny_model):
+    target = 4
+    results = counterfactual_ranks(tiny_model, HISTORY, target, positions=[0, 3, 6])
+    for result in results:
+        without = HISTORY[: result.position] + HISTORY[result.position + 1 :]
+        assert result.rank_before == direct_rank(tiny_model, HISTORY, target, set(HISTORY))
+        assert result.rank_after == direct_rank(tiny_model, without, target, set(HISTORY))
+        assert result.item == HISTORY[result.position]
+
+
+def test_top_counterfactuals_use_supporting_interactions(tiny_model):
+    ig = integrated_gradients(tiny_model, HISTORY, 4)
+    results = top_counterfactuals(tiny_model, HISTORY, ig, k=2)
+    assert all(ig.score_of(r.position) > 0 for r in results)
+    assert [r.position for r in results] == [p for p in ig.top_positions(2) if ig.score_of(p) > 0]
+
+
+def test_phrasing_is_fixed():
+    assert join_titles(["A"]) == "“A”"
+    assert join_titles(["A", "B", "C"]) == "“A”, “B” and “C”"
+    assert because_line(["Heat", "Ronin"]) == "Because you watched “Heat” and “Ronin”"
+    assert because_line(["Heat"], verb="read") == "Because you read “Heat”"
+    assert confidence_level(0.01, None) == "low"
+
+
+def test_counterfactual_sentence_wording(tiny_model):
+    result = counterfactual_ranks(tiny_model, HISTORY, 4, positions=[0])[0]
+    titles = {HISTORY[0]: "Heat", 4: "Ronin"}
+    sentence = counterfactual_sentence(result, titles)
+    assert sentence.startswith("Without “Heat”, “Ronin” would ")
+    assert f"#{result.rank_before}" in sentence
+
+
+def test_narrative_names_real_items_from_the_history(tiny_model):
+    titles = {item: f"Film {item}" for item in range(1, 31)}
+    ig = integrated_gradients(tiny_model, HISTORY, 4)
+    agreement = method_agreement(ig, occlusion_attribution(tiny_model, HISTORY, 4))
+    narrative = explain_recommendation(ig, titles, counterfactuals=top_counterfactuals(tiny_model, HISTORY, ig),
+                                       agreement=agreement)
+    named = [HISTORY[p] for p in narrative.supporting_positions]
+    assert named and all(HISTORY[p] in HISTORY for p in narrative.supporting_positions)
+    assert narrative.reason == because_line([titles[i] for i in named])
+    assert "“Film 4” is recommended mainly because you watched" in narrative.text
+    assert narrative.confidence in ("high", "medium", "low") and narrative.confidence_text in narrative.text
+    again = explain_recommendation(ig, titles, counterfactuals=top_counterfactuals(tiny_model, HISTORY, ig),
+                                   agreement=agreement)
+    assert again == narrative  # same situation, same words
+
+
+def test_drift_and_recourse_narratives_name_flagged_items(world, calibration, held_out):
+    history, profile = held_out[0]
+    injection = inject_drift(history, "random", num_items=world.model.num_items, categories=world.categories, seed=0)
+    report = detect_drift(world.model, injection.history, profile, world.categories, calibration)
+    text = drift_narrative(report, world.titles)
+    assert report.drift and text.startswith("Your recommendations are drifting away")
+    assert world.titles[int(injection.history.items[report.flagged_positions[0]])] in text
+    result = recourse(world.model, injection.history, profile, world.categories, report=report, reference=history,
+                      max_changes=30)
+    story = recourse_narrative(result, world.titles, max_items=len(result.changes))
+    assert all(world.titles[c.item] in story for c in result.changes)
+    if len(result.changes) > 1:
+        assert "1 other item(s)" in recourse_narrative(result, world.titles, max_items=len(result.changes) - 1) or \
+            any(c.action == "down_weight" for c in result.changes)
+    assert np.all(np.isin([c.item for c in result.changes], injection.history.items))
+
+
+def test_explain_item_bundles_every_method(tiny_model):
+    from engine_tiny_model import TinyRecommender
+
+    from recourse.engine.explain import explain_item
+
+    titles = {item: f"Film {item}" for item in range(1, 31)}
+    explanation = explain_item(tiny_model, HISTORY, 4, titles)
+    assert explanation.attention is not None and explanation.narrative.reason.startswith("Because you watched")
+    assert explanation.integrated_gradients.positions.tolist() == explanation.occlusion.positions.tolist()
+    without_attention = explain_item(TinyRecommender(30, 12, dim=8, seed=3, attention=False), HISTORY, 4, titles)
+    assert without_attention.attention is None and "no attention layer" in without_attention.attention_unavailable
+
+
+def test_warm_up_traces_without_error(world):
+    from recourse.engine.explain import warm_up
+
+    warm_up(world.model, world.categories)
