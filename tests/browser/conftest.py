@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from playwright.sync_api import expect
 
 # The live server and Playwright's sync API share this thread's event loop.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -27,7 +28,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 15_000  # actions and expect(); generous because CI machines are often busy
+NAVIGATION_TIMEOUT_MS = 45_000  # every page loads plotly.js (3.5 MB) in its head
+
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +51,7 @@ def browser_page(chromium_browser, live_server):
     """A page in a fresh browser context; ``page.console_errors`` lists what went wrong in the page."""
     context = chromium_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda message: _record_console_error(page, message))
