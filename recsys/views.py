@@ -4,12 +4,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Interaction, Item, Job
 from .services import history
+
+
+def _next_or(request, default: str):
+    """Where to go after a POST: the form's "next" when it is a page of this site, else the default."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)
 
 
 def landing(request):
@@ -53,7 +62,7 @@ def choose_dataset(request):
         request.session[selectors.SESSION_DATASET_KEY] = form.cleaned_data["dataset"].pk
     else:
         messages.error(request, "That dataset does not exist.")
-    return redirect(request.POST.get("next") or "recsys:home")
+    return _next_or(request, "recsys:home")
 
 
 @login_required
@@ -95,7 +104,7 @@ def add_to_history(request, item_id):
         history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id
         messages.success(request, f"Added “{item.title}” to your history.")
-    return redirect(request.POST.get("next") or "recsys:catalogue")
+    return _next_or(request, "recsys:catalogue")
 
 
 @login_required
@@ -109,7 +118,7 @@ def remove_from_history(request, interaction_id):
         messages.error(request, str(exc))
     else:
         messages.success(request, "Removed from your history.")
-    return redirect(request.POST.get("next") or "recsys:home")
+    return _next_or(request, "recsys:home")
 
 
 @staff_member_required

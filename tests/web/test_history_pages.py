@@ -86,3 +86,12 @@ def test_member_removes_only_own_manual_additions(member_client, make_user):
 def test_unknown_item_gives_404(member_client):
     make_dataset()
     assert member_client.post(reverse("recsys:add-to-history", args=[999999])).status_code == 404
+
+
+def test_next_parameter_cannot_redirect_off_site(member_client):
+    dataset = make_dataset()
+    film = dataset.items.first()
+    response = member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("recsys:catalogue")
+    response = member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"next": "/home/?page=2"})
+    assert response["Location"] == "/home/?page=2"
