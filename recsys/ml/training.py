@@ -8,6 +8,7 @@ compiles once per bucket instead of once per batch.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ class EpochRecord:
     loss: float
     valid: dict | None
     seconds: float  # training time of the epoch, validation excluded
+    cpu_seconds: float = 0.0  # process CPU time of the same span (all cores); robust to a busy machine
 
 
 @dataclass
@@ -54,12 +56,19 @@ class TrainingResult:
         return float(np.mean([record.seconds for record in self.curve]))
 
     @property
+    def cpu_seconds_per_epoch(self) -> float:
+        if not self.curve:
+            return 0.0
+        return float(np.mean([record.cpu_seconds for record in self.curve]))
+
+    @property
     def final_loss(self) -> float | None:
         return self.curve[-1].loss if self.curve else None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["seconds_per_epoch"] = self.seconds_per_epoch
+        data["cpu_seconds_per_epoch"] = self.cpu_seconds_per_epoch
         data["epochs_run"] = self.epochs_run
         return data
 
@@ -150,6 +159,11 @@ def _take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     taken = array[np.maximum(rows, 0)]
     taken[rows < 0] = 0
     return taken
+
+
+def process_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def item_counts(train: Sequences, num_items: int) -> np.ndarray:
@@ -246,9 +260,9 @@ class Trainer:
             if should_stop is not None and should_stop():
                 result.stopped = "cancelled"
                 break
-            loss, seconds = self._run_epoch(buckets, rng)
+            loss, seconds, cpu_seconds = self._run_epoch(buckets, rng)
             metrics = self._validate(valid, epoch)
-            result.curve.append(EpochRecord(epoch, loss, metrics, seconds))
+            result.curve.append(EpochRecord(epoch, loss, metrics, seconds, cpu_seconds))
             if on_epoch is not None:
                 on_epoch(epoch, loss, metrics, seconds)
             if metrics is not None:
@@ -270,14 +284,14 @@ class Trainer:
         self.model.training_result = result
         return result
 
-    def _run_epoch(self, buckets: list[Bucket], rng: np.random.Generator) -> tuple[float, float]:
-        started = time.perf_counter()
+    def _run_epoch(self, buckets: list[Bucket], rng: np.random.Generator) -> tuple[float, float, float]:
+        started, cpu_started = time.perf_counter(), process_cpu_seconds()
         losses = [
             self._train_step(batch.ids, batch.weights, batch.positions, batch.targets, self._sample_negatives(rng))
             for batch in epoch_batches(buckets, self.config.batch_size, rng)
         ]
         loss = float(np.mean([value.numpy() for value in losses]))
-        return loss, time.perf_counter() - started
+        return loss, time.perf_counter() - started, process_cpu_seconds() - cpu_started
 
     def _validate(self, valid: EvalSet | None, epoch: int) -> dict | None:
         if valid is None or len(valid) == 0 or epoch % self.config.eval_every:
