@@ -59,8 +59,18 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
         _insert_interactions(dataset, frame)
         _refresh_counts(dataset)
+    _analyze_tables()
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
     return dataset
+
+
+def _analyze_tables() -> None:
+    """Refresh PostgreSQL's statistics after a bulk load, or the next big read gets a nested-loop plan."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (Item, InteractionSequence, Interaction):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:

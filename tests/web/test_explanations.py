@@ -109,3 +109,13 @@ def test_batch_explanation_job_caches_members_explanations(trained, make_user):
     job.refresh_from_db()
     assert job.status == "succeeded" and job.result == {"members": 1, "explanations": 2, "members_without_history": 0}
     assert Explanation.objects.filter(user=alice).values("target_item").distinct().count() == 2
+
+
+def test_explanation_warm_up_runs_for_active_models(trained, caplog):
+    import logging
+
+    from recourse.warmup import warm_up
+
+    with caplog.at_level(logging.INFO, logger="recourse.warmup"):
+        warm_up()
+    assert "Explanations warmed up for" in caplog.text

@@ -1,0 +1,224 @@
+"""Drift check, recourse preview and apply latency on the ML-1M-shaped SASRec at L=200.
+
+    .venv/bin/python benchmarks/recourse.py                    # everything, default sizes
+    .venv/bin/python benchmarks/recourse.py --members 100 --rounds 2 --applies 60
+
+Targets (issue 12): drift check (IG + flags) p50 <= 100 ms; recourse preview with the engine's search
+p95 <= 300 ms; apply p95 <= 200 ms on PostgreSQL.
+- drift check, engine: recourse.engine.detection.detect_drift with the model's stored calibration;
+  service: recourse.services.drift.check_drift (adds the history query, the DriftResult row, DTC);
+- preview, engine: recourse.engine.recourse.recourse (IG-of-alignment order + batched greedy search);
+  service: recourse.services.corrections.suggest (adds the history query, the preview's forward pass
+  and item lookups);
+- apply: recourse.services.corrections.apply on PostgreSQL, each after a fresh preview (fingerprint),
+  then recourse.services.corrections.undo to restore the history (also timed).
+The world comes from benchmarks/_world.py. Results: printed and written to var/bench/recourse.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _world  # noqa: E402
+from _world import log, percentiles  # noqa: E402
+
+TARGETS = {"drift_check_p50": 100.0, "preview_p95": 300.0, "apply_p95": 200.0}
+RESULTS = _world.BENCH_VAR / "recourse.json"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=100, help="engine part: members (>= 200 interactions)")
+    parser.add_argument("--rounds", type=int, default=2, help="service part: passes over the linked members")
+    parser.add_argument("--applies", type=int, default=60, help="apply + undo cycles")
+    parser.add_argument("--part", choices=("engine", "service", "apply", "all"), default="all")
+    parser.add_argument("--epochs", type=int, default=3, help="if the world must be built: SASRec epochs")
+    parser.add_argument("--train-minutes", type=float, default=25.0, help="if the world must be built")
+    return parser.parse_args(argv)
+
+
+def ms(seconds: float) -> float:
+    return 1000.0 * seconds
+
+
+def context():
+    from recourse.services.context import active_context, categories_for, drift_calibration
+
+    dataset = _world.bench_dataset()
+    model, recommender = active_context(dataset)
+    return dataset, model, recommender, categories_for(model, recommender), drift_calibration(model, recommender)
+
+
+def engine_part(args) -> dict:
+    from recourse.engine.alignment import preference_profile
+    from recourse.engine.detection import detect_drift
+    from recourse.engine.explain import warm_up
+    from recourse.engine.recourse import recourse
+
+    dataset, model, recommender, categories, calibration = context()
+    network = recommender.model
+    histories = list(_world.engine_histories(dataset, recommender,
+                                             _world.long_sequence_ids(dataset, args.members)).values())
+    log(f"Engine part: {len(histories)} members (>= {_world.MIN_HISTORY} interactions, L={network.max_len}); "
+        f"calibration steps {calibration.steps}, rounds {calibration.rounds}; load {_world.load_average()}")
+    profiles = [preference_profile(h, categories) for h in histories]
+    log("Warming up (tracing the alignment IG graph)")
+    warm_up(network, categories)
+    detect_drift(network, histories[0], profiles[0], categories, calibration)
+    recourse(network, histories[0], profiles[0], categories, calibration=calibration)
+
+    detect_ms, recourse_ms, flagged, verdicts, changes, satisfied, scored = [], [], [], 0, [], 0, []
+    detect_cpu, recourse_cpu = [], []  # process CPU time (all TF threads): the work, whatever the load
+    load_before = _world.load_average()
+    for n, (history, profile) in enumerate(zip(histories, profiles, strict=True), start=1):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        report = detect_drift(network, history, profile, categories, calibration)
+        detect_ms.append(ms(time.perf_counter() - started))
+        detect_cpu.append(ms(time.process_time() - cpu_started))
+        flagged.append(len(report.flagged_positions))
+        verdicts += report.drift
+
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = recourse(network, history, profile, categories, calibration=calibration)
+        recourse_ms.append(ms(time.perf_counter() - started))
+        recourse_cpu.append(ms(time.process_time() - cpu_started))
+        changes.append(len(result.changes))
+        satisfied += result.satisfied
+        scored.append(result.candidates_scored)
+        if n % 20 == 0 or n == len(histories):
+            log(f"  {n}/{len(histories)}: detect last {detect_ms[-1]:.0f} ms, recourse last {recourse_ms[-1]:.0f} ms; "
+                f"load {_world.load_average()}")
+    result = {
+        "members": len(histories), "load_average_before": load_before, "load_average_after": _world.load_average(),
+        "detect_drift_ms": percentiles(detect_ms), "recourse_ms": percentiles(recourse_ms),
+        "detect_drift_cpu_ms": percentiles(detect_cpu), "recourse_cpu_ms": percentiles(recourse_cpu),
+        "drift_yes": verdicts, "flagged_mean": sum(flagged) / len(flagged),
+        "recourse_changes_mean": sum(changes) / len(changes), "recourse_satisfied": satisfied,
+        "candidates_scored_max": max(scored),
+    }
+    for name in ("detect_drift_ms", "recourse_ms", "detect_drift_cpu_ms", "recourse_cpu_ms"):
+        stats = result[name]
+        log(f"  {name[:-3]:<13} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
+    return result
+
+
+def service_part(args) -> dict:
+    from recourse.services import corrections, drift
+
+    dataset, *_ = context()
+    members = _world.member_users()
+    log(f"Service part: {len(members)} linked members x {args.rounds} rounds; warming up")
+    drift.check_drift(user=members[0], dataset=dataset)
+    corrections.suggest(user=members[0], dataset=dataset)
+    check_ms, suggest_ms, suggest_changes = [], [], []
+    load_before = _world.load_average()
+    for round_ in range(1, args.rounds + 1):
+        for user in members:
+            started = time.perf_counter()
+            drift.check_drift(user=user, dataset=dataset)
+            check_ms.append(ms(time.perf_counter() - started))
+            started = time.perf_counter()
+            shown = corrections.suggest(user=user, dataset=dataset)
+            suggest_ms.append(ms(time.perf_counter() - started))
+            suggest_changes.append(len(shown.changes))
+        log(f"  round {round_}/{args.rounds}: check_drift last {check_ms[-1]:.0f} ms, suggest last "
+            f"{suggest_ms[-1]:.0f} ms; load {_world.load_average()}")
+    result = {
+        "members": len(members), "rounds": args.rounds, "load_average_before": load_before,
+        "load_average_after": _world.load_average(), "check_drift_ms": percentiles(check_ms),
+        "suggest_ms": percentiles(suggest_ms), "suggest_changes_mean": sum(suggest_changes) / len(suggest_changes),
+    }
+    for name in ("check_drift_ms", "suggest_ms"):
+        stats = result[name]
+        log(f"  {name[:-3]:<13} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
+    return result
+
+
+def apply_part(args) -> dict:
+    from recourse.services import corrections
+    from recourse.services.context import member_history
+
+    dataset, model, recommender, *_ = context()
+    members = _world.member_users()
+    # The changes to apply: the engine's suggestion for the member (realistic size), or, when it
+    # suggests nothing, excluding the most recent interaction.
+    plans = {}
+    for user in members:
+        shown = corrections.suggest(user=user, dataset=dataset)
+        if shown.changes:
+            plans[user.pk] = dict(shown.changes)
+        else:
+            plans[user.pk] = {member_history(user, dataset, recommender).interactions[-1].pk: 0.0}
+    log(f"Apply part: {args.applies} apply + undo cycles over {len(members)} members "
+        f"(changes per apply: mean {sum(map(len, plans.values())) / len(plans):.1f})")
+    apply_ms, undo_ms, preview_ms = [], [], []
+    load_before = _world.load_average()
+    for n in range(1, args.applies + 1):
+        user = members[(n - 1) % len(members)]
+        changes = plans[user.pk]
+        started = time.perf_counter()
+        shown = corrections.preview(user=user, dataset=dataset, changes=changes)
+        preview_ms.append(ms(time.perf_counter() - started))
+        started = time.perf_counter()
+        result = corrections.apply(user=user, dataset=dataset, changes=changes, fingerprint=shown.fingerprint,
+                                   suggested=True)
+        apply_ms.append(ms(time.perf_counter() - started))
+        started = time.perf_counter()
+        corrections.undo(user=user, result_id=result.pk)  # restores the exact previous state
+        undo_ms.append(ms(time.perf_counter() - started))
+        if n % 10 == 0 or n == args.applies:
+            log(f"  {n}/{args.applies}: apply last {apply_ms[-1]:.0f} ms, undo last {undo_ms[-1]:.0f} ms; "
+                f"load {_world.load_average()}")
+    result = {
+        "cycles": args.applies, "load_average_before": load_before, "load_average_after": _world.load_average(),
+        "database": "PostgreSQL 127.0.0.1:5432", "preview_ms": percentiles(preview_ms),
+        "apply_ms": percentiles(apply_ms), "undo_ms": percentiles(undo_ms),
+        "changes_mean": sum(map(len, plans.values())) / len(plans),
+    }
+    for name in ("preview_ms", "apply_ms", "undo_ms"):
+        stats = result[name]
+        log(f"  {name[:-3]:<13} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
+    return result
+
+
+def verdict(value: float, target: float) -> str:
+    return "PASS" if value <= target else "FAIL"
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    _world.setup_django()
+    log(f"Machine: {_world.machine()}")
+    world = _world.ensure_world(args.epochs, args.train_minutes)
+    log(f"World: model {world['model']['id']} ({world['model']['epochs_trained']} epochs, "
+        f"valid NDCG@10 {world['model']['valid_ndcg10']}), {len(world['members'])} members")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results.update({"machine": _world.machine(), "git": _world.git_revision(), "world": world,
+                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    if args.part in ("engine", "all"):
+        results["engine"] = engine_part(args)
+        p50 = results["engine"]["detect_drift_ms"]["p50"]
+        log(f"Drift check (engine) p50 {p50:.1f} ms (target <= 100) {verdict(p50, TARGETS['drift_check_p50'])}")
+    if args.part in ("service", "all"):
+        results["service"] = service_part(args)
+        p95 = results["service"]["suggest_ms"]["p95"]
+        log(f"Preview with engine search (suggest) p95 {p95:.1f} ms (target <= 300) "
+            f"{verdict(p95, TARGETS['preview_p95'])}")
+    if args.part in ("apply", "all"):
+        results["apply"] = apply_part(args)
+        p95 = results["apply"]["apply_ms"]["p95"]
+        log(f"Apply p95 {p95:.1f} ms (target <= 200) {verdict(p95, TARGETS['apply_p95'])}")
+    RESULTS.write_text(json.dumps(results, indent=2))
+    log(f"Wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

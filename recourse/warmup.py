@@ -1,0 +1,24 @@
+"""Trace the explanation graphs of every active model, so the first "Why?" of a worker is not slow."""
+
+import logging
+
+from recsys.models import TrainedModel
+from recsys.services import serving
+
+from .engine.explain import warm_up as warm_up_engine
+from .services.context import DriftUnavailable, categories_for
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(
+        "dataset"
+    ):
+        _, recommender = serving.loaded_model(model.dataset)
+        try:
+            categories = categories_for(model, recommender)
+        except DriftUnavailable:
+            categories = None
+        warm_up_engine(recommender.model, categories)
+        log.info("Explanations warmed up for %s", model)
