@@ -1,0 +1,349 @@
+"""Analyst research dashboard: nine deep-linkable sections, staff only (members get 403)."""
+
+import csv
+import json
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from recourse.engine.drift import STRATEGIES
+from recourse.models import Experiment
+from recourse.services import dashboard, experiments
+from recsys.models import Dataset, TrainedModel
+from recsys.services import registry, training
+
+
+def analyst_required(view):
+    """Anonymous -> sign-in page; signed-in non-staff -> 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("The research dashboard is for analysts (staff) only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- shared context ------------------------------------------------------------------------------
+
+
+def _dataset(request) -> Dataset | None:
+    key = request.GET.get("dataset") or request.POST.get("dataset")
+    if key and str(key).isdigit():
+        return Dataset.objects.filter(pk=int(key)).first() or dashboard.default_dataset()
+    return dashboard.default_dataset()
+
+
+def _seed(request) -> int:
+    value = request.GET.get("seed", "0")
+    return int(value) if value.lstrip("-").isdigit() else 0
+
+
+def _context(request, section: str, dataset: Dataset | None, **extra) -> dict:
+    query = {"dataset": dataset.pk if dataset else ""}
+    for key in ("user", "strategy", "seed"):
+        if request.GET.get(key):
+            query[key] = request.GET[key]
+    querystring = "&".join(f"{k}={v}" for k, v in query.items() if v != "")
+    return {"section": section, "sections": dashboard.SECTIONS, "dataset": dataset,
+            "datasets": Dataset.objects.order_by("name"), "querystring": querystring,
+            "strategies": STRATEGIES, "strategy": request.GET.get("strategy", "category"),
+            "seed": _seed(request), "user_key": request.GET.get("user", ""), "view": None, "member_form": False,
+            **extra}
+
+
+def _page(request, section: str, template: str, dataset, **extra):
+    return render(request, f"dashboard/{template}", _context(request, section, dataset, **extra))
+
+
+def _no_dataset(request, section):
+    return _page(request, section, "empty.html", None, reason="No dataset has been imported yet.")
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+@analyst_required
+def index(request):
+    return redirect("dashboard:overview")
+
+
+@analyst_required
+def overview(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "overview")
+    return _page(request, "overview", "overview.html", dataset, overview=dashboard.dataset_overview(dataset))
+
+
+@analyst_required
+def model_registry(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "registry")
+    return _page(request, "registry", "registry.html", dataset, models=dashboard.models_of(dataset),
+                 architectures=TrainedModel.Architecture.choices)
+
+
+@analyst_required
+@require_POST
+def activate_model(request, model_id):
+    model = get_object_or_404(TrainedModel, pk=model_id)
+    try:
+        registry.activate(model)
+        messages.success(request, f"Model #{model.pk} is now active for {model.dataset}.")
+    except registry.RegistryError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('dashboard:registry')}?dataset={model.dataset_id}")
+
+
+@analyst_required
+@require_POST
+def train_model(request):
+    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    try:
+        hyperparameters = json.loads(request.POST.get("hyperparameters") or "{}")
+        job = training.start_training(dataset=dataset, architecture=request.POST.get("architecture", ""),
+                                      hyperparameters=hyperparameters, owner=request.user,
+                                      activate=bool(request.POST.get("activate")))
+        messages.success(request, f"Training job #{job.pk} queued.")
+    except json.JSONDecodeError:
+        messages.error(request, "Hyper-parameters must be a JSON object, e.g. {\"epochs\": 20}.")
+    except training.TrainingError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('dashboard:registry')}?dataset={dataset.pk}")
+
+
+@analyst_required
+def comparison(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "comparison")
+    models = dashboard.models_of(dataset)
+    timing = [{"model": m, "seconds_per_epoch": dashboard.seconds_per_epoch(m), "epochs": len(m.training_curve)}
+              for m in models]
+    return _page(request, "comparison", "comparison.html", dataset, rows=dashboard.comparison_rows(models),
+                 figures=dashboard.comparison_figures(models), timing=timing, metrics=dashboard.COMPARISON_METRICS)
+
+
+def _member(request, section: str):
+    """(dataset, MemberView) or an error page response."""
+    dataset = _dataset(request)
+    if dataset is None:
+        return None, None, _no_dataset(request, section)
+    try:
+        sequence = dashboard.pick_sequence(dataset, request.GET.get("user", ""))
+        if sequence is None:
+            raise dashboard.DashboardError("The dataset has no users.")
+        return dataset, dashboard.member_view(dataset, sequence), None
+    except dashboard.DashboardError as exc:
+        return dataset, None, _page(request, section, "empty.html", dataset, reason=str(exc), member_form=True)
+
+
+@analyst_required
+def recommendations(request):
+    dataset, view, error = _member(request, "recommendations")
+    if error:
+        return error
+    return _page(request, "recommendations", "recommendations.html", dataset, view=view,
+                 history=dashboard.history_rows(view, view.history), top=dashboard.recommendations(view))
+
+
+def _drift(request, view):
+    return dashboard.drift_analysis(view, strategy=request.GET.get("strategy", "category"), seed=_seed(request))
+
+
+@analyst_required
+def drift(request):
+    dataset, view, error = _member(request, "drift")
+    if error:
+        return error
+    try:
+        result = _drift(request, view)
+    except dashboard.DashboardError as exc:
+        return _page(request, "drift", "empty.html", dataset, reason=str(exc), member_form=True)
+    rows = dashboard.history_rows(view, result.injection.history, result.injection.injected_positions)
+    return _page(request, "drift", "drift.html", dataset, view=view, drift=result, history=rows,
+                 figure=dashboard.drift_figure(view, result),
+                 pairs=list(zip(result.top_before, result.top_after, strict=True)))
+
+
+@analyst_required
+def xai(request):
+    dataset, view, error = _member(request, "xai")
+    if error:
+        return error
+    drifted = request.GET.get("on", "drifted") == "drifted"
+    injected = ()
+    history = view.history
+    if drifted:
+        result = _drift(request, view)
+        history, injected = result.injection.history, result.injection.injected_positions
+    explained = dashboard.xai_comparison(view, history, injected)
+    tops = {name: [view.titles[int(i)] for i in a.items[(-a.scores).argsort(kind="stable")[:5]]]
+            for name, a in explained.methods.items()}
+    return _page(request, "xai", "xai.html", dataset, view=view, xai=explained, tops=tops, on_drifted=drifted)
+
+
+@analyst_required
+def user_recourse(request):
+    dataset, view, error = _member(request, "recourse")
+    if error:
+        return error
+    result = _drift(request, view)
+    outcome = dashboard.recourse_run(view, result)
+    injected = set(result.injection.injected_positions.tolist())
+    changes = [{"title": view.titles[c.item], "action": c.action, "weight": c.weight,
+                "was_injected": c.position in injected} for c in outcome.changes]
+    return _page(request, "recourse", "recourse.html", dataset, view=view, drift=result, outcome=outcome,
+                 changes=changes, top_after=[view.titles[int(i)] for i in outcome.top_after],
+                 top_before=[view.titles[int(i)] for i in outcome.top_before])
+
+
+@analyst_required
+def metrics(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "metrics")
+    rows = Experiment.objects.filter(dataset=dataset).select_related("trained_model", "job")
+    chosen = rows.filter(pk=request.GET.get("experiment")).first() if request.GET.get(
+        "experiment", "").isdigit() else dashboard.latest_experiment(dataset)
+    protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
+    return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
+                 protocol=protocol, table=dashboard.experiment_table(chosen, protocol) if chosen else [],
+                 figure=dashboard.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
+                 ranking_metrics=experiments.RANKING_METRICS, drift_metrics=experiments.DRIFT_METRICS,
+                 default_users=experiments.DEFAULT_USERS)
+
+
+@analyst_required
+@require_POST
+def start_experiment(request):
+    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    try:
+        experiment = experiments.start_experiment(
+            dataset=dataset, n_users=int(request.POST.get("n_users") or experiments.DEFAULT_USERS),
+            strategies=request.POST.getlist("strategies"), seed=int(request.POST.get("seed") or 0),
+            name=request.POST.get("name", "")[:120], owner=request.user,
+        )
+        messages.success(request, f"Experiment #{experiment.pk} queued as job #{experiment.job.pk} (xai queue).")
+    except ValueError:
+        messages.error(request, "Users and seed must be whole numbers.")
+    except experiments.ExperimentError as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('dashboard:metrics')}?dataset={dataset.pk}")
+
+
+@analyst_required
+def export_experiment(request, experiment_id, fmt):
+    if fmt not in ("csv", "json"):
+        raise Http404("Export as .csv or .json")
+    experiment = get_object_or_404(Experiment, pk=experiment_id)
+    filename = f"experiment-{experiment.pk}.{fmt}"
+    if fmt == "json":
+        response = JsonResponse(_experiment_json(experiment), json_dumps_params={"indent": 1})
+    else:
+        response = HttpResponse(content_type="text/csv")
+        rows = experiments.result_rows(experiment)
+        writer = csv.DictWriter(response, fieldnames=["strategy", "condition", "protocol", "metric", "mean",
+                                                      "ci_low", "ci_high", "n"])
+        writer.writeheader()
+        writer.writerows(rows)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _experiment_json(experiment: Experiment) -> dict:
+    return {"id": experiment.pk, "name": experiment.name, "dataset": experiment.dataset.name,
+            "model": experiment.trained_model_id, "status": experiment.status, "params": experiment.params,
+            "error": experiment.error, "created_at": experiment.created_at.isoformat(),
+            "results": experiment.results}
+
+
+def _summary_context(request, dataset):
+    models = dashboard.models_of(dataset)
+    chosen = dashboard.latest_experiment(dataset)
+    overview = dashboard.dataset_overview(dataset)
+    figures = overview.figures[:1] + dashboard.comparison_figures(models)[:1]
+    if chosen:
+        figures.append(dashboard.experiment_figure(chosen, "full:HR@10"))
+        figures.append(dashboard.experiment_figure(chosen, "alignment"))
+    return _context(request, "summary", dataset, overview=overview, chosen=chosen,
+                    figures=[f for f in figures if f], rates=dashboard.feedback_rates(),
+                    table=dashboard.experiment_table(chosen, "full") if chosen else [],
+                    ranking_metrics=experiments.RANKING_METRICS, drift_metrics=experiments.DRIFT_METRICS,
+                    active=next((m for m in models if m.is_active), None))
+
+
+@analyst_required
+def summary(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "summary")
+    return render(request, "dashboard/summary.html", _summary_context(request, dataset))
+
+
+@analyst_required
+def summary_download(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return _no_dataset(request, "summary")
+    context = _summary_context(request, dataset)
+    context["plotly_js"] = _plotly_js()
+    html = render_to_string("dashboard/summary_standalone.html", context, request=request)
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="hikmax-summary-{dataset.name}.html"'
+    return response
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+@analyst_required
+def feedback(request):
+    return _page(request, "feedback", "feedback.html", _dataset(request), rates=dashboard.feedback_rates())
+
+
+# --- JSON API ------------------------------------------------------------------------------------
+
+
+@analyst_required
+def api_experiments(request):
+    rows = Experiment.objects.select_related("dataset").order_by("-created_at")[:100]
+    return JsonResponse({"results": [{"id": e.pk, "name": e.name, "dataset": e.dataset.name, "status": e.status,
+                                      "params": e.params, "job": e.job_id,
+                                      "created_at": e.created_at.isoformat()} for e in rows]})
+
+
+@analyst_required
+def api_experiment(request, experiment_id):
+    return JsonResponse(_experiment_json(get_object_or_404(Experiment, pk=experiment_id)))
+
+
+@analyst_required
+def api_overview(request):
+    dataset = _dataset(request)
+    if dataset is None:
+        return JsonResponse({"error": "no dataset"}, status=404)
+    overview = dashboard.dataset_overview(dataset)
+    return JsonResponse({"dataset": dataset.name, "users": overview.users, "items": overview.items,
+                         "interactions": overview.interactions, "sparsity": overview.sparsity,
+                         "sequence_length": overview.length_stats})
+
+
+@analyst_required
+def api_feedback(request):
+    return JsonResponse({"results": dashboard.feedback_rates()})

@@ -1,0 +1,173 @@
+"""Analyst research dashboard: staff see every section, members get 403 everywhere."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from recourse.models import Experiment, Explanation, ExplanationFeedback
+from recourse.services import experiments
+from recsys.models import Interaction, Job, TrainedModel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def shared(django_db_setup, django_db_blocker):
+    """A trained tiny model shared by the read-only tests of this module (training once keeps them fast)."""
+    from django.contrib.auth import get_user_model
+
+    from .conftest import train_now
+    from .factories import make_dataset, make_history
+
+    with django_db_blocker.unblock():
+        dataset = make_dataset(name="dash", n_items=30)
+        for u in range(25):
+            make_history(dataset, external_user_id=f"u{u}", item_ids=[(u + k) % 30 + 1 for k in range(8)])
+        alice = get_user_model().objects.create_user("dash-alice", password="a-long-test-password")
+        make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 2, 3, 4))
+        model = train_now(dataset)
+        experiment = _experiment(dataset, model)
+        yield dataset, model, alice, experiment
+        dataset.delete()
+        alice.delete()
+
+SECTIONS = ["overview", "registry", "comparison", "recommendations", "drift", "xai", "recourse", "metrics",
+            "summary", "feedback"]
+APIS = ["api-overview", "api-experiments", "api-feedback"]
+
+
+def _experiment(dataset, model):
+    return Experiment.objects.create(name="stored", dataset=dataset, trained_model=model, params={"n_users": 3},
+                                     status=Experiment.Status.DONE,
+                                     results={"strategies": {}, "n_users": 3, "seconds": 1.0})
+
+
+def _all_urls(dataset, experiment):
+    query = f"?dataset={dataset.pk}&user=alice&strategy=category&seed=1"
+    urls = [reverse(f"dashboard:{name}") + query for name in SECTIONS + APIS + ["summary-download", "index"]]
+    urls += [reverse("dashboard:api-experiment", args=[experiment.pk]),
+             reverse("dashboard:export", args=[experiment.pk, "csv"]),
+             reverse("dashboard:export", args=[experiment.pk, "json"])]
+    return urls
+
+
+def test_member_gets_403_on_every_dashboard_page_and_api(shared, client, make_user):
+    dataset, model, _, experiment = shared
+    client.force_login(make_user("mallory"))
+    for url in _all_urls(dataset, experiment):
+        assert client.get(url).status_code == 403, url
+    posts = [reverse("dashboard:activate", args=[model.pk]), reverse("dashboard:train"),
+             reverse("dashboard:start-experiment")]
+    for url in posts:
+        assert client.post(url, {"dataset": dataset.pk}).status_code == 403, url
+    assert Experiment.objects.filter(dataset=dataset).count() == 1
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client):
+    response = client.get(reverse("dashboard:overview"))
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_each_section_renders_for_staff(shared, analyst_client, section):
+    dataset = shared[0]
+    response = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": dataset.pk, "user": "alice",
+                                                                     "strategy": "category", "seed": 1})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'aria-current="page"' in body
+    assert "Research dashboard sections" in body
+
+
+def test_overview_counts_and_figures(shared, analyst_client):
+    dataset = shared[0]
+    response = analyst_client.get(reverse("dashboard:overview"), {"dataset": dataset.pk})
+    overview = response.context["overview"]
+    assert overview.users == 26
+    assert overview.interactions == Interaction.objects.filter(sequence__dataset=dataset).count()
+    assert {f["id"] for f in overview.figures} == {"chart-lengths", "chart-categories", "chart-activity"}
+    assert 0 < overview.sparsity < 1
+
+
+def test_drift_never_touches_the_database(shared, analyst_client):
+    dataset, _, alice, _ = shared
+    before = list(Interaction.objects.filter(sequence__user=alice).values_list("pk", "item_id", "weight", "state"))
+    for section in ("drift", "xai", "recourse"):
+        response = analyst_client.get(reverse(f"dashboard:{section}"),
+                                      {"dataset": dataset.pk, "user": "u3", "strategy": "random", "seed": 4})
+        assert response.status_code == 200
+    drift = analyst_client.get(reverse("dashboard:drift"), {"dataset": dataset.pk, "user": "u3"}).context["drift"]
+    assert len(drift.injection.injected_items) == 5 and 0.0 <= drift.ads <= 1.0 and len(drift.top_after) == 10
+    after = list(Interaction.objects.filter(sequence__user=alice).values_list("pk", "item_id", "weight", "state"))
+    assert before == after
+    assert Interaction.objects.filter(sequence__dataset=dataset).count() == 25 * 8 + 4
+
+
+def test_unknown_user_shows_a_clear_message(shared, analyst_client):
+    dataset = shared[0]
+    response = analyst_client.get(reverse("dashboard:drift"), {"dataset": dataset.pk, "user": "nobody"})
+    assert response.status_code == 200
+    assert "No user &#x27;nobody&#x27;" in response.content.decode()
+
+
+def test_activate_and_train_from_the_registry(trained, analyst_client):
+    dataset, model, _ = trained
+    second = TrainedModel.objects.create(dataset=dataset, architecture="gru4rec", status=TrainedModel.Status.READY)
+    analyst_client.post(reverse("dashboard:activate", args=[second.pk]))
+    second.refresh_from_db()
+    model.refresh_from_db()
+    assert second.is_active and not model.is_active
+    response = analyst_client.post(reverse("dashboard:train"), {
+        "dataset": dataset.pk, "architecture": "tcn", "hyperparameters": json.dumps({"epochs": 1}),
+    }, follow=True)
+    assert "Training job" in response.content.decode()
+    queued = Job.objects.filter(kind="train_model").latest("pk")
+    assert TrainedModel.objects.get(pk=queued.params["model_id"]).architecture == "tcn"
+
+
+def test_start_experiment_form_queues_a_job_and_reports_errors(trained, analyst_client):
+    dataset, _, _ = trained
+    response = analyst_client.post(reverse("dashboard:start-experiment"), {
+        "dataset": dataset.pk, "n_users": 5, "seed": 3, "strategies": ["random", "temporal"]}, follow=True)
+    experiment = Experiment.objects.get(dataset=dataset)
+    assert experiment.job.kind == "population_experiment" and experiment.job.queue == "xai"
+    assert experiment.params["strategies"] == ["random", "temporal"]
+    assert f"Experiment #{experiment.pk} queued" in response.content.decode()
+    response = analyst_client.post(reverse("dashboard:start-experiment"), {
+        "dataset": dataset.pk, "n_users": 5000, "strategies": ["random"]}, follow=True)
+    assert "only 26 members" in response.content.decode()
+
+
+def test_export_and_api_after_a_run(trained, analyst_client):
+    dataset, _, _ = trained
+    experiment = experiments.create_experiment(dataset=dataset, n_users=4, strategies=["category"], seed=5,
+                                               ig_steps=4)
+    experiments.run_experiment(experiment=experiment)
+    csv_text = analyst_client.get(reverse("dashboard:export", args=[experiment.pk, "csv"])).content.decode()
+    assert csv_text.splitlines()[0] == "strategy,condition,protocol,metric,mean,ci_low,ci_high,n"
+    assert "category,recourse,full,HR@10" in csv_text
+    data = analyst_client.get(reverse("dashboard:api-experiment", args=[experiment.pk])).json()
+    assert data["results"]["n_users"] == 4
+    page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
+    assert "(c) after recourse" in page and "Detection of the injected interactions" in page
+    download = analyst_client.get(reverse("dashboard:summary-download"), {"dataset": dataset.pk})
+    assert download["Content-Disposition"].startswith("attachment")
+    assert b"<script>" in download.content and b"(c) after recourse" in download.content
+
+
+def test_feedback_rates_per_method(trained, analyst_client, make_user):
+    dataset, model, alice = trained
+    item = dataset.items.first()
+    for method, answers in (("ig", [True, True, False]), ("occlusion", [False])):
+        explanation = Explanation.objects.create(user=alice, trained_model=model, target_item=item, method=method,
+                                                 history_fingerprint=method)
+        for helpful in answers:
+            ExplanationFeedback.objects.create(explanation=explanation, user=alice, helpful=helpful)
+    rates = {r["method"]: r for r in analyst_client.get(reverse("dashboard:api-feedback")).json()["results"]}
+    assert rates["ig"]["rate"] == pytest.approx(2 / 3) and rates["occlusion"]["rate"] == 0.0
+
+
+def test_staff_see_the_research_link(analyst_client):
+    assert "Research</a>" in analyst_client.get(reverse("recsys:home")).content.decode()
