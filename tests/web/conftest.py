@@ -7,6 +7,11 @@ from recsys.services import training
 from .factories import make_dataset, make_history
 
 
+def delete_jobs_since(started) -> None:
+    """Teardown for module fixtures that commit data: their jobs are not tied to the dataset they delete."""
+    Job.objects.filter(created_at__gte=started).delete()
+
+
 @pytest.fixture(autouse=True)
 def isolated_artefacts(settings, tmp_path):
     """Each test writes model artefacts to its own folder (database ids restart between test databases)."""

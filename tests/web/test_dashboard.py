@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from recourse.models import Experiment, Explanation, ExplanationFeedback
 from recourse.services import experiments
@@ -17,10 +18,11 @@ def shared(django_db_setup, django_db_blocker):
     """A trained tiny model shared by the read-only tests of this module (training once keeps them fast)."""
     from django.contrib.auth import get_user_model
 
-    from .conftest import train_now
+    from .conftest import delete_jobs_since, train_now
     from .factories import make_dataset, make_history
 
     with django_db_blocker.unblock():
+        started = timezone.now()
         dataset = make_dataset(name="dash", n_items=30)
         for u in range(25):
             make_history(dataset, external_user_id=f"u{u}", item_ids=[(u + k) % 30 + 1 for k in range(8)])
@@ -31,6 +33,7 @@ def shared(django_db_setup, django_db_blocker):
         yield dataset, model, alice, experiment
         dataset.delete()
         alice.delete()
+        delete_jobs_since(started)
 
 SECTIONS = ["overview", "registry", "comparison", "recommendations", "drift", "xai", "recourse", "metrics",
             "summary", "feedback"]

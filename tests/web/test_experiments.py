@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from recourse.models import Experiment
 from recourse.services import experiments
 from recsys import jobs
 from recsys.models import Job
 
-from .conftest import train_now
+from .conftest import delete_jobs_since, train_now
 from .factories import GENRES, make_dataset, make_history
 
 pytestmark = pytest.mark.django_db
@@ -31,12 +32,14 @@ def _genre_histories(dataset, users=40, length=12):
 def planted(django_db_setup, django_db_blocker):
     """One trained model and one experiment run shared by the module (kept fast)."""
     with django_db_blocker.unblock():
+        started = timezone.now()
         dataset = make_dataset(name="planted", n_items=N_ITEMS)
         _genre_histories(dataset)
         train_now(dataset, epochs=8)
         results = experiments.population_experiment(dataset=dataset, n_users=30, seed=1, ig_steps=8)
         yield dataset, results
         dataset.delete()
+        delete_jobs_since(started)
 
 
 def _mean(results, strategy, condition, metric):

@@ -15,7 +15,7 @@ def test_admin_train_action_queues_a_training_job(client, django_user_model):
     client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
     client.post(reverse("admin:recsys_dataset_changelist"),
                 {"action": "train_gru4rec", "_selected_action": [dataset.pk]})
-    job = Job.objects.get(kind="train_model")
+    job = Job.objects.get(kind="train_model", owner__username="root")
     assert job.queue == "training"
     assert TrainedModel.objects.get(pk=job.params["model_id"]).architecture == "gru4rec"
 
