@@ -319,23 +319,9 @@ def long_sequence_ids(dataset, limit: int, seed: int = 5) -> list[int]:
 
 def engine_histories(dataset, recommender, sequence_ids: list[int]):
     """{sequence id: engine History over model indices} from the database, chronological."""
-    import numpy as np
+    from recourse.services.context import histories_of_sequences
 
-    from recourse.engine.sequences import History
-    from recsys.models import Interaction
-    from recsys.services import history as history_service
-
-    rows = history_service.chronological(
-        Interaction.objects.filter(sequence_id__in=sequence_ids, state=Interaction.State.ACTIVE)
-    ).values_list("sequence_id", "item_id", "weight")
-    grouped: dict[int, list[tuple[int, float]]] = {}
-    for sequence_id, item_id, weight in rows:
-        if str(item_id) in recommender.index:
-            grouped.setdefault(sequence_id, []).append((recommender.index.index_of(str(item_id)), weight))
-    return {
-        sid: History(np.array([i for i, _ in pairs], np.int64), np.array([w for _, w in pairs], np.float32))
-        for sid, pairs in grouped.items()
-    }
+    return histories_of_sequences(sequence_ids, recommender)
 
 
 def percentiles(values_ms) -> dict:

@@ -117,17 +117,23 @@ def reference_histories(dataset: Dataset, recommender, limit: int = REFERENCE_US
     ids = list(InteractionSequence.objects.filter(dataset=dataset, user__isnull=True).values_list("pk", flat=True))
     rng = np.random.default_rng(0)
     chosen = sorted(rng.choice(ids, size=min(limit, len(ids)), replace=False).tolist()) if ids else []
+    return [h for h in histories_of_sequences(chosen, recommender).values() if len(h) >= 3]
+
+
+def histories_of_sequences(sequence_ids, recommender) -> dict[int, History]:
+    """{sequence id: History over the model's item indices} of active interactions, oldest first."""
     rows = history_service.chronological(
-        Interaction.objects.filter(sequence_id__in=chosen, state=Interaction.State.ACTIVE)
+        Interaction.objects.filter(sequence_id__in=sequence_ids, state=Interaction.State.ACTIVE)
     ).values_list("sequence_id", "item_id", "weight")
     grouped: dict[int, list[tuple[int, float]]] = {}
     for sequence_id, item_id, weight in rows:
         if str(item_id) in recommender.index:
             grouped.setdefault(sequence_id, []).append((recommender.index.index_of(str(item_id)), weight))
-    return [
-        History(np.array([i for i, _ in pairs], dtype=np.int64), np.array([w for _, w in pairs], dtype=np.float32))
-        for pairs in grouped.values() if len(pairs) >= 3
-    ]
+    return {
+        sequence_id: History(np.array([i for i, _ in pairs], dtype=np.int64),
+                             np.array([w for _, w in pairs], dtype=np.float32))
+        for sequence_id, pairs in grouped.items()
+    }
 
 
 def active_context(dataset: Dataset):
