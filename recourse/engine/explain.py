@@ -26,12 +26,16 @@ from .sequences import History, as_history
 @dataclass(frozen=True)
 class Explanation:
     integrated_gradients: Attribution
-    occlusion: Attribution
+    occlusion: Attribution | None  # computed when asked for, or when there is no attention to compare with
     attention: Attribution | None  # None for models without attention
     attention_unavailable: str  # the reason when attention is None
-    agreement: Agreement  # IG vs occlusion
+    agreement: Agreement  # IG vs attention when the model has it, else IG vs occlusion
     counterfactuals: list[Counterfactual]
     narrative: Narrative
+
+    @property
+    def compared_with(self) -> Attribution:
+        return self.attention if self.attention is not None else self.occlusion
 
 
 def explain_item(
@@ -44,15 +48,23 @@ def explain_item(
     steps: int = DEFAULT_STEPS,
     verb: str = "watched",
     top_k: int = 3,
+    with_occlusion: bool = False,
 ) -> Explanation:
+    """IG, attention, counterfactuals and narrative; occlusion too when asked or when attention is unavailable.
+
+    Occlusion scores one variant per interaction (L forward passes), so it costs several times IG's
+    single batched pass; agreement is therefore measured against attention whenever the model has it.
+    """
     history = as_history(items, weights)
     ig = integrated_gradients(model, history, target_item, steps=steps)
-    occlusion = occlusion_attribution(model, history, target_item)
     try:
         attention, unavailable = attention_attribution(model, history), ""
     except ExplainerUnavailable as error:
         attention, unavailable = None, str(error)
-    agreement = method_agreement(ig, occlusion, k=top_k)
+    occlusion = None
+    if with_occlusion or attention is None:
+        occlusion = occlusion_attribution(model, history, target_item)
+    agreement = method_agreement(ig, attention if attention is not None else occlusion, k=top_k)
     counterfactuals = top_counterfactuals(model, history, ig, k=top_k)
     narrative = explain_recommendation(ig, titles, counterfactuals=counterfactuals, agreement=agreement, verb=verb)
     return Explanation(ig, occlusion, attention, unavailable, agreement, counterfactuals, narrative)

@@ -15,12 +15,15 @@ from recourse.engine.alignment import alignment_from_logits
 from recourse.engine.attribution import score_histories
 from recourse.engine.drift import drift_metrics_from_logits
 from recourse.engine.recourse import recourse as engine_recourse
+from recourse.engine.recourse import search_recourse
 from recourse.engine.sequences import History, seen_mask
-from recourse.models import RecourseResult
+from recourse.models import DriftResult, RecourseResult
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 
 from .context import active_context, categories_for, drift_calibration, history_fingerprint, member_history
 from .drift import member_profile
+
+STALE_PREVIEW = "Your history changed since this preview; please preview again."
 
 
 class CorrectionError(Exception):
@@ -68,13 +71,32 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
         raise CorrectionError("A suggestion needs at least three interactions in your history.")
     profile = member_profile(mine.history, categories, interactions=mine.interactions, min_rating=min_rating)
     reference = _history_before(mine, went_off_after)
-    result = engine_recourse(recommender.model, mine.history, profile, categories,
-                             calibration=drift_calibration(model, recommender), reference=reference)
+    order = _checked_order(user, model, mine) if min_rating is None else None
+    if order is None:
+        result = engine_recourse(recommender.model, mine.history, profile, categories,
+                                 calibration=drift_calibration(model, recommender), reference=reference)
+    else:
+        result = search_recourse(recommender.model, mine.history, profile, categories, order, reference=reference)
     changes = {mine.interactions[c.position].pk: c.weight for c in result.changes}
     shown = _preview(model, recommender, mine, changes, profile=profile)
     shown.suggested, shown.satisfied = True, result.satisfied
     shown.note = _suggestion_note(result, reference is not None)
     return shown
+
+
+def _checked_order(user, model, mine) -> np.ndarray | None:
+    """Positions ranked by the latest drift check of exactly this history and model (saves its IG pass).
+
+    The check used the same profile (all active interactions); ties, which need identical float
+    scores, fall back to history order instead of the raw attribution.
+    """
+    check = DriftResult.objects.filter(user=user, trained_model=model, history_fingerprint=mine.fingerprint,
+                                       method="ig_alignment").first()
+    if check is None:
+        return None
+    position = {row.pk: p for p, row in enumerate(mine.interactions)}
+    positions = np.array([position[pk] for pk in check.interaction_ids], dtype=np.int64)
+    return positions[np.argsort(-np.asarray(check.drift_scores), kind="stable")]
 
 
 def _history_before(mine, went_off_after: datetime | None) -> History | None:
@@ -136,15 +158,21 @@ def _validate(changes: dict[int, float], interactions: list[Interaction]) -> Non
 
 
 def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str, suggested: bool = False):
-    """Apply a previewed correction; refused if the history changed since the preview."""
+    """Apply a previewed correction; refused if the history changed since the preview.
+
+    The metrics are computed before the row lock is taken and the fingerprint is checked again
+    under it, so the lock is held only for the writes.
+    """
     model, recommender = active_context(dataset)
+    mine = member_history(user, dataset, recommender)
+    if mine.fingerprint != fingerprint:
+        raise CorrectionError(STALE_PREVIEW)
+    _validate(changes, mine.interactions)
+    shown = _preview(model, recommender, mine, changes)
     with transaction.atomic():
         sequence = _locked_sequence(user, dataset)
         if history_fingerprint(user, dataset) != fingerprint:
-            raise CorrectionError("Your history changed since this preview; please preview again.")
-        mine = member_history(user, dataset, recommender)
-        _validate(changes, mine.interactions)
-        shown = _preview(model, recommender, mine, changes)
+            raise CorrectionError(STALE_PREVIEW)
         records = [_change(row, changes[row.pk]) for row in mine.interactions if row.pk in changes]
         return RecourseResult.objects.create(
             user=user, sequence=sequence, trained_model=model, changes=records, metrics=shown.metrics(),

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, field
 
+import numpy as np
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
@@ -13,6 +15,8 @@ from recsys.models import Dataset, Interaction, Item, TrainedModel
 from recsys.services import serving
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
+REASONS_CACHE_SECONDS = 24 * 3600
+METHOD_OF_ENGINE = {"integrated_gradients": "ig", "attention": "attention", "occlusion": "occlusion"}
 
 
 class ExplanationError(Exception):
@@ -50,14 +54,15 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> Expl
         raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
     target = recommender.index.index_of(str(item_id))
     mine.titles[target] = next(rec.item.title for rec in recommendations.items if rec.item.pk == item_id)
-    rows, unavailable = _explanations(user, model, recommender, mine, item_id, target)
+    rows, unavailable = _explanations(user, model, recommender, mine, item_id, target, method)
     if method not in rows:
         raise ExplanationError(unavailable[method])
     return ExplanationView(rows[method], rows, unavailable, mine.interactions, rank)
 
 
-def _explanations(user, model, recommender, mine, item_id, target):
-    cached = {
+def _explanations(user, model, recommender, mine, item_id, target, method):
+    """Cached rows by method; computes what the requested method needs (occlusion only when asked for)."""
+    rows = {
         row.method: row
         for row in Explanation.objects.filter(
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
@@ -65,10 +70,18 @@ def _explanations(user, model, recommender, mine, item_id, target):
     }
     network = recommender.model
     unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
-    if len(cached) + len(unavailable) == len(METHODS):
-        return cached, unavailable
-    result = explain_item(network, mine.history, target, mine.titles)
-    return _store(user, model, item_id, mine, result), unavailable
+    if method in rows or method in unavailable:
+        return rows, unavailable
+    if method == "occlusion" and "ig" in rows:
+        occlusion = attr.occlusion_attribution(network, mine.history, target)
+        ig_row = rows["ig"]
+        rows["occlusion"] = _save_row(user, model, item_id, "occlusion", mine, occlusion, {
+            **_shared_details(ig_row.details), **_comparison(occlusion, mine, ig_row), **_quality(occlusion),
+        })
+        return rows, unavailable
+    result = explain_item(network, mine.history, target, mine.titles, with_occlusion=method == "occlusion")
+    rows.update(_store(user, model, item_id, mine, result))
+    return rows, unavailable
 
 
 def _no_attention(network) -> str:
@@ -77,9 +90,7 @@ def _no_attention(network) -> str:
 
 
 def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Explanation]:
-    by_method = {"ig": result.integrated_gradients, "occlusion": result.occlusion}
-    if result.attention is not None:
-        by_method["attention"] = result.attention
+    by_method = {"ig": result.integrated_gradients, "attention": result.attention, "occlusion": result.occlusion}
     shared = {
         "reason": result.narrative.reason, "narrative": result.narrative.text,
         "confidence": result.narrative.confidence, "confidence_text": result.narrative.confidence_text,
@@ -87,16 +98,38 @@ def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Expla
     }
     rows = {}
     for method, attribution in by_method.items():
-        compared = "occlusion" if method == "ig" else "ig"
-        agreement = attr.method_agreement(attribution, by_method[compared])
+        if attribution is None:
+            continue
+        compared = result.compared_with if method == "ig" else result.integrated_gradients
         rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-            **shared,
-            "agreement": {"with": Explanation.Method(compared).label, "spearman": agreement.spearman,
-                          "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
-            "converged": attribution.converged, "note": attribution.note,
-            "output": attribution.output, "baseline_output": attribution.baseline_output,
+            **shared, **_comparison(attribution, mine, compared), **_quality(attribution),
         })
     return rows
+
+
+def _shared_details(details: dict) -> dict:
+    keys = ("reason", "narrative", "confidence", "confidence_text", "counterfactuals")
+    return {key: details[key] for key in keys}
+
+
+def _quality(attribution) -> dict:
+    return {"converged": attribution.converged, "note": attribution.note,
+            "output": attribution.output, "baseline_output": attribution.baseline_output}
+
+
+def _comparison(attribution, mine: MemberHistory, other) -> dict:
+    """Agreement with another method's attribution (an engine Attribution or a stored Explanation row)."""
+    if isinstance(other, Explanation):
+        ids = {pk: position for position, pk in enumerate(row.pk for row in mine.interactions)}
+        positions = np.array([ids[pk] for pk in other.interaction_ids], dtype=np.int64)
+        label = other.get_method_display()
+        other = attr.Attribution(method=other.method, positions=positions, items=positions,
+                                 scores=np.asarray(other.raw_scores), normalized=np.asarray(other.normalized_scores))
+    else:
+        label = Explanation.Method(METHOD_OF_ENGINE[other.method]).label
+    agreement = attr.method_agreement(attribution, other)
+    return {"agreement": {"with": label, "spearman": agreement.spearman,
+                          "top_k_overlap": agreement.top_k_overlap, "k": agreement.k}}
 
 
 def _counterfactual_dict(c, mine: MemberHistory) -> dict:
@@ -124,17 +157,25 @@ def _save_row(user, model, item_id, method, mine, attribution, details) -> Expla
 
 
 def one_line_reasons(*, user, dataset: Dataset, items: list[Item]) -> dict[int, str]:
-    """'Because you watched X and Y' for each recommended item, from one batched IG pass."""
+    """'Because you watched X and Y' for each recommended item, from one batched IG pass.
+
+    Cached per member, model version, history and items: the pass explains ten targets at once.
+    """
     model, recommender = serving.loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     if len(mine.history) == 0 or not items:
         return {}
-    targets = [recommender.index.index_of(str(item.pk)) for item in items]
-    attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
-    return {
-        item.pk: narratives.explain_recommendation(a, mine.titles).reason
-        for item, a in zip(items, attributions, strict=True)
-    }
+    key = f"reasons:{user.pk}:{model.pk}:{mine.fingerprint}:{','.join(str(item.pk) for item in items)}"
+    reasons = cache.get(key)
+    if reasons is None:
+        targets = [recommender.index.index_of(str(item.pk)) for item in items]
+        attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
+        reasons = {
+            item.pk: narratives.explain_recommendation(a, mine.titles).reason
+            for item, a in zip(items, attributions, strict=True)
+        }
+        cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)
+    return reasons
 
 
 def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: str = "") -> ExplanationFeedback:

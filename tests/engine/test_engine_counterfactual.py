@@ -98,9 +98,12 @@ def test_explain_item_bundles_every_method(tiny_model):
     titles = {item: f"Film {item}" for item in range(1, 31)}
     explanation = explain_item(tiny_model, HISTORY, 4, titles)
     assert explanation.attention is not None and explanation.narrative.reason.startswith("Because you watched")
-    assert explanation.integrated_gradients.positions.tolist() == explanation.occlusion.positions.tolist()
+    assert explanation.occlusion is None and explanation.compared_with is explanation.attention
+    with_occlusion = explain_item(tiny_model, HISTORY, 4, titles, with_occlusion=True)
+    assert with_occlusion.integrated_gradients.positions.tolist() == with_occlusion.occlusion.positions.tolist()
     without_attention = explain_item(TinyRecommender(30, 12, dim=8, seed=3, attention=False), HISTORY, 4, titles)
     assert without_attention.attention is None and "no attention layer" in without_attention.attention_unavailable
+    assert without_attention.compared_with is without_attention.occlusion is not None
 
 
 def test_warm_up_traces_without_error(world):

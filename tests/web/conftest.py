@@ -19,6 +19,14 @@ def isolated_artefacts(settings, tmp_path):
     settings.ARTEFACT_ROOT.mkdir()
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cache keys hold database ids, which restart between test databases."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 TINY = {"max_len": 12, "hidden": 16, "blocks": 1, "epochs": 4, "batch_size": 32, "jit_compile": False,
         "length_buckets": 1}
 

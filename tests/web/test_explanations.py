@@ -37,7 +37,8 @@ def test_why_page_explains_with_real_history_items(client, trained):
     assert explanation.completeness_gap <= 0.05
     assert b"top-contributors" in page.content and b"history-timeline" in page.content
     assert b"What the model uses" in page.content and b"Not used:" in page.content
-    assert {row.method for row in Explanation.objects.filter(user=alice)} == {"ig", "attention", "occlusion"}
+    assert {row.method for row in Explanation.objects.filter(user=alice)} == {"ig", "attention"}
+    assert b"?method=occlusion" in page.content  # computed when the member asks for it
 
 
 def test_explanations_are_cached_while_history_and_model_are_unchanged(client, trained):
@@ -45,7 +46,10 @@ def test_explanations_are_cached_while_history_and_model_are_unchanged(client, t
     client.force_login(alice)
     item = first_recommendation(client)
     client.get(reverse("recourse:why", args=[item.pk]))
+    occlusion = client.get(reverse("recourse:why", args=[item.pk]) + "?method=occlusion").context["explanation"]
+    assert occlusion.details["agreement"]["with"] == "Integrated Gradients"
     client.get(reverse("recourse:why", args=[item.pk]) + "?method=occlusion")
+    client.get(reverse("recourse:why", args=[item.pk]) + "?method=attention")
     assert Explanation.objects.filter(user=alice).count() == 3
 
 
