@@ -89,7 +89,8 @@ def ensure_model(dataset, args):
             return model, 0.0
     hyper = {"max_len": args.max_len, "epochs": args.epochs, **json.loads(args.hyper)}
     started = time.monotonic()
-    job = training.start_training(dataset=dataset, architecture=args.arch, hyperparameters=hyper, activate=True)
+    job = training.start_training(dataset=dataset, architecture=args.arch, hyperparameters=hyper, activate=True,
+                                  enqueue=False)
     jobs.run(job.pk, on_progress=lambda percent, message: print(f"  train {percent:3.0f}% {message}", flush=True))
     job.refresh_from_db()
     if job.status != Job.Status.SUCCEEDED:

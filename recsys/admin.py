@@ -164,6 +164,19 @@ def activate_models(modeladmin, request, queryset):
             messages.error(request, str(exc))
 
 
+@admin.action(description="Re-evaluate on the current data, both protocols (background job)")
+def evaluate_models(modeladmin, request, queryset):
+    from .services.training import TrainingError, start_evaluation
+
+    for model in queryset.select_related("dataset"):
+        try:
+            job = start_evaluation(model=model, owner=request.user)
+        except TrainingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Evaluation of {model} queued as job #{job.pk}.")
+
+
 @admin.register(TrainedModel)
 class TrainedModelAdmin(admin.ModelAdmin):
     list_display = ("__str__", "architecture", "dataset", "status", "is_active", "created_at")
@@ -181,7 +194,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
         "created_at",
         "is_active",
     )
-    actions = [activate_models]
+    actions = [activate_models, evaluate_models]
 
 
 @admin.action(description="Retry selected failed jobs")

@@ -31,6 +31,11 @@ def train_model(job, progress):
     model_trained.send(sender=TrainedModel, model=model)
     if job.params.get("activate"):
         registry.activate(model)
-    full = model.metrics["full"]["model"]["metrics"]
-    return {"model_id": model.pk, "NDCG@10 (full)": full["NDCG@10"], "HR@10 (full)": full["HR@10"],
-            "epochs": len(model.training_curve), "active": model.is_active}
+    return {"model_id": model.pk, **training.headline(model.metrics), "epochs": len(model.training_curve),
+            "active": model.is_active}
+
+
+@jobs.register("evaluate_model", queue="training")
+def evaluate_model(job, progress):
+    model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
+    return training.evaluate(model, progress)

@@ -76,10 +76,12 @@ class Progress:
         return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
 
-def start_job(*, kind: str, params: dict | None = None, owner=None) -> Job:
+def start_job(*, kind: str, params: dict | None = None, owner=None, enqueue: bool = True) -> Job:
+    """Record a job and send it to its queue; enqueue=False when the caller runs it in-process with run()."""
     queue = queue_for(kind)
     job = Job.objects.create(kind=kind, queue=queue, params=params or {}, owner=owner)
-    transaction.on_commit(lambda: _send(job))
+    if enqueue:
+        transaction.on_commit(lambda: _send(job))
     return job
 
 
@@ -138,6 +140,9 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
         _finish(job, Job.Status.CANCELLED, message=str(exc))
+    except KeyboardInterrupt:  # Ctrl-C in a management command: leave the job retryable, not "running"
+        _finish(job, Job.Status.CANCELLED, message="Interrupted")
+        raise
     except Exception as exc:
         log.exception("Job %s failed", job.pk)
         _finish(job, Job.Status.FAILED, message=_short(exc), error=traceback.format_exc())

@@ -185,8 +185,8 @@ def comparison_rows(models: list[TrainedModel]) -> list[dict]:
     """One row per (model, protocol, scorer): metric means with 95% CIs."""
     rows = []
     for model in models:
-        for protocol, by_scorer in sorted((model.metrics or {}).items()):
-            for scorer, report in by_scorer.items():
+        for protocol in ("full", "sampled"):  # other keys (notes, validation figures) are not protocols
+            for scorer, report in (model.metrics or {}).get(protocol, {}).items():
                 cells = []
                 for metric in COMPARISON_METRICS:
                     mean = report.get("metrics", {}).get(metric)

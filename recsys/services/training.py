@@ -48,7 +48,8 @@ def _history_version(dataset: Dataset) -> int:
 
 
 def start_training(
-    *, dataset: Dataset, architecture: str, hyperparameters: dict | None = None, owner=None, activate: bool = False
+    *, dataset: Dataset, architecture: str, hyperparameters: dict | None = None, owner=None, activate: bool = False,
+    enqueue: bool = True,
 ) -> Job:
     if architecture not in ARCHITECTURES:
         raise TrainingError(f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
@@ -58,7 +59,8 @@ def start_training(
     model = TrainedModel.objects.create(
         dataset=dataset, architecture=architecture, hyperparameters=hyperparameters or {}, created_by=owner
     )
-    return jobs.start_job(kind="train_model", params={"model_id": model.pk, "activate": activate}, owner=owner)
+    return jobs.start_job(kind="train_model", params={"model_id": model.pk, "activate": activate}, owner=owner,
+                          enqueue=enqueue)
 
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:
@@ -103,12 +105,57 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     result = trained.training_result
     TrainedModel.objects.filter(pk=model.pk).update(
         status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
-        metrics={p: {name: r.to_dict() for name, r in by_name.items()} for p, by_name in reports.items()},
+        metrics=_metrics_of(reports),
         training_curve=result.to_dict()["curve"], device=result.device,
         hyperparameters=trained.model.config.to_dict(), training_seconds=time.monotonic() - started,
     )
     model.refresh_from_db()
     return model
+
+
+def _metrics_of(reports: dict) -> dict:
+    """{protocol: {scorer: report dict}}, the shape of TrainedModel.metrics."""
+    return {protocol: {name: report.to_dict() for name, report in by_name.items()}
+            for protocol, by_name in reports.items()}
+
+
+def start_evaluation(*, model: TrainedModel, owner=None) -> Job:
+    _require_ready(model)
+    return jobs.start_job(kind="evaluate_model", params={"model_id": model.pk}, owner=owner)
+
+
+def _require_ready(model: TrainedModel) -> None:
+    if model.status != TrainedModel.Status.READY:
+        raise TrainingError(f"{model} is {model.get_status_display().lower()}; only a ready model can be evaluated.")
+
+
+def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
+    """Re-evaluate a ready model on the dataset's current active histories, both protocols.
+
+    Same leave-one-out rule, seeds and baseline as the evaluation after training; items added since
+    training are unknown to the model and left out. The model's metrics are replaced; the returned
+    summary (the job's result) keeps the data snapshot and the previous full-protocol metrics.
+    """
+    from recsys.ml.sequences import build_sequences, leave_one_out
+    from recsys.services.serving import load_recommender
+
+    _require_ready(model)
+    progress(5, "Reading histories")
+    snapshot = data_snapshot(model.dataset)
+    recommender = load_recommender(model)
+    sequences, _, unknown = build_sequences(dataset_histories(model.dataset), index=recommender.index)
+    recommender.split = leave_one_out(sequences)
+    progress(30, "Evaluating on the held-out items")
+    metrics = _metrics_of(recommender.evaluate())
+    TrainedModel.objects.filter(pk=model.pk).update(metrics=metrics)
+    return {"model_id": model.pk, **headline(metrics), "previous": headline(model.metrics),
+            "test_users": len(recommender.split.test), "unknown_interactions": len(unknown), "data": snapshot}
+
+
+def headline(metrics: dict) -> dict:
+    """HR@10 and NDCG@10 of the model under the full protocol (empty when not evaluated)."""
+    full = metrics.get("full", {}).get("model", {}).get("metrics", {})
+    return {f"{name} (full)": full[name] for name in ("NDCG@10", "HR@10") if name in full}
 
 
 def _save_artefact(model: TrainedModel, trained) -> Path:

@@ -174,3 +174,13 @@ def test_feedback_rates_per_method(trained, analyst_client, make_user):
 
 def test_staff_see_the_research_link(analyst_client):
     assert "Research</a>" in analyst_client.get(reverse("recsys:home")).content.decode()
+
+
+def test_comparison_skips_metrics_that_are_not_protocol_reports(analyst_client):
+    from .factories import make_dataset
+
+    dataset = make_dataset()
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                metrics={"note": "not evaluated", "best_valid": {"NDCG@10": 0.01}})
+    page = analyst_client.get(reverse("dashboard:comparison") + f"?dataset={dataset.pk}")
+    assert page.status_code == 200

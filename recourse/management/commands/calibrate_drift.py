@@ -17,7 +17,8 @@ class Command(BaseCommand):
             raise CommandError(f"No active model for dataset {dataset!r}." if Dataset.objects.filter(
                 name=dataset).exists() else f"No dataset named {dataset!r}.")
         queued = Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk, status=Job.Status.QUEUED)
-        job = queued.first() or jobs.start_job(kind="calibrate_drift", params={"model_id": model.pk})
+        job = queued.first() or jobs.start_job(
+            kind="calibrate_drift", params={"model_id": model.pk}, enqueue=False)
         with progress_bar("Calibrating drift detection") as progress:
             jobs.run(job.pk, on_progress=progress)
         job.refresh_from_db()

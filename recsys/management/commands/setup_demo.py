@@ -67,7 +67,8 @@ class Command(BaseCommand):
                 InteractionSequence.objects.filter(dataset=dataset, external_user_id=external_id).update(user=member)
 
     def _train(self, dataset):
-        job = start_training(dataset=dataset, architecture="sasrec", hyperparameters=DEMO_MODEL, activate=True)
+        job = start_training(dataset=dataset, architecture="sasrec", hyperparameters=DEMO_MODEL, activate=True,
+                             enqueue=False)
         with progress_bar("Training the demo SASRec") as progress:
             jobs.run(job.pk, on_progress=progress)
         job.refresh_from_db()

@@ -1,0 +1,101 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from recsys.models import Interaction, Job, TrainedModel
+
+from .conftest import TINY
+from .factories import make_dataset, make_history
+
+pytestmark = pytest.mark.django_db
+
+
+def tiny_options(**overrides) -> list[str]:
+    """TINY as --set FIELD=VALUE pairs, overridden by the command's own options."""
+    settings = {**TINY, "epochs": 2}
+    options = []
+    for field, value in settings.items():
+        options += ["--set", f"{field}={json.dumps(value)}"]
+    for option, value in overrides.items():
+        options += [f"--{option.replace('_', '-')}", str(value)]
+    return options
+
+
+def train(*args) -> str:
+    out = StringIO()
+    call_command("train_model", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def films():
+    dataset = make_dataset(n_items=30)
+    for u in range(25):
+        make_history(dataset, external_user_id=f"u{u}", item_ids=[(u + k) % 30 + 1 for k in range(8)])
+    return dataset
+
+
+@pytest.mark.trains
+def test_train_model_records_the_job_and_model_like_the_admin_action(films, capsys):
+    out = train("--dataset", str(films.pk), "--arch", "gru4rec", "--activate", *tiny_options(epochs=3, hidden=8))
+
+    job = Job.objects.get(kind="train_model")
+    model = TrainedModel.objects.get(pk=job.params["model_id"])
+    assert (job.queue, job.status, job.progress, job.params["activate"]) == ("training", "succeeded", 100, True)
+    assert job.result["model_id"] == model.pk and job.result["active"] is True
+    assert (model.status, model.architecture, model.is_active) == ("ready", "gru4rec", True)
+    assert (model.hyperparameters["epochs"], model.hyperparameters["hidden"], model.hyperparameters["blocks"]) == (
+        3, 8, 1)
+    assert len(model.training_curve) == 3
+    for protocol in ("sampled", "full"):
+        assert f"{protocol:<9} model" in out and f"{protocol:<9} most-popular" in out
+    assert "HR@10" in out and "NDCG@10" in out
+    assert f"{model} ready (3 epochs" in out and "active" in out
+    bar = capsys.readouterr().err
+    assert "3/3" in bar and "loss " in bar and "valid NDCG@10 0." in bar
+
+
+@pytest.mark.trains
+def test_train_model_leaves_the_active_model_alone_without_activate(films):
+    train("--dataset", films.name, "--arch", "sasrec", *tiny_options(epochs=1, loss="sampled"))
+    model = TrainedModel.objects.get()
+    assert (model.status, model.is_active, model.hyperparameters["loss"]) == ("ready", False, "sampled")
+
+
+def test_unknown_dataset_fails_clearly():
+    with pytest.raises(CommandError, match="No dataset named 'nope'"):
+        train("--dataset", "nope", "--arch", "sasrec")
+
+
+def test_unknown_architecture_fails_clearly(films):
+    with pytest.raises(CommandError, match="invalid choice: 'bert'"):
+        train("--dataset", films.name, "--arch", "bert")
+    assert not Job.objects.exists()
+
+
+def test_empty_dataset_fails_clearly():
+    dataset = make_dataset(name="empty")
+    with pytest.raises(CommandError, match="has no interactions"):
+        train("--dataset", "empty", "--arch", "sasrec")
+    assert not TrainedModel.objects.filter(dataset=dataset).exists()
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("colour=3", "unknown ModelConfig fields: \\['colour'\\]"),
+    ("blocks", "--set expects FIELD=VALUE"),
+    ("=3", "--set expects FIELD=VALUE"),
+    ("dropout=1.5", "dropout must be in"),
+])
+def test_bad_settings_fail_before_a_job_is_created(films, setting, message):
+    with pytest.raises(CommandError, match=message):
+        train("--dataset", films.name, "--arch", "tcn", "--set", setting)
+    assert not Job.objects.exists() and not TrainedModel.objects.exists()
+
+
+def test_a_failed_training_job_is_a_command_error(films):
+    Interaction.objects.update(state=Interaction.State.EXCLUDED)
+    with pytest.raises(CommandError, match="Training job #\\d+ failed"):
+        train("--dataset", films.name, "--arch", "sasrec", *tiny_options())
+    assert TrainedModel.objects.get().status == "failed"
