@@ -129,11 +129,13 @@ def comparison(request):
     dataset = _dataset(request)
     if dataset is None:
         return _no_dataset(request, "comparison")
-    models = dashboard.models_of(dataset)
+    versions = dashboard.models_of(dataset)
+    models = dashboard.chosen_models(versions, request.GET.getlist("model"))
     timing = [{"model": m, "seconds_per_epoch": dashboard.seconds_per_epoch(m), "epochs": len(m.training_curve)}
               for m in models]
     return _page(request, "comparison", "comparison.html", dataset, rows=dashboard.comparison_rows(models),
-                 figures=dashboard.comparison_figures(models), timing=timing, metrics=dashboard.COMPARISON_METRICS)
+                 figures=dashboard.comparison_figures(models), timing=timing, metrics=dashboard.COMPARISON_METRICS,
+                 versions=versions, shown={m.pk for m in models})
 
 
 def _member(request, section: str):

@@ -1,15 +1,27 @@
 """Plotly figures rendered as HTML fragments (plotly.js is served from static files)."""
 
+import functools
 from datetime import UTC, datetime
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
+HOUSE_LAYOUT = {"margin": {"l": 40, "r": 20, "t": 40, "b": 40}, "font": {"size": 14}}
+
+
+@functools.cache
+def _white_template() -> dict:
+    return pio.templates["plotly_white"].to_plotly_json()
 
 
 def to_html(figure: go.Figure, *, div_id: str) -> str:
-    figure.update_layout(margin=dict(l=40, r=20, t=40, b=40), template="plotly_white", font=dict(size=14))
-    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=CHART_CONFIG)
+    """The figure as a <div> + script. The theme is added to the JSON: assigning a named template to
+    the figure deep-copies it each time, which cost ~50 ms per chart on a 2-core machine."""
+    spec = figure.to_plotly_json()
+    spec["layout"] = {**spec["layout"], **HOUSE_LAYOUT, "template": _white_template()}
+    return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id, config=CHART_CONFIG,
+                       validate=False)
 
 
 def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None) -> str:

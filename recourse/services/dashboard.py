@@ -204,7 +204,7 @@ def comparison_figures(models: list[TrainedModel]) -> list[dict]:
         figures.append(_hr_figure(ready))
     curves = [m for m in models if m.training_curve]
     if curves:
-        figures.append(_curve_figure(curves))
+        figures += [_curve_figure(curves), _loss_figure(curves)]
     return figures
 
 
@@ -246,6 +246,23 @@ def _curve_figure(models) -> dict:
     figure.update_layout(xaxis_title="Epoch", yaxis_title="Validation NDCG@10 (full ranking)")
     summary = "; ".join(f"{_label(m)}: {len(m.training_curve)} epochs" for m in models)
     return _figure(figure, "chart-curves", "Training curves", "Validation NDCG@10 per epoch.", summary)
+
+
+def _loss_figure(models) -> dict:
+    figure = go.Figure()
+    for model in models:
+        points = [p for p in model.training_curve if p.get("loss") is not None]
+        figure.add_scatter(x=[p["epoch"] for p in points], y=[p["loss"] for p in points], mode="lines+markers",
+                           name=_label(model))
+    figure.update_layout(xaxis_title="Epoch", yaxis_title="Training loss (cross-entropy)")
+    summary = "; ".join(f"{_label(m)}: last loss {m.training_curve[-1].get('loss', float('nan')):.3f}" for m in models)
+    return _figure(figure, "chart-loss", "Training loss", "Mean training cross-entropy per epoch.", summary)
+
+
+def chosen_models(models: list[TrainedModel], chosen_ids: list[str]) -> list[TrainedModel]:
+    """The versions picked for side-by-side comparison (all when none or only unknown ids are picked)."""
+    picked = [m for m in models if str(m.pk) in set(chosen_ids)]
+    return picked or models
 
 
 # --- 4-7. one member ------------------------------------------------------------------------------

@@ -176,11 +176,18 @@ def test_staff_see_the_research_link(analyst_client):
     assert "Research</a>" in analyst_client.get(reverse("recsys:home")).content.decode()
 
 
-def test_comparison_skips_metrics_that_are_not_protocol_reports(analyst_client):
+def test_comparison_shows_chosen_versions_with_loss_curves(analyst_client):
     from .factories import make_dataset
 
     dataset = make_dataset()
-    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
-                                metrics={"note": "not evaluated", "best_valid": {"NDCG@10": 0.01}})
-    page = analyst_client.get(reverse("dashboard:comparison") + f"?dataset={dataset.pk}")
-    assert page.status_code == 200
+    curve = [{"epoch": 1, "loss": 7.5, "valid": {"NDCG@10": 0.01}, "seconds": 2.0}]
+    odd = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                      metrics={"note": "not evaluated", "best_valid": {"NDCG@10": 0.01}},
+                                      training_curve=curve)
+    other = TrainedModel.objects.create(dataset=dataset, architecture="tcn", status=TrainedModel.Status.READY,
+                                        training_curve=curve)
+    url = reverse("dashboard:comparison") + f"?dataset={dataset.pk}"
+    page = analyst_client.get(url)
+    assert page.status_code == 200 and page.context["shown"] == {odd.pk, other.pk}
+    assert b"chart-loss" in page.content and b"Versions to compare" in page.content
+    assert analyst_client.get(url + f"&model={other.pk}").context["shown"] == {other.pk}
