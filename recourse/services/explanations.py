@@ -76,7 +76,8 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
         occlusion = attr.occlusion_attribution(network, mine.history, target)
         ig_row = rows["ig"]
         rows["occlusion"] = _save_row(user, model, item_id, "occlusion", mine, occlusion, {
-            **_shared_details(ig_row.details), **_comparison(occlusion, mine, ig_row), **_quality(occlusion),
+            **_shared_details(ig_row.details), **_comparison(occlusion, _stored_attribution(ig_row, mine)),
+            **_quality(occlusion),
         })
         return rows, unavailable
     result = explain_item(network, mine.history, target, mine.titles, with_occlusion=method == "occlusion")
@@ -102,7 +103,7 @@ def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Expla
             continue
         compared = result.compared_with if method == "ig" else result.integrated_gradients
         rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-            **shared, **_comparison(attribution, mine, compared), **_quality(attribution),
+            **shared, **_comparison(attribution, compared), **_quality(attribution),
         })
     return rows
 
@@ -117,19 +118,20 @@ def _quality(attribution) -> dict:
             "output": attribution.output, "baseline_output": attribution.baseline_output}
 
 
-def _comparison(attribution, mine: MemberHistory, other) -> dict:
-    """Agreement with another method's attribution (an engine Attribution or a stored Explanation row)."""
-    if isinstance(other, Explanation):
-        ids = {pk: position for position, pk in enumerate(row.pk for row in mine.interactions)}
-        positions = np.array([ids[pk] for pk in other.interaction_ids], dtype=np.int64)
-        label = other.get_method_display()
-        other = attr.Attribution(method=other.method, positions=positions, items=positions,
-                                 scores=np.asarray(other.raw_scores), normalized=np.asarray(other.normalized_scores))
-    else:
-        label = Explanation.Method(METHOD_OF_ENGINE[other.method]).label
+def _comparison(attribution, other) -> dict:
+    """Agreement of two engine Attributions of the same history, as stored with an explanation."""
     agreement = attr.method_agreement(attribution, other)
-    return {"agreement": {"with": label, "spearman": agreement.spearman,
-                          "top_k_overlap": agreement.top_k_overlap, "k": agreement.k}}
+    return {"agreement": {"with": Explanation.Method(METHOD_OF_ENGINE[other.method]).label,
+                          "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k}}
+
+
+def _stored_attribution(row: Explanation, mine: MemberHistory):
+    """A stored explanation back as an engine Attribution over the member's history positions."""
+    position_of = {interaction.pk: position for position, interaction in enumerate(mine.interactions)}
+    positions = np.array([position_of[pk] for pk in row.interaction_ids], dtype=np.int64)
+    method = next(engine for engine, stored in METHOD_OF_ENGINE.items() if stored == row.method)
+    return attr.Attribution(method=method, positions=positions, items=mine.history.items[positions],
+                            scores=np.asarray(row.raw_scores), normalized=np.asarray(row.normalized_scores))
 
 
 def _counterfactual_dict(c, mine: MemberHistory) -> dict:
