@@ -5,7 +5,8 @@ from .models import User
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=False, help_text="Optional; only used to reset your password.")
+    email = forms.EmailField(
+        required=False, help_text="Optional; seen only by you and administrators, not used for recommendations.")
 
     class Meta:
         model = User

@@ -99,7 +99,8 @@ LOGIN_REDIRECT_URL = "recsys:home"
 LOGOUT_REDIRECT_URL = "landing"
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = 1  # hours
+AXES_COOLOFF_TIME = 1  # hours; templates/accounts/locked.html says "an hour"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 

@@ -2,37 +2,21 @@
 
 import csv
 import json
-from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import staff_required
 from recourse.engine.drift import STRATEGIES
 from recourse.models import Experiment
 from recourse.services import dashboard, experiments
 from recsys.models import Dataset, TrainedModel
 from recsys.services import registry, training
-
-
-def analyst_required(view):
-    """Anonymous -> sign-in page; signed-in non-staff -> 403."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("The research dashboard is for analysts (staff) only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
 
 # --- shared context ------------------------------------------------------------------------------
 
@@ -45,8 +29,9 @@ def _dataset(request) -> Dataset | None:
 
 
 def _seed(request) -> int:
+    """A drift seed must be a non-negative whole number; anything else falls back to 0."""
     value = request.GET.get("seed", "0")
-    return int(value) if value.lstrip("-").isdigit() else 0
+    return int(value) if value.isdigit() else 0
 
 
 def _context(request, section: str, dataset: Dataset | None, **extra) -> dict:
@@ -54,7 +39,7 @@ def _context(request, section: str, dataset: Dataset | None, **extra) -> dict:
     for key in ("user", "strategy", "seed"):
         if request.GET.get(key):
             query[key] = request.GET[key]
-    querystring = "&".join(f"{k}={v}" for k, v in query.items() if v != "")
+    querystring = urlencode({k: v for k, v in query.items() if v != ""})
     return {"section": section, "sections": dashboard.SECTIONS, "dataset": dataset,
             "datasets": Dataset.objects.order_by("name"), "querystring": querystring,
             "strategies": STRATEGIES, "strategy": request.GET.get("strategy", "category"),
@@ -73,12 +58,12 @@ def _no_dataset(request, section):
 # --- sections ------------------------------------------------------------------------------------
 
 
-@analyst_required
+@staff_required
 def index(request):
     return redirect("dashboard:overview")
 
 
-@analyst_required
+@staff_required
 def overview(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -86,7 +71,7 @@ def overview(request):
     return _page(request, "overview", "overview.html", dataset, overview=dashboard.dataset_overview(dataset))
 
 
-@analyst_required
+@staff_required
 def model_registry(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -95,7 +80,7 @@ def model_registry(request):
                  architectures=TrainedModel.Architecture.choices)
 
 
-@analyst_required
+@staff_required
 @require_POST
 def activate_model(request, model_id):
     model = get_object_or_404(TrainedModel, pk=model_id)
@@ -107,7 +92,7 @@ def activate_model(request, model_id):
     return redirect(f"{reverse('dashboard:registry')}?dataset={model.dataset_id}")
 
 
-@analyst_required
+@staff_required
 @require_POST
 def train_model(request):
     dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
@@ -124,7 +109,7 @@ def train_model(request):
     return redirect(f"{reverse('dashboard:registry')}?dataset={dataset.pk}")
 
 
-@analyst_required
+@staff_required
 def comparison(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -152,7 +137,7 @@ def _member(request, section: str):
         return dataset, None, _page(request, section, "empty.html", dataset, reason=str(exc), member_form=True)
 
 
-@analyst_required
+@staff_required
 def recommendations(request):
     dataset, view, error = _member(request, "recommendations")
     if error:
@@ -165,31 +150,39 @@ def _drift(request, view):
     return dashboard.drift_analysis(view, strategy=request.GET.get("strategy", "category"), seed=_seed(request))
 
 
-@analyst_required
+def _drifted_member(request, section: str):
+    """(dataset, MemberView, drift result) or an error page response, for the sections that inject drift."""
+    dataset, view, error = _member(request, section)
+    if error:
+        return None, None, None, error
+    try:
+        return dataset, view, _drift(request, view), None
+    except dashboard.DashboardError as exc:
+        return dataset, view, None, _page(request, section, "empty.html", dataset, reason=str(exc), member_form=True)
+
+
+@staff_required
 def drift(request):
-    dataset, view, error = _member(request, "drift")
+    dataset, view, result, error = _drifted_member(request, "drift")
     if error:
         return error
-    try:
-        result = _drift(request, view)
-    except dashboard.DashboardError as exc:
-        return _page(request, "drift", "empty.html", dataset, reason=str(exc), member_form=True)
     rows = dashboard.history_rows(view, result.injection.history, result.injection.injected_positions)
     return _page(request, "drift", "drift.html", dataset, view=view, drift=result, history=rows,
                  figure=dashboard.drift_figure(view, result),
                  pairs=list(zip(result.top_before, result.top_after, strict=True)))
 
 
-@analyst_required
+@staff_required
 def xai(request):
-    dataset, view, error = _member(request, "xai")
+    drifted = request.GET.get("on", "drifted") == "drifted"
+    if drifted:
+        dataset, view, result, error = _drifted_member(request, "xai")
+    else:
+        (dataset, view, error), result = _member(request, "xai"), None
     if error:
         return error
-    drifted = request.GET.get("on", "drifted") == "drifted"
-    injected = ()
-    history = view.history
+    history, injected = view.history, ()
     if drifted:
-        result = _drift(request, view)
         history, injected = result.injection.history, result.injection.injected_positions
     explained = dashboard.xai_comparison(view, history, injected)
     tops = {name: [view.titles[int(i)] for i in a.items[(-a.scores).argsort(kind="stable")[:5]]]
@@ -197,12 +190,11 @@ def xai(request):
     return _page(request, "xai", "xai.html", dataset, view=view, xai=explained, tops=tops, on_drifted=drifted)
 
 
-@analyst_required
+@staff_required
 def user_recourse(request):
-    dataset, view, error = _member(request, "recourse")
+    dataset, view, result, error = _drifted_member(request, "recourse")
     if error:
         return error
-    result = _drift(request, view)
     outcome = dashboard.recourse_run(view, result)
     injected = set(result.injection.injected_positions.tolist())
     changes = [{"title": view.titles[c.item], "action": c.action, "weight": c.weight,
@@ -212,7 +204,7 @@ def user_recourse(request):
                  top_before=[view.titles[int(i)] for i in outcome.top_before])
 
 
-@analyst_required
+@staff_required
 def metrics(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -228,7 +220,7 @@ def metrics(request):
                  default_users=experiments.DEFAULT_USERS)
 
 
-@analyst_required
+@staff_required
 @require_POST
 def start_experiment(request):
     dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
@@ -246,7 +238,7 @@ def start_experiment(request):
     return redirect(f"{reverse('dashboard:metrics')}?dataset={dataset.pk}")
 
 
-@analyst_required
+@staff_required
 def export_experiment(request, experiment_id, fmt):
     if fmt not in ("csv", "json"):
         raise Http404("Export as .csv or .json")
@@ -287,7 +279,7 @@ def _summary_context(request, dataset):
                     active=next((m for m in models if m.is_active), None))
 
 
-@analyst_required
+@staff_required
 def summary(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -295,7 +287,7 @@ def summary(request):
     return render(request, "dashboard/summary.html", _summary_context(request, dataset))
 
 
-@analyst_required
+@staff_required
 def summary_download(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -314,7 +306,7 @@ def _plotly_js() -> str:
     return get_plotlyjs()
 
 
-@analyst_required
+@staff_required
 def feedback(request):
     return _page(request, "feedback", "feedback.html", _dataset(request), rates=dashboard.feedback_rates())
 
@@ -322,7 +314,7 @@ def feedback(request):
 # --- JSON API ------------------------------------------------------------------------------------
 
 
-@analyst_required
+@staff_required
 def api_experiments(request):
     rows = Experiment.objects.select_related("dataset").order_by("-created_at")[:100]
     return JsonResponse({"results": [{"id": e.pk, "name": e.name, "dataset": e.dataset.name, "status": e.status,
@@ -330,12 +322,12 @@ def api_experiments(request):
                                       "created_at": e.created_at.isoformat()} for e in rows]})
 
 
-@analyst_required
+@staff_required
 def api_experiment(request, experiment_id):
     return JsonResponse(_experiment_json(get_object_or_404(Experiment, pk=experiment_id)))
 
 
-@analyst_required
+@staff_required
 def api_overview(request):
     dataset = _dataset(request)
     if dataset is None:
@@ -346,6 +338,6 @@ def api_overview(request):
                          "sequence_length": overview.length_stats})
 
 
-@analyst_required
+@staff_required
 def api_feedback(request):
     return JsonResponse({"results": dashboard.feedback_rates()})

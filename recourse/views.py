@@ -148,12 +148,20 @@ def fix(request):
     return render(request, "recourse/fix.html", context)
 
 
+def _changes_from_json(text: str) -> dict[int, float]:
+    """{"interaction id": weight, ...} from the preview form; anything else is a ValueError."""
+    changes = json.loads(text)
+    if not isinstance(changes, dict):
+        raise ValueError("the changes must map interaction ids to weights")
+    return {int(k): float(v) for k, v in changes.items()}
+
+
 @login_required
 @require_POST
 def apply_fix(request):
     dataset = selectors.current_dataset(request)
     try:
-        changes = {int(k): float(v) for k, v in json.loads(request.POST.get("changes", "{}")).items()}
+        changes = _changes_from_json(request.POST.get("changes", "{}"))
         result = corrections.apply(user=request.user, dataset=dataset, changes=changes,
                                    fingerprint=request.POST.get("fingerprint", ""),
                                    suggested=request.POST.get("suggested") == "1")

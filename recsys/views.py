@@ -1,11 +1,12 @@
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+
+from accounts.decorators import staff_required
 
 from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
@@ -121,20 +122,20 @@ def remove_from_history(request, interaction_id):
     return _next_or(request, "recsys:home")
 
 
-@staff_member_required
+@staff_required
 def job_list(request):
     page = Paginator(Job.objects.select_related("owner"), 30).get_page(request.GET.get("page"))
     return render(request, "recsys/jobs.html", {"page": page})
 
 
-@staff_member_required
+@staff_required
 def job_status(request):
     ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
     rows = Job.objects.filter(pk__in=ids).values("id", "status", "progress", "message")
     return JsonResponse({"jobs": list(rows)})
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def job_retry(request, job_id):
     job = get_object_or_404(Job, pk=job_id)
@@ -146,7 +147,7 @@ def job_retry(request, job_id):
     return redirect("recsys:jobs")
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def job_cancel(request, job_id):
     job = get_object_or_404(Job, pk=job_id)

@@ -11,7 +11,7 @@ from recourse.engine.detection import detect_drift
 from recourse.engine.drift import drift_metrics_from_logits
 from recourse.engine.sequences import History, seen_mask, without_positions
 from recourse.models import DriftResult
-from recsys.models import Dataset, Interaction
+from recsys.models import Dataset, Interaction, InteractionSequence
 
 from .context import DriftUnavailable, active_context, categories_for, drift_calibration, member_history
 
@@ -83,3 +83,23 @@ def _category_metrics(network, history: History, flagged: np.ndarray, categories
         "target_category": categories.name(target),
         "category_ads": None if metrics.category_ads is None else float(metrics.category_ads[0]),
     }
+
+
+def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool) -> str | None:
+    """The first of these dataset users whose history the active model judges drifting (or not), if any."""
+    from .context import histories_of_sequences
+
+    model, recommender = active_context(dataset)
+    categories = categories_for(model, recommender)
+    calibration = drift_calibration(model, recommender)
+    sequence_of = dict(InteractionSequence.objects.filter(dataset=dataset, external_user_id__in=external_ids)
+                       .values_list("external_user_id", "pk"))
+    histories = histories_of_sequences(list(sequence_of.values()), recommender)
+    for external_id in external_ids:
+        history = histories.get(sequence_of.get(external_id))
+        if history is None or len(history) < 3:
+            continue
+        report = detect_drift(recommender.model, history, member_profile(history, categories), categories, calibration)
+        if report.drift == drift:
+            return external_id
+    return None

@@ -114,6 +114,8 @@ def create_experiment(
     name: str = "", ig_steps: int = 20, owner=None,
 ) -> Experiment:
     strategies = validate_strategies(strategies)
+    if seed < 0:
+        raise ExperimentError("The seed must be a whole number of 0 or more.")
     model_row = _active_ready_model(dataset)
     eligible = len(eligible_sequence_ids(dataset))
     _check_users(n_users, eligible)

@@ -46,6 +46,7 @@ def test_repeated_failed_sign_ins_are_locked_out(client, make_user, settings):
         client.post(reverse("login"), {"username": "erin", "password": "wrong"})
     response = client.post(reverse("login"), {"username": "erin", "password": "correct-horse-battery"})
     assert response.status_code == 429
+    assert b"Sign-in paused" in response.content and b"nothing was changed" in response.content
 
 
 def test_roles():

@@ -115,6 +115,16 @@ def test_unknown_user_shows_a_clear_message(shared, analyst_client):
     assert "No user &#x27;nobody&#x27;" in response.content.decode()
 
 
+def test_bad_strategy_or_seed_gives_a_clear_message(shared, analyst_client):
+    dataset = shared[0]
+    for section in ("drift", "xai", "recourse"):
+        response = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": dataset.pk, "strategy": "bogus"})
+        assert response.status_code == 200 and "Unknown drift strategy" in response.content.decode(), section
+    assert analyst_client.get(reverse("dashboard:drift"), {"dataset": dataset.pk, "seed": "-5"}).status_code == 200
+    with pytest.raises(experiments.ExperimentError, match="seed"):
+        experiments.create_experiment(dataset=dataset, n_users=1, seed=-1)
+
+
 def test_activate_and_train_from_the_registry(trained, analyst_client):
     dataset, model, _ = trained
     second = TrainedModel.objects.create(dataset=dataset, architecture="gru4rec", status=TrainedModel.Status.READY)

@@ -44,8 +44,9 @@ def test_rerunning_a_finished_job_does_nothing(celery_worker_process, tmp_path):
 
 def test_jobs_page_is_staff_only_and_shows_progress(client, make_user):
     job = Job.objects.create(kind="import_dataset", status="running", progress=42, message="Writing")
+    assert client.get(reverse("recsys:jobs")).status_code == 302  # anonymous: to sign in
     client.force_login(make_user("member"))
-    assert client.get(reverse("recsys:jobs")).status_code == 302
+    assert client.get(reverse("recsys:jobs")).status_code == 403
     client.force_login(make_user("staff", is_staff=True))
     page = client.get(reverse("recsys:jobs")).content.decode()
     assert 'value="42"' in page and "Writing" in page

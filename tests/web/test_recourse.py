@@ -39,6 +39,15 @@ def test_drift_check_page_gives_a_verdict_and_stores_it(client, calibrated):
     assert len(result.interaction_ids) == 4 and result.trained_model == model
 
 
+def test_first_with_verdict_follows_the_drift_check(calibrated):
+    dataset, model, alice = calibrated
+    verdict = drift.check_drift(user=alice, dataset=dataset).result.drift
+    assert drift.first_with_verdict(dataset, ["u1", "alice"], drift=verdict) in ("u1", "alice")
+    assert drift.first_with_verdict(dataset, ["alice"], drift=verdict) == "alice"
+    assert drift.first_with_verdict(dataset, ["alice"], drift=not verdict) is None
+    assert drift.first_with_verdict(dataset, ["nobody"], drift=verdict) is None
+
+
 def test_uncalibrated_model_queues_calibration_and_says_so(client, trained):
     dataset, model, alice = trained
     client.force_login(alice)
@@ -106,6 +115,18 @@ def test_bad_corrections_are_refused_and_change_nothing(calibrated, make_user):
             corrections.apply(user=alice, dataset=dataset, changes=changes, fingerprint=fingerprint)
     with pytest.raises(corrections.CorrectionError, match="changed since this preview"):
         corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0}, fingerprint="stale")
+    assert snapshot() == before
+
+
+def test_tampered_apply_form_changes_nothing(client, calibrated):
+    dataset, model, alice = calibrated
+    before = snapshot()
+    client.force_login(alice)
+    fingerprint = context.history_fingerprint(alice, dataset)
+    for changes in ("[1, 2]", "not json", '{"x": 0}'):
+        response = client.post(reverse("recourse:apply-fix"), {"changes": changes, "fingerprint": fingerprint},
+                               follow=True)
+        assert response.status_code == 200 and "Nothing was changed" in response.content.decode(), changes
     assert snapshot() == before
 
 

@@ -19,3 +19,15 @@ def test_setup_demo_creates_data_accounts_and_links_members(settings):
     assert User.objects.get(username="demo").check_password("hikmax-demo-member")
     call_command("setup_demo", skip_training=True)  # idempotent
     assert Dataset.objects.count() == 1 and InteractionSequence.objects.filter(user__isnull=False).count() == 2
+
+
+def test_demo_candidates_put_the_most_recent_drift_episode_first():
+    import pandas as pd
+
+    from recsys.management.commands.setup_demo import demo_candidates
+
+    rows = [("a", False), ("a", True), ("a", False), ("a", False),  # episode 2 steps before the end
+            ("b", False), ("b", False), ("b", True),  # episode at the very end
+            ("c", False), ("c", False)]
+    interactions = pd.DataFrame(rows, columns=["user_id", "drift_episode"])
+    assert demo_candidates(interactions) == {"demo": ["b", "a"], "calm": ["c"]}

@@ -22,6 +22,15 @@ ACCOUNTS = [
 ]
 
 
+def demo_candidates(interactions, limit: int = 40) -> dict[str, list[str]]:
+    """Users with a drift episode, most recent episode first (it pulls today's recommendations), and without one."""
+    steps_from_end = interactions.groupby("user_id").cumcount(ascending=False)
+    last_drift = steps_from_end[interactions["drift_episode"]].groupby(interactions["user_id"]).min()
+    has_drift = interactions.groupby("user_id")["drift_episode"].any()
+    return {"demo": [str(user) for user in last_drift.sort_values(kind="stable").index[:limit]],
+            "calm": [str(user) for user in has_drift[~has_drift].index[:limit]]}
+
+
 class Command(BaseCommand):
     help = "Create the demo: a synthetic dataset with drift episodes, demo accounts and an active SASRec model."
 
@@ -34,10 +43,11 @@ class Command(BaseCommand):
     def handle(self, *args, users, items, interactions, skip_training, **options):
         name = settings.HIKMAX["DEMO_DATASET"]
         dataset = Dataset.objects.filter(name=name).first() or self._create_dataset(name, users, items, interactions)
-        self._create_accounts(dataset)
+        self._create_accounts()
         if not skip_training and not TrainedModel.objects.filter(dataset=dataset, is_active=True).exists():
             self._train(dataset)
             call_command("calibrate_drift", dataset.name)
+        self._link_members(dataset, checked=not skip_training)
         self._print_accounts()
 
     def _create_dataset(self, name, users, items, interactions):
@@ -50,21 +60,29 @@ class Command(BaseCommand):
             )
         with progress_bar("Importing demo data") as progress:
             dataset = load_parsed(name=name, parsed=parsed, title="Demo films (synthetic histories)", progress=progress)
-        by_user = parsed.interactions.groupby("user_id")["drift_episode"].any()
-        self._linked = {"demo": str(by_user[by_user].index[0]), "calm": str(by_user[~by_user].index[0])}
+        self._candidates = demo_candidates(parsed.interactions)
         return dataset
 
-    def _create_accounts(self, dataset):
+    def _create_accounts(self):
         User = get_user_model()
         for username, password, staff, superuser, _ in ACCOUNTS:
             user, _ = User.objects.get_or_create(username=username)
             user.is_staff, user.is_superuser = staff, superuser
             user.set_password(password)
             user.save()
-        for username, external_id in getattr(self, "_linked", {}).items():
-            member = User.objects.get(username=username)
-            if not InteractionSequence.objects.filter(dataset=dataset, user=member).exists():
-                InteractionSequence.objects.filter(dataset=dataset, external_user_id=external_id).update(user=member)
+
+    def _link_members(self, dataset, checked: bool):
+        """demo: a history the model itself finds drifting; calm: one it finds clean (first candidates unchecked)."""
+        from recourse.services.drift import first_with_verdict
+
+        for username, drift in (("demo", True), ("calm", False)):
+            member = get_user_model().objects.get(username=username)
+            candidates = getattr(self, "_candidates", {}).get(username, [])
+            if not candidates or InteractionSequence.objects.filter(dataset=dataset, user=member).exists():
+                continue
+            chosen = first_with_verdict(dataset, candidates, drift=drift) if checked else None
+            external_id = chosen or candidates[0]
+            InteractionSequence.objects.filter(dataset=dataset, external_user_id=external_id).update(user=member)
 
     def _train(self, dataset):
         job = start_training(dataset=dataset, architecture="sasrec", hyperparameters=DEMO_MODEL, activate=True,
