@@ -24,6 +24,8 @@ from .context import active_context, categories_for, drift_calibration, history_
 from .drift import member_profile
 
 STALE_PREVIEW = "Your history changed since this preview; please preview again."
+NO_DRIFT_NOTE = ("Your latest drift check found no drift, so no change is needed. If your recommendations went "
+                 "off after a certain day, pick that date to compare with how they were before it.")
 
 
 class CorrectionError(Exception):
@@ -63,20 +65,29 @@ def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
 
 
 def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, min_rating: float | None = None):
-    """The engine's smallest correction restoring alignment (eq. 6), as a preview."""
+    """The engine's smallest correction restoring alignment (eq. 6), as a preview.
+
+    Without a date, a member whose latest drift check of this history found no drift is told that no
+    change is needed instead of being offered removals that chase the alignment margin.
+    """
     model, recommender = active_context(dataset)
     categories = categories_for(model, recommender)
     mine = member_history(user, dataset, recommender)
     if len(mine.history) < 3:
-        raise CorrectionError("A suggestion needs at least three interactions in your history.")
+        raise CorrectionError("A suggestion needs at least three interactions in your history that the model knows.")
     profile = member_profile(mine.history, categories, interactions=mine.interactions, min_rating=min_rating)
     reference = _history_before(mine, went_off_after)
-    order = _checked_order(user, model, mine) if min_rating is None else None
-    if order is None:
+    check = _latest_check(user, model, mine) if min_rating is None else None
+    if check is not None and not check.drift and reference is None:
+        shown = _preview(model, recommender, mine, {}, profile=profile)
+        shown.suggested, shown.satisfied, shown.note = True, True, NO_DRIFT_NOTE
+        return shown
+    if check is None:
         result = engine_recourse(recommender.model, mine.history, profile, categories,
                                  calibration=drift_calibration(model, recommender), reference=reference)
     else:
-        result = search_recourse(recommender.model, mine.history, profile, categories, order, reference=reference)
+        result = search_recourse(recommender.model, mine.history, profile, categories,
+                                 _ranked_positions(check, mine), reference=reference)
     changes = {mine.interactions[c.position].pk: c.weight for c in result.changes}
     shown = _preview(model, recommender, mine, changes, profile=profile)
     shown.suggested, shown.satisfied = True, result.satisfied
@@ -84,16 +95,17 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
     return shown
 
 
-def _checked_order(user, model, mine) -> np.ndarray | None:
-    """Positions ranked by the latest drift check of exactly this history and model (saves its IG pass).
+def _latest_check(user, model, mine) -> DriftResult | None:
+    """The latest drift check of exactly this history and model (same profile: all active interactions)."""
+    return DriftResult.objects.filter(user=user, trained_model=model, history_fingerprint=mine.fingerprint,
+                                      method="ig_alignment").first()
 
-    The check used the same profile (all active interactions); ties, which need identical float
-    scores, fall back to history order instead of the raw attribution.
+
+def _ranked_positions(check: DriftResult, mine) -> np.ndarray:
+    """History positions, most suspicious first, from a stored check (saves recomputing its IG pass).
+
+    Ties, which need identical float scores, fall back to history order instead of the raw attribution.
     """
-    check = DriftResult.objects.filter(user=user, trained_model=model, history_fingerprint=mine.fingerprint,
-                                       method="ig_alignment").first()
-    if check is None:
-        return None
     position = {row.pk: p for p, row in enumerate(mine.interactions)}
     positions = np.array([position[pk] for pk in check.interaction_ids], dtype=np.int64)
     return positions[np.argsort(-np.asarray(check.drift_scores), kind="stable")]
@@ -102,6 +114,8 @@ def _checked_order(user, model, mine) -> np.ndarray | None:
 def _history_before(mine, went_off_after: datetime | None) -> History | None:
     if went_off_after is None:
         return None
+    if went_off_after > timezone.now():
+        raise CorrectionError("That date is in the future; pick the day your recommendations went off.")
     cutoff = went_off_after.timestamp()
     keep = np.array([row.timestamp < cutoff for row in mine.interactions], dtype=bool)
     if keep.sum() < 3:
@@ -115,7 +129,8 @@ def _suggestion_note(result, with_reference: bool) -> str:
         return "Your recommendations already match your usual interests; no change is needed."
     if result.satisfied:
         return f"These changes bring your recommendations back in line with your usual interests ({goal})."
-    return f"Even with these changes the alignment stays below the target ({goal}); they are the best found."
+    return (f"No correction of up to {len(result.changes)} changes reaches the target ({goal}), so HikmaX does not "
+            "suggest applying one; below is the closest it found. You can still choose interactions yourself.")
 
 
 def _preview(model, recommender, mine, changes: dict[int, float], profile=None) -> Preview:

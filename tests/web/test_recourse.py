@@ -70,13 +70,40 @@ def test_preview_changes_nothing(client, calibrated):
 def test_suggestion_reuses_the_drift_check_of_the_same_history(calibrated, monkeypatch):
     dataset, model, alice = calibrated
     fresh = corrections.suggest(user=alice, dataset=dataset)
-    drift.check_drift(user=alice, dataset=dataset)
+    check = drift.check_drift(user=alice, dataset=dataset).result
+    DriftResult.objects.filter(pk=check.pk).update(drift=True)
 
     def recompute(*args, **kwargs):
         raise AssertionError("the drift ranking was recomputed instead of reused")
 
     monkeypatch.setattr(corrections, "engine_recourse", recompute)
     assert corrections.suggest(user=alice, dataset=dataset).changes == fresh.changes
+
+
+def test_no_drift_means_no_suggested_change_unless_a_date_is_picked(client, calibrated):
+    dataset, model, alice = calibrated
+    check = drift.check_drift(user=alice, dataset=dataset).result
+    DriftResult.objects.filter(pk=check.pk).update(drift=False)
+    shown = corrections.suggest(user=alice, dataset=dataset)
+    assert shown.changes == {} and shown.note == corrections.NO_DRIFT_NOTE
+    client.force_login(alice)
+    page = client.post(reverse("recourse:fix"), {"suggest": "1", "went_off_after": "2999-01-01"})
+    assert "in the future" in page.context["error"]
+
+
+def test_unreached_target_is_shown_without_an_apply_button(client, calibrated, monkeypatch):
+    dataset, model, alice = calibrated
+    real_suggest = corrections.suggest
+
+    def unreached(**kwargs):
+        shown = real_suggest(**kwargs)
+        shown.satisfied = False
+        return shown
+
+    monkeypatch.setattr(corrections, "suggest", unreached)
+    client.force_login(alice)
+    page = client.post(reverse("recourse:fix"), {"suggest": "1"})
+    assert page.status_code == 200 and b"Apply these changes" not in page.content
 
 
 def test_apply_then_undo_restores_the_exact_rows(client, calibrated):
