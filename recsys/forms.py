@@ -7,6 +7,8 @@ class CatalogueSearchForm(forms.Form):
     q = forms.CharField(label="Title contains", required=False, max_length=100)
     category = forms.ChoiceField(label="Category", required=False)
     year = forms.IntegerField(label="Year", required=False, min_value=1800, max_value=2100)
+    order = forms.ChoiceField(label="Order", required=False, choices=[
+        ("popular", "Most popular first"), ("title", "Title A–Z")])
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)

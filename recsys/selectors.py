@@ -31,7 +31,9 @@ def member_interactions(user, dataset: Dataset, *, query: str = ""):
     return interactions.order_by(*Interaction.CHRONOLOGICAL)
 
 
-def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None):
+def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
+              popularity: dict[int, int] | None = None):
+    """Matching items by title, or most popular first when popularity ({item pk: count}) is given."""
     items = dataset.items.all()
     if query:
         items = items.filter(title__icontains=query)
@@ -39,7 +41,29 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
         items = items.filter(Item.in_category(category))
     if year:
         items = items.filter(year=year)
-    return items.order_by("title", "id")
+    items = items.order_by("title", "id")
+    if popularity is None:
+        return items
+    ranked = sorted(items.values_list("pk", flat=True), key=lambda pk: -popularity.get(pk, 0))  # stable: by title
+    return LazyItems(ranked)
+
+
+class LazyItems:
+    """Item pks in a chosen order, fetched page by page (what Paginator needs: len and slices)."""
+
+    def __init__(self, pks: list[int]):
+        self.pks = pks
+
+    def __len__(self) -> int:
+        return len(self.pks)
+
+    def count(self) -> int:
+        return len(self.pks)
+
+    def __getitem__(self, window: slice) -> list[Item]:
+        pks = self.pks[window]
+        found = Item.objects.in_bulk(pks)
+        return [found[pk] for pk in pks]
 
 
 def categories_of(dataset: Dataset) -> list[str]:

@@ -11,7 +11,7 @@ from accounts.decorators import staff_required
 from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Interaction, Item, Job
-from .services import history
+from .services import history, serving
 
 
 def _next_or(request, default: str):
@@ -73,8 +73,11 @@ def catalogue(request):
         return render(request, "recsys/no_dataset.html")
     form = CatalogueSearchForm(request.GET or None, categories=selectors.categories_of(dataset))
     filters = form.cleaned_data if form.is_valid() else {}
+    known = serving.training_counts(dataset)
+    by_popularity = bool(known) and filters.get("order", "popular") in ("popular", "")
     items = selectors.catalogue(
-        dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year")
+        dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year"),
+        popularity=known if by_popularity else None,
     )
     page = Paginator(items, 30).get_page(request.GET.get("page"))
     own = set(selectors.member_interactions(request.user, dataset).values_list("item_id", flat=True))
@@ -88,6 +91,7 @@ def catalogue(request):
             "form": form,
             "page": page,
             "own_items": own,
+            "known": known,
             "rating_form": AddToHistoryForm(),
             "query_string": query_string.urlencode(),
         },

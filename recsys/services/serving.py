@@ -87,3 +87,16 @@ def warm_up() -> list[str]:
         recommender.recommend([[(key, 1.0)]], n=10)
         warmed.append(str(model))
     return warmed
+
+
+def training_counts(dataset: Dataset) -> dict[int, int]:
+    """{item pk: interactions in the active model's training data}; items missing are unknown to the model.
+
+    Empty when no model is active (then nothing can be said about what the model knows).
+    """
+    try:
+        _, recommender = loaded_model(dataset)
+    except NoActiveModel:
+        return {}
+    counts = recommender.popularity.counts
+    return {int(key): int(counts[position]) for position, key in enumerate(recommender.index.keys, start=1)}

@@ -95,3 +95,21 @@ def test_next_parameter_cannot_redirect_off_site(member_client):
     assert response["Location"] == reverse("recsys:catalogue")
     response = member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"next": "/home/?page=2"})
     assert response["Location"] == "/home/?page=2"
+
+
+def test_catalogue_puts_popular_items_first_and_marks_items_new_to_the_model(client, trained):
+    from recsys.models import Item
+    from recsys.services import serving
+
+    dataset, model, alice = trained
+    newcomer = Item.objects.create(dataset=dataset, external_id="999", title="A Newcomer (2024)")
+    client.force_login(alice)
+    page = client.get(reverse("recsys:catalogue"))
+    counts = serving.training_counts(dataset)
+    listed = [item.pk for item in page.context["page"]]
+    assert listed[0] == max(counts, key=counts.get) and newcomer.pk not in listed  # last, on page 2
+    assert [counts.get(pk, 0) for pk in listed] == sorted((counts.get(pk, 0) for pk in listed), reverse=True)
+    assert b"New to the model</span>" not in page.content
+    assert b"New to the model</span>" in client.get(reverse("recsys:catalogue") + "?page=2").content
+    by_title = client.get(reverse("recsys:catalogue") + "?order=title").context["page"]
+    assert [item.title for item in by_title] == sorted(item.title for item in by_title)
