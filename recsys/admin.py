@@ -196,6 +196,20 @@ class TrainedModelAdmin(admin.ModelAdmin):
     )
     actions = [activate_models, evaluate_models]
 
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+
+    def delete_model(self, request, obj):
+        from .services.registry import delete
+
+        delete(obj)
+
+    def delete_queryset(self, request, queryset):  # the action refuses a selection holding the active version
+        from .services.registry import delete
+
+        for model in queryset:
+            delete(model)
+
 
 @admin.action(description="Retry selected failed jobs")
 def retry_jobs(modeladmin, request, queryset):

@@ -1,5 +1,9 @@
 """The model registry: which trained model version serves each dataset."""
 
+import shutil
+from pathlib import Path
+
+from django.conf import settings
 from django.db import transaction
 
 from recsys.models import TrainedModel
@@ -23,3 +27,13 @@ def activate(model: TrainedModel) -> TrainedModel:
 
 def active_model(dataset) -> TrainedModel | None:
     return TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+
+
+def delete(model: TrainedModel) -> None:
+    """Delete an inactive version and its artefact folder; the active one must be replaced first."""
+    if model.is_active:
+        raise RegistryError(f"{model} is active; activate another version before deleting it.")
+    artefact = Path(model.artefact_path) if model.artefact_path else None
+    model.delete()
+    if artefact is not None and artefact.resolve().is_relative_to(Path(settings.ARTEFACT_ROOT).resolve()):
+        transaction.on_commit(lambda: shutil.rmtree(artefact, ignore_errors=True))

@@ -30,3 +30,26 @@ def test_beat_retrains_an_active_model_only_when_histories_changed():
     [job] = training.schedule_retraining()
     assert job.params["activate"] is True
     assert TrainedModel.objects.get(pk=job.params["model_id"]).hyperparameters == active.hyperparameters
+
+
+def test_deleting_a_version_removes_its_artefact_but_never_the_active_one(
+        client, django_user_model, trained, django_capture_on_commit_callbacks, settings):
+    from pathlib import Path
+
+    from recsys.services import registry
+
+    dataset, active, _ = trained
+    old = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                      artefact_path=str(Path(settings.ARTEFACT_ROOT) / "old-version"))
+    Path(old.artefact_path).mkdir()
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:recsys_trainedmodel_changelist"),
+                    {"action": "delete_selected", "_selected_action": [old.pk], "post": "yes"})
+    assert list(TrainedModel.objects.values_list("pk", flat=True)) == [active.pk]
+    assert not Path(old.artefact_path).exists() and Path(active.artefact_path).exists()
+    delete_active = reverse("admin:recsys_trainedmodel_delete", args=[active.pk])
+    assert client.post(delete_active, {"post": "yes"}).status_code == 403
+    with pytest.raises(registry.RegistryError, match="active"):
+        registry.delete(active)
+    assert TrainedModel.objects.filter(pk=active.pk).exists()
