@@ -23,3 +23,9 @@ def get_item(mapping, key):
 @register.filter
 def percent(value) -> str:
     return "—" if value is None else f"{100 * float(value):.1f}%"
+
+
+@register.filter
+def words(identifier: str) -> str:
+    """population_experiment -> Population experiment."""
+    return str(identifier).replace("_", " ").capitalize()

@@ -49,7 +49,7 @@ def test_jobs_page_is_staff_only_and_shows_progress(client, make_user):
     assert client.get(reverse("recsys:jobs")).status_code == 403
     client.force_login(make_user("staff", is_staff=True))
     page = client.get(reverse("recsys:jobs")).content.decode()
-    assert 'value="42"' in page and "Writing" in page
+    assert 'value="42"' in page and "Writing" in page and "Import dataset" in page
     status = client.get(reverse("recsys:job-status") + f"?ids={job.pk}").json()
     assert status["jobs"][0]["progress"] == 42
 
