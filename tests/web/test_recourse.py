@@ -39,6 +39,26 @@ def test_drift_check_page_gives_a_verdict_and_stores_it(client, calibrated):
     assert len(result.interaction_ids) == 4 and result.trained_model == model
 
 
+def test_drift_page_offers_a_preview_of_removing_the_flagged_interactions(client, calibrated, monkeypatch):
+    import re
+
+    dataset, model, alice = calibrated
+    real_check = drift.check_drift
+
+    def drifting(**kwargs):
+        check = real_check(**kwargs)
+        check.result.drift, check.flagged = True, alice_rows(alice)[:2]
+        return check
+
+    monkeypatch.setattr(drift, "check_drift", drifting)
+    client.force_login(alice)
+    page = client.get(reverse("recourse:drift")).content.decode()
+    assert "Preview removing these 2 interactions" in page
+    fields = dict(re.findall(r'name="(action-\d+)" value="(remove)"', page))
+    preview = client.post(reverse("recourse:fix"), {**fields, "preview": "1"}).context["preview"]
+    assert preview.changes == {row.pk: 0.0 for row in alice_rows(alice)[:2]}
+
+
 def test_first_with_verdict_follows_the_drift_check(calibrated):
     dataset, model, alice = calibrated
     verdict = drift.check_drift(user=alice, dataset=dataset).result.drift
