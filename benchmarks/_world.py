@@ -289,6 +289,18 @@ def ensure_world(epochs: int = 3, train_minutes: float = 25.0, calibration: bool
     return summary
 
 
+def open_world(epochs: int, train_minutes: float, calibration: bool = True) -> tuple[dict, dict]:
+    """Set up Django, build or check the world; returns (world, results header: machine, git, world, when)."""
+    setup_django()
+    log(f"Machine: {machine()}")
+    world = ensure_world(epochs, train_minutes, calibration=calibration)
+    log(f"World: model {world['model']['id']} ({world['model']['epochs_trained']} epochs, "
+        f"valid NDCG@10 {world['model']['valid_ndcg10']}), {len(world['members'])} members")
+    header = {"machine": machine(), "git": git_revision(), "world": world,
+              "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return world, header
+
+
 def member_users():
     from django.contrib.auth import get_user_model
 

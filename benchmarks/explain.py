@@ -207,6 +207,18 @@ def get(opener, url: str, cookie: str) -> tuple[int, float, bytes]:
     return status, ms(time.perf_counter() - started), body
 
 
+def why_requests(opener, base: str, pairs, cookies, statuses: dict, label: str) -> list[float]:
+    """Why? pages for (member, item) pairs one at a time; milliseconds each, HTTP statuses counted."""
+    elapsed_ms = []
+    for n, (user_pk, item_pk) in enumerate(pairs, start=1):
+        status, elapsed, _ = get(opener, f"{base}/why/{item_pk}/", cookies[user_pk])
+        statuses[status] = statuses.get(status, 0) + 1
+        elapsed_ms.append(elapsed)
+        if n % 10 == 0 or n == len(pairs):
+            log(f"  {label} {n}/{len(pairs)}: last {elapsed:.0f} ms (HTTP {status}); load {_world.load_average()}")
+    return elapsed_ms
+
+
 def http_part(args) -> dict:
     from recourse.models import Explanation
     from recsys.services.serving import recommend_for_member
@@ -238,23 +250,10 @@ def http_part(args) -> dict:
         status, for_you, _ = get(opener, f"{base}/for-you/", cookies[warm_pair[0]])
         log(f"For you (one request, not a target): HTTP {status} in {for_you:.0f} ms")
         load_before = _world.load_average()
-        uncached, statuses = [], {}
-        for n, (user_pk, item_pk) in enumerate(uncached_pairs, start=1):
-            status, elapsed, body = get(opener, f"{base}/why/{item_pk}/", cookies[user_pk])
-            statuses[status] = statuses.get(status, 0) + 1
-            uncached.append(elapsed)
-            if n % 10 == 0 or n == len(uncached_pairs):
-                log(f"  uncached {n}/{len(uncached_pairs)}: last {elapsed:.0f} ms (HTTP {status}); "
-                    f"load {_world.load_average()}")
-        cached = []
+        statuses = {}
+        uncached = why_requests(opener, base, uncached_pairs, cookies, statuses, "uncached")
         repeat = [uncached_pairs[i % len(uncached_pairs)] for i in range(args.cached)]
-        for n, (user_pk, item_pk) in enumerate(repeat, start=1):
-            status, elapsed, _ = get(opener, f"{base}/why/{item_pk}/", cookies[user_pk])
-            statuses[status] = statuses.get(status, 0) + 1
-            cached.append(elapsed)
-            if n % 10 == 0 or n == len(repeat):
-                log(f"  cached {n}/{len(repeat)}: last {elapsed:.0f} ms (HTTP {status}); "
-                    f"load {_world.load_average()}")
+        cached = why_requests(opener, base, repeat, cookies, statuses, "cached")
         for method in ("attention", "occlusion"):
             status, elapsed, _ = get(opener, f"{base}/why/{uncached_pairs[0][1]}/?method={method}",
                                      cookies[uncached_pairs[0][0]])
@@ -275,14 +274,9 @@ def http_part(args) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    _world.setup_django()
-    log(f"Machine: {_world.machine()}")
-    world = _world.ensure_world(args.epochs, args.train_minutes, calibration=False)
-    log(f"World: model {world['model']['id']} ({world['model']['epochs_trained']} epochs, "
-        f"valid NDCG@10 {world['model']['valid_ndcg10']}), {len(world['members'])} members")
+    _, header = _world.open_world(args.epochs, args.train_minutes, calibration=False)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.update({"machine": _world.machine(), "git": _world.git_revision(), "world": world,
-                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    results.update(header)
     if args.part in ("engine", "all"):
         results["engine"] = engine_part(args)
         ig = results["engine"]["timings_ms"]["ig_fixed"]

@@ -201,14 +201,9 @@ def verdict(value: float, target: float) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    _world.setup_django()
-    log(f"Machine: {_world.machine()}")
-    world = _world.ensure_world(args.epochs, args.train_minutes)
-    log(f"World: model {world['model']['id']} ({world['model']['epochs_trained']} epochs, "
-        f"valid NDCG@10 {world['model']['valid_ndcg10']}), {len(world['members'])} members")
+    _, header = _world.open_world(args.epochs, args.train_minutes)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.update({"machine": _world.machine(), "git": _world.git_revision(), "world": world,
-                    "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    results.update(header)
     if args.part in ("engine", "all"):
         results["engine"] = engine_part(args)
         p50 = results["engine"]["detect_drift_ms"]["p50"]

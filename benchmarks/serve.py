@@ -139,16 +139,12 @@ def verdict(name: str, stats: dict) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    _world.setup_django()
-    log(f"Machine: {_world.machine()}")
-    world = _world.ensure_world(args.epochs, args.train_minutes, calibration=False)
-    log(f"World: model {world['model']['id']} ({world['model']['config']}), {len(world['members'])} members")
+    _, header = _world.open_world(args.epochs, args.train_minutes, calibration=False)
     from recsys.services.serving import loaded_model
 
     _, recommender = loaded_model(_world.bench_dataset())  # the instance the service uses, cached per process
     cpu_started = time.process_time()
-    results = {"machine": _world.machine(), "git": _world.git_revision(), "world": world,
-               "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "target_p50_ms": P50_TARGET}
+    results = {**header, "target_p50_ms": P50_TARGET}
     if args.part in ("engine", "all"):
         results["engine"] = engine_part(args, recommender)
     if args.part in ("service", "all"):
