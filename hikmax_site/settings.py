@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "recsys",
     "recourse",
+    "forecast",
 ]
 
 MIDDLEWARE = [

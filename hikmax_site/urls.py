@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),
     path("research/", include("recourse.dashboard_urls")),
+    path("curators/emerging/", include("forecast.urls")),
     path("api/", include("recsys.api_urls")),
     path("api/", include("recourse.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
