@@ -81,11 +81,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     epochs = model.hyperparameters.get("epochs", 200)
     curve: list[dict] = []
 
-    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float) -> None:
-        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds})
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, valid_seconds: float) -> None:
+        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds,
+                      "valid_seconds": valid_seconds})
         TrainedModel.objects.filter(pk=model.pk).update(training_curve=curve)
-        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
-        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}{ndcg}")
+        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f} s)" if valid else ""
+        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}, training {seconds:.1f} s{ndcg}")
 
     try:
         progress(2, "Reading histories")
@@ -111,6 +112,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     )
     model.refresh_from_db()
     return model
+
+
+def user_hyperparameters(hyperparameters: dict) -> dict:
+    """The fields a user chose: a retrained version chooses the automatic ones again from the new data."""
+    automatic = set(hyperparameters.get("auto", {})) | {"auto", "num_items"}
+    return {name: value for name, value in hyperparameters.items() if name not in automatic}
 
 
 def _metrics_of(reports: dict) -> dict:
@@ -179,7 +186,7 @@ def schedule_retraining() -> list[Job]:
         ):
             started.append(start_training(
                 dataset=model.dataset, architecture=model.architecture,
-                hyperparameters={k: v for k, v in model.hyperparameters.items() if k != "num_items"},
+                hyperparameters=user_hyperparameters(model.hyperparameters),
                 activate=True,
             ))
     return started
