@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arch", default="sasrec")
     parser.add_argument("--epochs", type=int, default=4, help="stop after this many epochs")
     parser.add_argument("--minutes", type=float, default=10.0, help="stop after this much training")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a hyper-parameter the user sets (JSON value); none: the defaults")
+    parser.add_argument("--evaluate", action="store_true", help="test both protocols on every user at the end")
     parser.add_argument("--json", help="write the figures to this file")
     return parser.parse_args(argv)
 
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     last = [started]
 
-    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, *rest: float) -> None:
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, *_: float) -> None:
         now = time.perf_counter()
         validation = now - last[0] - seconds
         last[0] = now
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     def should_stop() -> bool:
         return len(rows) >= args.epochs or time.perf_counter() - started > args.minutes * 60
 
-    trained = train_recommender(data, args.arch, None, on_epoch=on_epoch, should_stop=should_stop)
+    given = {field: json.loads(value) for field, _, value in (pair.partition("=") for pair in args.set)}
+    trained = train_recommender(data, args.arch, given or None, on_epoch=on_epoch, should_stop=should_stop)
     config = trained.model.config.to_dict()
     later = rows[1:] or rows
     train_s = float(np.mean([row["train_s"] for row in later]))
@@ -68,11 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         "evaluated_users": len(data.split.valid), "config": config, "epochs": rows,
         "later_epochs_train_s": train_s, "later_epochs_valid_s": valid_s,
         "validation_share": valid_s / (train_s + valid_s) if train_s + valid_s else None,
+        "training_result": trained.training_result.to_dict() if trained.training_result else None,
     }
+    if args.evaluate:
+        reports = trained.evaluate()
+        summary["test"] = {protocol: {name: report.to_dict() for name, report in by_name.items()}
+                           for protocol, by_name in reports.items()}
+        for protocol, by_name in reports.items():
+            for name, report in by_name.items():
+                cells = ", ".join(f"{metric} {report.metrics[metric]:.4f} [{report.ci[metric][0]:.4f}, "
+                                  f"{report.ci[metric][1]:.4f}]" for metric in ("HR@10", "NDCG@10"))
+                print(f"test {protocol:<7} {name:<12} {cells}")
     print(f"{args.data}: {len(data.index)} items, {len(data.split.valid)} validation users; later epochs: "
           f"train {train_s:.1f}s + validation {valid_s:.1f}s per epoch, validation share "
           f"{summary['validation_share']:.0%}; loss {config['loss']}, L {config['max_len']}, "
-          f"dropout {config['dropout']}, eval_every {config['eval_every']}")
+          f"dropout {config['dropout']}, eval_every {config['eval_every']}; {len(rows)} epochs, best "
+          f"{trained.training_result.best_epoch}, {trained.training_result.stopped}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(summary, indent=2))
