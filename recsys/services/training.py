@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Max
 
-from recsys import jobs
+from recsys import jobs, selectors
 from recsys.models import Dataset, Interaction, Job, TrainedModel
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
@@ -15,24 +15,6 @@ ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
 class TrainingError(Exception):
     pass
-
-
-def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[str, list[tuple[str, float]]]:
-    """Each sequence's active interactions as chronological (item id, weight) pairs.
-
-    Keys are database ids, or the dataset's own user and item ids with external_ids=True.
-    Excluded interactions are left out; a down-weighted one keeps its weight.
-    """
-    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
-    rows = (
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
-        .values_list(*fields, "weight")
-    )
-    histories: dict[str, list[tuple[str, float]]] = {}
-    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
-        histories.setdefault(str(sequence_id), []).append((str(item_id), weight))
-    return histories
 
 
 def data_snapshot(dataset: Dataset) -> dict:
@@ -92,7 +74,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            dataset_histories(model.dataset), model.architecture, dict(model.hyperparameters),
+            selectors.sequence_histories(dataset=model.dataset), model.architecture, dict(model.hyperparameters),
             on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
@@ -150,7 +132,8 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)
     recommender = load_recommender(model)
-    sequences, _, unknown = build_sequences(dataset_histories(model.dataset), index=recommender.index)
+    histories = selectors.sequence_histories(dataset=model.dataset)
+    sequences, _, unknown = build_sequences(histories, index=recommender.index)
     recommender.split = leave_one_out(sequences)
     progress(30, "Evaluating on the held-out items")
     metrics = _metrics_of(recommender.evaluate())
