@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from recsys import jobs
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -17,15 +17,21 @@ class TrainingError(Exception):
     pass
 
 
-def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[str, list[tuple[str, float]]]:
+def dataset_histories(
+    dataset: Dataset, *, external_ids: bool = False, for_training: bool = False
+) -> dict[str, list[tuple[str, float]]]:
     """Each sequence's active interactions as chronological (item id, weight) pairs.
 
     Keys are database ids, or the dataset's own user and item ids with external_ids=True.
-    Excluded interactions are left out; a down-weighted one keeps its weight.
+    Excluded interactions are left out; a down-weighted one keeps its weight. With for_training=True
+    the members an administrator left out of training (TrainingExclusion in force) are left out too.
     """
     fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
+    active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    if for_training:
+        active = active.exclude(sequence__in=excluded_from_training(dataset))
     rows = (
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+        active
         .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
         .values_list(*fields, "weight")
     )
@@ -35,10 +41,17 @@ def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[s
     return histories
 
 
+def excluded_from_training(dataset: Dataset):
+    return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")
+
+
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    active = active.exclude(sequence__in=excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
+    summary["excluded_members"] = TrainingExclusion.objects.filter(
+        sequence__dataset=dataset, lifted_at__isnull=True).count()
     return summary
 
 
@@ -91,7 +104,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            dataset_histories(model.dataset), model.architecture, dict(model.hyperparameters),
+            dataset_histories(model.dataset, for_training=True), model.architecture, dict(model.hyperparameters),
             on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
