@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sample-seed", type=int, default=0)
-    parser.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50])
+    parser.add_argument("--ks", type=int, nargs="+", default=[10, 25])
     args = parser.parse_args()
     exact(args) if args.phase == "exact" else prune(args)
 

@@ -22,7 +22,7 @@ from diagnostics.engine.removal import Removal
 from diagnostics.models import DiagnosticRun, Retrain
 from recsys import jobs
 from recsys.models import Dataset, Job, TrainingExclusion
-from recsys.services.training import dataset_histories
+from recsys.selectors import sequence_histories
 
 JOB_KIND = "deletion_diagnostics"
 MAX_SEEDS = 10
@@ -44,7 +44,7 @@ def start_run(
         raise DiagnosticsError(f"Choose between 1 and {MAX_SEEDS} seeds.")
     if users < 0 or items < 0 or not 0 < users + items <= MAX_ENTITIES:
         raise DiagnosticsError(f"Choose between 1 and {MAX_ENTITIES} members and titles in total.")
-    histories = dataset_histories(dataset, external_ids=True, for_training=True)
+    histories = sequence_histories(dataset=dataset, external_ids=True, for_training=True)
     try:
         data = DiagnosticData.from_histories(histories)
     except ValueError as exc:

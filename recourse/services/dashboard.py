@@ -19,6 +19,7 @@ from recourse.engine.protocol import ExplainerUnavailable
 from recourse.engine.recourse import recourse as run_recourse
 from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
+from recourse.selectors import category_index, model_histories
 from recsys.charts import to_html
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.services import serving
@@ -141,7 +142,7 @@ def _category_figure(dataset, interactions) -> dict | None:
     per_item = dict(interactions.values("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
     categories = Counter()
     for pk, text in Item.objects.filter(dataset=dataset, pk__in=list(per_item)).values_list("pk", "categories"):
-        for name in experiments._split_categories(text) or ["(none)"]:
+        for name in Item.parse_categories(text) or ["(none)"]:
             categories[name] += per_item[pk]
     if not categories:
         return None
@@ -283,10 +284,10 @@ def member_view(dataset: Dataset, sequence: InteractionSequence) -> MemberView:
         model, recommender = serving.loaded_model(dataset)
     except serving.NoActiveModel as exc:
         raise DashboardError(str(exc)) from exc
-    history = experiments.sequence_histories(sequence_ids=[sequence.pk], index=recommender.index).get(sequence.pk)
+    history = model_histories([sequence.pk], recommender.index).get(sequence.pk)
     if history is None or len(history) < 2:
         raise DashboardError(f"User {sequence.external_user_id} has fewer than two interactions the model knows.")
-    categories = experiments.category_index(dataset=dataset, index=recommender.index)
+    categories = category_index(dataset, recommender.index)
     return MemberView(sequence, model, recommender.model, categories, history, _titles(dataset, recommender.index))
 
 

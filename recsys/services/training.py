@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Max
 
-from recsys import jobs
+from recsys import jobs, selectors
 from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
@@ -17,37 +17,9 @@ class TrainingError(Exception):
     pass
 
 
-def dataset_histories(
-    dataset: Dataset, *, external_ids: bool = False, for_training: bool = False
-) -> dict[str, list[tuple[str, float]]]:
-    """Each sequence's active interactions as chronological (item id, weight) pairs.
-
-    Keys are database ids, or the dataset's own user and item ids with external_ids=True.
-    Excluded interactions are left out; a down-weighted one keeps its weight. With for_training=True
-    the members an administrator left out of training (TrainingExclusion in force) are left out too.
-    """
-    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
-    active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-    if for_training:
-        active = active.exclude(sequence__in=excluded_from_training(dataset))
-    rows = (
-        active
-        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
-        .values_list(*fields, "weight")
-    )
-    histories: dict[str, list[tuple[str, float]]] = {}
-    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
-        histories.setdefault(str(sequence_id), []).append((str(item_id), weight))
-    return histories
-
-
-def excluded_from_training(dataset: Dataset):
-    return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")
-
-
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-    active = active.exclude(sequence__in=excluded_from_training(dataset))
+    active = active.exclude(sequence__in=selectors.excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
     summary["excluded_members"] = TrainingExclusion.objects.filter(
@@ -104,8 +76,8 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            dataset_histories(model.dataset, for_training=True), model.architecture, dict(model.hyperparameters),
-            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+            selectors.sequence_histories(dataset=model.dataset, for_training=True), model.architecture,
+            dict(model.hyperparameters), on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
             raise jobs.JobCancelled("Training cancelled")
@@ -156,7 +128,8 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)
     recommender = load_recommender(model)
-    sequences, _, unknown = build_sequences(dataset_histories(model.dataset), index=recommender.index)
+    histories = selectors.sequence_histories(dataset=model.dataset)
+    sequences, _, unknown = build_sequences(histories, index=recommender.index)
     recommender.split = leave_one_out(sequences)
     progress(30, "Evaluating on the held-out items")
     metrics = _metrics_of(recommender.evaluate())

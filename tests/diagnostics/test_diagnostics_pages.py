@@ -9,7 +9,8 @@ from diagnostics import services
 from diagnostics.models import DiagnosticRun
 from recsys import jobs
 from recsys.models import TrainingExclusion
-from recsys.services.training import data_snapshot, dataset_histories
+from recsys.selectors import sequence_histories
+from recsys.services.training import data_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -82,13 +83,13 @@ def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversi
     analyst_client.post(reverse("diagnostics:exclude"), form)
     exclusion = TrainingExclusion.objects.get()
     assert exclusion.created_by == admin and exclusion.in_force
-    histories = dataset_histories(finished_run.dataset, external_ids=True, for_training=True)
-    assert key not in histories and key in dataset_histories(finished_run.dataset, external_ids=True)
+    histories = sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
+    assert key not in histories and key in sequence_histories(dataset=finished_run.dataset, external_ids=True)
     assert data_snapshot(finished_run.dataset)["interactions"] == before - 6  # the active model becomes stale
     analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]))
     exclusion.refresh_from_db()
     assert exclusion.lifted_by == admin and not exclusion.in_force  # the record stays
-    assert key in dataset_histories(finished_run.dataset, external_ids=True, for_training=True)
+    assert key in sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
 
 
 def test_an_unknown_entity_or_run_is_404(analyst_client, finished_run):
