@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from recsys import jobs, selectors
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -19,8 +19,11 @@ class TrainingError(Exception):
 
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    active = active.exclude(sequence__in=selectors.excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
+    summary["excluded_members"] = TrainingExclusion.objects.filter(
+        sequence__dataset=dataset, lifted_at__isnull=True).count()
     return summary
 
 
@@ -74,8 +77,8 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            selectors.sequence_histories(dataset=model.dataset), model.architecture, dict(model.hyperparameters),
-            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+            selectors.sequence_histories(dataset=model.dataset, for_training=True), model.architecture,
+            dict(model.hyperparameters), on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
             raise jobs.JobCancelled("Training cancelled")
