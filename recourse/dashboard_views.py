@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
-from recourse.engine.drift import STRATEGIES
+from recourse.engine.drift_injection import STRATEGIES
 from recourse.models import Experiment
 from recourse.services import dashboard, experiments
 from recsys.models import Dataset, TrainedModel

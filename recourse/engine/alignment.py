@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from .attribution import score_histories
+from .protocol import ScoringModel
 from .sequences import History, as_history
 
 
@@ -77,7 +78,7 @@ def alignment_from_logits(logits: np.ndarray, profiles: np.ndarray, categories: 
 
 
 def alignment(
-    model, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex
 ) -> np.ndarray:
     categories = as_categories(categories)
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.stats import spearmanr
 
-from .protocol import ExplainerUnavailable
+from .protocol import ExplainerUnavailable, ScoringModel
 from .sequences import PADDING, EncodedBatch, History, as_history, encode, trimmed_length
 
 DEFAULT_STEPS = 50
@@ -75,7 +75,7 @@ ZERO_BASELINE, MEAN_ITEM_BASELINE = "zero", "mean_item"
 _MEAN_ITEMS: dict[int, tuple[object, np.ndarray]] = {}
 
 
-def _baseline_vector(model, baseline) -> np.ndarray:
+def _baseline_vector(model: ScoringModel, baseline) -> np.ndarray:
     """[d] baseline item embedding: zeros, the catalogue mean, or a given vector."""
     if baseline is None or (isinstance(baseline, str) and baseline == ZERO_BASELINE):
         return np.zeros_like(_mean_item_embedding(model))
@@ -86,7 +86,7 @@ def _baseline_vector(model, baseline) -> np.ndarray:
     return np.asarray(baseline, dtype=np.float32).reshape(-1)
 
 
-def _mean_item_embedding(model) -> np.ndarray:
+def _mean_item_embedding(model: ScoringModel) -> np.ndarray:
     cached = _MEAN_ITEMS.get(id(model))
     if cached is None or cached[0] is not model:
         items = np.arange(1, model.num_items + 1, dtype=np.int32)[:, None]
@@ -95,7 +95,7 @@ def _mean_item_embedding(model) -> np.ndarray:
     return cached[1]
 
 
-def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid, baseline_item):
+def _ig_tensors(model: ScoringModel, scalar_fn, ids, w, aux, alphas, trapezoid, baseline_item):
     emb = tf.convert_to_tensor(model.item_input_embeddings(ids, w), tf.float32)  # [B, L, d]
     batch, length, dim = tf.shape(emb)[0], tf.shape(emb)[1], tf.shape(emb)[2]
     n_alphas = tf.shape(alphas)[0]
@@ -122,7 +122,7 @@ class _CompiledIG:
     Falls back to eager execution if the model cannot be traced.
     """
 
-    def __init__(self, model, scalar_fn: ScalarFn):
+    def __init__(self, model: ScoringModel, scalar_fn: ScalarFn):
         self.model, self.scalar_fn = model, scalar_fn
         self.graph = None
         self.eager_only = False
@@ -155,7 +155,7 @@ class _CompiledIG:
 _COMPILED: dict[tuple[int, int], _CompiledIG] = {}
 
 
-def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
+def _compiled(model: ScoringModel, scalar_fn: ScalarFn) -> _CompiledIG:
     key = (id(model), id(scalar_fn))
     cached = _COMPILED.get(key)
     if cached is None or cached.model is not model or cached.scalar_fn is not scalar_fn:
@@ -166,7 +166,7 @@ def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
 
 
 def ig_slot_scores(
-    model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS, baseline_item=None
+    model: ScoringModel, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS, baseline_item=None
 ):
     """Slot attributions [B, L], F(x) [B], F(baseline) [B], chunked to at most max_rows paths."""
     run = _compiled(model, scalar_fn)
@@ -196,7 +196,9 @@ def ig_slot_scores(
     return tuple(np.concatenate(parts) for parts in zip(*outputs))
 
 
-def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_steps, tolerance, max_rows, baseline):
+def _ig_with_refinement(
+    model: ScoringModel, scalar_fn, batch: EncodedBatch, aux, steps, max_steps, tolerance, max_rows, baseline,
+):
     attr, f_x, f_base = ig_slot_scores(model, scalar_fn, batch.ids, batch.weights, aux, steps, max_rows, baseline)
     used = np.full(len(attr), steps)
     current = steps
@@ -227,7 +229,7 @@ def _attribution_from_row(method, batch, row, slot_scores, target=None, **extra)
 
 
 def integrated_gradients_of(
-    model,
+    model: ScoringModel,
     histories: Sequence[History | Sequence[int]],
     scalar_fn: ScalarFn,
     aux: np.ndarray,
@@ -282,7 +284,7 @@ def _completeness_note(gap: float, used: int, requested: int, tolerance: float) 
 
 
 def integrated_gradients_batch(
-    model, histories: Sequence[History | Sequence[int]], target_items: Sequence[int], **options
+    model: ScoringModel, histories: Sequence[History | Sequence[int]], target_items: Sequence[int], **options
 ) -> list[Attribution]:
     """IG of each history's target-item logit (last-position path)."""
     targets = np.asarray(target_items, dtype=np.int32)
@@ -290,7 +292,8 @@ def integrated_gradients_batch(
 
 
 def integrated_gradients(
-    model, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None, **options
+    model: ScoringModel, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None,
+    **options,
 ) -> Attribution:
     return integrated_gradients_batch(model, [as_history(items, weights)], [target_item], **options)[0]
 
@@ -298,7 +301,9 @@ def integrated_gradients(
 # --- attention and occlusion ----------------------------------------------------------------------
 
 
-def attention_attribution(model, items: Sequence[int] | History, weights: Sequence[float] | None = None) -> Attribution:
+def attention_attribution(
+    model: ScoringModel, items: Sequence[int] | History, weights: Sequence[float] | None = None,
+) -> Attribution:
     """Last-layer, last-position attention (mean over heads) per interaction."""
     batch = encode(model, [as_history(items, weights)])
     if not getattr(model, "supports_attention", False):
@@ -312,14 +317,14 @@ def attention_attribution(model, items: Sequence[int] | History, weights: Sequen
     return _attribution_from_row("attention", batch, 0, weights_per_slot[0])
 
 
-def _no_attention_message(model) -> str:
+def _no_attention_message(model: ScoringModel) -> str:
     return (
         f"The {getattr(model, 'architecture', 'current')} model has no attention layer, so attention "
         "explanations are unavailable; use integrated gradients or occlusion instead."
     )
 
 
-def score_histories(model, histories: Sequence[History], max_rows: int = DEFAULT_MAX_ROWS) -> np.ndarray:
+def score_histories(model: ScoringModel, histories: Sequence[History], max_rows: int = DEFAULT_MAX_ROWS) -> np.ndarray:
     """Last-position logits [B, N+1] for many histories, in chunks of max_rows."""
     parts = []
     for start in range(0, len(histories), max_rows):
@@ -330,7 +335,8 @@ def score_histories(model, histories: Sequence[History], max_rows: int = DEFAULT
 
 
 def occlusion_effects(
-    model, history: History, value_fn: Callable[[np.ndarray], np.ndarray], positions: Sequence[int] | None = None
+    model: ScoringModel, history: History, value_fn: Callable[[np.ndarray], np.ndarray],
+    positions: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """(positions, value of the full history, value with each position removed); one batched pass."""
     if positions is None:
@@ -343,7 +349,7 @@ def occlusion_effects(
 
 
 def occlusion_attribution(
-    model, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None
+    model: ScoringModel, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None
 ) -> Attribution:
     """Leave-one-out: target logit with the full history minus target logit without each interaction."""
     history = as_history(items, weights)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribution import Attribution, score_histories
+from .protocol import ScoringModel
 from .sequences import History, as_history, seen_mask
 
 
@@ -35,7 +36,7 @@ def ranks_of(logits: np.ndarray, targets: np.ndarray, exclude: np.ndarray) -> np
 
 
 def counterfactual_ranks(
-    model,
+    model: ScoringModel,
     items: Sequence[int] | History,
     target_item: int,
     positions: Sequence[int],
@@ -63,7 +64,8 @@ def counterfactual_ranks(
 
 
 def top_counterfactuals(
-    model, items: Sequence[int] | History, attribution: Attribution, k: int = 3, weights: Sequence[float] | None = None
+    model: ScoringModel, items: Sequence[int] | History, attribution: Attribution, k: int = 3,
+    weights: Sequence[float] | None = None,
 ) -> list[Counterfactual]:
     """Counterfactuals for the k most supporting interactions of an attribution (target = its target)."""
     supporting = attribution.top_positions(k)

@@ -100,7 +100,7 @@ def drift_narrative(report, titles: Mapping[int, str], verb: str = "watched", ma
 
 
 def recourse_narrative(result, titles: Mapping[int, str], max_items: int = 3) -> str:
-    """Wording for a RecourseResult (at most max_items removed titles are named)."""
+    """Wording for a RecoursePlan (at most max_items removed titles are named)."""
     if not result.changes:
         return "No change to your history is needed."
     removed = [title_of(titles, c.item) for c in result.changes if c.action == "remove"]

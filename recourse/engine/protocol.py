@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 
-class RecommenderModel(Protocol):
+class ScoringModel(Protocol):
     architecture: str
     num_items: int
     max_len: int

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 from recourse.engine.alignment import CategoryIndex, preference_profile
-from recourse.engine.detection import DriftCalibration, calibrate_drift
+from recourse.engine.drift_detection import DriftCalibration, calibrate_drift
 from recourse.engine.sequences import History
 from recourse.selectors import category_index, model_histories
 from recsys.models import Dataset, InteractionSequence, TrainedModel

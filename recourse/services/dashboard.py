@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import import_module
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,20 +13,25 @@ from django.core.cache import cache
 from django.db.models import Count, IntegerField, Max, Min, Sum
 from django.db.models.functions import Cast
 
-from recourse.engine.alignment import preference_profile
+from recourse.engine.alignment import alignment, preference_profile
+from recourse.engine.attribution import (
+    attention_attribution,
+    integrated_gradients,
+    method_agreement,
+    occlusion_attribution,
+    score_histories,
+)
+from recourse.engine.drift_injection import STRATEGIES, inject_drift
+from recourse.engine.drift_metrics import drift_metrics, top_k_items
+from recourse.engine.population import CONDITION_LABELS, DRIFT_METRICS, RANKING_METRICS
 from recourse.engine.protocol import ExplainerUnavailable
-from recourse.engine.recourse import recourse as run_recourse
+from recourse.engine.recourse_search import plan_recourse
 from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
 from recsys.charts import to_html
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.services import serving
-
-from . import experiments
-
-attribution_engine = import_module("recourse.engine.attribution")
-drift_engine = import_module("recourse.engine.drift")
 
 SECTIONS = (
     ("overview", "1", "Dataset overview"),
@@ -297,11 +301,11 @@ def _titles(dataset, index) -> dict[int, str]:
 
 
 def top_items(view: MemberView, histories: list[History], k: int = TOP_N) -> np.ndarray:
-    logits = attribution_engine.score_histories(view.network, histories)
+    logits = score_histories(view.network, histories)
     exclude = np.zeros_like(logits, dtype=bool)
     for row, history in enumerate(histories):
         exclude[row, history.items] = True
-    return drift_engine.top_k_items(logits, exclude, k)
+    return top_k_items(logits, exclude, k)
 
 
 def history_rows(view: MemberView, history: History, injected=(), heat=None) -> list[dict]:
@@ -331,14 +335,14 @@ class DriftView:
 
 
 def drift_analysis(view: MemberView, *, strategy: str, seed: int) -> DriftView:
-    if strategy not in drift_engine.STRATEGIES:
-        raise DashboardError(f"Unknown drift strategy {strategy!r}; choose {', '.join(drift_engine.STRATEGIES)}.")
-    injection = drift_engine.inject_drift(view.history, strategy, num_items=view.network.num_items,
+    if strategy not in STRATEGIES:
+        raise DashboardError(f"Unknown drift strategy {strategy!r}; choose {', '.join(STRATEGIES)}.")
+    injection = inject_drift(view.history, strategy, num_items=view.network.num_items,
                                           categories=view.categories, seed=seed, window=view.network.max_len)
-    metrics = drift_engine.drift_metrics(view.network, [view.history], [injection.history],
+    metrics = drift_metrics(view.network, [view.history], [injection.history],
                                          categories=view.categories, injected_items=[injection.injected_items])
     profile = preference_profile(view.history, view.categories)
-    values = import_module("recourse.engine.alignment").alignment(
+    values = alignment(
         view.network, [view.history, injection.history], profile, view.categories)
     return DriftView(
         strategy, seed, injection, float(metrics.ads[0]), None if metrics.dtc is None else float(metrics.dtc[0]),
@@ -375,11 +379,11 @@ class XaiView:
 def xai_comparison(view: MemberView, history: History, injected=()) -> XaiView:
     [top] = top_items(view, [history], k=1)
     target = int(top[0])
-    methods = {"ig": attribution_engine.integrated_gradients(view.network, history, target),
-               "occlusion": attribution_engine.occlusion_attribution(view.network, history, target)}
+    methods = {"ig": integrated_gradients(view.network, history, target),
+               "occlusion": occlusion_attribution(view.network, history, target)}
     unavailable = {}
     try:
-        methods["attention"] = attribution_engine.attention_attribution(view.network, history)
+        methods["attention"] = attention_attribution(view.network, history)
     except ExplainerUnavailable as exc:
         unavailable["attention"] = str(exc)
     agreement = _agreements(methods)
@@ -392,7 +396,7 @@ def _agreements(methods: dict) -> list[dict]:
     rows = []
     for i, first in enumerate(names):
         for second in names[i + 1:]:
-            agreement = attribution_engine.method_agreement(methods[first], methods[second])
+            agreement = method_agreement(methods[first], methods[second])
             rows.append({"pair": f"{first} vs {second}", "spearman": agreement.spearman,
                          "overlap": agreement.top_k_overlap, "k": agreement.k})
     return rows
@@ -417,7 +421,7 @@ def _heatmap(view, history, methods, injected) -> dict:
 
 def recourse_run(view: MemberView, drift: DriftView):
     profile = preference_profile(view.history, view.categories)
-    return run_recourse(view.network, drift.injection.history, profile, view.categories, reference=view.history)
+    return plan_recourse(view.network, drift.injection.history, profile, view.categories, reference=view.history)
 
 
 # --- 8/9. experiments, summary, feedback ---------------------------------------------------------
@@ -429,11 +433,11 @@ def experiment_table(experiment: Experiment, protocol: str = "full") -> list[dic
     for strategy, summary in (experiment.results.get("strategies") or {}).items():
         for condition, metrics in summary["conditions"].items():
             if metrics is None:
-                rows.append({"strategy": strategy, "condition": experiments.CONDITION_LABELS[condition],
+                rows.append({"strategy": strategy, "condition": CONDITION_LABELS[condition],
                              "cells": None})
                 continue
-            names = [f"{protocol}:{m}" for m in experiments.RANKING_METRICS] + list(experiments.DRIFT_METRICS)
-            rows.append({"strategy": strategy, "condition": experiments.CONDITION_LABELS[condition],
+            names = [f"{protocol}:{m}" for m in RANKING_METRICS] + list(DRIFT_METRICS)
+            rows.append({"strategy": strategy, "condition": CONDITION_LABELS[condition],
                          "cells": [metrics.get(name) for name in names]})
     return rows
 
@@ -448,7 +452,7 @@ def experiment_figure(experiment: Experiment, metric: str = "full:HR@10") -> dic
         for condition, metrics in summary["conditions"].items():
             if metrics and metrics.get(metric, {}).get("mean") is not None:
                 stats = metrics[metric]
-                x.append(experiments.CONDITION_LABELS[condition])
+                x.append(CONDITION_LABELS[condition])
                 y.append(stats["mean"])
                 low.append(stats["mean"] - stats["low"])
                 high.append(stats["high"] - stats["mean"])

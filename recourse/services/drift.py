@@ -7,8 +7,8 @@ import numpy as np
 from recourse.engine import narratives
 from recourse.engine.alignment import preference_profile
 from recourse.engine.attribution import score_histories
-from recourse.engine.detection import detect_drift
-from recourse.engine.drift import drift_metrics_from_logits
+from recourse.engine.drift_detection import detect_drift
+from recourse.engine.drift_metrics import drift_metrics_from_logits
 from recourse.engine.sequences import History, seen_mask, without_positions
 from recourse.models import DriftResult
 from recourse.selectors import member_history, model_histories

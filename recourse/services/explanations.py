@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
 from recourse.engine import narratives
-from recourse.engine.explain import explain_item
+from recourse.engine.explanation import explain_item
 from recourse.models import Explanation, ExplanationFeedback
 from recourse.selectors import MemberHistory, member_history
 from recsys.models import Dataset, Interaction, Item

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from .common import (
-    Progress,
     ProgressCallback,
+    StageProgress,
     build_dataset,
     integer_ids,
     split_categories,
@@ -34,7 +34,7 @@ CSV_KINDS = {"rating": "float"}
 
 def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
     """One ``user item`` pair per line, in time order; timestamps become the 0-based line order."""
-    progress = Progress(progress_callback, total=2)
+    progress = StageProgress(progress_callback, total=2)
     source = read_source(_single_data_file(path, "*.txt"), UTF8)
     columns = [Column("user", "user id", "int"), Column("item", "item id", "int")]
     frame = read_table(source, WHITESPACE, columns)
@@ -50,7 +50,7 @@ def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) 
 
 
 def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
-    progress = Progress(progress_callback, total=2)
+    progress = StageProgress(progress_callback, total=2)
     source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
     roles = csv_header_roles(source)
     columns = [

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import wilcoxon
 
 from recsys.ml.sequences import EvalSet
 
@@ -82,6 +84,36 @@ def bootstrap_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0, level
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def mean_with_ci(values: ArrayLike, *, seed: int = 0, resamples: int = 1000) -> dict[str, float | int | None]:
+    """Mean, 95% bootstrap CI and count of the non-NaN values (None when there are none)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[~np.isnan(finite)]
+    if len(finite) == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    low, high = bootstrap_ci(finite, resamples=resamples, seed=seed)
+    return {"mean": float(finite.mean()), "low": low, "high": high, "n": int(len(finite))}
+
+
+def paired_test(
+    first: ArrayLike, second: ArrayLike, *, seed: int = 0, resamples: int = 1000,
+) -> dict[str, float | int | None]:
+    """Mean difference (first - second) per user with its bootstrap CI and the Wilcoxon signed-rank p-value."""
+    difference = np.asarray(first, dtype=np.float64) - np.asarray(second, dtype=np.float64)
+    difference = difference[~np.isnan(difference)]
+    summary = mean_with_ci(difference, seed=seed, resamples=resamples)
+    summary["p_value"] = wilcoxon_p(difference)
+    return summary
+
+
+def wilcoxon_p(difference: np.ndarray) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value; zero differences split between the signs (1.0 if all zero)."""
+    if len(difference) == 0:
+        return None
+    if not np.any(difference != 0):
+        return 1.0
+    return float(wilcoxon(difference, zero_method="zsplit").pvalue)
 
 
 # -- ranks ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecomm
     )
 
 
-def warm_up() -> list[str]:
+def warm_up_recommenders() -> list[str]:
     """Load every active model and run it once, so a worker's first page is not slowed by TensorFlow start-up."""
     warmed = []
     for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(

@@ -9,7 +9,7 @@ import numpy as np
 
 from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
-from .detection import (
+from .drift_detection import (
     DETECTION_BASELINE,
     DriftCalibration,
     DriftReport,
@@ -17,8 +17,8 @@ from .detection import (
     alignment_drift_scores,
     suspicion_order,
 )
-from .drift import drift_metrics_from_logits
-from .protocol import ExplainerUnavailable
+from .drift_metrics import drift_metrics_from_logits
+from .protocol import ExplainerUnavailable, ScoringModel
 from .sequences import History, as_history, seen_mask, visible_positions
 
 DEFAULT_LEVELS = (0.5, 0.25, 0.0)
@@ -36,7 +36,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class RecourseResult:
+class RecoursePlan:
     changes: list[Change]
     satisfied: bool
     alignment_before: float
@@ -83,12 +83,14 @@ class _Outcome:
     scored: int
 
 
-def _alignment_of(model, histories, profile, categories) -> tuple[np.ndarray, np.ndarray]:
+def _alignment_of(model: ScoringModel, histories, profile, categories) -> tuple[np.ndarray, np.ndarray]:
     logits = score_histories(model, histories)
     return logits, alignment_from_logits(logits, np.atleast_2d(profile), categories)
 
 
-def _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early) -> _Outcome:
+def _search_fixed_order(
+    model: ScoringModel, history, order, levels, target, profile, categories, stop_early,
+) -> _Outcome:
     """Step j = order[:j] removed and order[j] at each level: all steps built and scored in one pass."""
     candidates, plans = [], []
     for step, position in enumerate(order):
@@ -121,7 +123,7 @@ def _best_meeting(plans, values, target) -> int | None:
     return max(meeting, key=lambda i: values[i]) if meeting else None
 
 
-def _repair_one_skip(model, history, order, target, profile, categories, failed: _Outcome) -> _Outcome:
+def _repair_one_skip(model: ScoringModel, history, order, target, profile, categories, failed: _Outcome) -> _Outcome:
     """A fixed order cannot undo an early wrong removal: try every prefix minus one of its positions.
 
     One batched pass; the smallest working set wins (ties: highest alignment).
@@ -142,7 +144,7 @@ def _repair_one_skip(model, history, order, target, profile, categories, failed:
     return _outcome(history, plans[best], logits[best], values[best], target, order, scored)
 
 
-def _prune(model, history, outcome: _Outcome, target, profile, categories) -> _Outcome:
+def _prune(model: ScoringModel, history, outcome: _Outcome, target, profile, categories) -> _Outcome:
     """Minimise ||H - H'||: drop removals that are not needed (each round one batched pass)."""
     while outcome.satisfied:
         plan = {c.position: c.weight for c in outcome.changes}
@@ -160,7 +162,7 @@ def _prune(model, history, outcome: _Outcome, target, profile, categories) -> _O
 
 
 def search_recourse(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -174,7 +176,7 @@ def search_recourse(
     k: int = 10,
     stop_early: bool = True,
     refine: bool = True,
-) -> RecourseResult:
+) -> RecoursePlan:
     """Greedy eq. 6 over positions in `order` (most suspicious first).
 
     Step j: order[:j] removed and order[j] at each level (mildest first); every step is scored in
@@ -208,7 +210,7 @@ def search_recourse(
     return _result(model, history, reference, fixed_logits, outcome, before, target, categories, k)
 
 
-def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, target, categories, k):
+def _result(model: ScoringModel, history, reference, fixed_logits, outcome: _Outcome, before, target, categories, k):
     exclude = seen_mask([history], model.num_items)  # the member has seen these whatever the weights
     changes, corrected_logits, logits = outcome.changes, outcome.logits, fixed_logits
     changed_items = [c.item for c in changes]
@@ -229,7 +231,7 @@ def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, 
         if vs_reference.dtc is not None:
             dtc_before, dtc_after = map(float, vs_reference.dtc)
     reason = "" if outcome.satisfied else f"alignment target not reached within {len(changes)} change(s)"
-    return RecourseResult(
+    return RecoursePlan(
         changes=changes,
         satisfied=outcome.satisfied,
         alignment_before=before,
@@ -251,8 +253,8 @@ def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, 
     )
 
 
-def recourse(
-    model,
+def plan_recourse(
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -261,7 +263,7 @@ def recourse(
     calibration: DriftCalibration | None = None,
     steps: int = DEFAULT_STEPS,
     **options,
-) -> RecourseResult:
+) -> RecoursePlan:
     """Drift-score-guided recourse: positions in order of how much they pull alignment down."""
     categories = as_categories(categories)
     history = as_history(history)
@@ -269,7 +271,9 @@ def recourse(
     return search_recourse(model, history, profile, categories, order, **options)
 
 
-def drift_order(model, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS):
+def drift_order(
+    model: ScoringModel, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS,
+):
     if report is not None:
         return report.ranked_positions()
     baseline = calibration.baseline if calibration is not None else DETECTION_BASELINE
@@ -284,20 +288,22 @@ def drift_order(model, history, profile, categories, *, report=None, calibration
 # --- comparison orders for experiments ------------------------------------------------------------
 
 
-def most_recent_order(model, history: History) -> np.ndarray:
+def most_recent_order(model: ScoringModel, history: History) -> np.ndarray:
     return visible_positions(history, model.max_len)[::-1]
 
 
-def random_order(model, history: History, seed: int = 0) -> np.ndarray:
+def random_order(model: ScoringModel, history: History, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(visible_positions(history, model.max_len))
 
 
-def attention_order(model, history: History) -> np.ndarray:
+def attention_order(model: ScoringModel, history: History) -> np.ndarray:
     attribution = attention_attribution(model, history)
     return attribution.positions[np.argsort(-attribution.scores, kind="stable")]
 
 
-def occlusion_order(model, history: History, profile: np.ndarray, categories: CategoryIndex) -> np.ndarray:
+def occlusion_order(
+    model: ScoringModel, history: History, profile: np.ndarray, categories: CategoryIndex,
+) -> np.ndarray:
     """Positions whose removal raises alignment most come first."""
     positions, full, without = occlusion_effects(
         model, history, lambda logits: alignment_from_logits(logits, np.atleast_2d(profile), categories)
@@ -307,7 +313,7 @@ def occlusion_order(model, history: History, profile: np.ndarray, categories: Ca
 
 
 def comparison_orders(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -333,7 +339,7 @@ def comparison_orders(
 
 
 def compare_removal_strategies(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -345,7 +351,7 @@ def compare_removal_strategies(
     fixed_k: int | None = None,
     slack: float = 0.0,
     refine: bool = False,
-) -> dict[str, RecourseResult]:
+) -> dict[str, RecoursePlan]:
     """Removal-only recourse along each order.
 
     Default: stop at the first prefix meeting the baseline (changes needed per strategy).

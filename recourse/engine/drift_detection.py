@@ -17,7 +17,8 @@ from .attribution import (
     integrated_gradients_of,
     score_histories,
 )
-from .drift import algorithmic_drift_score, top_k_items
+from .drift_metrics import algorithmic_drift_score, top_k_items
+from .protocol import ScoringModel
 from .sequences import History, as_history, seen_mask, without_positions
 
 DEFAULT_QUANTILE = 0.95
@@ -154,7 +155,7 @@ def suspicion_order(drift_scores: np.ndarray, attribution: np.ndarray) -> np.nda
 
 
 def alignment_attributions(
-    model,
+    model: ScoringModel,
     histories: Sequence[History],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -173,7 +174,9 @@ def alignment_drift_scores(attribution: Attribution, norm: RecencyNorm) -> np.nd
     return np.maximum(-norm.relative(attribution), 0.0)
 
 
-def top_item_attributions(model, histories: Sequence[History], steps: int = DEFAULT_STEPS) -> list[Attribution]:
+def top_item_attributions(
+    model: ScoringModel, histories: Sequence[History], steps: int = DEFAULT_STEPS,
+) -> list[Attribution]:
     logits = score_histories(model, histories)
     tops = top_k_items(logits, seen_mask(histories, model.num_items), k=1)[:, 0]
     return integrated_gradients_batch(model, histories, tops.tolist(), steps=steps)
@@ -203,7 +206,9 @@ def _flags_of(method, attribution, norm, threshold, percentile) -> tuple[np.ndar
     return scores, attribution.positions[order][flagged[order]]
 
 
-def _flag_rounds(model, histories, profiles, categories, first_round, norm, threshold, rounds, steps, baseline):
+def _flag_rounds(
+    model: ScoringModel, histories, profiles, categories, first_round, norm, threshold, rounds, steps, baseline,
+):
     """IG-of-alignment flags, re-attributed on the history without earlier flags for up to `rounds` rounds.
 
     Needed because a removed query-like (most recent) drift item can hand its role to the next drift
@@ -226,7 +231,9 @@ def _flag_rounds(model, histories, profiles, categories, first_round, norm, thre
     return flagged
 
 
-def _ads_without(model, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles, categories):
+def _ads_without(
+    model: ScoringModel, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles, categories,
+):
     """(alignment now, alignment without flagged, ADS now vs without flagged) in one batched pass."""
     corrected = [without_positions(h, f) for h, f in zip(histories, flagged)]
     logits = score_histories(model, list(histories) + corrected)
@@ -240,7 +247,7 @@ def _ads_without(model, histories: Sequence[History], flagged: Sequence[np.ndarr
 
 
 def detect_drift_batch(
-    model,
+    model: ScoringModel,
     histories: Sequence[History | Sequence[int]],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -275,18 +282,33 @@ def detect_drift_batch(
     ]
 
 
-def detect_drift(model, history, profile, categories, calibration, **options) -> DriftReport:
+def detect_drift(model: ScoringModel, history, profile, categories, calibration, **options) -> DriftReport:
     return detect_drift_batch(model, [history], np.atleast_2d(profile), categories, calibration, **options)[0]
 
 
-def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> DriftReport:
-    drift = bool(len(flags) > 0 and ads > cutoff)
-    if not len(flags):
+@dataclass(frozen=True)
+class DriftVerdict:
+    drift: bool
+    verdict: str  # "drift: yes" / "drift: no"
+    reason: str
+
+
+def drift_verdict(flagged: int, ads_without_flagged: float, ads_cutoff: float) -> DriftVerdict:
+    """Drift only when interactions are flagged and leaving them out moves recommendations beyond the cutoff."""
+    drift = bool(flagged > 0 and ads_without_flagged > ads_cutoff)
+    if not flagged:
         reason = "no interaction pulls the recommendations away from the profile more than usual"
     elif drift:
-        reason = f"removing {len(flags)} flagged interaction(s) changes recommendations by ADS {ads:.3f} > {cutoff:.3f}"
+        reason = (f"removing {flagged} flagged interaction(s) changes recommendations by "
+                  f"ADS {ads_without_flagged:.3f} > {ads_cutoff:.3f}")
     else:
-        reason = f"flagged interactions only change recommendations by ADS {ads:.3f} <= {cutoff:.3f}"
+        reason = (f"flagged interactions only change recommendations by "
+                  f"ADS {ads_without_flagged:.3f} <= {ads_cutoff:.3f}")
+    return DriftVerdict(drift, "drift: yes" if drift else "drift: no", reason)
+
+
+def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> DriftReport:
+    verdict = drift_verdict(len(flags), float(ads), float(cutoff))
     return DriftReport(
         method=method,
         positions=attribution.positions,
@@ -298,9 +320,9 @@ def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> Drif
         alignment_without_flagged=float(fixed),
         ads_without_flagged=float(ads),
         ads_cutoff=float(cutoff),
-        drift=drift,
-        verdict="drift: yes" if drift else "drift: no",
-        reason=reason,
+        drift=verdict.drift,
+        verdict=verdict.verdict,
+        reason=verdict.reason,
         completeness_gap=attribution.completeness_gap,
     )
 
@@ -309,7 +331,7 @@ def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> Drif
 
 
 def calibrate_drift(
-    model,
+    model: ScoringModel,
     clean_histories: Sequence[History | Sequence[int]],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -369,6 +391,6 @@ def calibrate_drift(
     return calibration
 
 
-def _ads_quantile(model, histories, profiles, categories, flags, quantile) -> float:
+def _ads_quantile(model: ScoringModel, histories, profiles, categories, flags, quantile) -> float:
     _, _, ads = _ads_without(model, histories, flags, profiles, categories)
     return float(np.quantile(ads, quantile))
