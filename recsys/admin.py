@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import jobs
 from .forms import ImportDatasetForm
@@ -183,6 +183,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
     list_filter = ("architecture", "status", "is_active", "dataset")
     list_select_related = ("dataset",)
     readonly_fields = (
+        "automatic_choices",
         "metrics",
         "training_curve",
         "data_snapshot",
@@ -195,6 +196,14 @@ class TrainedModelAdmin(admin.ModelAdmin):
         "is_active",
     )
     actions = [activate_models, evaluate_models]
+
+    @admin.display(description="Chosen from the data")
+    def automatic_choices(self, model):
+        choices = (model.hyperparameters or {}).get("auto") or {}
+        if not choices:
+            return "— (every hyper-parameter was given)"
+        return format_html_join("\n", "<p><strong>{}</strong> = {}</p>",
+                                ((name, reason) for name, reason in sorted(choices.items())))
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)

@@ -236,3 +236,36 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class TrainingExclusion(models.Model):
+    """An administrator's decision to leave a member's history out of training; lifting it keeps the record.
+
+    No data is deleted: the interactions stay as they are and every other use of them is unchanged.
+    """
+
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="training_exclusions")
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence"], condition=Q(lifted_at__isnull=True),
+                                    name="one_open_training_exclusion_per_sequence"),
+        ]
+
+    def __str__(self):
+        state = "lifted" if self.lifted_at else "in force"
+        return f"{self.sequence} left out of training ({state})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None

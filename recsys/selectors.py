@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel, TrainingExclusion
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -44,15 +44,19 @@ def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
 
 def sequence_histories(
     *, dataset: Dataset | None = None, sequence_ids: Iterable[int] | None = None, external_ids: bool = False,
+    for_training: bool = False,
 ) -> dict[str, list[tuple[str, float]]]:
     """Active interactions of many sequences (a dataset's, or the given ones) as {sequence: [(item, weight)]}.
 
     Each list is oldest first. Keys are database ids as strings, or the dataset's own user and item ids
     with external_ids=True. Excluded interactions are left out; a down-weighted one keeps its weight.
+    With for_training=True (a dataset given) the members an administrator left out of training are left out.
     """
     interactions = Interaction.objects.active()
     if dataset is not None:
         interactions = interactions.filter(sequence__dataset=dataset)
+        if for_training:
+            interactions = interactions.exclude(sequence__in=excluded_from_training(dataset))
     if sequence_ids is not None:
         interactions = interactions.filter(sequence_id__in=list(sequence_ids))
     fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
@@ -61,6 +65,11 @@ def sequence_histories(
     for sequence_key, item_key, weight in rows.iterator(chunk_size=20000):
         histories.setdefault(str(sequence_key), []).append((str(item_key), weight))
     return histories
+
+
+def excluded_from_training(dataset: Dataset) -> QuerySet:
+    """Sequences with a TrainingExclusion in force (as a subquery of sequence ids)."""
+    return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")
 
 
 def item_categories(dataset: Dataset) -> dict[int, list[str]]:

@@ -209,7 +209,7 @@ def comparison_figures(models: list[TrainedModel]) -> list[dict]:
         figures.append(_hr_figure(ready))
     curves = [m for m in models if m.training_curve]
     if curves:
-        figures += [_curve_figure(curves), _loss_figure(curves)]
+        figures += [_curve_figure(curves), _loss_figure(curves), _seconds_figure(curves)]
     return figures
 
 
@@ -262,6 +262,27 @@ def _loss_figure(models) -> dict:
     figure.update_layout(xaxis_title="Epoch", yaxis_title="Training loss (cross-entropy)")
     summary = "; ".join(f"{_label(m)}: last loss {m.training_curve[-1].get('loss', float('nan')):.3f}" for m in models)
     return _figure(figure, "chart-loss", "Training loss", "Mean training cross-entropy per epoch.", summary)
+
+
+def _seconds_figure(models) -> dict:
+    figure = go.Figure()
+    for model in models:
+        epochs = [p["epoch"] for p in model.training_curve]
+        figure.add_scatter(x=epochs, y=[p.get("seconds") for p in model.training_curve], mode="lines+markers",
+                           name=f"{_label(model)} training")
+        figure.add_scatter(x=epochs, y=[p.get("valid_seconds", 0.0) for p in model.training_curve],
+                           mode="lines+markers", line={"dash": "dot"}, name=f"{_label(model)} validation")
+    figure.update_layout(xaxis_title="Epoch", yaxis_title="Seconds")
+    summary = "; ".join(f"{_label(m)}: {_seconds_summary(m.training_curve)}" for m in models)
+    return _figure(figure, "chart-seconds", "Training and validation time",
+                   "Seconds per epoch spent training (solid) and validating (dotted; 0 when not validated).", summary)
+
+
+def _seconds_summary(curve: list[dict]) -> str:
+    training = sum(p.get("seconds") or 0.0 for p in curve)
+    validation = sum(p.get("valid_seconds") or 0.0 for p in curve)
+    share = validation / (training + validation) if training + validation else 0.0
+    return f"training {training:.0f} s, validation {validation:.0f} s ({share:.0%})"
 
 
 def chosen_models(models: list[TrainedModel], chosen_ids: list[str]) -> list[TrainedModel]:
