@@ -87,9 +87,12 @@ def detector_scores(
 def _ig_alignment_scores(model: ScoringModel, histories: Sequence[History], profiles: np.ndarray,
                          categories: CategoryIndex, calibration: DriftCalibration | None,
                          alignment_ig: Sequence[Attribution] | None) -> list[Scores]:
-    if alignment_ig is None:
-        options = {} if calibration is None else {"steps": calibration.steps, "baseline": calibration.baseline}
-        alignment_ig = alignment_attributions(model, histories, profiles, categories, **options)
+    if alignment_ig is None and calibration is None:
+        alignment_ig = alignment_attributions(model, histories, profiles, categories)
+    elif alignment_ig is None and calibration is not None:
+        alignment_ig = alignment_attributions(model, histories, profiles, categories, calibration.steps,
+                                              calibration.baseline)
+    assert alignment_ig is not None
     if calibration is None:
         return [(a.positions, -a.scores) for a in alignment_ig]
     return [(a.positions, -calibration.alignment_norm.relative(a)) for a in alignment_ig]

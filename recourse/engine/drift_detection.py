@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,10 +76,10 @@ class RecencyNorm:
 
     def scale(self, distances: np.ndarray) -> np.ndarray:
         table = np.asarray(self.mean_abs)
-        return np.maximum(table[np.minimum(distances, len(table) - 1)], 1e-12)
+        return np.asarray(np.maximum(table[np.minimum(distances, len(table) - 1)], 1e-12))
 
     def relative(self, attribution: Attribution) -> np.ndarray:
-        return attribution.scores / self.scale(distances_from_end(attribution))
+        return np.asarray(attribution.scores / self.scale(distances_from_end(attribution)))
 
 
 def _forward_fill(values: np.ndarray) -> np.ndarray:
@@ -147,7 +148,7 @@ class DriftReport:
 
     def ranked_positions(self) -> np.ndarray:
         """Every visible position, most suspicious first (ties: most negative raw attribution first)."""
-        return self.positions[suspicion_order(self.drift_scores, self.attribution)]
+        return np.asarray(self.positions[suspicion_order(self.drift_scores, self.attribution)])
 
 
 def suspicion_order(drift_scores: np.ndarray, attribution: np.ndarray) -> np.ndarray:
@@ -171,7 +172,7 @@ def alignment_attributions(
 
 def alignment_drift_scores(attribution: Attribution, norm: RecencyNorm) -> np.ndarray:
     """How much each interaction pulls alignment down, relative to what is usual at its depth."""
-    return np.maximum(-norm.relative(attribution), 0.0)
+    return np.asarray(np.maximum(-norm.relative(attribution), 0.0))
 
 
 def top_item_attributions(
@@ -182,7 +183,9 @@ def top_item_attributions(
     return integrated_gradients_batch(model, histories, tops.tolist(), steps=steps)
 
 
-def paper_rule_scores(attribution: Attribution, norm: RecencyNorm, percentile: float = PAPER_PERCENTILE):
+def paper_rule_scores(
+    attribution: Attribution, norm: RecencyNorm, percentile: float = PAPER_PERCENTILE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Paper section 16: IG of the top recommendation relative to recency, flag above the member's 75th pct."""
     relative = norm.relative(attribution)
     flagged = relative > np.percentile(relative, percentile) if relative.size else relative.astype(bool)
@@ -195,20 +198,24 @@ def suspicion_scores(method: str, attribution: Attribution, norm: RecencyNorm) -
     return norm.relative(attribution)
 
 
-def _flags_of(method, attribution, norm, threshold, percentile) -> tuple[np.ndarray, np.ndarray]:
+def _flags_of(
+    method: str, attribution: Attribution, norm: RecencyNorm, threshold: float | None, percentile: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(drift scores, flagged positions most suspicious first) for one attribution."""
     if method == IG_ALIGNMENT:
+        assert threshold is not None
         scores = alignment_drift_scores(attribution, norm)
         flagged = scores > threshold
     else:
-        scores, flagged = paper_rule_scores(attribution, norm, percentile)
+        scores, flagged = paper_rule_scores(attribution, norm, PAPER_PERCENTILE if percentile is None else percentile)
     order = np.argsort(-scores, kind="stable")
     return scores, attribution.positions[order][flagged[order]]
 
 
 def _flag_rounds(
-    model: ScoringModel, histories, profiles, categories, first_round, norm, threshold, rounds, steps, baseline,
-):
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex,
+    first_round: Sequence[Attribution], norm: RecencyNorm, threshold: float, rounds: int, steps: int, baseline: str,
+) -> list[np.ndarray]:
     """IG-of-alignment flags, re-attributed on the history without earlier flags for up to `rounds` rounds.
 
     Needed because a removed query-like (most recent) drift item can hand its role to the next drift
@@ -222,7 +229,7 @@ def _flag_rounds(
         reduced = [without_positions(histories[row], flagged[row]) for row in active]
         again = alignment_attributions(model, reduced, np.atleast_2d(profiles)[active], categories, steps, baseline)
         still_active = []
-        for row, attribution in zip(active, again):
+        for row, attribution in zip(active, again, strict=True):
             new = _flags_of(IG_ALIGNMENT, attribution, norm, threshold, None)[1]
             if len(new):
                 flagged[row] = np.concatenate([flagged[row], new])
@@ -232,10 +239,11 @@ def _flag_rounds(
 
 
 def _ads_without(
-    model: ScoringModel, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles, categories,
-):
+    model: ScoringModel, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles: np.ndarray,
+    categories: CategoryIndex,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alignment now, alignment without flagged, ADS now vs without flagged) in one batched pass."""
-    corrected = [without_positions(h, f) for h, f in zip(histories, flagged)]
+    corrected = [without_positions(h, f) for h, f in zip(histories, flagged, strict=True)]
     logits = score_histories(model, list(histories) + corrected)
     now, fixed = logits[: len(histories)], logits[len(histories) :]
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
@@ -258,31 +266,34 @@ def detect_drift_batch(
 ) -> list[DriftReport]:
     """Flag drift-inducing interactions and give a verdict for many members (batched IG + one pass)."""
     categories = as_categories(categories)
-    histories = [as_history(h) for h in histories]
-    profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
+    members = [as_history(h) for h in histories]
+    profiles = np.broadcast_to(np.atleast_2d(profiles), (len(members), categories.num_categories))
     if method == IG_ALIGNMENT:
         norm, cutoff = calibration.alignment_norm, calibration.ads_cutoff
         attributions = alignment_attributions(
-            model, histories, profiles, categories, calibration.steps, calibration.baseline
+            model, members, profiles, categories, calibration.steps, calibration.baseline
         )
-        flagged = _flag_rounds(model, histories, profiles, categories, attributions, norm,
+        flagged = _flag_rounds(model, members, profiles, categories, attributions, norm,
                                calibration.flag_threshold, calibration.rounds, calibration.steps,
                                calibration.baseline)
     elif method == PAPER_RULE:
         norm, cutoff = calibration.top_item_norm, calibration.paper_rule_ads_cutoff
-        attributions = top_item_attributions(model, histories, calibration.steps)
+        attributions = top_item_attributions(model, members, calibration.steps)
         flagged = [_flags_of(PAPER_RULE, a, norm, None, percentile)[1] for a in attributions]
     else:
         raise ValueError(f"unknown detection method {method!r}; valid: {IG_ALIGNMENT}, {PAPER_RULE}")
-    now, fixed, ads = _ads_without(model, histories, flagged, profiles, categories)
+    now, fixed, ads = _ads_without(model, members, flagged, profiles, categories)
     return [
         _report(method, attribution, suspicion_scores(method, attribution, norm), flags,
                 now[row], fixed[row], ads[row], cutoff)
-        for row, (attribution, flags) in enumerate(zip(attributions, flagged))
+        for row, (attribution, flags) in enumerate(zip(attributions, flagged, strict=True))
     ]
 
 
-def detect_drift(model: ScoringModel, history, profile, categories, calibration, **options) -> DriftReport:
+def detect_drift(
+    model: ScoringModel, history: History | Sequence[int], profile: np.ndarray, categories: CategoryIndex,
+    calibration: DriftCalibration, **options: Any,
+) -> DriftReport:
     return detect_drift_batch(model, [history], np.atleast_2d(profile), categories, calibration, **options)[0]
 
 
@@ -307,7 +318,10 @@ def drift_verdict(flagged: int, ads_without_flagged: float, ads_cutoff: float) -
     return DriftVerdict(drift, "drift: yes" if drift else "drift: no", reason)
 
 
-def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> DriftReport:
+def _report(
+    method: str, attribution: Attribution, scores: np.ndarray, flags: np.ndarray, now: float, fixed: float, ads: float,
+    cutoff: float,
+) -> DriftReport:
     verdict = drift_verdict(len(flags), float(ads), float(cutoff))
     return DriftReport(
         method=method,
@@ -391,6 +405,9 @@ def calibrate_drift(
     return calibration
 
 
-def _ads_quantile(model: ScoringModel, histories, profiles, categories, flags, quantile) -> float:
+def _ads_quantile(
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex,
+    flags: Sequence[np.ndarray], quantile: float,
+) -> float:
     _, _, ads = _ads_without(model, histories, flags, profiles, categories)
     return float(np.quantile(ads, quantile))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import CategoryIndex, as_categories
-from .sequences import History, as_history
+from .sequences import History, Positions, as_history
 
 STRATEGIES = ("random", "category", "temporal")
 DEFAULT_INJECTED = 5
@@ -29,7 +29,7 @@ def inject_drift(
     categories: CategoryIndex | None = None,
     n: int = DEFAULT_INJECTED,
     seed: int = 0,
-    positions: Sequence[int] | None = None,
+    positions: Positions | None = None,
     window: int | None = None,
     temporal_source: str = "category",
 ) -> Injection:
@@ -63,14 +63,18 @@ def _unseen_items(history: History, num_items: int) -> np.ndarray:
     return np.setdiff1d(np.arange(1, num_items + 1), history.items)
 
 
-def _sample_items(history, source, num_items, categories, n, rng) -> np.ndarray:
+def _sample_items(
+    history: History, source: str, num_items: int, categories: CategoryIndex | None, n: int, rng: np.random.Generator,
+) -> np.ndarray:
     candidates = _unseen_items(history, num_items)
-    if source == "category":
+    if source == "category" and categories is not None:
         candidates = _least_represented_candidates(history, candidates, categories, n, rng)
-    return rng.choice(candidates, size=min(n, len(candidates)), replace=False).astype(np.int64)
+    return np.asarray(rng.choice(candidates, size=min(n, len(candidates)), replace=False).astype(np.int64))
 
 
-def _least_represented_candidates(history, candidates, categories: CategoryIndex, n, rng) -> np.ndarray:
+def _least_represented_candidates(
+    history: History, candidates: np.ndarray, categories: CategoryIndex, n: int, rng: np.random.Generator,
+) -> np.ndarray:
     """Unseen items whose categories all lie among the history's rarest categories (grown until >= n)."""
     counts = categories.counts(history.items, history.weights)
     tie_break = rng.random(len(counts))
@@ -82,11 +86,13 @@ def _least_represented_candidates(history, candidates, categories: CategoryIndex
         allowed[order[:size]] = True
         eligible = has_category & ~(item_rows & ~allowed).any(axis=1)
         if eligible.sum() >= n:
-            return candidates[eligible]
-    return candidates
+            return np.asarray(candidates[eligible])
+    return np.asarray(candidates)
 
 
-def _insertion_points(length, n, positions, window, rng) -> np.ndarray:
+def _insertion_points(
+    length: int, n: int, positions: Positions | None, window: int | None, rng: np.random.Generator,
+) -> np.ndarray:
     if positions is not None:
         points = np.asarray(positions, dtype=np.int64)
         if len(points) != n or points.min(initial=0) < 0 or points.max(initial=0) > length:
@@ -101,7 +107,9 @@ def _insertion_points(length, n, positions, window, rng) -> np.ndarray:
 
 def _insert(history: History, new_items: np.ndarray, inserts: np.ndarray) -> tuple[History, np.ndarray]:
     """Insert new_items[j] before original index inserts[j] (inserts sorted)."""
-    items, weights, injected = [], [], []
+    items: list[int] = []
+    weights: list[float] = []
+    injected: list[int] = []
     pending = 0
     for index in range(len(history) + 1):
         while pending < len(new_items) and inserts[pending] == index:

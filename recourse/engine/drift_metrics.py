@@ -22,13 +22,13 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     q = q / q.sum(axis=1, keepdims=True)
     m = 0.5 * (p + q)
     divergence = 0.5 * (_kl_bits(p, m) + _kl_bits(q, m))
-    return np.clip(divergence, 0.0, 1.0)
+    return np.asarray(np.clip(divergence, 0.0, 1.0))
 
 
 def _kl_bits(p: np.ndarray, m: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * np.log2(p / np.where(m > 0, m, 1.0)), 0.0)
-    return terms.sum(axis=1)
+    return np.asarray(terms.sum(axis=1))
 
 
 def algorithmic_drift_score(logits_before: np.ndarray, logits_after: np.ndarray) -> np.ndarray:
@@ -51,21 +51,20 @@ def top_k_category_distribution(top_items: np.ndarray, categories: CategoryIndex
     """[B, C+1] category mass of each top-k list; last column counts uncategorised items."""
     rows = categories.matrix[top_items]  # [B, k, C]
     uncategorised = (rows.sum(axis=2) == 0).astype(np.float32)[..., None]
-    return np.concatenate([rows, uncategorised], axis=2).sum(axis=1)
+    return np.asarray(np.concatenate([rows, uncategorised], axis=2).sum(axis=1))
 
 
 def target_share(top_items: np.ndarray, categories: CategoryIndex, target_categories: np.ndarray) -> np.ndarray:
     in_target = categories.matrix[top_items, np.asarray(target_categories)[:, None]] > 0
-    return in_target.mean(axis=1)
+    return np.asarray(in_target.mean(axis=1))
 
 
 def delta_target_consumption(
     top_before: np.ndarray, top_after: np.ndarray, categories: CategoryIndex, target_categories: np.ndarray
 ) -> np.ndarray:
     """DTC = |share of target-category items in top-k after - before|, per row."""
-    return np.abs(
-        target_share(top_after, categories, target_categories) - target_share(top_before, categories, target_categories)
-    )
+    after = target_share(top_after, categories, target_categories)
+    return np.asarray(np.abs(after - target_share(top_before, categories, target_categories)))
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def drift_metrics(
     *,
     categories: CategoryIndex | None = None,
     target_categories: Sequence[int | None] | None = None,
-    injected_items: Sequence[Sequence[int]] | None = None,
+    injected_items: Sequence[Sequence[int] | np.ndarray] | None = None,
     k: int = TOP_K,
     exclude_seen: bool = True,
 ) -> DriftMetrics:
@@ -120,16 +119,16 @@ def drift_metrics(
     The DTC target is `target_categories`, else the dominant category of each member's injected items.
     """
     categories = as_categories(categories)
-    before = [as_history(h) for h in before]
-    after = [as_history(h) for h in after]
+    old = [as_history(h) for h in before]
+    new = [as_history(h) for h in after]
     if target_categories is None and injected_items is not None and categories is not None:
         target_categories = [categories.dominant(items) for items in injected_items]
-    logits = score_histories(model, before + after)
+    logits = score_histories(model, old + new)
     return drift_metrics_from_logits(
-        logits[: len(before)],
-        logits[len(before) :],
-        exclude_before=seen_mask(before, model.num_items) if exclude_seen else None,
-        exclude_after=seen_mask(after, model.num_items) if exclude_seen else None,
+        logits[: len(old)],
+        logits[len(old) :],
+        exclude_before=seen_mask(old, model.num_items) if exclude_seen else None,
+        exclude_after=seen_mask(new, model.num_items) if exclude_seen else None,
         categories=categories,
         target_categories=target_categories,
         k=k,

@@ -35,7 +35,9 @@ class ItemExplanation:
 
     @property
     def compared_with(self) -> Attribution:
-        return self.attention if self.attention is not None else self.occlusion
+        compared = self.attention if self.attention is not None else self.occlusion
+        assert compared is not None  # explain_item computes occlusion whenever attention is missing
+        return compared
 
 
 def explain_item(
@@ -64,7 +66,9 @@ def explain_item(
     occlusion = None
     if with_occlusion or attention is None:
         occlusion = occlusion_attribution(model, history, target_item)
-    agreement = method_agreement(ig, attention if attention is not None else occlusion, k=top_k)
+    compared = attention if attention is not None else occlusion
+    assert compared is not None  # occlusion was computed because attention is missing
+    agreement = method_agreement(ig, compared, k=top_k)
     counterfactuals = top_counterfactuals(model, history, ig, k=top_k)
     narrative = explain_recommendation(ig, titles, counterfactuals=counterfactuals, agreement=agreement, verb=verb)
     return ItemExplanation(ig, occlusion, attention, unavailable, agreement, counterfactuals, narrative)

@@ -180,9 +180,9 @@ def _conditions(
         for name, detector in GUIDED:
             per_member = scores[detector]
             entry = None if per_member is None else per_member[row]
-            guided, count, ok = _guided(network, drifted, member.history, profiles[row], categories, entry)
+            guided, guided_count, ok = _guided(network, drifted, member.history, profiles[row], categories, entry)
             conditions[name].append(guided)
-            changes[name].append(count)
+            changes[name].append(guided_count)
             met[name].append(ok)
     satisfied = {name: float(np.mean([v for v in values if v is not None]))
                  if any(v is not None for v in values) else None for name, values in met.items()}

@@ -9,6 +9,7 @@ import numpy as np
 from .protocol import ScoringModel
 
 PADDING = -1
+Positions = Sequence[int] | np.ndarray  # caller interaction indices
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def seen_mask(histories: Sequence[History], num_items: int) -> np.ndarray:
     return mask
 
 
-def without_positions(history: History, positions: Sequence[int]) -> History:
+def without_positions(history: History, positions: Positions) -> History:
     return history.reweighted({int(p): 0.0 for p in positions})
 
 
@@ -128,7 +129,7 @@ def _probe_trimming(model: ScoringModel) -> bool:
 
 def trimmed_length(model: ScoringModel, ids: np.ndarray) -> int:
     """Columns to keep: the longest real history in the batch, rounded up to TRIM_BUCKET."""
-    length = ids.shape[1]
+    length = int(ids.shape[1])
     if not supports_trimming(model):
         return length
     real = int((ids != 0).sum(axis=1).max(initial=0))

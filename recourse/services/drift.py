@@ -96,7 +96,8 @@ def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool
                        .values_list("external_user_id", "pk"))
     histories = model_histories(sequence_of.values(), recommender.index)
     for external_id in external_ids:
-        history = histories.get(sequence_of.get(external_id))
+        sequence_id = sequence_of.get(external_id)
+        history = None if sequence_id is None else histories.get(sequence_id)
         if history is None or len(history) < 3:
             continue
         report = detect_drift(recommender.model, history, member_profile(history, categories), categories, calibration)

@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from recourse.engine import population
 from recourse.engine.alignment import CategoryIndex
 from recourse.engine.drift_injection import STRATEGIES
-from recourse.engine.population import CONDITION_LABELS, DRIFT_METRICS, MIN_LENGTH, RANKING_METRICS, Member
+from recourse.engine.population import MIN_LENGTH, Member
 from recourse.engine.protocol import ScoringModel
 from recourse.engine.sequences import History
 from recourse.models import Experiment
@@ -26,9 +26,12 @@ from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, TrainedModel
 from recsys.services import serving
 
-__all__ = ["CONDITION_LABELS", "DRIFT_METRICS", "RANKING_METRICS", "STRATEGIES"]  # read by the dashboard
 DEFAULT_USERS = 500
 ProgressFn = Callable[[float, str], None]
+
+
+def _silent(percent: float, message: str = "") -> None:
+    """Progress callback that reports nowhere."""
 
 
 class ExperimentError(Exception):
@@ -95,7 +98,7 @@ def population_experiment(
     ig_steps: int = 20, progress: ProgressFn | None = None,
 ) -> dict:
     """Run every strategy on the same sampled members; returns JSON-ready results."""
-    report = progress or (lambda percent, message="": None)
+    report = progress or _silent
     strategies = validate_strategies(strategies)
     started = time.monotonic()
     report(1, "Loading the model and the members' histories")
@@ -103,9 +106,9 @@ def population_experiment(
     by_strategy, timings = {}, {}
     for number, strategy in enumerate(strategies):
         begin = time.monotonic()
-        span = (5 + 90 * number / len(strategies), 90 / len(strategies))
+        share = _scaled(report, start=5 + 90 * number / len(strategies), width=90 / len(strategies))
         run = population.strategy_run(setup.network, setup.categories, setup.members, strategy=strategy, seed=seed,
-                                      ig_steps=ig_steps, progress=lambda f, m, s=span: report(s[0] + s[1] * f, m))
+                                      ig_steps=ig_steps, progress=share)
         by_strategy[strategy] = population.summarize_strategy(run, seed=seed)
         timings[strategy] = round(time.monotonic() - begin, 2)
     report(99, "Summarising")
@@ -113,6 +116,11 @@ def population_experiment(
         model_id=setup.model_row.pk, network=setup.network, members=len(setup.members), by_strategy=by_strategy,
         timings=timings, seconds=time.monotonic() - started, n_users=n_users, seed=seed, ig_steps=ig_steps,
     )
+
+
+def _scaled(report: ProgressFn, *, start: float, width: float) -> ProgressFn:
+    """Progress of one strategy (fraction 0..1) as its slice of the whole run (percent)."""
+    return lambda fraction, message: report(start + width * fraction, message)
 
 
 def validate_strategies(strategies: list[str] | None) -> list[str]:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import wilcoxon
 
+from recsys.ml.protocol import Scorer
 from recsys.ml.sequences import EvalSet
 
 KS = (1, 5, 10, 20)
@@ -136,7 +138,7 @@ def full_ranks(scores: np.ndarray, targets: np.ndarray, seen: list[np.ndarray]) 
     excluded[np.arange(len(targets)), targets] = False
     target_scores = scores[np.arange(len(targets)), targets][:, None]
     competing = (scores >= target_scores) & ~excluded
-    return competing.sum(axis=1) - 1  # the target competes with itself once
+    return np.asarray(competing.sum(axis=1) - 1)  # the target competes with itself once
 
 
 def sample_negatives(interacted: list[np.ndarray], num_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -157,11 +159,11 @@ def sample_negatives(interacted: list[np.ndarray], num_items: int, count: int, r
 def sampled_ranks(scores: np.ndarray, targets: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     target_scores = scores[np.arange(len(targets)), targets][:, None]
     negative_scores = np.take_along_axis(scores, np.maximum(negatives, 0), axis=1)
-    return ((negative_scores >= target_scores) & (negatives > 0)).sum(axis=1)
+    return np.asarray(((negative_scores >= target_scores) & (negatives > 0)).sum(axis=1))
 
 
 def compute_ranks(
-    model,
+    model: Scorer,
     eval_set: EvalSet,
     protocol: str = "full",
     num_negatives: int = NUM_NEGATIVES,
@@ -172,7 +174,9 @@ def compute_ranks(
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     rng = np.random.default_rng(seed)
-    score = model.score_last if trained_check else model._score_unchecked
+    score = model.score_last
+    if not trained_check:  # validation while a RecommenderModel trains
+        score = model._score_unchecked  # type: ignore[attr-defined]
     histories = eval_set.histories
     # Full ranking draws nothing at random, so users can be taken shortest history first and each batch
     # padded only to its longest history (the models are padding-invariant); the sampled protocol keeps
@@ -214,7 +218,7 @@ class EvaluationReport:
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     num_negatives: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
             "num_users": self.num_users,
@@ -227,7 +231,7 @@ class EvaluationReport:
 def summarize(
     ranks: np.ndarray,
     protocol: str,
-    ks=KS,
+    ks: Iterable[int] = KS,
     resamples: int = 1000,
     seed: int = 0,
     num_negatives: int | None = None,
@@ -241,10 +245,10 @@ def summarize(
 
 
 def evaluate(
-    model,
+    model: Scorer,
     eval_set: EvalSet,
     protocol: str = "full",
-    ks=KS,
+    ks: Iterable[int] = KS,
     num_negatives: int = NUM_NEGATIVES,
     seed: int = 0,
     resamples: int = 1000,
@@ -255,7 +259,7 @@ def evaluate(
     return summarize(ranks, protocol, ks, resamples, seed, negatives)
 
 
-def quick_validation(model, valid: EvalSet) -> dict[str, float]:
+def quick_validation(model: Scorer, valid: EvalSet) -> dict[str, float]:
     """Full-ranking metrics without CIs, used for early stopping during training."""
     ranks = compute_ranks(model, valid, "full", trained_check=False)
     return summarize(ranks, "full", ks=(10,), resamples=0).metrics

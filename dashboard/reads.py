@@ -1,19 +1,18 @@
-"""Reads and figures for the analyst research dashboard (nine sections). Nothing here writes histories:
-drift and recourse run on copies of a member's history in memory."""
+"""Reads of the analyst research dashboard (nine sections): cached aggregates, model versions, one member's
+model view, and drift/explanation/recourse runs on in-memory copies of a history (nothing here writes).
+Figures are built from these in figures.py."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
-import plotly.graph_objects as go
 from django.core.cache import cache
 from django.db.models import Count, IntegerField, Max, Min, Sum
 from django.db.models.functions import Cast
 
-from recourse.engine.alignment import alignment, preference_profile
+from recourse.engine.alignment import CategoryIndex, alignment, preference_profile
 from recourse.engine.attribution import (
     attention_attribution,
     integrated_gradients,
@@ -21,15 +20,14 @@ from recourse.engine.attribution import (
     occlusion_attribution,
     score_histories,
 )
-from recourse.engine.drift_injection import STRATEGIES, inject_drift
+from recourse.engine.drift_injection import STRATEGIES, Injection, inject_drift
 from recourse.engine.drift_metrics import drift_metrics, top_k_items
 from recourse.engine.population import CONDITION_LABELS, DRIFT_METRICS, RANKING_METRICS
-from recourse.engine.protocol import ExplainerUnavailable
-from recourse.engine.recourse_search import plan_recourse
+from recourse.engine.protocol import ExplainerUnavailable, ScoringModel
+from recourse.engine.recourse_search import RecoursePlan, plan_recourse
 from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
-from recsys.charts import to_html
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.services import serving
 
@@ -85,7 +83,10 @@ class Overview:
     interactions: int
     sparsity: float | None
     length_stats: dict
-    figures: list[dict] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)  # interactions per user
+    category_counts: Counter = field(default_factory=Counter)  # category -> interactions
+    activity: list[tuple[int, int]] = field(default_factory=list)  # (bucket start, interactions)
+    has_timestamps: bool = True
 
 
 OVERVIEW_CACHE_SECONDS = 300
@@ -110,13 +111,9 @@ def _compute_overview(dataset: Dataset) -> Overview:
     items = dataset.items.count()
     lengths = list(interactions.values("sequence_id").annotate(n=Count("id")).values_list("n", flat=True))
     sparsity = 1 - totals["n"] / (users * items) if users and items else None
-    stats = _length_stats(lengths)
-    figures = [
-        _length_figure(lengths, stats),
-        _category_figure(dataset, interactions),
-        _activity_figure(dataset, interactions, totals["first"], totals["last"]),
-    ]
-    return Overview(users, items, totals["n"], sparsity, stats, [f for f in figures if f])
+    return Overview(users, items, totals["n"], sparsity, _length_stats(lengths), lengths,
+                    _category_counts(dataset, interactions), _activity(interactions, totals["first"], totals["last"]),
+                    dataset.has_timestamps)
 
 
 def _length_stats(lengths: list[int]) -> dict:
@@ -127,51 +124,24 @@ def _length_stats(lengths: list[int]) -> dict:
             "max": int(values.max())}
 
 
-def _figure(figure: go.Figure, div_id: str, title: str, caption: str, summary: str) -> dict:
-    figure.update_layout(title=title, height=340)
-    return {"id": div_id, "title": title, "html": to_html(figure, div_id=div_id), "caption": caption,
-            "summary": summary}
-
-
-def _length_figure(lengths, stats) -> dict | None:
-    if not lengths:
-        return None
-    figure = go.Figure(go.Histogram(x=lengths, nbinsx=40, marker_color="#1f5fa8"))
-    figure.update_layout(xaxis_title="Interactions per user", yaxis_title="Users")
-    return _figure(figure, "chart-lengths", "Sequence lengths", "Histogram of history length per user.",
-                   f"Lengths range from {stats['min']} to {stats['max']}, median {stats['median']:.0f}.")
-
-
-def _category_figure(dataset, interactions) -> dict | None:
+def _category_counts(dataset: Dataset, interactions) -> Counter:
+    """Interactions per category, counted once per category of the item ("(none)" for items without)."""
     per_item = dict(interactions.values("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
-    categories = Counter()
+    categories: Counter = Counter()
     for pk, text in Item.objects.filter(dataset=dataset, pk__in=list(per_item)).values_list("pk", "categories"):
         for name in Item.parse_categories(text) or ["(none)"]:
             categories[name] += per_item[pk]
-    if not categories:
-        return None
-    top = categories.most_common(20)[::-1]
-    figure = go.Figure(go.Bar(x=[n for _, n in top], y=[c for c, _ in top], orientation="h",
-                              marker_color="#1f5fa8"))
-    figure.update_layout(xaxis_title="Interactions", yaxis={"automargin": True})
-    leaders = ", ".join(f"{c} ({n:,})" for c, n in categories.most_common(3))
-    return _figure(figure, "chart-categories", "Interactions per category",
-                   "Interactions counted once per category of the item (top 20).", f"Most common: {leaders}.")
+    return categories
 
 
-def _activity_figure(dataset, interactions, first, last) -> dict | None:
-    if first is None:
-        return None
+def _activity(interactions, first: int | None, last: int | None) -> list[tuple[int, int]]:
+    """(bucket start, interactions) over 60 equal time buckets (GROUP BY in the database)."""
+    if first is None or last is None:
+        return []
     width = max(1, (last - first) // 60 + 1)
     buckets = (interactions.annotate(bucket=Cast((Cast("timestamp", IntegerField()) - first) / width, IntegerField()))
                .values("bucket").annotate(n=Count("id")).order_by("bucket"))
-    rows = [(first + b["bucket"] * width, b["n"]) for b in buckets]
-    x = [t for t, _ in rows] if not dataset.has_timestamps else [datetime.fromtimestamp(t, UTC) for t, _ in rows]
-    figure = go.Figure(go.Scatter(x=x, y=[n for _, n in rows], mode="lines", line_color="#1f5fa8"))
-    figure.update_layout(xaxis_title="Time" if dataset.has_timestamps else "Step", yaxis_title="Interactions")
-    busiest = max(rows, key=lambda r: r[1])
-    return _figure(figure, "chart-activity", "Activity over time", "Interactions per time bucket (60 buckets).",
-                   f"{len(rows)} buckets; the busiest holds {busiest[1]:,} interactions.")
+    return [(first + b["bucket"] * width, b["n"]) for b in buckets]
 
 
 # --- 2/3. registry and comparison ----------------------------------------------------------------
@@ -202,89 +172,6 @@ def comparison_rows(models: list[TrainedModel]) -> list[dict]:
     return rows
 
 
-def comparison_figures(models: list[TrainedModel]) -> list[dict]:
-    ready = [m for m in models if m.metrics]
-    figures = []
-    if ready:
-        figures.append(_hr_figure(ready))
-    curves = [m for m in models if m.training_curve]
-    if curves:
-        figures += [_curve_figure(curves), _loss_figure(curves), _seconds_figure(curves)]
-    return figures
-
-
-def _label(model: TrainedModel) -> str:
-    return f"#{model.pk} {model.get_architecture_display()}"
-
-
-def _hr_figure(models) -> dict:
-    figure = go.Figure()
-    for protocol in ("sampled", "full"):
-        x, y, low, high = [], [], [], []
-        for model in models:
-            report = model.metrics.get(protocol, {}).get("model")
-            if report:
-                mean = report["metrics"].get("HR@10", 0.0)
-                ci = report.get("ci", {}).get("HR@10") or [mean, mean]
-                x.append(_label(model))
-                y.append(mean)
-                low.append(mean - ci[0])
-                high.append(ci[1] - mean)
-        figure.add_bar(name=protocol, x=x, y=y, error_y=dict(type="data", array=high, arrayminus=low))
-    figure.update_layout(barmode="group", yaxis_title="HR@10")
-    summary = "; ".join(f"{_label(m)}: sampled {_hr10(m, 'sampled'):.3f}, full {_hr10(m, 'full'):.3f}"
-                        for m in models)
-    return _figure(figure, "chart-hr", "HR@10 by model and protocol",
-                   "Bars are means over test users; whiskers are 95% bootstrap CIs.", summary)
-
-
-def _hr10(model: TrainedModel, protocol: str) -> float:
-    return model.metrics.get(protocol, {}).get("model", {}).get("metrics", {}).get("HR@10", 0.0)
-
-
-def _curve_figure(models) -> dict:
-    figure = go.Figure()
-    for model in models:
-        points = [p for p in model.training_curve if p.get("valid")]
-        figure.add_scatter(x=[p["epoch"] for p in points], y=[p["valid"].get("NDCG@10") for p in points],
-                           mode="lines+markers", name=_label(model))
-    figure.update_layout(xaxis_title="Epoch", yaxis_title="Validation NDCG@10 (full ranking)")
-    summary = "; ".join(f"{_label(m)}: {len(m.training_curve)} epochs" for m in models)
-    return _figure(figure, "chart-curves", "Training curves", "Validation NDCG@10 per epoch.", summary)
-
-
-def _loss_figure(models) -> dict:
-    figure = go.Figure()
-    for model in models:
-        points = [p for p in model.training_curve if p.get("loss") is not None]
-        figure.add_scatter(x=[p["epoch"] for p in points], y=[p["loss"] for p in points], mode="lines+markers",
-                           name=_label(model))
-    figure.update_layout(xaxis_title="Epoch", yaxis_title="Training loss (cross-entropy)")
-    summary = "; ".join(f"{_label(m)}: last loss {m.training_curve[-1].get('loss', float('nan')):.3f}" for m in models)
-    return _figure(figure, "chart-loss", "Training loss", "Mean training cross-entropy per epoch.", summary)
-
-
-def _seconds_figure(models) -> dict:
-    figure = go.Figure()
-    for model in models:
-        epochs = [p["epoch"] for p in model.training_curve]
-        figure.add_scatter(x=epochs, y=[p.get("seconds") for p in model.training_curve], mode="lines+markers",
-                           name=f"{_label(model)} training")
-        figure.add_scatter(x=epochs, y=[p.get("valid_seconds", 0.0) for p in model.training_curve],
-                           mode="lines+markers", line={"dash": "dot"}, name=f"{_label(model)} validation")
-    figure.update_layout(xaxis_title="Epoch", yaxis_title="Seconds")
-    summary = "; ".join(f"{_label(m)}: {_seconds_summary(m.training_curve)}" for m in models)
-    return _figure(figure, "chart-seconds", "Training and validation time",
-                   "Seconds per epoch spent training (solid) and validating (dotted; 0 when not validated).", summary)
-
-
-def _seconds_summary(curve: list[dict]) -> str:
-    training = sum(p.get("seconds") or 0.0 for p in curve)
-    validation = sum(p.get("valid_seconds") or 0.0 for p in curve)
-    share = validation / (training + validation) if training + validation else 0.0
-    return f"training {training:.0f} s, validation {validation:.0f} s ({share:.0%})"
-
-
 def chosen_models(models: list[TrainedModel], chosen_ids: list[str]) -> list[TrainedModel]:
     """The versions picked for side-by-side comparison (all when none or only unknown ids are picked)."""
     picked = [m for m in models if str(m.pk) in set(chosen_ids)]
@@ -298,8 +185,8 @@ def chosen_models(models: list[TrainedModel], chosen_ids: list[str]) -> list[Tra
 class MemberView:
     sequence: InteractionSequence
     model: TrainedModel
-    network: object
-    categories: object
+    network: ScoringModel
+    categories: CategoryIndex
     history: History  # the member's active history, model indices
     titles: dict[int, str]  # model index -> title
 
@@ -345,7 +232,7 @@ def recommendations(view: MemberView) -> list[dict]:
 class DriftView:
     strategy: str
     seed: int
-    injection: object
+    injection: Injection
     ads: float
     dtc: float | None
     target_category: str | None
@@ -359,9 +246,9 @@ def drift_analysis(view: MemberView, *, strategy: str, seed: int) -> DriftView:
     if strategy not in STRATEGIES:
         raise DashboardError(f"Unknown drift strategy {strategy!r}; choose {', '.join(STRATEGIES)}.")
     injection = inject_drift(view.history, strategy, num_items=view.network.num_items,
-                                          categories=view.categories, seed=seed, window=view.network.max_len)
+                             categories=view.categories, seed=seed, window=view.network.max_len)
     metrics = drift_metrics(view.network, [view.history], [injection.history],
-                                         categories=view.categories, injected_items=[injection.injected_items])
+                            categories=view.categories, injected_items=[injection.injected_items])
     profile = preference_profile(view.history, view.categories)
     values = alignment(
         view.network, [view.history, injection.history], profile, view.categories)
@@ -373,28 +260,14 @@ def drift_analysis(view: MemberView, *, strategy: str, seed: int) -> DriftView:
     )
 
 
-def drift_figure(view: MemberView, drift: DriftView) -> dict:
-    history = drift.injection.history
-    injected = set(drift.injection.injected_positions.tolist())
-    colors = ["#a8261f" if p in injected else "#1f5fa8" for p in range(len(history))]
-    categories = [view.categories.name(view.categories.dominant([int(i)])) or "(none)" for i in history.items]
-    figure = go.Figure(go.Scatter(x=list(range(len(history))), y=categories, mode="markers",
-                                  marker=dict(size=10, color=colors),
-                                  text=[view.titles[int(i)] for i in history.items],
-                                  hovertemplate="%{text}<extra></extra>"))
-    figure.update_layout(xaxis_title="Position in the drifted copy", yaxis_title="Category")
-    return _figure(figure, "chart-drift", "Drifted copy of the history",
-                   "Red markers are injected interactions; blue ones are the member's own.",
-                   f"{len(injected)} of {len(history)} interactions were injected ({drift.strategy}).")
-
-
 @dataclass
 class XaiView:
     target_title: str
     methods: dict  # method -> Attribution
     unavailable: dict
     agreement: list[dict]
-    figure: dict | None
+    history: History  # the explained history (the member's own or the drifted copy)
+    injected: tuple[int, ...]  # positions of injected interactions in it
 
 
 def xai_comparison(view: MemberView, history: History, injected=()) -> XaiView:
@@ -408,8 +281,7 @@ def xai_comparison(view: MemberView, history: History, injected=()) -> XaiView:
     except ExplainerUnavailable as exc:
         unavailable["attention"] = str(exc)
     agreement = _agreements(methods)
-    return XaiView(view.titles[target], methods, unavailable, agreement,
-                   _heatmap(view, history, methods, injected))
+    return XaiView(view.titles[target], methods, unavailable, agreement, history, tuple(int(p) for p in injected))
 
 
 def _agreements(methods: dict) -> list[dict]:
@@ -423,24 +295,7 @@ def _agreements(methods: dict) -> list[dict]:
     return rows
 
 
-def _heatmap(view, history, methods, injected) -> dict:
-    positions = sorted({int(p) for a in methods.values() for p in a.positions})
-    injected = {int(p) for p in injected}
-    labels = [("⚠ " if p in injected else "") + view.titles[int(history.items[p])][:28] for p in positions]
-    z = []
-    for attribution in methods.values():
-        by_position = dict(zip(attribution.positions.tolist(), attribution.normalized.tolist(), strict=True))
-        z.append([by_position.get(p) for p in positions])
-    figure = go.Figure(go.Heatmap(z=z, x=labels, y=list(methods), colorscale="YlOrRd", zmin=0, zmax=1,
-                                  colorbar=dict(title="Normalised")))
-    figure.update_layout(xaxis=dict(tickangle=-45, automargin=True), height=420)
-    return _figure(figure, "chart-xai", "Attribution heatmaps",
-                   "Rows are methods, columns the visible interactions (oldest first, ⚠ = injected); "
-                   "scores min-max normalised to [0, 1].",
-                   "The table below lists each method's top interactions.")
-
-
-def recourse_run(view: MemberView, drift: DriftView):
+def recourse_run(view: MemberView, drift: DriftView) -> RecoursePlan:
     profile = preference_profile(view.history, view.categories)
     return plan_recourse(view.network, drift.injection.history, profile, view.categories, reference=view.history)
 
@@ -461,27 +316,6 @@ def experiment_table(experiment: Experiment, protocol: str = "full") -> list[dic
             rows.append({"strategy": strategy, "condition": CONDITION_LABELS[condition],
                          "cells": [metrics.get(name) for name in names]})
     return rows
-
-
-def experiment_figure(experiment: Experiment, metric: str = "full:HR@10") -> dict | None:
-    strategies = experiment.results.get("strategies") or {}
-    if not strategies:
-        return None
-    figure = go.Figure()
-    for strategy, summary in strategies.items():
-        x, y, low, high = [], [], [], []
-        for condition, metrics in summary["conditions"].items():
-            if metrics and metrics.get(metric, {}).get("mean") is not None:
-                stats = metrics[metric]
-                x.append(CONDITION_LABELS[condition])
-                y.append(stats["mean"])
-                low.append(stats["mean"] - stats["low"])
-                high.append(stats["high"] - stats["mean"])
-        figure.add_bar(name=strategy, x=x, y=y, error_y=dict(type="data", array=high, arrayminus=low))
-    figure.update_layout(barmode="group", yaxis_title=metric, xaxis=dict(automargin=True))
-    return _figure(figure, f"chart-exp-{experiment.pk}-{metric.replace(':', '-').replace('@', '')}",
-                   f"{metric} by condition", "Means over sampled members with 95% bootstrap CIs.",
-                   "The table lists the same numbers.")
 
 
 def feedback_rates() -> list[dict]:
