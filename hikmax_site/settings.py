@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "recourse",
     "diagnostics",
     "dashboard",
+    "forecast",
 ]
 
 MIDDLEWARE = [

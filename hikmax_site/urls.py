@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("recourse.urls")),
     path("research/diagnostics/", include("diagnostics.urls")),
     path("research/", include("dashboard.urls")),
+    path("curators/emerging/", include("forecast.urls")),
     path("api/", include("recsys.api_urls")),
     path("api/", include("recourse.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
