@@ -223,7 +223,7 @@ class Trainer:
         logits = tf.concat([positive[..., None], negative], axis=-1)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.zeros_like(targets), logits=logits)
 
-    def _gbce_loss(self, hidden, targets, negatives):
+    def _gbce_loss(self, hidden: tf.Tensor, targets: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
         """gBCE (Petrov & Macdonald 2023): BCE whose positive term is raised to beta = 1 - t (1 - alpha),
         alpha = negatives / (N - 1), which undoes the over-confidence negative sampling teaches."""
         embeddings = self.model.output_embeddings()
@@ -234,7 +234,7 @@ class Trainer:
         beta = 1.0 - self.config.gbce_t * (1.0 - min(alpha, 1.0))
         return beta * tf.nn.softplus(-positive) + tf.reduce_sum(tf.nn.softplus(negative) * not_target, -1)
 
-    def _position_loss(self, hidden, targets, negatives):
+    def _position_loss(self, hidden: tf.Tensor, targets: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
         if self.config.loss == "full":
             return self._full_softmax_loss(hidden, targets)
         if self.config.loss == "gbce":
