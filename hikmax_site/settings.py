@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "recsys",
     "recourse",
     "diagnostics",
+    "dashboard",
     "forecast",
 ]
 

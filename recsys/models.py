@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, TextChoices
 
 
 class Dataset(models.Model):
-    class ErasurePolicy(models.TextChoices):
+    class ErasurePolicy(TextChoices):  # not models.TextChoices: the "models" reverse relation shadows the module here
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 

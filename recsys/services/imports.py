@@ -13,6 +13,10 @@ from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemT
 
 ProgressFn = Callable[[float, str], None]
 
+
+def _silent(percent: float, message: str = "") -> None:
+    """Progress callback that reports nowhere."""
+
 # Column order of the COPY stream.
 INTERACTION_COLUMNS = ["sequence_id", "item_id", "timestamp", "position", "rating", "weight", "state", "source"]
 COPY_CHUNK_ROWS = 100_000
@@ -34,7 +38,7 @@ def import_dataset(
     title: str = "",
     progress: ProgressFn | None = None,
 ) -> Dataset:
-    progress = progress or (lambda percent, message="": None)
+    progress = progress or _silent
     progress(2, f"Reading {path}")
     try:
         parsed = parse(
@@ -49,7 +53,7 @@ def import_dataset(
 
 
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
-    progress = progress or (lambda percent, message="": None)
+    progress = progress or _silent
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
     with transaction.atomic():

@@ -19,12 +19,12 @@ from .attribution import (
 )
 from .counterfactual import Counterfactual, top_counterfactuals
 from .narratives import Narrative, explain_recommendation
-from .protocol import ExplainerUnavailable
+from .protocol import ExplainerUnavailable, ScoringModel
 from .sequences import History, as_history
 
 
 @dataclass(frozen=True)
-class Explanation:
+class ItemExplanation:
     integrated_gradients: Attribution
     occlusion: Attribution | None  # computed when asked for, or when there is no attention to compare with
     attention: Attribution | None  # None for models without attention
@@ -35,11 +35,13 @@ class Explanation:
 
     @property
     def compared_with(self) -> Attribution:
-        return self.attention if self.attention is not None else self.occlusion
+        compared = self.attention if self.attention is not None else self.occlusion
+        assert compared is not None  # explain_item computes occlusion whenever attention is missing
+        return compared
 
 
 def explain_item(
-    model,
+    model: ScoringModel,
     items: Sequence[int] | History,
     target_item: int,
     titles: Mapping[int, str],
@@ -49,7 +51,7 @@ def explain_item(
     verb: str = "watched",
     top_k: int = 3,
     with_occlusion: bool = False,
-) -> Explanation:
+) -> ItemExplanation:
     """IG, attention, counterfactuals and narrative; occlusion too when asked or when attention is unavailable.
 
     Occlusion scores one variant per interaction (L forward passes), so it costs several times IG's
@@ -64,13 +66,15 @@ def explain_item(
     occlusion = None
     if with_occlusion or attention is None:
         occlusion = occlusion_attribution(model, history, target_item)
-    agreement = method_agreement(ig, attention if attention is not None else occlusion, k=top_k)
+    compared = attention if attention is not None else occlusion
+    assert compared is not None  # occlusion was computed because attention is missing
+    agreement = method_agreement(ig, compared, k=top_k)
     counterfactuals = top_counterfactuals(model, history, ig, k=top_k)
     narrative = explain_recommendation(ig, titles, counterfactuals=counterfactuals, agreement=agreement, verb=verb)
-    return Explanation(ig, occlusion, attention, unavailable, agreement, counterfactuals, narrative)
+    return ItemExplanation(ig, occlusion, attention, unavailable, agreement, counterfactuals, narrative)
 
 
-def warm_up(model, categories: CategoryIndex | None = None, steps: int = DEFAULT_STEPS) -> None:
+def trace_explainers(model: ScoringModel, categories: CategoryIndex | None = None, steps: int = DEFAULT_STEPS) -> None:
     """Trace the IG graphs (target logit, and alignment when categories are given) ahead of requests.
 
     The first call per model and explained quantity otherwise pays a one-off tracing cost of seconds.

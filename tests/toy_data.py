@@ -1,4 +1,4 @@
-"""Tiny deterministic data and models for tests (here and in other packages' tests).
+"""Tiny deterministic data and models for the tests.
 
 Every toy user walks cyclically through one cluster of items, so the next
 item is predictable from the last one while item popularity is nearly flat:
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.ml.config import ModelConfig
+from recsys.ml.pipeline import prepare_data, train_recommender
 
 
 def toy_histories(
@@ -55,8 +56,6 @@ def tiny_config(num_items: int, **overrides) -> ModelConfig:
 
 def train_tiny(architecture: str = "sasrec", **config_overrides):
     """A TrainedRecommender (model, index, popularity, split) on the toy data."""
-    from recsys.ml.pipeline import prepare_data, train_recommender
-
     data = prepare_data(toy_histories())
     config = tiny_config(len(data.index), **config_overrides)
     return train_recommender(data, architecture, config)

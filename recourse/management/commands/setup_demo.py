@@ -1,3 +1,8 @@
+"""The demo: a synthetic dataset with drift episodes, demo accounts and an active SASRec model.
+
+In recourse because demo members are chosen by the model's own drift verdict (recsys never imports recourse).
+"""
+
 from pathlib import Path
 
 from django.conf import settings
@@ -5,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from recsys import jobs, synthetic
+from recourse.services.drift import first_with_verdict
+from recsys import jobs
+from recsys.importers import synthetic
 from recsys.management.progress import progress_bar
 from recsys.models import Dataset, InteractionSequence, Job, TrainedModel
 from recsys.services.imports import load_parsed
@@ -73,8 +80,6 @@ class Command(BaseCommand):
 
     def _link_members(self, dataset, checked: bool):
         """demo: a history the model itself finds drifting; calm: one it finds clean (first candidates unchecked)."""
-        from recourse.services.drift import first_with_verdict
-
         for username, drift in (("demo", True), ("calm", False)):
             member = get_user_model().objects.get(username=username)
             candidates = getattr(self, "_candidates", {}).get(username, [])

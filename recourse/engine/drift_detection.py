@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from .attribution import (
     integrated_gradients_of,
     score_histories,
 )
-from .drift import algorithmic_drift_score, top_k_items
+from .drift_metrics import algorithmic_drift_score, top_k_items
+from .protocol import ScoringModel
 from .sequences import History, as_history, seen_mask, without_positions
 
 DEFAULT_QUANTILE = 0.95
@@ -74,10 +76,10 @@ class RecencyNorm:
 
     def scale(self, distances: np.ndarray) -> np.ndarray:
         table = np.asarray(self.mean_abs)
-        return np.maximum(table[np.minimum(distances, len(table) - 1)], 1e-12)
+        return np.asarray(np.maximum(table[np.minimum(distances, len(table) - 1)], 1e-12))
 
     def relative(self, attribution: Attribution) -> np.ndarray:
-        return attribution.scores / self.scale(distances_from_end(attribution))
+        return np.asarray(attribution.scores / self.scale(distances_from_end(attribution)))
 
 
 def _forward_fill(values: np.ndarray) -> np.ndarray:
@@ -146,7 +148,7 @@ class DriftReport:
 
     def ranked_positions(self) -> np.ndarray:
         """Every visible position, most suspicious first (ties: most negative raw attribution first)."""
-        return self.positions[suspicion_order(self.drift_scores, self.attribution)]
+        return np.asarray(self.positions[suspicion_order(self.drift_scores, self.attribution)])
 
 
 def suspicion_order(drift_scores: np.ndarray, attribution: np.ndarray) -> np.ndarray:
@@ -154,7 +156,7 @@ def suspicion_order(drift_scores: np.ndarray, attribution: np.ndarray) -> np.nda
 
 
 def alignment_attributions(
-    model,
+    model: ScoringModel,
     histories: Sequence[History],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -170,16 +172,20 @@ def alignment_attributions(
 
 def alignment_drift_scores(attribution: Attribution, norm: RecencyNorm) -> np.ndarray:
     """How much each interaction pulls alignment down, relative to what is usual at its depth."""
-    return np.maximum(-norm.relative(attribution), 0.0)
+    return np.asarray(np.maximum(-norm.relative(attribution), 0.0))
 
 
-def top_item_attributions(model, histories: Sequence[History], steps: int = DEFAULT_STEPS) -> list[Attribution]:
+def top_item_attributions(
+    model: ScoringModel, histories: Sequence[History], steps: int = DEFAULT_STEPS,
+) -> list[Attribution]:
     logits = score_histories(model, histories)
     tops = top_k_items(logits, seen_mask(histories, model.num_items), k=1)[:, 0]
     return integrated_gradients_batch(model, histories, tops.tolist(), steps=steps)
 
 
-def paper_rule_scores(attribution: Attribution, norm: RecencyNorm, percentile: float = PAPER_PERCENTILE):
+def paper_rule_scores(
+    attribution: Attribution, norm: RecencyNorm, percentile: float = PAPER_PERCENTILE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Paper section 16: IG of the top recommendation relative to recency, flag above the member's 75th pct."""
     relative = norm.relative(attribution)
     flagged = relative > np.percentile(relative, percentile) if relative.size else relative.astype(bool)
@@ -192,18 +198,24 @@ def suspicion_scores(method: str, attribution: Attribution, norm: RecencyNorm) -
     return norm.relative(attribution)
 
 
-def _flags_of(method, attribution, norm, threshold, percentile) -> tuple[np.ndarray, np.ndarray]:
+def _flags_of(
+    method: str, attribution: Attribution, norm: RecencyNorm, threshold: float | None, percentile: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(drift scores, flagged positions most suspicious first) for one attribution."""
     if method == IG_ALIGNMENT:
+        assert threshold is not None
         scores = alignment_drift_scores(attribution, norm)
         flagged = scores > threshold
     else:
-        scores, flagged = paper_rule_scores(attribution, norm, percentile)
+        scores, flagged = paper_rule_scores(attribution, norm, PAPER_PERCENTILE if percentile is None else percentile)
     order = np.argsort(-scores, kind="stable")
     return scores, attribution.positions[order][flagged[order]]
 
 
-def _flag_rounds(model, histories, profiles, categories, first_round, norm, threshold, rounds, steps, baseline):
+def _flag_rounds(
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex,
+    first_round: Sequence[Attribution], norm: RecencyNorm, threshold: float, rounds: int, steps: int, baseline: str,
+) -> list[np.ndarray]:
     """IG-of-alignment flags, re-attributed on the history without earlier flags for up to `rounds` rounds.
 
     Needed because a removed query-like (most recent) drift item can hand its role to the next drift
@@ -217,7 +229,7 @@ def _flag_rounds(model, histories, profiles, categories, first_round, norm, thre
         reduced = [without_positions(histories[row], flagged[row]) for row in active]
         again = alignment_attributions(model, reduced, np.atleast_2d(profiles)[active], categories, steps, baseline)
         still_active = []
-        for row, attribution in zip(active, again):
+        for row, attribution in zip(active, again, strict=True):
             new = _flags_of(IG_ALIGNMENT, attribution, norm, threshold, None)[1]
             if len(new):
                 flagged[row] = np.concatenate([flagged[row], new])
@@ -226,9 +238,12 @@ def _flag_rounds(model, histories, profiles, categories, first_round, norm, thre
     return flagged
 
 
-def _ads_without(model, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles, categories):
+def _ads_without(
+    model: ScoringModel, histories: Sequence[History], flagged: Sequence[np.ndarray], profiles: np.ndarray,
+    categories: CategoryIndex,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(alignment now, alignment without flagged, ADS now vs without flagged) in one batched pass."""
-    corrected = [without_positions(h, f) for h, f in zip(histories, flagged)]
+    corrected = [without_positions(h, f) for h, f in zip(histories, flagged, strict=True)]
     logits = score_histories(model, list(histories) + corrected)
     now, fixed = logits[: len(histories)], logits[len(histories) :]
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
@@ -240,7 +255,7 @@ def _ads_without(model, histories: Sequence[History], flagged: Sequence[np.ndarr
 
 
 def detect_drift_batch(
-    model,
+    model: ScoringModel,
     histories: Sequence[History | Sequence[int]],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -251,42 +266,63 @@ def detect_drift_batch(
 ) -> list[DriftReport]:
     """Flag drift-inducing interactions and give a verdict for many members (batched IG + one pass)."""
     categories = as_categories(categories)
-    histories = [as_history(h) for h in histories]
-    profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
+    members = [as_history(h) for h in histories]
+    profiles = np.broadcast_to(np.atleast_2d(profiles), (len(members), categories.num_categories))
     if method == IG_ALIGNMENT:
         norm, cutoff = calibration.alignment_norm, calibration.ads_cutoff
         attributions = alignment_attributions(
-            model, histories, profiles, categories, calibration.steps, calibration.baseline
+            model, members, profiles, categories, calibration.steps, calibration.baseline
         )
-        flagged = _flag_rounds(model, histories, profiles, categories, attributions, norm,
+        flagged = _flag_rounds(model, members, profiles, categories, attributions, norm,
                                calibration.flag_threshold, calibration.rounds, calibration.steps,
                                calibration.baseline)
     elif method == PAPER_RULE:
         norm, cutoff = calibration.top_item_norm, calibration.paper_rule_ads_cutoff
-        attributions = top_item_attributions(model, histories, calibration.steps)
+        attributions = top_item_attributions(model, members, calibration.steps)
         flagged = [_flags_of(PAPER_RULE, a, norm, None, percentile)[1] for a in attributions]
     else:
         raise ValueError(f"unknown detection method {method!r}; valid: {IG_ALIGNMENT}, {PAPER_RULE}")
-    now, fixed, ads = _ads_without(model, histories, flagged, profiles, categories)
+    now, fixed, ads = _ads_without(model, members, flagged, profiles, categories)
     return [
         _report(method, attribution, suspicion_scores(method, attribution, norm), flags,
                 now[row], fixed[row], ads[row], cutoff)
-        for row, (attribution, flags) in enumerate(zip(attributions, flagged))
+        for row, (attribution, flags) in enumerate(zip(attributions, flagged, strict=True))
     ]
 
 
-def detect_drift(model, history, profile, categories, calibration, **options) -> DriftReport:
+def detect_drift(
+    model: ScoringModel, history: History | Sequence[int], profile: np.ndarray, categories: CategoryIndex,
+    calibration: DriftCalibration, **options: Any,
+) -> DriftReport:
     return detect_drift_batch(model, [history], np.atleast_2d(profile), categories, calibration, **options)[0]
 
 
-def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> DriftReport:
-    drift = bool(len(flags) > 0 and ads > cutoff)
-    if not len(flags):
+@dataclass(frozen=True)
+class DriftVerdict:
+    drift: bool
+    verdict: str  # "drift: yes" / "drift: no"
+    reason: str
+
+
+def drift_verdict(flagged: int, ads_without_flagged: float, ads_cutoff: float) -> DriftVerdict:
+    """Drift only when interactions are flagged and leaving them out moves recommendations beyond the cutoff."""
+    drift = bool(flagged > 0 and ads_without_flagged > ads_cutoff)
+    if not flagged:
         reason = "no interaction pulls the recommendations away from the profile more than usual"
     elif drift:
-        reason = f"removing {len(flags)} flagged interaction(s) changes recommendations by ADS {ads:.3f} > {cutoff:.3f}"
+        reason = (f"removing {flagged} flagged interaction(s) changes recommendations by "
+                  f"ADS {ads_without_flagged:.3f} > {ads_cutoff:.3f}")
     else:
-        reason = f"flagged interactions only change recommendations by ADS {ads:.3f} <= {cutoff:.3f}"
+        reason = (f"flagged interactions only change recommendations by "
+                  f"ADS {ads_without_flagged:.3f} <= {ads_cutoff:.3f}")
+    return DriftVerdict(drift, "drift: yes" if drift else "drift: no", reason)
+
+
+def _report(
+    method: str, attribution: Attribution, scores: np.ndarray, flags: np.ndarray, now: float, fixed: float, ads: float,
+    cutoff: float,
+) -> DriftReport:
+    verdict = drift_verdict(len(flags), float(ads), float(cutoff))
     return DriftReport(
         method=method,
         positions=attribution.positions,
@@ -298,9 +334,9 @@ def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> Drif
         alignment_without_flagged=float(fixed),
         ads_without_flagged=float(ads),
         ads_cutoff=float(cutoff),
-        drift=drift,
-        verdict="drift: yes" if drift else "drift: no",
-        reason=reason,
+        drift=verdict.drift,
+        verdict=verdict.verdict,
+        reason=verdict.reason,
         completeness_gap=attribution.completeness_gap,
     )
 
@@ -309,7 +345,7 @@ def _report(method, attribution, scores, flags, now, fixed, ads, cutoff) -> Drif
 
 
 def calibrate_drift(
-    model,
+    model: ScoringModel,
     clean_histories: Sequence[History | Sequence[int]],
     profiles: np.ndarray,
     categories: CategoryIndex,
@@ -369,6 +405,9 @@ def calibrate_drift(
     return calibration
 
 
-def _ads_quantile(model, histories, profiles, categories, flags, quantile) -> float:
+def _ads_quantile(
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex,
+    flags: Sequence[np.ndarray], quantile: float,
+) -> float:
     _, _, ads = _ads_without(model, histories, flags, profiles, categories)
     return float(np.quantile(ads, quantile))

@@ -1,4 +1,4 @@
-"""Latency of the engine on SASRec at the target size: python -m recourse.engine.benchmark
+"""Latency of the engine on SASRec at the target size: python -m benchmarks.engine_latency
 
 Default: L=200, N=3,706, d=64, 2 blocks, random (untrained) weights, random item categories.
 """
@@ -35,14 +35,13 @@ def main() -> None:
     parser.add_argument("--history-len", type=int, default=None, help="default: max-len (no padding)")
     args = parser.parse_args()
 
+    from recourse.engine.alignment import CategoryIndex, preference_profile
+    from recourse.engine.attribution import attention_attribution, integrated_gradients, occlusion_attribution
+    from recourse.engine.drift_detection import calibrate_drift, detect_drift
+    from recourse.engine.recourse_search import plan_recourse
+    from recourse.engine.sequences import as_history
     from recsys.ml.config import ModelConfig
     from recsys.ml.models import build_model
-
-    from .alignment import CategoryIndex, preference_profile
-    from .attribution import attention_attribution, integrated_gradients, occlusion_attribution
-    from .detection import calibrate_drift, detect_drift
-    from .recourse import recourse
-    from .sequences import as_history
 
     model = build_model("sasrec", ModelConfig(num_items=args.items, max_len=args.max_len, hidden=args.hidden))
     model.is_trained = True
@@ -67,10 +66,10 @@ def main() -> None:
     cases = {
         "integrated gradients (50 steps)": lambda: integrated_gradients(model, history, 5),
         "drift check (IG of R + flags + ADS)": lambda: detect_drift(model, history, profile, categories, calibration),
-        "recourse search (given drift report)": lambda: recourse(
+        "recourse search (given drift report)": lambda: plan_recourse(
             model, history, profile, categories, report=report, margin=0.05
         ),
-        "recourse including IG": lambda: recourse(model, history, profile, categories, calibration=calibration,
+        "recourse including IG": lambda: plan_recourse(model, history, profile, categories, calibration=calibration,
                                                    margin=0.05),
         "occlusion (all removals, one batch)": lambda: occlusion_attribution(model, history, 5),
         "attention": lambda: attention_attribution(model, history),

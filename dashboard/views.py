@@ -1,4 +1,4 @@
-"""Analyst research dashboard: nine deep-linkable sections, staff only (members get 403)."""
+"""Analyst research dashboard pages: nine deep-linkable sections, staff only (members get 403)."""
 
 import csv
 import json
@@ -10,13 +10,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
+from plotly.offline import get_plotlyjs
 
 from accounts.decorators import staff_required
-from recourse.engine.drift import STRATEGIES
+from recourse.engine.drift_injection import STRATEGIES
+from recourse.engine.population import DRIFT_METRICS, RANKING_METRICS
 from recourse.models import Experiment
-from recourse.services import dashboard, experiments
+from recourse.services import experiments
 from recsys.models import Dataset, TrainedModel
 from recsys.services import registry, training
+
+from . import figures, reads
+from .api import ExperimentSerializer
 
 # --- shared context ------------------------------------------------------------------------------
 
@@ -24,8 +29,8 @@ from recsys.services import registry, training
 def _dataset(request) -> Dataset | None:
     key = request.GET.get("dataset") or request.POST.get("dataset")
     if key and str(key).isdigit():
-        return Dataset.objects.filter(pk=int(key)).first() or dashboard.default_dataset()
-    return dashboard.default_dataset()
+        return Dataset.objects.filter(pk=int(key)).first() or reads.default_dataset()
+    return reads.default_dataset()
 
 
 def _seed(request) -> int:
@@ -40,7 +45,7 @@ def _context(request, section: str, dataset: Dataset | None, **extra) -> dict:
         if request.GET.get(key):
             query[key] = request.GET[key]
     querystring = urlencode({k: v for k, v in query.items() if v != ""})
-    return {"section": section, "sections": dashboard.SECTIONS, "dataset": dataset,
+    return {"section": section, "sections": reads.SECTIONS, "dataset": dataset,
             "datasets": Dataset.objects.order_by("name"), "querystring": querystring,
             "strategies": STRATEGIES, "strategy": request.GET.get("strategy", "category"),
             "seed": _seed(request), "user_key": request.GET.get("user", ""), "view": None, "member_form": False,
@@ -68,7 +73,9 @@ def overview(request):
     dataset = _dataset(request)
     if dataset is None:
         return _no_dataset(request, "overview")
-    return _page(request, "overview", "overview.html", dataset, overview=dashboard.dataset_overview(dataset))
+    overview = reads.dataset_overview(dataset)
+    return _page(request, "overview", "overview.html", dataset, overview=overview,
+                 figures=figures.overview_figures(overview))
 
 
 @staff_required
@@ -76,7 +83,7 @@ def model_registry(request):
     dataset = _dataset(request)
     if dataset is None:
         return _no_dataset(request, "registry")
-    return _page(request, "registry", "registry.html", dataset, models=dashboard.models_of(dataset),
+    return _page(request, "registry", "registry.html", dataset, models=reads.models_of(dataset),
                  architectures=TrainedModel.Architecture.choices)
 
 
@@ -114,12 +121,12 @@ def comparison(request):
     dataset = _dataset(request)
     if dataset is None:
         return _no_dataset(request, "comparison")
-    versions = dashboard.models_of(dataset)
-    models = dashboard.chosen_models(versions, request.GET.getlist("model"))
-    timing = [{"model": m, "seconds_per_epoch": dashboard.seconds_per_epoch(m), "epochs": len(m.training_curve)}
+    versions = reads.models_of(dataset)
+    models = reads.chosen_models(versions, request.GET.getlist("model"))
+    timing = [{"model": m, "seconds_per_epoch": reads.seconds_per_epoch(m), "epochs": len(m.training_curve)}
               for m in models]
-    return _page(request, "comparison", "comparison.html", dataset, rows=dashboard.comparison_rows(models),
-                 figures=dashboard.comparison_figures(models), timing=timing, metrics=dashboard.COMPARISON_METRICS,
+    return _page(request, "comparison", "comparison.html", dataset, rows=reads.comparison_rows(models),
+                 figures=figures.comparison_figures(models), timing=timing, metrics=reads.COMPARISON_METRICS,
                  versions=versions, shown={m.pk for m in models})
 
 
@@ -129,11 +136,11 @@ def _member(request, section: str):
     if dataset is None:
         return None, None, _no_dataset(request, section)
     try:
-        sequence = dashboard.pick_sequence(dataset, request.GET.get("user", ""))
+        sequence = reads.pick_sequence(dataset, request.GET.get("user", ""))
         if sequence is None:
-            raise dashboard.DashboardError("The dataset has no users.")
-        return dataset, dashboard.member_view(dataset, sequence), None
-    except dashboard.DashboardError as exc:
+            raise reads.DashboardError("The dataset has no users.")
+        return dataset, reads.member_view(dataset, sequence), None
+    except reads.DashboardError as exc:
         return dataset, None, _page(request, section, "empty.html", dataset, reason=str(exc), member_form=True)
 
 
@@ -143,11 +150,11 @@ def recommendations(request):
     if error:
         return error
     return _page(request, "recommendations", "recommendations.html", dataset, view=view,
-                 history=dashboard.history_rows(view, view.history), top=dashboard.recommendations(view))
+                 history=reads.history_rows(view, view.history), top=reads.recommendations(view))
 
 
 def _drift(request, view):
-    return dashboard.drift_analysis(view, strategy=request.GET.get("strategy", "category"), seed=_seed(request))
+    return reads.drift_analysis(view, strategy=request.GET.get("strategy", "category"), seed=_seed(request))
 
 
 def _drifted_member(request, section: str):
@@ -157,7 +164,7 @@ def _drifted_member(request, section: str):
         return None, None, None, error
     try:
         return dataset, view, _drift(request, view), None
-    except dashboard.DashboardError as exc:
+    except reads.DashboardError as exc:
         return dataset, view, None, _page(request, section, "empty.html", dataset, reason=str(exc), member_form=True)
 
 
@@ -166,9 +173,9 @@ def drift(request):
     dataset, view, result, error = _drifted_member(request, "drift")
     if error:
         return error
-    rows = dashboard.history_rows(view, result.injection.history, result.injection.injected_positions)
+    rows = reads.history_rows(view, result.injection.history, result.injection.injected_positions)
     return _page(request, "drift", "drift.html", dataset, view=view, drift=result, history=rows,
-                 figure=dashboard.drift_figure(view, result),
+                 figure=figures.drift_figure(view, result),
                  pairs=list(zip(result.top_before, result.top_after, strict=True)))
 
 
@@ -184,10 +191,11 @@ def xai(request):
     history, injected = view.history, ()
     if drifted:
         history, injected = result.injection.history, result.injection.injected_positions
-    explained = dashboard.xai_comparison(view, history, injected)
+    explained = reads.xai_comparison(view, history, injected)
     tops = {name: [view.titles[int(i)] for i in a.items[(-a.scores).argsort(kind="stable")[:5]]]
             for name, a in explained.methods.items()}
-    return _page(request, "xai", "xai.html", dataset, view=view, xai=explained, tops=tops, on_drifted=drifted)
+    return _page(request, "xai", "xai.html", dataset, view=view, xai=explained, tops=tops, on_drifted=drifted,
+                 heatmap=figures.xai_heatmap(view, explained))
 
 
 @staff_required
@@ -195,7 +203,7 @@ def user_recourse(request):
     dataset, view, result, error = _drifted_member(request, "recourse")
     if error:
         return error
-    outcome = dashboard.recourse_run(view, result)
+    outcome = reads.recourse_run(view, result)
     injected = set(result.injection.injected_positions.tolist())
     changes = [{"title": view.titles[c.item], "action": c.action, "weight": c.weight,
                 "was_injected": c.position in injected} for c in outcome.changes]
@@ -211,12 +219,12 @@ def metrics(request):
         return _no_dataset(request, "metrics")
     rows = Experiment.objects.filter(dataset=dataset).select_related("trained_model", "job")
     chosen = rows.filter(pk=request.GET.get("experiment")).first() if request.GET.get(
-        "experiment", "").isdigit() else dashboard.latest_experiment(dataset)
+        "experiment", "").isdigit() else reads.latest_experiment(dataset)
     protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
     return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
-                 protocol=protocol, table=dashboard.experiment_table(chosen, protocol) if chosen else [],
-                 figure=dashboard.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
-                 ranking_metrics=experiments.RANKING_METRICS, drift_metrics=experiments.DRIFT_METRICS,
+                 protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
+                 figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
+                 ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                  default_users=experiments.DEFAULT_USERS)
 
 
@@ -230,7 +238,7 @@ def start_experiment(request):
             strategies=request.POST.getlist("strategies"), seed=int(request.POST.get("seed") or 0),
             name=request.POST.get("name", "")[:120], owner=request.user,
         )
-        messages.success(request, f"Experiment #{experiment.pk} queued as job #{experiment.job.pk} (xai queue).")
+        messages.success(request, f"Experiment #{experiment.pk} queued as job #{experiment.job_id} (xai queue).")
     except ValueError:
         messages.error(request, "Users and seed must be whole numbers.")
     except experiments.ExperimentError as exc:
@@ -244,8 +252,9 @@ def export_experiment(request, experiment_id, fmt):
         raise Http404("Export as .csv or .json")
     experiment = get_object_or_404(Experiment, pk=experiment_id)
     filename = f"experiment-{experiment.pk}.{fmt}"
+    response: HttpResponse
     if fmt == "json":
-        response = JsonResponse(_experiment_json(experiment), json_dumps_params={"indent": 1})
+        response = JsonResponse(ExperimentSerializer(experiment).data, json_dumps_params={"indent": 1})
     else:
         response = HttpResponse(content_type="text/csv")
         rows = experiments.result_rows(experiment)
@@ -257,25 +266,18 @@ def export_experiment(request, experiment_id, fmt):
     return response
 
 
-def _experiment_json(experiment: Experiment) -> dict:
-    return {"id": experiment.pk, "name": experiment.name, "dataset": experiment.dataset.name,
-            "model": experiment.trained_model_id, "status": experiment.status, "params": experiment.params,
-            "error": experiment.error, "created_at": experiment.created_at.isoformat(),
-            "results": experiment.results}
-
-
 def _summary_context(request, dataset):
-    models = dashboard.models_of(dataset)
-    chosen = dashboard.latest_experiment(dataset)
-    overview = dashboard.dataset_overview(dataset)
-    figures = overview.figures[:1] + dashboard.comparison_figures(models)[:1]
+    models = reads.models_of(dataset)
+    chosen = reads.latest_experiment(dataset)
+    overview = reads.dataset_overview(dataset)
+    shown: list[figures.Figure | None] = [*figures.overview_figures(overview)[:1],
+                                          *figures.comparison_figures(models)[:1]]
     if chosen:
-        figures.append(dashboard.experiment_figure(chosen, "full:HR@10"))
-        figures.append(dashboard.experiment_figure(chosen, "alignment"))
+        shown += [figures.experiment_figure(chosen, "full:HR@10"), figures.experiment_figure(chosen, "alignment")]
     return _context(request, "summary", dataset, overview=overview, chosen=chosen,
-                    figures=[f for f in figures if f], rates=dashboard.feedback_rates(),
-                    table=dashboard.experiment_table(chosen, "full") if chosen else [],
-                    ranking_metrics=experiments.RANKING_METRICS, drift_metrics=experiments.DRIFT_METRICS,
+                    figures=[f for f in shown if f], rates=reads.feedback_rates(),
+                    table=reads.experiment_table(chosen, "full") if chosen else [],
+                    ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                     active=next((m for m in models if m.is_active), None))
 
 
@@ -293,51 +295,13 @@ def summary_download(request):
     if dataset is None:
         return _no_dataset(request, "summary")
     context = _summary_context(request, dataset)
-    context["plotly_js"] = _plotly_js()
+    context["plotly_js"] = get_plotlyjs()
     html = render_to_string("dashboard/summary_standalone.html", context, request=request)
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="hikmax-summary-{dataset.name}.html"'
     return response
 
 
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
-    return get_plotlyjs()
-
-
 @staff_required
 def feedback(request):
-    return _page(request, "feedback", "feedback.html", _dataset(request), rates=dashboard.feedback_rates())
-
-
-# --- JSON API ------------------------------------------------------------------------------------
-
-
-@staff_required
-def api_experiments(request):
-    rows = Experiment.objects.select_related("dataset").order_by("-created_at")[:100]
-    return JsonResponse({"results": [{"id": e.pk, "name": e.name, "dataset": e.dataset.name, "status": e.status,
-                                      "params": e.params, "job": e.job_id,
-                                      "created_at": e.created_at.isoformat()} for e in rows]})
-
-
-@staff_required
-def api_experiment(request, experiment_id):
-    return JsonResponse(_experiment_json(get_object_or_404(Experiment, pk=experiment_id)))
-
-
-@staff_required
-def api_overview(request):
-    dataset = _dataset(request)
-    if dataset is None:
-        return JsonResponse({"error": "no dataset"}, status=404)
-    overview = dashboard.dataset_overview(dataset)
-    return JsonResponse({"dataset": dataset.name, "users": overview.users, "items": overview.items,
-                         "interactions": overview.interactions, "sparsity": overview.sparsity,
-                         "sequence_length": overview.length_stats})
-
-
-@staff_required
-def api_feedback(request):
-    return JsonResponse({"results": dashboard.feedback_rates()})
+    return _page(request, "feedback", "feedback.html", _dataset(request), rates=reads.feedback_rates())

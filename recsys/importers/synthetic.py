@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.importers.common import Progress, ProgressCallback
+from recsys.importers.common import ProgressCallback, StageProgress
 from recsys.importers.dataset import ParsedDataset, make_interactions, make_items
 from recsys.importers.movielens import ML1M_OCCUPATIONS, read_ml1m_movies
 from recsys.importers.textio import LATIN1_OR_UTF8, read_source
@@ -145,7 +145,7 @@ def generate(
         n_users, n_items, n_interactions, n_categories, seed, alpha, beta, drift_users_fraction, drift_burst_len
     )
     parameters.validate()
-    report = Progress(progress, total=12)
+    report = StageProgress(progress, total=12)
     rng = np.random.default_rng(seed)
     world = build_catalogue(parameters, catalogue, rng)
     profiles = build_profiles(n_users, world, rng)

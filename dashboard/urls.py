@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import dashboard_views as views
+from . import api, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -20,8 +20,8 @@ urlpatterns = [
     path("summary/", views.summary, name="summary"),
     path("summary/download/", views.summary_download, name="summary-download"),
     path("feedback/", views.feedback, name="feedback"),
-    path("api/overview/", views.api_overview, name="api-overview"),
-    path("api/experiments/", views.api_experiments, name="api-experiments"),
-    path("api/experiments/<int:experiment_id>/", views.api_experiment, name="api-experiment"),
-    path("api/feedback/", views.api_feedback, name="api-feedback"),
+    path("api/overview/", api.OverviewView.as_view(), name="api-overview"),
+    path("api/experiments/", api.ExperimentListView.as_view(), name="api-experiments"),
+    path("api/experiments/<int:experiment_id>/", api.ExperimentDetailView.as_view(), name="api-experiment"),
+    path("api/feedback/", api.FeedbackRatesView.as_view(), name="api-feedback"),
 ]

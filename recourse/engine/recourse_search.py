@@ -4,12 +4,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .alignment import CategoryIndex, alignment_from_logits, as_categories
 from .attribution import DEFAULT_STEPS, attention_attribution, occlusion_effects, score_histories
-from .detection import (
+from .drift_detection import (
     DETECTION_BASELINE,
     DriftCalibration,
     DriftReport,
@@ -17,9 +18,9 @@ from .detection import (
     alignment_drift_scores,
     suspicion_order,
 )
-from .drift import drift_metrics_from_logits
-from .protocol import ExplainerUnavailable
-from .sequences import History, as_history, seen_mask, visible_positions
+from .drift_metrics import drift_metrics_from_logits
+from .protocol import ExplainerUnavailable, ScoringModel
+from .sequences import History, Positions, as_history, seen_mask, visible_positions
 
 DEFAULT_LEVELS = (0.5, 0.25, 0.0)
 DEFAULT_MAX_CHANGES = 10
@@ -36,7 +37,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class RecourseResult:
+class RecoursePlan:
     changes: list[Change]
     satisfied: bool
     alignment_before: float
@@ -83,14 +84,20 @@ class _Outcome:
     scored: int
 
 
-def _alignment_of(model, histories, profile, categories) -> tuple[np.ndarray, np.ndarray]:
+def _alignment_of(
+    model: ScoringModel, histories: Sequence[History], profile: np.ndarray, categories: CategoryIndex,
+) -> tuple[np.ndarray, np.ndarray]:
     logits = score_histories(model, histories)
     return logits, alignment_from_logits(logits, np.atleast_2d(profile), categories)
 
 
-def _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early) -> _Outcome:
+def _search_fixed_order(
+    model: ScoringModel, history: History, order: np.ndarray, levels: Sequence[float], target: float,
+    profile: np.ndarray, categories: CategoryIndex, stop_early: bool,
+) -> _Outcome:
     """Step j = order[:j] removed and order[j] at each level: all steps built and scored in one pass."""
-    candidates, plans = [], []
+    candidates: list[History] = []
+    plans: list[tuple[int, float]] = []
     for step, position in enumerate(order):
         removed = {int(p): 0.0 for p in order[:step]}
         for level in levels:
@@ -109,19 +116,25 @@ def _search_fixed_order(model, history, order, levels, target, profile, categori
                     [int(p) for p in order[: step + 1]], len(candidates))
 
 
-def _outcome(history, plan: dict[int, float], logits, value, target, tried, scored) -> _Outcome:
+def _outcome(
+    history: History, plan: dict[int, float], logits: np.ndarray, value: float, target: float, tried: Sequence[int],
+    scored: int,
+) -> _Outcome:
     """Outcome of applying plan {position: new weight} (insertion order = order of the changes)."""
     changes = [_change(history, p, w) for p, w in plan.items()]
     return _Outcome(changes, history.reweighted(plan), logits, float(value), bool(value >= target - TOLERANCE),
                     list(tried), scored)
 
 
-def _best_meeting(plans, values, target) -> int | None:
+def _best_meeting(plans: Sequence[dict[int, float]], values: np.ndarray, target: float) -> int | None:
     meeting = [i for i in range(len(plans)) if values[i] >= target - TOLERANCE]
     return max(meeting, key=lambda i: values[i]) if meeting else None
 
 
-def _repair_one_skip(model, history, order, target, profile, categories, failed: _Outcome) -> _Outcome:
+def _repair_one_skip(
+    model: ScoringModel, history: History, order: np.ndarray, target: float, profile: np.ndarray,
+    categories: CategoryIndex, failed: _Outcome,
+) -> _Outcome:
     """A fixed order cannot undo an early wrong removal: try every prefix minus one of its positions.
 
     One batched pass; the smallest working set wins (ties: highest alignment).
@@ -139,10 +152,13 @@ def _repair_one_skip(model, history, order, target, profile, categories, failed:
     if not meeting:
         return _Outcome(**{**failed.__dict__, "scored": scored})
     best = min(meeting, key=lambda i: (len(plans[i]), -values[i]))
-    return _outcome(history, plans[best], logits[best], values[best], target, order, scored)
+    return _outcome(history, plans[best], logits[best], float(values[best]), target, [int(p) for p in order], scored)
 
 
-def _prune(model, history, outcome: _Outcome, target, profile, categories) -> _Outcome:
+def _prune(
+    model: ScoringModel, history: History, outcome: _Outcome, target: float, profile: np.ndarray,
+    categories: CategoryIndex,
+) -> _Outcome:
     """Minimise ||H - H'||: drop removals that are not needed (each round one batched pass)."""
     while outcome.satisfied:
         plan = {c.position: c.weight for c in outcome.changes}
@@ -154,17 +170,17 @@ def _prune(model, history, outcome: _Outcome, target, profile, categories) -> _O
         best = _best_meeting(plans, values, target)
         if best is None:
             return outcome
-        outcome = _outcome(history, plans[best], logits[best], values[best], target, outcome.tried,
+        outcome = _outcome(history, plans[best], logits[best], float(values[best]), target, outcome.tried,
                            outcome.scored + len(plans))
     return outcome
 
 
 def search_recourse(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
-    order: Sequence[int],
+    order: Positions,
     *,
     reference: History | Sequence[int] | None = None,
     margin: float = DEFAULT_MARGIN,
@@ -174,7 +190,7 @@ def search_recourse(
     k: int = 10,
     stop_early: bool = True,
     refine: bool = True,
-) -> RecourseResult:
+) -> RecoursePlan:
     """Greedy eq. 6 over positions in `order` (most suspicious first).
 
     Step j: order[:j] removed and order[j] at each level (mildest first); every step is scored in
@@ -186,29 +202,32 @@ def search_recourse(
     stop_early=False applies the whole order (fixed removal sets such as the oracle).
     """
     categories = as_categories(categories)
-    history = as_history(history)
-    reference = None if reference is None else as_history(reference)
-    order = np.asarray(order, dtype=np.int64)
-    levels = _levels_with_removal(levels)
-    fixed = [history] + ([reference] if reference is not None else [])
+    current = as_history(history)
+    baseline = None if reference is None else as_history(reference)
+    positions = np.asarray(order, dtype=np.int64)
+    steps = _levels_with_removal(levels)
+    fixed = [current] + ([baseline] if baseline is not None else [])
     fixed_logits, fixed_values = _alignment_of(model, fixed, profile, categories)
     before = float(fixed_values[0])
-    target = (float(fixed_values[1]) if reference is not None else before + margin) - slack
-    if len(order) == 0 or (stop_early and before >= target - TOLERANCE):
-        outcome = _Outcome([], history, fixed_logits[0], before, before >= target - TOLERANCE, [], 0)
+    target = (float(fixed_values[1]) if baseline is not None else before + margin) - slack
+    if len(positions) == 0 or (stop_early and before >= target - TOLERANCE):
+        outcome = _Outcome([], current, fixed_logits[0], before, before >= target - TOLERANCE, [], 0)
     elif not stop_early:
-        outcome = _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early)
+        outcome = _search_fixed_order(model, current, positions, steps, target, profile, categories, stop_early)
     else:
-        order = order[:max_changes]
-        outcome = _search_fixed_order(model, history, order, levels, target, profile, categories, stop_early)
+        positions = positions[:max_changes]
+        outcome = _search_fixed_order(model, current, positions, steps, target, profile, categories, stop_early)
         if refine and not outcome.satisfied:
-            outcome = _repair_one_skip(model, history, order, target, profile, categories, outcome)
+            outcome = _repair_one_skip(model, current, positions, target, profile, categories, outcome)
         if refine:
-            outcome = _prune(model, history, outcome, target, profile, categories)
-    return _result(model, history, reference, fixed_logits, outcome, before, target, categories, k)
+            outcome = _prune(model, current, outcome, target, profile, categories)
+    return _result(model, current, baseline, fixed_logits, outcome, before, target, categories, k)
 
 
-def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, target, categories, k):
+def _result(
+    model: ScoringModel, history: History, reference: History | None, fixed_logits: np.ndarray, outcome: _Outcome,
+    before: float, target: float, categories: CategoryIndex, k: int,
+) -> RecoursePlan:
     exclude = seen_mask([history], model.num_items)  # the member has seen these whatever the weights
     changes, corrected_logits, logits = outcome.changes, outcome.logits, fixed_logits
     changed_items = [c.item for c in changes]
@@ -229,7 +248,7 @@ def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, 
         if vs_reference.dtc is not None:
             dtc_before, dtc_after = map(float, vs_reference.dtc)
     reason = "" if outcome.satisfied else f"alignment target not reached within {len(changes)} change(s)"
-    return RecourseResult(
+    return RecoursePlan(
         changes=changes,
         satisfied=outcome.satisfied,
         alignment_before=before,
@@ -251,8 +270,8 @@ def _result(model, history, reference, fixed_logits, outcome: _Outcome, before, 
     )
 
 
-def recourse(
-    model,
+def plan_recourse(
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -260,16 +279,19 @@ def recourse(
     report: DriftReport | None = None,
     calibration: DriftCalibration | None = None,
     steps: int = DEFAULT_STEPS,
-    **options,
-) -> RecourseResult:
+    **options: Any,
+) -> RecoursePlan:
     """Drift-score-guided recourse: positions in order of how much they pull alignment down."""
     categories = as_categories(categories)
-    history = as_history(history)
-    order = drift_order(model, history, profile, categories, report=report, calibration=calibration, steps=steps)
-    return search_recourse(model, history, profile, categories, order, **options)
+    current = as_history(history)
+    order = drift_order(model, current, profile, categories, report=report, calibration=calibration, steps=steps)
+    return search_recourse(model, current, profile, categories, order, **options)
 
 
-def drift_order(model, history, profile, categories, *, report=None, calibration=None, steps=DEFAULT_STEPS):
+def drift_order(
+    model: ScoringModel, history: History, profile: np.ndarray, categories: CategoryIndex, *,
+    report: DriftReport | None = None, calibration: DriftCalibration | None = None, steps: int = DEFAULT_STEPS,
+) -> np.ndarray:
     if report is not None:
         return report.ranked_positions()
     baseline = calibration.baseline if calibration is not None else DETECTION_BASELINE
@@ -278,26 +300,28 @@ def drift_order(model, history, profile, categories, *, report=None, calibration
         scores = alignment_drift_scores(attribution, calibration.alignment_norm)
     else:
         scores = np.maximum(-attribution.scores, 0.0)
-    return attribution.positions[suspicion_order(scores, attribution.scores)]
+    return np.asarray(attribution.positions[suspicion_order(scores, attribution.scores)])
 
 
 # --- comparison orders for experiments ------------------------------------------------------------
 
 
-def most_recent_order(model, history: History) -> np.ndarray:
+def most_recent_order(model: ScoringModel, history: History) -> np.ndarray:
     return visible_positions(history, model.max_len)[::-1]
 
 
-def random_order(model, history: History, seed: int = 0) -> np.ndarray:
+def random_order(model: ScoringModel, history: History, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).permutation(visible_positions(history, model.max_len))
 
 
-def attention_order(model, history: History) -> np.ndarray:
+def attention_order(model: ScoringModel, history: History) -> np.ndarray:
     attribution = attention_attribution(model, history)
     return attribution.positions[np.argsort(-attribution.scores, kind="stable")]
 
 
-def occlusion_order(model, history: History, profile: np.ndarray, categories: CategoryIndex) -> np.ndarray:
+def occlusion_order(
+    model: ScoringModel, history: History, profile: np.ndarray, categories: CategoryIndex,
+) -> np.ndarray:
     """Positions whose removal raises alignment most come first."""
     positions, full, without = occlusion_effects(
         model, history, lambda logits: alignment_from_logits(logits, np.atleast_2d(profile), categories)
@@ -307,12 +331,12 @@ def occlusion_order(model, history: History, profile: np.ndarray, categories: Ca
 
 
 def comparison_orders(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
     *,
-    injected_positions: Sequence[int] | None = None,
+    injected_positions: Positions | None = None,
     calibration: DriftCalibration | None = None,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
@@ -333,7 +357,7 @@ def comparison_orders(
 
 
 def compare_removal_strategies(
-    model,
+    model: ScoringModel,
     history: History | Sequence[int],
     profile: np.ndarray,
     categories: CategoryIndex,
@@ -345,7 +369,7 @@ def compare_removal_strategies(
     fixed_k: int | None = None,
     slack: float = 0.0,
     refine: bool = False,
-) -> dict[str, RecourseResult]:
+) -> dict[str, RecoursePlan]:
     """Removal-only recourse along each order.
 
     Default: stop at the first prefix meeting the baseline (changes needed per strategy).
