@@ -1,7 +1,5 @@
-"""A member's data: export everything we hold about them, or erase it."""
+"""A member's data: erase it (the export is accounts.export)."""
 
-import csv
-import io
 import secrets
 
 from django.db import transaction
@@ -10,70 +8,9 @@ from recsys.models import Dataset, Interaction, InteractionSequence
 
 from .models import ErasureRecord, User
 
-INTERACTION_FIELDS = [
-    "dataset",
-    "external_user_id",
-    "item_external_id",
-    "title",
-    "timestamp",
-    "rating",
-    "weight",
-    "state",
-    "source",
-]
-
-
-def export_user_data(user: User) -> dict:
-    from recourse.selectors import export_for_user as recourse_export
-
-    return {
-        "profile": {
-            "username": user.username,
-            "email": user.email,
-            "role": user.role,
-            "date_joined": user.date_joined.isoformat(),
-            "last_login": user.last_login.isoformat() if user.last_login else None,
-        },
-        "histories": [_sequence_export(sequence) for sequence in _sequences(user)],
-        **recourse_export(user),
-    }
-
 
 def _sequences(user):
     return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
-
-
-def _sequence_export(sequence: InteractionSequence) -> dict:
-    rows = sequence.interactions.select_related("item").order_by(*Interaction.CHRONOLOGICAL)
-    return {
-        "dataset": sequence.dataset.name,
-        "external_user_id": sequence.external_user_id,
-        "interactions": [_interaction_row(sequence, row) for row in rows],
-    }
-
-
-def _interaction_row(sequence, row) -> dict:
-    return {
-        "dataset": sequence.dataset.name,
-        "external_user_id": sequence.external_user_id,
-        "item_external_id": row.item.external_id,
-        "title": row.item.title,
-        "timestamp": row.timestamp,
-        "rating": row.rating,
-        "weight": row.weight,
-        "state": row.state,
-        "source": row.source,
-    }
-
-
-def export_interactions_csv(user: User) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=INTERACTION_FIELDS)
-    writer.writeheader()
-    for sequence in _sequences(user):
-        for row in _sequence_export(sequence)["interactions"]:
-            writer.writerow(row)
-    return buffer.getvalue()
 
 
 @transaction.atomic

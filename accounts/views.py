@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from recsys.models import InteractionSequence
 
-from . import services
+from . import export, services
 from .forms import EraseAccountForm, SignUpForm
 
 
@@ -33,7 +33,7 @@ def profile(request):
 
 @login_required
 def export_json(request):
-    data = services.export_user_data(request.user)
+    data = export.export_user_data(request.user)
     response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}.json"'
     return response
@@ -41,8 +41,8 @@ def export_json(request):
 
 @login_required
 def export_csv(request):
-    response = HttpResponse(services.export_interactions_csv(request.user), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}-history.csv"'
+    response = HttpResponse(export.export_zip_of_csv(request.user), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}-csv.zip"'
     return response
 
 

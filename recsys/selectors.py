@@ -1,8 +1,10 @@
 """Reads shared by pages, API and services."""
 
+from datetime import UTC, datetime
+
 from django.db.models import Q
 
-from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -71,3 +73,65 @@ def categories_of(dataset: Dataset) -> list[str]:
     for value in dataset.items.exclude(categories="").values_list("categories", flat=True).distinct():
         names.update(c for c in value.split("|") if c)
     return sorted(names)
+
+
+# ---------------------------------------------------------------- account export (accounts.export)
+
+EXPORTED_MODELS = {
+    "recsys.InteractionSequence": "histories",
+    "recsys.Interaction": "histories[].interactions",
+    "recsys.TrainedModel": "models_trained",
+    "recsys.Job": "jobs",
+}
+
+
+def export_for_user(user) -> dict:
+    sequences = InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
+    return {
+        "histories": [_history_export(sequence) for sequence in sequences],
+        "models_trained": [
+            {"model": str(model), "dataset": model.dataset.name, "architecture": model.get_architecture_display(),
+             "status": model.status, "active": model.is_active, "created_at": model.created_at.isoformat()}
+            for model in TrainedModel.objects.filter(created_by=user).select_related("dataset").order_by("created_at")
+        ],
+        "jobs": [
+            {"job": job.pk, "kind": job.kind, "status": job.status, "message": job.message,
+             "created_at": job.created_at.isoformat(),
+             "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+            for job in Job.objects.filter(owner=user).order_by("created_at")
+        ],
+    }
+
+
+def _history_export(sequence: InteractionSequence) -> dict:
+    rows = sequence.interactions.select_related("item").order_by(*Interaction.CHRONOLOGICAL)
+    return {
+        "dataset": sequence.dataset.name,
+        "dataset_title": sequence.dataset.title,
+        "external_user_id": sequence.external_user_id,
+        "attributes": sequence.attributes,
+        "interactions": [interaction_export(sequence, row) for row in rows],
+    }
+
+
+def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
+    return {
+        "interaction_id": row.pk,
+        "dataset": sequence.dataset.name,
+        "external_user_id": sequence.external_user_id,
+        "item_external_id": row.item.external_id,
+        "title": row.item.title,
+        "watched_at": watched_at(sequence.dataset, row.timestamp),
+        "timestamp": row.timestamp,
+        "rating": row.rating,
+        "weight": row.weight,
+        "state": row.state,
+        "source": row.source,
+    }
+
+
+def watched_at(dataset: Dataset, timestamp: int) -> str | None:
+    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order."""
+    if not dataset.has_timestamps:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
