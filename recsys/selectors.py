@@ -14,15 +14,18 @@ def datasets_for(user) -> list[Dataset]:
 
 
 def current_dataset(request) -> Dataset | None:
-    """The dataset the member is looking at: chosen in this session, else where they have a history."""
+    """The dataset the member is looking at: chosen in this session, else where they have a history, else the
+    site default an administrator chose, else the first (by name) with an active model."""
     chosen = request.session.get(SESSION_DATASET_KEY)
     if chosen and (dataset := Dataset.objects.filter(pk=chosen).first()):
         return dataset
     own = InteractionSequence.objects.filter(user=request.user).select_related("dataset").first()
     if own:
         return own.dataset
-    active = TrainedModel.objects.filter(is_active=True).select_related("dataset").first()
-    return active.dataset if active else Dataset.objects.first()
+    default = Dataset.objects.filter(is_default=True).first()
+    if default:
+        return default
+    return Dataset.objects.filter(models__is_active=True).order_by("name").first() or Dataset.objects.first()
 
 
 def member_interactions(user, dataset: Dataset, *, query: str = ""):
