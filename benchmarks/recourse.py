@@ -50,10 +50,11 @@ def ms(seconds: float) -> float:
 
 
 def context():
-    from recourse.services.context import active_context, categories_for, drift_calibration
+    from recourse.services.context import categories_for, drift_calibration
+    from recsys.services.serving import loaded_model
 
     dataset = _world.bench_dataset()
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     return dataset, model, recommender, categories_for(model, recommender), drift_calibration(model, recommender)
 
 
@@ -149,8 +150,8 @@ def service_part(args) -> dict:
 
 
 def apply_part(args) -> dict:
+    from recourse.selectors import member_history
     from recourse.services import corrections
-    from recourse.services.context import member_history
 
     dataset, model, recommender, *_ = context()
     members = _world.member_users()

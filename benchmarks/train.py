@@ -136,8 +136,8 @@ def peak_memory_mb() -> float:
 def run_architecture(architecture, config, split, args) -> dict:
     model = build_model(architecture, config)
 
-    def report(epoch, loss, valid, seconds):
-        shown = f" valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
+    def report(epoch, loss, valid, seconds, valid_seconds):
+        shown = f" valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f}s)" if valid else ""
         print(f"  [{architecture}] epoch {epoch} loss {loss:.4f} {seconds:.1f}s{shown}", file=sys.stderr, flush=True)
 
     valid = None if args.no_early_stopping else split.valid

@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),
+    path("research/diagnostics/", include("diagnostics.urls")),
     path("research/", include("recourse.dashboard_urls")),
     path("api/", include("recsys.api_urls")),
     path("api/", include("recourse.api_urls")),

@@ -17,8 +17,9 @@ from recsys.services import serving
 from . import charts
 from .forms import FeedbackForm
 from .models import Explanation, RecourseResult
+from .selectors import member_history
 from .services import corrections, drift, explanations
-from .services.context import DriftUnavailable, member_history
+from .services.context import DriftUnavailable
 
 
 @login_required

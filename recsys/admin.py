@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import charts, jobs
+from . import charts, jobs, selectors
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from .services import datasets as dataset_service
@@ -118,7 +118,7 @@ class DatasetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Active model")
     def active_model(self, dataset):
-        model = registry.active_model(dataset)
+        model = selectors.active_model(dataset)
         return str(model) if model else "—"
 
     def get_actions(self, request):
@@ -279,7 +279,8 @@ class TrainedModelAdmin(admin.ModelAdmin):
             "model": model,
             "metric_rows": model_card_metrics(model.metrics),
             "curve_chart": charts.training_curve(model.training_curve) if model.training_curve else "",
-            "hyperparameters": sorted(model.hyperparameters.items()),
+            "hyperparameters": sorted((k, v) for k, v in model.hyperparameters.items() if k != "auto"),
+            "automatic": sorted((model.hyperparameters.get("auto") or {}).items()),
             "snapshot": snapshot_rows(model.data_snapshot, model.dataset.has_timestamps),
             "can_change": self.has_change_permission(request, model),
             "can_delete": self.has_delete_permission(request, model),

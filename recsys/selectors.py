@@ -1,10 +1,11 @@
 """Reads shared by pages, API and services."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
+from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel, TrainingExclusion
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -28,12 +29,65 @@ def current_dataset(request) -> Dataset | None:
     return Dataset.objects.filter(models__is_active=True).order_by("name").first() or Dataset.objects.first()
 
 
+def active_model(dataset: Dataset) -> TrainedModel | None:
+    """The dataset's active model version when it is ready to serve (the registry only activates ready ones)."""
+    return TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY).first()
+
+
+def member_history(user, dataset: Dataset) -> QuerySet[Interaction]:
+    """The member's active interactions, oldest first, with their items."""
+    return (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset)
+            .active().chronological().select_related("item"))
+
+
+def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
+    """The member's active interactions as (item id, weight), oldest first."""
+    rows = member_history(user, dataset).values_list("item_id", "weight")
+    return [(str(item_id), weight) for item_id, weight in rows]
+
+
+def sequence_histories(
+    *, dataset: Dataset | None = None, sequence_ids: Iterable[int] | None = None, external_ids: bool = False,
+    for_training: bool = False,
+) -> dict[str, list[tuple[str, float]]]:
+    """Active interactions of many sequences (a dataset's, or the given ones) as {sequence: [(item, weight)]}.
+
+    Each list is oldest first. Keys are database ids as strings, or the dataset's own user and item ids
+    with external_ids=True. Excluded interactions are left out; a down-weighted one keeps its weight.
+    With for_training=True (a dataset given) the members an administrator left out of training are left out.
+    """
+    interactions = Interaction.objects.active()
+    if dataset is not None:
+        interactions = interactions.filter(sequence__dataset=dataset)
+        if for_training:
+            interactions = interactions.exclude(sequence__in=excluded_from_training(dataset))
+    if sequence_ids is not None:
+        interactions = interactions.filter(sequence_id__in=list(sequence_ids))
+    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
+    rows = interactions.order_by("sequence_id", *Interaction.CHRONOLOGICAL).values_list(*fields, "weight")
+    histories: dict[str, list[tuple[str, float]]] = {}
+    for sequence_key, item_key, weight in rows.iterator(chunk_size=20000):
+        histories.setdefault(str(sequence_key), []).append((str(item_key), weight))
+    return histories
+
+
+def excluded_from_training(dataset: Dataset) -> QuerySet:
+    """Sequences with a TrainingExclusion in force (as a subquery of sequence ids)."""
+    return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")
+
+
+def item_categories(dataset: Dataset) -> dict[int, list[str]]:
+    """{item pk: category names} of the dataset's items, parsed by Item.parse_categories."""
+    rows = dataset.items.values_list("pk", "categories")
+    return {pk: Item.parse_categories(text) for pk, text in rows}
+
+
 def member_interactions(user, dataset: Dataset, *, query: str = ""):
     """The member's own interactions in chronological order (all states)."""
     interactions = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).select_related("item")
     if query:
         interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
-    return interactions.order_by(*Interaction.CHRONOLOGICAL)
+    return interactions.chronological()
 
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
@@ -72,9 +126,10 @@ class LazyItems:
 
 
 def categories_of(dataset: Dataset) -> list[str]:
-    names = set()
+    """The dataset's category names, sorted."""
+    names: set[str] = set()
     for value in dataset.items.exclude(categories="").values_list("categories", flat=True).distinct():
-        names.update(c for c in value.split("|") if c)
+        names.update(Item.parse_categories(value))
     return sorted(names)
 
 
@@ -85,6 +140,7 @@ EXPORTED_MODELS = {
     "recsys.Interaction": "histories[].interactions",
     "recsys.TrainedModel": "models_trained",
     "recsys.Job": "jobs",
+    "recsys.TrainingExclusion": "training_exclusions",
 }
 
 
@@ -103,6 +159,21 @@ def export_for_user(user) -> dict:
              "finished_at": job.finished_at.isoformat() if job.finished_at else None}
             for job in Job.objects.filter(owner=user).order_by("created_at")
         ],
+        "training_exclusions": [_exclusion_export(exclusion, user) for exclusion in (
+            TrainingExclusion.objects.filter(Q(sequence__user=user) | Q(created_by=user) | Q(lifted_by=user))
+            .distinct().select_related("sequence__dataset").order_by("created_at"))],
+    }
+
+
+def _exclusion_export(exclusion: TrainingExclusion, user) -> dict:
+    """A history left out of training: the member's own (who decided is not theirs to see) or one this
+    account excluded or let back in."""
+    return {
+        "dataset": exclusion.sequence.dataset.name,
+        "history": "yours" if exclusion.sequence.user_id == user.pk else exclusion.sequence.external_user_id,
+        "reason": exclusion.reason, "excluded_at": exclusion.created_at.isoformat(),
+        "excluded_by_you": exclusion.created_by_id == user.pk, "lifted_by_you": exclusion.lifted_by_id == user.pk,
+        "lifted_at": exclusion.lifted_at.isoformat() if exclusion.lifted_at else None,
     }
 
 

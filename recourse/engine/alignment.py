@@ -21,6 +21,16 @@ class CategoryIndex:
         self.names = list(names) if names is not None else [f"category {c}" for c in range(matrix.shape[1])]
         self.alignment_score = AlignmentScore(self)
 
+    @classmethod
+    def of_items(cls, names_per_item: Sequence[Sequence[str]]) -> CategoryIndex:
+        """From the category names of items 1..N; one column per name, sorted ("(none)" when there are none)."""
+        names = sorted({name for names in names_per_item for name in names}) or ["(none)"]
+        column = {name: c for c, name in enumerate(names)}
+        matrix = np.zeros((len(names_per_item) + 1, len(names)), dtype=np.float32)
+        for row, names_of_item in enumerate(names_per_item, start=1):
+            matrix[row, [column[name] for name in names_of_item]] = 1.0
+        return cls(matrix, names)
+
     @property
     def num_categories(self) -> int:
         return self.matrix.shape[1]

@@ -19,6 +19,7 @@ from recourse.engine.protocol import ExplainerUnavailable
 from recourse.engine.recourse import recourse as run_recourse
 from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
+from recourse.selectors import category_index, model_histories
 from recsys.charts import to_html
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.services import serving
@@ -141,7 +142,7 @@ def _category_figure(dataset, interactions) -> dict | None:
     per_item = dict(interactions.values("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
     categories = Counter()
     for pk, text in Item.objects.filter(dataset=dataset, pk__in=list(per_item)).values_list("pk", "categories"):
-        for name in experiments._split_categories(text) or ["(none)"]:
+        for name in Item.parse_categories(text) or ["(none)"]:
             categories[name] += per_item[pk]
     if not categories:
         return None
@@ -204,7 +205,7 @@ def comparison_figures(models: list[TrainedModel]) -> list[dict]:
         figures.append(_hr_figure(ready))
     curves = [m for m in models if m.training_curve]
     if curves:
-        figures += [_curve_figure(curves), _loss_figure(curves)]
+        figures += [_curve_figure(curves), _loss_figure(curves), _seconds_figure(curves)]
     return figures
 
 
@@ -259,6 +260,27 @@ def _loss_figure(models) -> dict:
     return _figure(figure, "chart-loss", "Training loss", "Mean training cross-entropy per epoch.", summary)
 
 
+def _seconds_figure(models) -> dict:
+    figure = go.Figure()
+    for model in models:
+        epochs = [p["epoch"] for p in model.training_curve]
+        figure.add_scatter(x=epochs, y=[p.get("seconds") for p in model.training_curve], mode="lines+markers",
+                           name=f"{_label(model)} training")
+        figure.add_scatter(x=epochs, y=[p.get("valid_seconds", 0.0) for p in model.training_curve],
+                           mode="lines+markers", line={"dash": "dot"}, name=f"{_label(model)} validation")
+    figure.update_layout(xaxis_title="Epoch", yaxis_title="Seconds")
+    summary = "; ".join(f"{_label(m)}: {_seconds_summary(m.training_curve)}" for m in models)
+    return _figure(figure, "chart-seconds", "Training and validation time",
+                   "Seconds per epoch spent training (solid) and validating (dotted; 0 when not validated).", summary)
+
+
+def _seconds_summary(curve: list[dict]) -> str:
+    training = sum(p.get("seconds") or 0.0 for p in curve)
+    validation = sum(p.get("valid_seconds") or 0.0 for p in curve)
+    share = validation / (training + validation) if training + validation else 0.0
+    return f"training {training:.0f} s, validation {validation:.0f} s ({share:.0%})"
+
+
 def chosen_models(models: list[TrainedModel], chosen_ids: list[str]) -> list[TrainedModel]:
     """The versions picked for side-by-side comparison (all when none or only unknown ids are picked)."""
     picked = [m for m in models if str(m.pk) in set(chosen_ids)]
@@ -283,10 +305,10 @@ def member_view(dataset: Dataset, sequence: InteractionSequence) -> MemberView:
         model, recommender = serving.loaded_model(dataset)
     except serving.NoActiveModel as exc:
         raise DashboardError(str(exc)) from exc
-    history = experiments.sequence_histories(sequence_ids=[sequence.pk], index=recommender.index).get(sequence.pk)
+    history = model_histories([sequence.pk], recommender.index).get(sequence.pk)
     if history is None or len(history) < 2:
         raise DashboardError(f"User {sequence.external_user_id} has fewer than two interactions the model knows.")
-    categories = experiments.category_index(dataset=dataset, index=recommender.index)
+    categories = category_index(dataset, recommender.index)
     return MemberView(sequence, model, recommender.model, categories, history, _titles(dataset, recommender.index))
 
 

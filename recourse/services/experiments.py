@@ -33,11 +33,13 @@ from recourse.engine.alignment import CategoryIndex, preference_profile
 from recourse.engine.detection import alignment_attributions
 from recourse.engine.protocol import ExplainerUnavailable
 from recourse.engine.recourse import search_recourse
-from recourse.engine.sequences import History, as_history, seen_mask, visible_positions, without_positions
+from recourse.engine.sequences import History, seen_mask, visible_positions, without_positions
 from recourse.models import Experiment
+from recourse.selectors import category_index, model_histories
 from recsys import jobs
+from recsys import selectors as recsys_selectors
 from recsys.ml.evaluation import bootstrap_ci, full_ranks, per_user_metrics, sample_negatives, sampled_ranks
-from recsys.models import Dataset, Interaction, Item, TrainedModel
+from recsys.models import Dataset, Interaction, TrainedModel
 from recsys.services import serving
 
 # The engine package re-exports functions named like its modules (alignment, recourse), so modules by path:
@@ -182,11 +184,9 @@ def validate_strategies(strategies: list[str] | None) -> list[str]:
 
 
 def _active_ready_model(dataset: Dataset) -> TrainedModel:
-    model_row = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+    model_row = recsys_selectors.active_model(dataset)
     if model_row is None:
         raise ExperimentError(f"No model is active for {dataset}; train and activate one before running experiments.")
-    if model_row.status != TrainedModel.Status.READY:
-        raise ExperimentError(f"The active model of {dataset} is {model_row.status}, not ready.")
     return model_row
 
 
@@ -214,53 +214,19 @@ def prepare(*, dataset: Dataset, n_users: int, seed: int) -> Setup:
     _check_users(n_users, len(eligible))
     _, recommender = serving.loaded_model(dataset)
     chosen = sorted(np.random.default_rng(seed).choice(eligible, size=n_users, replace=False).tolist())
-    histories = sequence_histories(sequence_ids=chosen, index=recommender.index)
+    histories = model_histories(chosen, recommender.index)
     members = [_member(sid, histories.get(sid, History(np.zeros(0, np.int64), np.zeros(0, np.float32))))
                for sid in chosen]
     members = [m for m in members if m is not None]
     if not members:
         raise ExperimentError("None of the sampled members has enough interactions the model knows.")
-    return Setup(model_row, recommender.model, category_index(dataset=dataset, index=recommender.index), members)
+    return Setup(model_row, recommender.model, category_index(dataset, recommender.index), members)
 
 
 def _member(sequence_id: int, full: History) -> Member | None:
     if len(full) < MIN_LENGTH:
         return None
     return Member(sequence_id, History(full.items[:-1], full.weights[:-1]), int(full.items[-1]))
-
-
-def sequence_histories(*, sequence_ids: list[int], index) -> dict[int, History]:
-    """Active interactions of the given sequences as model-index Histories, oldest first."""
-    rows = (
-        Interaction.objects.filter(sequence_id__in=sequence_ids, state=Interaction.State.ACTIVE, weight__gt=0)
-        .order_by("sequence_id", *Interaction.CHRONOLOGICAL).values_list("sequence_id", "item_id", "weight")
-    )
-    collected: dict[int, tuple[list[int], list[float]]] = {}
-    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
-        if str(item_id) in index:
-            items, weights = collected.setdefault(sequence_id, ([], []))
-            items.append(index.index_of(str(item_id)))
-            weights.append(weight)
-    return {sid: as_history(items, weights) for sid, (items, weights) in collected.items()}
-
-
-def category_index(*, dataset: Dataset, index) -> CategoryIndex:
-    """Multi-hot [N+1, C] over the model's items, from Item.categories."""
-    keys = index.keys
-    categories_of = dict(Item.objects.filter(dataset=dataset, pk__in=[int(k) for k in keys])
-                         .values_list("pk", "categories"))
-    lists = [_split_categories(categories_of.get(int(key), "")) for key in keys]
-    names = sorted({name for names in lists for name in names}) or ["(none)"]
-    column = {name: c for c, name in enumerate(names)}
-    matrix = np.zeros((len(keys) + 1, len(names)), dtype=np.float32)
-    for row, names_of_item in enumerate(lists, start=1):
-        for name in names_of_item:
-            matrix[row, column[name]] = 1.0
-    return CategoryIndex(matrix, names)
-
-
-def _split_categories(text: str) -> list[str]:
-    return [part.strip() for part in (text or "").replace("|", ",").split(",") if part.strip()]
 
 
 # --- one strategy --------------------------------------------------------------------------------

@@ -142,18 +142,33 @@ def compute_ranks(
     rng = np.random.default_rng(seed)
     score = model.score_last if trained_check else model._score_unchecked
     histories = eval_set.histories
+    # Full ranking draws nothing at random, so users can be taken shortest history first and each batch
+    # padded only to its longest history (the models are padding-invariant); the sampled protocol keeps
+    # the users' order so every user keeps the negatives drawn for it before.
+    order = np.argsort(histories.lengths(), kind="stable") if protocol == "full" else np.arange(len(eval_set))
     ranks = []
     for start in range(0, len(eval_set), EVAL_BATCH):
-        rows = slice(start, start + EVAL_BATCH)
-        ids, w = model.encode_inputs(histories.items[rows], histories.weights[rows])
-        scores = score(ids, w)
+        rows = order[start : start + EVAL_BATCH]
+        ids, w = model.encode_inputs([histories.items[r] for r in rows], [histories.weights[r] for r in rows])
+        scores = score(*trim_padding(ids, w))
         targets = eval_set.targets[rows]
         if protocol == "full":
-            ranks.append(full_ranks(scores, targets, histories.items[rows]))
+            ranks.append(full_ranks(scores, targets, [histories.items[r] for r in rows]))
         else:
-            negatives = sample_negatives(eval_set.interacted[rows], model.num_items, num_negatives, rng)
+            negatives = sample_negatives([eval_set.interacted[r] for r in rows], model.num_items, num_negatives, rng)
             ranks.append(sampled_ranks(scores, targets, negatives))
-    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+    if not ranks:
+        return np.zeros(0, dtype=np.int64)
+    in_order = np.empty(len(eval_set), dtype=np.int64)
+    in_order[order] = np.concatenate(ranks)
+    return in_order
+
+
+def trim_padding(ids: np.ndarray, w: np.ndarray, multiple: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Drop left-padding columns no row of the batch needs (width rounded up to ``multiple``)."""
+    longest = int((ids > 0).sum(axis=1).max()) if len(ids) else 0
+    width = min(ids.shape[1], max(multiple, -(-longest // multiple) * multiple))
+    return ids[:, ids.shape[1] - width :], w[:, ids.shape[1] - width :]
 
 
 # -- reports ---------------------------------------------------------------------------

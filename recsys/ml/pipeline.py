@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recsys.ml.config import ModelConfig
+from recsys.ml.defaults import DataProfile, choose_config
 from recsys.ml.evaluation import PROTOCOLS, EvaluationReport, evaluate
 from recsys.ml.models import RecommenderModel, build_model, load_model
 from recsys.ml.popularity import MostPopular
@@ -101,12 +102,14 @@ def train_recommender(
     on_epoch: OnEpoch | None = None,
     should_stop: ShouldStop | None = None,
 ) -> TrainedRecommender:
-    """Index items, split leave-one-out, train with early stopping on validation NDCG@10."""
+    """Index items, split leave-one-out, train with early stopping on validation NDCG@10.
+
+    ``config`` as a mapping (or None) holds only the fields the user chose; the others are chosen from
+    the data (``recsys.ml.defaults``) and listed in ``config.auto``. A ModelConfig is used as it is."""
     data = histories if isinstance(histories, PreparedData) else prepare_data(histories)
-    if config is None:
-        config = ModelConfig()
-    elif isinstance(config, Mapping):
-        config = ModelConfig.from_dict(dict(config))
+    if config is None or isinstance(config, Mapping):
+        profile = DataProfile.of(data.split.train, len(data.index))
+        config = choose_config(architecture, dict(config or {}), profile)
     config = config.replace(num_items=len(data.index))
     model = build_model(architecture, config)
     model.fit(data.split.train, data.split.valid, on_epoch=on_epoch, should_stop=should_stop)

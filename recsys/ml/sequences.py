@@ -203,6 +203,23 @@ def _eval_set(sequences: Sequences, rows: list[int], target_offset: int) -> Eval
     return EvalSet(histories, targets, interacted)
 
 
+def sample_users(eval_set: EvalSet, count: int, seed: int) -> EvalSet:
+    """A fixed, seeded sample of ``count`` users (all of them when ``count`` is 0 or not smaller).
+
+    Validation during training uses it so its cost stops growing with the number of users (the SASRec
+    paper validates on 10,000 users as well); the final test always ranks every user."""
+    if count <= 0 or count >= len(eval_set):
+        return eval_set
+    rows = np.sort(np.random.default_rng(seed).choice(len(eval_set), count, replace=False))
+    histories = eval_set.histories
+    return EvalSet(
+        Sequences([histories.users[r] for r in rows], [histories.items[r] for r in rows],
+                  [histories.weights[r] for r in rows]),
+        eval_set.targets[rows],
+        [eval_set.interacted[r] for r in rows],
+    )
+
+
 def leave_one_out(sequences: Sequences) -> LeaveOneOutSplit:
     """Deterministic leave-one-out split (no randomness involved)."""
     lengths = sequences.lengths()

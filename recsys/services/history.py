@@ -1,4 +1,4 @@
-"""A member's own history: reading it in order and adding/removing their manual entries."""
+"""A member's own history: adding and removing their manual entries (reads live in recsys.selectors)."""
 
 import time
 
@@ -21,10 +21,6 @@ def get_or_create_sequence(user, dataset: Dataset) -> InteractionSequence:
         user=user, dataset=dataset, defaults={"external_user_id": f"account-{user.pk}"}
     )
     return sequence
-
-
-def chronological(queryset):
-    return queryset.order_by(*Interaction.CHRONOLOGICAL)
 
 
 @transaction.atomic

@@ -41,10 +41,6 @@ def make_default(dataset: Dataset) -> Dataset:
     return dataset
 
 
-def active_model(dataset) -> TrainedModel | None:
-    return TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
-
-
 def delete(model: TrainedModel) -> None:
     """Delete an inactive version and its artefact folder; the active one must be replaced first."""
     if model.is_active:

@@ -7,8 +7,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Max
 
-from recsys import jobs
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys import jobs, selectors
+from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -17,28 +17,13 @@ class TrainingError(Exception):
     pass
 
 
-def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[str, list[tuple[str, float]]]:
-    """Each sequence's active interactions as chronological (item id, weight) pairs.
-
-    Keys are database ids, or the dataset's own user and item ids with external_ids=True.
-    Excluded interactions are left out; a down-weighted one keeps its weight.
-    """
-    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
-    rows = (
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
-        .values_list(*fields, "weight")
-    )
-    histories: dict[str, list[tuple[str, float]]] = {}
-    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
-        histories.setdefault(str(sequence_id), []).append((str(item_id), weight))
-    return histories
-
-
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    active = active.exclude(sequence__in=selectors.excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
+    summary["excluded_members"] = TrainingExclusion.objects.filter(
+        sequence__dataset=dataset, lifted_at__isnull=True).count()
     return summary
 
 
@@ -81,18 +66,19 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     epochs = model.hyperparameters.get("epochs", 200)
     curve: list[dict] = []
 
-    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float) -> None:
-        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds})
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, valid_seconds: float) -> None:
+        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds,
+                      "valid_seconds": valid_seconds})
         TrainedModel.objects.filter(pk=model.pk).update(training_curve=curve)
-        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
-        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}{ndcg}")
+        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f} s)" if valid else ""
+        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}, training {seconds:.1f} s{ndcg}")
 
     try:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            dataset_histories(model.dataset), model.architecture, dict(model.hyperparameters),
-            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+            selectors.sequence_histories(dataset=model.dataset, for_training=True), model.architecture,
+            dict(model.hyperparameters), on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
             raise jobs.JobCancelled("Training cancelled")
@@ -111,6 +97,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     )
     model.refresh_from_db()
     return model
+
+
+def user_hyperparameters(hyperparameters: dict) -> dict:
+    """The fields a user chose: a retrained version chooses the automatic ones again from the new data."""
+    automatic = set(hyperparameters.get("auto", {})) | {"auto", "num_items"}
+    return {name: value for name, value in hyperparameters.items() if name not in automatic}
 
 
 def _metrics_of(reports: dict) -> dict:
@@ -143,7 +135,8 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)
     recommender = load_recommender(model)
-    sequences, _, unknown = build_sequences(dataset_histories(model.dataset), index=recommender.index)
+    histories = selectors.sequence_histories(dataset=model.dataset)
+    sequences, _, unknown = build_sequences(histories, index=recommender.index)
     recommender.split = leave_one_out(sequences)
     progress(30, "Evaluating on the held-out items")
     metrics = _metrics_of(recommender.evaluate())
@@ -179,7 +172,7 @@ def schedule_retraining() -> list[Job]:
         ):
             started.append(start_training(
                 dataset=model.dataset, architecture=model.architecture,
-                hyperparameters={k: v for k, v in model.hyperparameters.items() if k != "num_items"},
+                hyperparameters=user_hyperparameters(model.hyperparameters),
                 activate=True,
             ))
     return started

@@ -30,9 +30,9 @@ def fitted(toy_data):
 def test_on_epoch_streams_every_epoch(fitted):
     _, result, calls = fitted
     assert [call[0] for call in calls] == [1, 2, 3, 4, 5]
-    for (epoch, loss, valid, seconds), record in zip(calls, result.curve, strict=True):
-        assert np.isfinite(loss) and seconds > 0 and "NDCG@10" in valid
-        assert (record.epoch, record.loss, record.valid) == (epoch, loss, valid)
+    for (epoch, loss, valid, seconds, valid_seconds), record in zip(calls, result.curve, strict=True):
+        assert np.isfinite(loss) and seconds > 0 and "NDCG@10" in valid and valid_seconds > 0
+        assert (record.epoch, record.loss, record.valid, record.valid_seconds) == (epoch, loss, valid, valid_seconds)
         assert record.cpu_seconds > 0
     assert result.device.startswith(("CPU", "GPU")) and result.stopped == "completed"
     assert result.seconds_per_epoch > 0 and result.epochs_run == 5

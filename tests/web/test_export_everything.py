@@ -11,38 +11,47 @@ from django.apps import apps
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.urls import reverse
 
 from accounts.export import exported_models
+from diagnostics.models import DiagnosticRun
 from recourse.models import DriftResult, Experiment, Explanation, ExplanationFeedback, RecourseResult
-from recsys.models import Interaction, Job, TrainedModel
+from recsys.models import Interaction, Job, TrainedModel, TrainingExclusion
 
 from .factories import make_dataset, make_history
 
 pytestmark = pytest.mark.django_db
-MAX_PATH = 2  # Interaction -> InteractionSequence -> user
 
 
-def user_paths() -> dict[str, str]:
-    """Every concrete model (M2M tables excepted) with a chain of at most MAX_PATH foreign keys to the user
-    model: label -> the shortest ORM lookup from the model to the user."""
+def user_paths() -> dict[str, list[str]]:
+    """Every concrete model (M2M tables excepted) that refers to the user model, directly or through a model
+    the user owns (one whose foreign key to the user is called ``user``): label -> ORM lookups to the user."""
     user_model = get_user_model()
-    found: dict[str, str] = {}
-    frontier = {user_model: ""}
-    for _ in range(MAX_PATH):
-        reached = {}
-        for model in apps.get_models():
-            label = model._meta.label
-            if label in found or model is user_model:
-                continue
-            for field in model._meta.get_fields():
-                target = field.related_model if field.many_to_one and field.concrete else None
-                if target in frontier:
-                    lookup = field.name + (f"__{frontier[target]}" if frontier[target] else "")
-                    found[label], reached[model] = lookup, lookup
-                    break
-        frontier = reached
-    return found
+    direct: dict[type, list[str]] = {}
+    for model in apps.get_models():
+        if model is not user_model:
+            names = [f.name for f in model._meta.get_fields() if _is_fk_to(f, user_model)]
+            if names:
+                direct[model] = names
+    owned = [model for model, names in direct.items() if "user" in names]
+    paths = {model._meta.label: list(names) for model, names in direct.items()}
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if any(_is_fk_to(field, owner) for owner in owned):
+                paths.setdefault(model._meta.label, []).append(f"{field.name}__user")
+    return paths
+
+
+def _is_fk_to(field, target) -> bool:
+    return bool(field.many_to_one and field.concrete and field.related_model is target)
+
+
+def rows_of(label: str, lookups: list[str], user) -> int:
+    condition = Q()
+    for lookup in lookups:
+        condition |= Q(**{lookup: user})
+    return apps.get_model(label)._default_manager.filter(condition).distinct().count()
 
 
 def section_rows(data: dict, section: str) -> list:
@@ -81,6 +90,9 @@ def member_with_everything(make_user):
             metrics={"top_before": [item.pk], "top_after": [item.pk]})
         Experiment.objects.create(name=f"{username}'s experiment", dataset=dataset, trained_model=model,
                                   created_by=user)
+        TrainingExclusion.objects.create(sequence=sequence, reason=f"{username}'s history looks automated",
+                                         created_by=user)  # excluded and excluding (the fixture's staff)
+        DiagnosticRun.objects.create(dataset=dataset, architecture="mf", created_by=user)
         LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(job), object_id=str(job.pk),
                                 object_repr=str(job), action_flag=ADDITION)
         rows[username] = user
@@ -90,6 +102,7 @@ def member_with_everything(make_user):
 def test_every_model_holding_member_data_is_declared_for_the_export():
     paths = user_paths()
     assert {"recsys.Interaction", "recsys.InteractionSequence", "recourse.RecourseResult"} <= set(paths)
+    assert set(paths["recsys.TrainingExclusion"]) == {"sequence__user", "created_by", "lifted_by"}
     missing = sorted(set(paths) - set(exported_models()))
     assert not missing, f"these models hold member data but no app exports them (EXPORTED_MODELS): {missing}"
 
@@ -99,8 +112,8 @@ def test_the_json_export_holds_every_row_of_every_member_data_model(client, memb
     client.force_login(alice)
     data = json.loads(client.get(reverse("export-json")).content)
     declared = exported_models()
-    for label, lookup in user_paths().items():
-        expected = apps.get_model(label)._default_manager.filter(**{lookup: alice}).count()
+    for label, lookups in user_paths().items():
+        expected = rows_of(label, lookups, alice)
         assert expected >= 1, f"the fixture makes no {label} row: add one"
         assert len(section_rows(data, declared[label])) == expected, label
     assert "bob" not in json.dumps(data)
