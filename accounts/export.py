@@ -1,47 +1,17 @@
-"""Everything the account holds, gathered from every app's ``selectors.export_for_user(user)``.
-
-An app that stores member data contributes its sections by defining, in its ``selectors`` module,
-``export_for_user(user) -> dict[str, list | dict]`` and ``EXPORTED_MODELS`` (model label -> the
-section, ``"histories[].interactions"`` for rows nested in another section's rows). The export test
-checks that every model with a foreign-key path to the user is listed there and really exported.
-"""
+"""The account export as CSV: one file per section of accounts.services.export_user_data, zipped."""
 
 import csv
 import io
 import json
 import zipfile
-from importlib import import_module
 
-from django.apps import apps
-from django.utils import timezone
-from django.utils.module_loading import module_has_submodule
-
-
-def contributors() -> list:
-    """The ``selectors`` modules of installed apps that define ``export_for_user``, accounts first."""
-    modules = []
-    for config in apps.get_app_configs():
-        if module_has_submodule(config.module, "selectors"):
-            module = import_module(f"{config.name}.selectors")
-            if callable(getattr(module, "export_for_user", None)):
-                modules.append(module)
-    return sorted(modules, key=lambda module: module.__name__ != "accounts.selectors")
+from . import personal_data, selectors
+from .services import export_user_data
 
 
 def exported_models() -> dict[str, str]:
-    """Model label -> export section, over all contributing apps."""
-    return {label: section for module in contributors()
-            for label, section in getattr(module, "EXPORTED_MODELS", {}).items()}
-
-
-def export_user_data(user) -> dict:
-    data: dict = {"exported_at": timezone.now().isoformat()}
-    for module in contributors():
-        for section, content in module.export_for_user(user).items():
-            if section in data:
-                raise RuntimeError(f"two apps export a section called {section!r}")
-            data[section] = content
-    return data
+    """Model label -> export section: the accounts app's own and every registered app's."""
+    return {**selectors.EXPORTED_MODELS, **personal_data.exported_models()}
 
 
 def export_zip_of_csv(user) -> bytes:

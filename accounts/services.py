@@ -1,37 +1,25 @@
-"""A member's data: erase it (the export is accounts.export)."""
+"""A member's data: export everything we hold about them, or erase it.
 
-import secrets
+Each app registers what it holds (accounts.personal_data), so accounts imports none of them.
+"""
 
 from django.db import transaction
+from django.utils import timezone
 
-from recsys.models import Dataset, Interaction, InteractionSequence
-
+from . import personal_data, selectors
 from .models import ErasureRecord, User
 
 
-def _sequences(user):
-    return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
+def export_user_data(user: User) -> dict:
+    """Everything the account holds: its profile and admin actions, then every registered app's sections."""
+    return {"exported_at": timezone.now().isoformat(), **selectors.export_for_user(user),
+            **personal_data.export_sections(user)}
 
 
 @transaction.atomic
 def erase_account(user: User) -> ErasureRecord:
-    """Delete the account; each dataset's policy decides whether its interactions go or stay anonymised."""
-    summary = {"datasets": {}}
-    for sequence in _sequences(user).select_for_update(of=("self",)):
-        summary["datasets"][sequence.dataset.name] = _erase_sequence(sequence)
+    """Delete the account after every app erased or anonymised what it holds about the member."""
+    summary = personal_data.erase_everywhere(user)
     record = ErasureRecord.objects.create(former_user_id=user.pk, summary=summary)
     user.delete()
     return record
-
-
-def _erase_sequence(sequence: InteractionSequence) -> dict:
-    count = sequence.interactions.count()
-    if sequence.dataset.erasure_policy == Dataset.ErasurePolicy.DELETE or sequence.external_user_id.startswith(
-        "account-"
-    ):
-        sequence.delete()
-        return {"policy": "deleted", "interactions": count}
-    anonymous_id = f"erased-{secrets.token_hex(8)}"
-    sequence.interactions.filter(source=Interaction.Source.MANUAL).delete()
-    InteractionSequence.objects.filter(pk=sequence.pk).update(user=None, external_user_id=anonymous_id, attributes={})
-    return {"policy": "anonymised", "interactions": count}

@@ -141,13 +141,13 @@ EXPORTED_MODELS = {
     "recsys.TrainedModel": "models_trained",
     "recsys.Job": "jobs",
     "recsys.TrainingExclusion": "training_exclusions",
+    "recsys.ItemTag": "histories[].tags",
 }
 
 
 def export_for_user(user) -> dict:
-    sequences = InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
     return {
-        "histories": [_history_export(sequence) for sequence in sequences],
+        "histories": [_history_export(sequence) for sequence in sequences_of(user)],
         "models_trained": [
             {"model": str(model), "dataset": model.dataset.name, "architecture": model.get_architecture_display(),
              "status": model.status, "active": model.is_active, "created_at": model.created_at.isoformat()}
@@ -163,6 +163,11 @@ def export_for_user(user) -> dict:
             TrainingExclusion.objects.filter(Q(sequence__user=user) | Q(created_by=user) | Q(lifted_by=user))
             .distinct().select_related("sequence__dataset").order_by("created_at"))],
     }
+
+
+def sequences_of(user) -> QuerySet[InteractionSequence]:
+    """The member's histories, one per dataset, by dataset name."""
+    return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
 
 
 def _exclusion_export(exclusion: TrainingExclusion, user) -> dict:
@@ -185,6 +190,9 @@ def _history_export(sequence: InteractionSequence) -> dict:
         "external_user_id": sequence.external_user_id,
         "attributes": sequence.attributes,
         "interactions": [interaction_export(sequence, row) for row in rows],
+        "tags": [{"dataset": sequence.dataset.name, "title": tag.item.title, "tag": tag.tag,
+                  "tagged_at": watched_at(sequence.dataset, tag.timestamp)}
+                 for tag in sequence.tags.select_related("item").order_by("timestamp", "pk")],
     }
 
 
