@@ -47,7 +47,7 @@ def _unix(iso_date: str) -> int:
 
 
 def test_setup_demo_uses_a_real_folder_when_given(settings, tmp_path):
-    from recsys.synthetic import generate, write_movielens_1m
+    from recsys.importers.synthetic import generate, write_movielens_1m
 
     write_movielens_1m(generate(n_users=40, n_items=120, n_interactions=2400, seed=2), tmp_path)
     call_command("setup_demo", data=str(tmp_path), skip_training=True)

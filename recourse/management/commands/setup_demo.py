@@ -8,6 +8,7 @@ import dataclasses
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,7 +29,7 @@ REAL_CATALOGUE = Path(settings.BASE_DIR).parent / "shared" / "data" / "ml-1m" / 
 DEMO_MODEL = {"max_len": 50, "hidden": 64, "blocks": 2, "epochs": 25, "patience": 5, "batch_size": 128, "lr": 0.003}
 # The demo world: the paper's mixture plus structure a sequential model can learn (franchises watched in order,
 # taste that moves slowly, themed sessions), and a late off-taste burst for a quarter of the users.
-DEMO_WORLD = {"seed": 7, "drift_users_fraction": 0.25, "drift_burst_len": 8, "drift_window": 0.25,
+DEMO_WORLD: dict[str, Any] = {"seed": 7, "drift_users_fraction": 0.25, "drift_burst_len": 8, "drift_window": 0.25,
               "sequel_share": 0.35, "taste_evolution": 1.0, "session_theme": 0.6}
 REAL_DATA_ENV = "HIKMAX_DEMO_DATA"
 REAL_CANDIDATE_LENGTHS = (30, 200)  # real data has no planted drift: try members with mid-length histories
