@@ -8,8 +8,8 @@ from recsys.ml.evaluation import compute_ranks, full_ranks, trim_padding
 from recsys.ml.models import build_model
 from recsys.ml.pipeline import train_recommender
 from recsys.ml.sequences import sample_users
-from recsys.ml.toy import tiny_config
 from recsys.ml.training import ValidationSchedule
+from tests.toy_data import tiny_config
 
 
 def profile(items=1000, users=500, interactions=5000, median_length=9.0):
