@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, TextChoices
 
 
 class Dataset(models.Model):
-    class ErasurePolicy(models.TextChoices):
+    class ErasurePolicy(TextChoices):  # not models.TextChoices: the "models" reverse relation shadows the module here
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 
@@ -151,6 +151,24 @@ class Interaction(models.Model):
         return f"{self.item_id} at {self.timestamp}"
 
 
+class ItemTag(models.Model):
+    """A free-text tag one person put on an item (MovieLens tags.csv); the forecaster learns tag sentiment."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tags")
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="tags")
+    tag = models.CharField(max_length=255)
+    timestamp = models.BigIntegerField(help_text="Unix seconds")
+
+    class Meta:
+        ordering = ["item", "timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "item", "tag", "timestamp"], name="item_tag_unique"),
+        ]
+
+    def __str__(self):
+        return self.tag
+
+
 class TrainedModel(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -236,3 +254,36 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class TrainingExclusion(models.Model):
+    """An administrator's decision to leave a member's history out of training; lifting it keeps the record.
+
+    No data is deleted: the interactions stay as they are and every other use of them is unchanged.
+    """
+
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="training_exclusions")
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence"], condition=Q(lifted_at__isnull=True),
+                                    name="one_open_training_exclusion_per_sequence"),
+        ]
+
+    def __str__(self):
+        state = "lifted" if self.lifted_at else "in force"
+        return f"{self.sequence} left out of training ({state})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recsys.ml.config import ModelConfig
 from recsys.ml.defaults import DataProfile, choose_config
@@ -29,7 +30,8 @@ from recsys.ml.sequences import (
     leave_one_out,
 )
 from recsys.ml.serving import Recommendation, recommend
-from recsys.ml.training import OnEpoch, ShouldStop, TrainingResult
+from recsys.ml.training import OnEpoch, ShouldStop, fit
+from recsys.ml.training_result import TrainingResult
 
 MODEL_DIR = "model"
 INDEX_FILE = "items.json"
@@ -98,7 +100,7 @@ class TrainedRecommender:
 def train_recommender(
     histories: Histories | PreparedData,
     architecture: str = "sasrec",
-    config: ModelConfig | Mapping | None = None,
+    config: ModelConfig | Mapping[str, Any] | None = None,
     on_epoch: OnEpoch | None = None,
     should_stop: ShouldStop | None = None,
 ) -> TrainedRecommender:
@@ -112,6 +114,6 @@ def train_recommender(
         config = choose_config(architecture, dict(config or {}), profile)
     config = config.replace(num_items=len(data.index))
     model = build_model(architecture, config)
-    model.fit(data.split.train, data.split.valid, on_epoch=on_epoch, should_stop=should_stop)
+    fit(model, data.split.train, data.split.valid, on_epoch=on_epoch, should_stop=should_stop)
     popularity = MostPopular.fit(data.split.train, len(data.index))
     return TrainedRecommender(model, data.index, popularity, data.split)

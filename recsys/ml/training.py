@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import keras  # noqa: E402,I001  (after recsys.ml.models.base configured TensorFlow)
 import numpy as np
 import tensorflow as tf  # noqa: E402
 
+from recsys.ml.evaluation import quick_validation
 from recsys.ml.models.base import MASKED_LOGIT, RecommenderModel
 from recsys.ml.runtime import device_description
 from recsys.ml.sequences import (
@@ -27,78 +28,12 @@ from recsys.ml.sequences import (
     pad_left,
     sample_users,
 )
+from recsys.ml.training_result import EpochRecord, TrainingResult
 
 EARLY_STOPPING_METRIC = "NDCG@10"
 
-OnEpoch = Callable[[int, float, dict | None, float, float], None]  # epoch, loss, valid, train s, valid s
+OnEpoch = Callable[[int, float, dict[str, float] | None, float, float], None]  # epoch, loss, valid, train s, valid s
 ShouldStop = Callable[[], bool]
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    loss: float
-    valid: dict | None
-    seconds: float  # training time of the epoch, validation excluded
-    cpu_seconds: float = 0.0  # process CPU time of the same span (all cores); robust to a busy machine
-    valid_seconds: float = 0.0  # validation after this epoch (0 when it was not validated)
-
-
-@dataclass
-class TrainingResult:
-    curve: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int | None = None
-    best_valid: dict | None = None
-    stopped: str = "completed"  # "completed" | "early_stopping" | "cancelled"
-    device: str = ""
-    total_seconds: float = 0.0
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.curve)
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        if not self.curve:
-            return 0.0
-        return float(np.mean([record.seconds for record in self.curve]))
-
-    @property
-    def cpu_seconds_per_epoch(self) -> float:
-        if not self.curve:
-            return 0.0
-        return float(np.mean([record.cpu_seconds for record in self.curve]))
-
-    @property
-    def validation_share(self) -> float:
-        """Validation seconds / (training + validation seconds) over the epochs after the first."""
-        later = self.curve[1:] or self.curve
-        spent = sum(record.seconds + record.valid_seconds for record in later)
-        return sum(record.valid_seconds for record in later) / spent if spent else 0.0
-
-    @property
-    def final_loss(self) -> float | None:
-        return self.curve[-1].loss if self.curve else None
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["seconds_per_epoch"] = self.seconds_per_epoch
-        data["cpu_seconds_per_epoch"] = self.cpu_seconds_per_epoch
-        data["epochs_run"] = self.epochs_run
-        data["validation_share"] = self.validation_share
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainingResult:
-        curve = [EpochRecord(**record) for record in data.get("curve", [])]
-        return cls(
-            curve=curve,
-            best_epoch=data.get("best_epoch"),
-            best_valid=data.get("best_valid"),
-            stopped=data.get("stopped", "completed"),
-            device=data.get("device", ""),
-            total_seconds=data.get("total_seconds", 0.0),
-        )
 
 
 @dataclass
@@ -174,7 +109,7 @@ def _batch(bucket: Bucket, rows: np.ndarray) -> Batch:
 def _take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
     taken = array[np.maximum(rows, 0)]
     taken[rows < 0] = 0
-    return taken
+    return np.asarray(taken)
 
 
 def process_cpu_seconds() -> float:
@@ -190,28 +125,28 @@ def item_counts(train: Sequences, num_items: int) -> np.ndarray:
 class Trainer:
     """Fits a RecommenderModel; apart from the model so the loop can be swapped."""
 
-    def __init__(self, model: RecommenderModel):
+    def __init__(self, model: RecommenderModel) -> None:
         self.model = model
         self.config = model.config
         self.optimizer = self._make_optimizer()
-        self._log_proposal = None
-        self._proposal_cdf = None
+        self._log_proposal: tf.Tensor | None = None
+        self._proposal_cdf: np.ndarray | None = None
         self._train_step = tf.function(self._step, jit_compile=self.config.jit_compile)
 
-    def _make_optimizer(self):
+    def _make_optimizer(self) -> keras.optimizers.Optimizer:
         if self.config.l2 > 0:
             return keras.optimizers.AdamW(self.config.lr, weight_decay=self.config.l2, beta_2=0.98)
         return keras.optimizers.Adam(self.config.lr, beta_2=0.98)
 
     # -- losses -------------------------------------------------------------------
 
-    def _full_softmax_loss(self, hidden, targets):
+    def _full_softmax_loss(self, hidden: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         embeddings = self.model.output_embeddings()
         logits = tf.matmul(hidden, embeddings, transpose_b=True)
         logits += tf.one_hot(0, self.config.num_items + 1, on_value=MASKED_LOGIT, off_value=0.0)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
 
-    def _sampled_softmax_loss(self, hidden, targets, negatives):
+    def _sampled_softmax_loss(self, hidden: tf.Tensor, targets: tf.Tensor, negatives: tf.Tensor) -> tf.Tensor:
         """Negatives shared by the batch, logits corrected by -log Q (Bengio & Senecal 2008)."""
         embeddings = self.model.output_embeddings()
         positive = tf.reduce_sum(hidden * tf.gather(embeddings, targets), -1)
@@ -241,7 +176,9 @@ class Trainer:
             return self._gbce_loss(hidden, targets, negatives)
         return self._sampled_softmax_loss(hidden, targets, negatives)
 
-    def _step(self, ids, w, positions, targets, negatives):
+    def _step(
+        self, ids: tf.Tensor, w: tf.Tensor, positions: tf.Tensor, targets: tf.Tensor, negatives: tf.Tensor,
+    ) -> tf.Tensor:
         """One update; the loss only sees the real positions gathered by ``positions``."""
         real = tf.cast(targets > 0, tf.float32)
         variables = self.model.network.trainable_variables
@@ -268,8 +205,10 @@ class Trainer:
         """Draws from Q with NumPy: XLA's categorical sampler is single-threaded and slow."""
         if self.config.loss == "full":
             return np.zeros(1, dtype=np.int32)
-        uniform = rng.random(self.config.num_sampled) * self._proposal_cdf[-1]
-        return np.searchsorted(self._proposal_cdf, uniform, side="right").astype(np.int32)
+        cdf = self._proposal_cdf
+        assert cdf is not None  # set by _set_proposal before training with a sampled loss
+        uniform = rng.random(self.config.num_sampled) * cdf[-1]
+        return np.asarray(np.searchsorted(cdf, uniform, side="right").astype(np.int32))
 
     # -- loop ---------------------------------------------------------------------
 
@@ -338,11 +277,11 @@ class Trainer:
         loss = float(np.mean([value.numpy() for value in losses]))
         return loss, time.perf_counter() - started, process_cpu_seconds() - cpu_started
 
-    def _validate(self, valid: EvalSet | None, epoch: int, schedule: ValidationSchedule) -> tuple[dict | None, float]:
+    def _validate(
+        self, valid: EvalSet | None, epoch: int, schedule: ValidationSchedule,
+    ) -> tuple[dict[str, float] | None, float]:
         if valid is None or len(valid) == 0 or not schedule.due(epoch):
             return None, 0.0
-        from recsys.ml.evaluation import quick_validation
-
         started = time.perf_counter()
         metrics = quick_validation(self.model, valid)
         return metrics, time.perf_counter() - started
@@ -354,7 +293,7 @@ class ValidationSchedule:
     seconds measured after every validation (the first epoch's training time includes XLA compilation
     and is left out once there is a second one)."""
 
-    def __init__(self, eval_every: int, share: float):
+    def __init__(self, eval_every: int, share: float) -> None:
         self.fixed = eval_every > 0
         self.every = max(eval_every, 1)
         self.share = share
@@ -380,3 +319,14 @@ class ValidationSchedule:
 
     def typical_valid(self) -> float:
         return float(np.median(self.valid_seconds[1:] or self.valid_seconds))
+
+
+def fit(
+    model: RecommenderModel,
+    train: Sequences,
+    valid: EvalSet | None = None,
+    on_epoch: OnEpoch | None = None,
+    should_stop: ShouldStop | None = None,
+) -> TrainingResult:
+    """Train ``model`` on ``train``; early-stop on ``valid`` NDCG@10 (full ranking)."""
+    return Trainer(model).fit(train, valid, on_epoch=on_epoch, should_stop=should_stop)

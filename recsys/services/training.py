@@ -8,7 +8,11 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from recsys import jobs, selectors
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys.ml.config import ModelConfig
+from recsys.ml.pipeline import train_recommender
+from recsys.ml.sequences import build_sequences, leave_one_out
+from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
+from recsys.services.serving import load_recommender
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -19,8 +23,11 @@ class TrainingError(Exception):
 
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    active = active.exclude(sequence__in=selectors.excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
+    summary["excluded_members"] = TrainingExclusion.objects.filter(
+        sequence__dataset=dataset, lifted_at__isnull=True).count()
     return summary
 
 
@@ -46,8 +53,6 @@ def start_training(
 
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:
-    from recsys.ml.config import ModelConfig
-
     try:
         ModelConfig.from_dict(hyperparameters)
     except (TypeError, ValueError) as exc:
@@ -56,8 +61,6 @@ def _validate_hyperparameters(hyperparameters: dict) -> None:
 
 def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     """Train, evaluate under both protocols, save the artefact; the row is 'ready' only when all succeeded."""
-    from recsys.ml.pipeline import train_recommender
-
     TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.TRAINING, error="", training_curve=[])
     started = time.monotonic()
     epochs = model.hyperparameters.get("epochs", 200)
@@ -74,8 +77,8 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            selectors.sequence_histories(dataset=model.dataset), model.architecture, dict(model.hyperparameters),
-            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+            selectors.sequence_histories(dataset=model.dataset, for_training=True), model.architecture,
+            dict(model.hyperparameters), on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
             raise jobs.JobCancelled("Training cancelled")
@@ -86,6 +89,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
         raise
     result = trained.training_result
+    assert result is not None  # set by training
     TrainedModel.objects.filter(pk=model.pk).update(
         status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
         metrics=_metrics_of(reports),
@@ -125,9 +129,6 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     training are unknown to the model and left out. The model's metrics are replaced; the returned
     summary (the job's result) keeps the data snapshot and the previous full-protocol metrics.
     """
-    from recsys.ml.sequences import build_sequences, leave_one_out
-    from recsys.services.serving import load_recommender
-
     _require_ready(model)
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)

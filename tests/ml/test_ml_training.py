@@ -1,18 +1,21 @@
 import numpy as np
 import pytest
 
+from recsys.ml import training
 from recsys.ml.evaluation import evaluate, quick_validation
 from recsys.ml.models import build_model
 from recsys.ml.popularity import MostPopular
 from recsys.ml.sequences import Sequences, next_item_examples
-from recsys.ml.toy import tiny_config
-from recsys.ml.training import TrainingResult, bucket_lengths, make_buckets
+from recsys.ml.training import bucket_lengths, make_buckets
+from recsys.ml.training_result import TrainingResult
+from tests.toy_data import tiny_config
 
 
 def fit(toy_data, architecture="sasrec", **overrides):
     model = build_model(architecture, tiny_config(len(toy_data.index), **overrides))
     calls = []
-    result = model.fit(
+    result = training.fit(
+        model,
         toy_data.split.train,
         toy_data.split.valid,
         on_epoch=lambda *args: calls.append(args),
@@ -46,7 +49,8 @@ def test_loss_goes_down(fitted):
 def test_should_stop_cancels_between_epochs(toy_data):
     model = build_model("gru4rec", tiny_config(len(toy_data.index), epochs=10))
     epochs_seen = []
-    result = model.fit(
+    result = training.fit(
+        model,
         toy_data.split.train,
         toy_data.split.valid,
         on_epoch=lambda epoch, *_: epochs_seen.append(epoch),
@@ -86,7 +90,7 @@ def test_training_without_usable_sequences_is_an_error(toy_data):
     model = build_model("sasrec", tiny_config(len(toy_data.index)))
     lonely = Sequences(["u"], [np.array([1], dtype=np.int32)], [np.ones(1, dtype=np.float32)])
     with pytest.raises(ValueError, match="two or more items"):
-        model.fit(lonely)
+        training.fit(model, lonely)
 
 
 def test_training_result_round_trip(fitted):
