@@ -118,6 +118,6 @@ def train_sequential(train: Sequences, data: DiagnosticData, spec: RetrainSpec, 
     from recsys.ml.models import build_model  # imports TensorFlow (seconds): MF retrains never need it
 
     config = ModelConfig.from_dict(dict(spec.hyperparameters)).replace(num_items=len(data.index), seed=seed)
-    model = build_model(spec.architecture, config)
+    model: Any = build_model(spec.architecture, config)  # RecommenderModel.fit is not annotated yet
     model.fit(train, None)
     return model

@@ -28,7 +28,7 @@ class ALSConfig:
     seed: int = 0
 
     def replace(self, **changes: object) -> ALSConfig:
-        return ALSConfig(**{**asdict(self), **changes})  # type: ignore[arg-type]
+        return ALSConfig(**{**asdict(self), **changes})
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
