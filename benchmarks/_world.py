@@ -7,7 +7,7 @@ What it holds:
 - PostgreSQL database ``hikmax_bench_xai`` (override: ``HIKMAX_BENCH_XAI_DB``; created and migrated here;
   not ``hikmax_bench``, which benchmarks/import_dataset.py drops on every run), ``HIKMAX_VAR_DIR=var/bench``;
 - dataset ``bench-ml1m``: the ML-1M-shaped generated set (6,040 users x 3,706 items x 1,000,209
-  interactions, ``recsys.synthetic.generate`` seed 0, real ML-1M titles/genres when
+  interactions, ``recsys.importers.synthetic.generate`` seed 0, real ML-1M titles/genres when
   ../shared/data/ml-1m/movies.dat exists), imported with ``load_parsed``;
 - MEMBERS member accounts ``bench-00``.. linked to sequences with >= 200 interactions (L=200 full);
 - a SASRec (L=200, d=64, 2 blocks, 1 head) trained for a few epochs, saved as the artefact of a ready,
@@ -130,7 +130,7 @@ def migrate() -> None:
 
 
 def ensure_dataset():
-    from recsys import synthetic
+    from recsys.importers import synthetic
     from recsys.models import Dataset
     from recsys.services.imports import load_parsed
 

@@ -30,7 +30,7 @@ def run_influences(run: DiagnosticRun, metric: str = "NDCG@10") -> RunInfluences
         if kind == Retrain.Kind.NONE:
             base[seed] = np.asarray(ranks)
         else:
-            ablated[(Removal(kind, key), seed)] = np.asarray(ranks)
+            ablated[(Removal("user" if kind == Retrain.Kind.USER else "item", key), seed)] = np.asarray(ranks)
     users = run.evaluated_users
     if not base:
         return RunInfluences(metric, float("nan"), float("nan"), [], [])

@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from diagnostics.engine.exact import MF, DiagnosticData, RetrainSpec, retrain
+from diagnostics.engine.exact import MF, DiagnosticData, RetrainSpec, als_config, retrain
 from diagnostics.engine.removal import Removal
 from diagnostics.models import DiagnosticRun, Retrain
 from recsys import jobs
+from recsys.ml.config import ModelConfig
 from recsys.models import Dataset, Job, TrainingExclusion
 from recsys.selectors import sequence_histories
 
@@ -72,12 +73,8 @@ def _spec(architecture: str, hyperparameters: dict) -> RetrainSpec:
     try:
         spec = RetrainSpec(architecture, hyperparameters)
         if architecture == MF:
-            from diagnostics.engine.exact import als_config
-
             als_config(spec, 0)
         else:
-            from recsys.ml.config import ModelConfig
-
             ModelConfig.from_dict(hyperparameters)
     except (TypeError, ValueError) as exc:
         raise DiagnosticsError(f"Invalid settings: {exc}") from exc

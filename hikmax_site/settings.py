@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "recsys",
     "recourse",
     "diagnostics",
+    "dashboard",
+    "forecast",
 ]
 
 MIDDLEWARE = [

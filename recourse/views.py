@@ -1,10 +1,12 @@
 import json
 from datetime import UTC, datetime, time
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
@@ -25,6 +27,8 @@ from .services.context import DriftUnavailable
 @login_required
 def why(request, item_id):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        raise Http404("No dataset has been imported yet.")
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
     method = request.GET.get("method", "ig")
     try:
@@ -70,8 +74,6 @@ def feedback(request, explanation_id):
 
 
 def _why_url(explanation):
-    from django.urls import reverse
-
     return reverse("recourse:why", args=[explanation.target_item_id])
 
 
@@ -128,7 +130,7 @@ def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context = {"dataset": dataset}
+    context: dict[str, Any] = {"dataset": dataset}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
@@ -161,6 +163,9 @@ def _changes_from_json(text: str) -> dict[int, float]:
 @require_POST
 def apply_fix(request):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        messages.error(request, "Nothing was changed: no dataset has been imported yet.")
+        return redirect("recourse:fix")
     try:
         changes = _changes_from_json(request.POST.get("changes", "{}"))
         result = corrections.apply(user=request.user, dataset=dataset, changes=changes,

@@ -119,7 +119,7 @@ def cancel_job(job: Job) -> None:
 
 
 def _send(job: Job) -> None:
-    from .tasks import run_job
+    from .tasks import run_job  # here: tasks imports this module to run jobs
 
     run_job.apply_async(args=[job.pk], queue=job.queue)
 

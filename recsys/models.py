@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, TextChoices
 
 
 class Dataset(models.Model):
-    class ErasurePolicy(models.TextChoices):
+    class ErasurePolicy(TextChoices):  # not models.TextChoices: the "models" reverse relation shadows the module here
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 
@@ -149,6 +149,24 @@ class Interaction(models.Model):
 
     def __str__(self):
         return f"{self.item_id} at {self.timestamp}"
+
+
+class ItemTag(models.Model):
+    """A free-text tag one person put on an item (MovieLens tags.csv); the forecaster learns tag sentiment."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tags")
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="tags")
+    tag = models.CharField(max_length=255)
+    timestamp = models.BigIntegerField(help_text="Unix seconds")
+
+    class Meta:
+        ordering = ["item", "timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "item", "tag", "timestamp"], name="item_tag_unique"),
+        ]
+
+    def __str__(self):
+        return self.tag
 
 
 class TrainedModel(models.Model):

@@ -1,5 +1,7 @@
 """Reads shared by pages, API and services."""
 
+import csv
+import io
 from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
@@ -7,6 +9,17 @@ from django.db.models import Q, QuerySet
 from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel, TrainingExclusion
 
 SESSION_DATASET_KEY = "hikmax_dataset"
+INTERACTION_FIELDS = [
+    "dataset",
+    "external_user_id",
+    "item_external_id",
+    "title",
+    "timestamp",
+    "rating",
+    "weight",
+    "state",
+    "source",
+]
 
 
 def datasets_for(user) -> list[Dataset]:
@@ -127,3 +140,49 @@ def categories_of(dataset: Dataset) -> list[str]:
     for value in dataset.items.exclude(categories="").values_list("categories", flat=True).distinct():
         names.update(Item.parse_categories(value))
     return sorted(names)
+
+
+# --- the member's own data (registered with accounts.personal_data in apps.py) -------------------
+
+
+def export_for_user(user) -> dict:
+    """Every history of the member, all interactions in every state."""
+    return {"histories": [_sequence_export(sequence) for sequence in sequences_of(user)]}
+
+
+def interactions_csv(user) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=INTERACTION_FIELDS)
+    writer.writeheader()
+    for sequence in sequences_of(user):
+        for row in _sequence_export(sequence)["interactions"]:
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+def sequences_of(user) -> QuerySet[InteractionSequence]:
+    """The member's histories, one per dataset, by dataset name."""
+    return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
+
+
+def _sequence_export(sequence: InteractionSequence) -> dict:
+    rows = sequence.interactions.select_related("item").chronological()
+    return {
+        "dataset": sequence.dataset.name,
+        "external_user_id": sequence.external_user_id,
+        "interactions": [_interaction_row(sequence, row) for row in rows],
+    }
+
+
+def _interaction_row(sequence, row) -> dict:
+    return {
+        "dataset": sequence.dataset.name,
+        "external_user_id": sequence.external_user_id,
+        "item_external_id": row.item.external_id,
+        "title": row.item.title,
+        "timestamp": row.timestamp,
+        "rating": row.rating,
+        "weight": row.weight,
+        "state": row.state,
+        "source": row.source,
+    }

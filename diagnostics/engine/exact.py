@@ -114,10 +114,12 @@ def sequential_ranks(train: Sequences, data: DiagnosticData, spec: RetrainSpec, 
 
 def train_sequential(train: Sequences, data: DiagnosticData, spec: RetrainSpec, seed: int) -> Any:
     """Fixed budget: the configured epochs, no early stopping, so every retrain does the same work."""
+    # Imported here: they load TensorFlow (seconds), which MF retrains never need.
     from recsys.ml.config import ModelConfig
-    from recsys.ml.models import build_model  # imports TensorFlow (seconds): MF retrains never need it
+    from recsys.ml.models import build_model
+    from recsys.ml.training import fit
 
     config = ModelConfig.from_dict(dict(spec.hyperparameters)).replace(num_items=len(data.index), seed=seed)
-    model: Any = build_model(spec.architecture, config)  # RecommenderModel.fit is not annotated yet
-    model.fit(train, None)
+    model = build_model(spec.architecture, config)
+    fit(model, train, None)
     return model

@@ -5,10 +5,11 @@ import threading
 import numpy as np
 
 from recourse.engine.alignment import CategoryIndex, preference_profile
-from recourse.engine.detection import DriftCalibration, calibrate_drift
+from recourse.engine.drift_detection import DriftCalibration, calibrate_drift
 from recourse.engine.sequences import History
 from recourse.selectors import category_index, model_histories
-from recsys.models import Dataset, InteractionSequence, TrainedModel
+from recsys import jobs
+from recsys.models import Dataset, InteractionSequence, Job, TrainedModel
 
 REFERENCE_USERS = 200
 _lock = threading.Lock()
@@ -45,9 +46,6 @@ def drift_calibration(model: TrainedModel, recommender) -> DriftCalibration:
 
 def start_calibration(model: TrainedModel):
     """Queue a calibration job unless one is already waiting or running for this model."""
-    from recsys import jobs
-    from recsys.models import Job
-
     pending = Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk,
                                  status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
     if not pending.exists():

@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from recourse.engine.alignment import alignment_from_logits
 from recourse.engine.attribution import score_histories
-from recourse.engine.drift import drift_metrics_from_logits
-from recourse.engine.recourse import recourse as engine_recourse
-from recourse.engine.recourse import search_recourse
+from recourse.engine.drift_metrics import drift_metrics_from_logits
+from recourse.engine.recourse_search import plan_recourse, search_recourse
 from recourse.engine.sequences import History, seen_mask
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
@@ -85,7 +84,7 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
         shown.suggested, shown.satisfied, shown.note = True, True, NO_DRIFT_NOTE
         return shown
     if check is None:
-        result = engine_recourse(recommender.model, mine.history, profile, categories,
+        result = plan_recourse(recommender.model, mine.history, profile, categories,
                                  calibration=drift_calibration(model, recommender), reference=reference)
     else:
         result = search_recourse(recommender.model, mine.history, profile, categories,

@@ -7,8 +7,8 @@ import numpy as np
 from recourse.engine import narratives
 from recourse.engine.alignment import preference_profile
 from recourse.engine.attribution import score_histories
-from recourse.engine.detection import detect_drift
-from recourse.engine.drift import drift_metrics_from_logits
+from recourse.engine.drift_detection import detect_drift
+from recourse.engine.drift_metrics import drift_metrics_from_logits
 from recourse.engine.sequences import History, seen_mask, without_positions
 from recourse.models import DriftResult
 from recourse.selectors import member_history, model_histories
@@ -96,7 +96,8 @@ def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool
                        .values_list("external_user_id", "pk"))
     histories = model_histories(sequence_of.values(), recommender.index)
     for external_id in external_ids:
-        history = histories.get(sequence_of.get(external_id))
+        sequence_id = sequence_of.get(external_id)
+        history = None if sequence_id is None else histories.get(sequence_id)
         if history is None or len(history) < 3:
             continue
         report = detect_drift(recommender.model, history, member_profile(history, categories), categories, calibration)

@@ -8,10 +8,10 @@ from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
 from recourse.engine import narratives
-from recourse.engine.explain import explain_item
+from recourse.engine.explanation import explain_item
 from recourse.models import Explanation, ExplanationFeedback
 from recourse.selectors import MemberHistory, member_history
-from recsys.models import Dataset, Interaction, Item
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
@@ -187,8 +187,6 @@ def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: s
 
 def explain_members(*, dataset: Dataset, top_k: int = 3, progress=None) -> dict:
     """Precompute and cache explanations of each linked member's top-k recommendations (a batch job)."""
-    from recsys.models import InteractionSequence
-
     users = [s.user for s in InteractionSequence.objects.filter(dataset=dataset, user__isnull=False)
              .select_related("user").order_by("pk")]
     explained = skipped = 0

@@ -4,10 +4,11 @@ import threading
 from dataclasses import dataclass, field
 
 from recsys import selectors
+from recsys.ml.pipeline import TrainedRecommender
 from recsys.models import Dataset, Item, TrainedModel
 
 _lock = threading.Lock()
-_loaded: dict[int, object] = {}  # dataset id -> (artefact path, TrainedRecommender)
+_loaded: dict[int, tuple[str, TrainedRecommender]] = {}  # dataset id -> (artefact path, recommender)
 
 
 class NoActiveModel(Exception):
@@ -32,8 +33,6 @@ class MemberRecommendations:
 
 def load_recommender(model: TrainedModel):
     """The TrainedRecommender of any ready model version (not cached)."""
-    from recsys.ml.pipeline import TrainedRecommender
-
     return TrainedRecommender.load(model.artefact_path)
 
 
@@ -64,7 +63,7 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecomm
     )
 
 
-def warm_up() -> list[str]:
+def warm_up_recommenders() -> list[str]:
     """Load every active model and run it once, so a worker's first page is not slowed by TensorFlow start-up."""
     warmed = []
     for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(

@@ -8,7 +8,11 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from recsys import jobs, selectors
+from recsys.ml.config import ModelConfig
+from recsys.ml.pipeline import train_recommender
+from recsys.ml.sequences import build_sequences, leave_one_out
 from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
+from recsys.services.serving import load_recommender
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -49,8 +53,6 @@ def start_training(
 
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:
-    from recsys.ml.config import ModelConfig
-
     try:
         ModelConfig.from_dict(hyperparameters)
     except (TypeError, ValueError) as exc:
@@ -59,18 +61,17 @@ def _validate_hyperparameters(hyperparameters: dict) -> None:
 
 def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     """Train, evaluate under both protocols, save the artefact; the row is 'ready' only when all succeeded."""
-    from recsys.ml.pipeline import train_recommender
-
     TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.TRAINING, error="", training_curve=[])
     started = time.monotonic()
     epochs = model.hyperparameters.get("epochs", 200)
     curve: list[dict] = []
 
-    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float) -> None:
-        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds})
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, valid_seconds: float) -> None:
+        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds,
+                      "valid_seconds": valid_seconds})
         TrainedModel.objects.filter(pk=model.pk).update(training_curve=curve)
-        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
-        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}{ndcg}")
+        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f} s)" if valid else ""
+        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}, training {seconds:.1f} s{ndcg}")
 
     try:
         progress(2, "Reading histories")
@@ -88,6 +89,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
         raise
     result = trained.training_result
+    assert result is not None  # set by training
     TrainedModel.objects.filter(pk=model.pk).update(
         status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
         metrics=_metrics_of(reports),
@@ -96,6 +98,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     )
     model.refresh_from_db()
     return model
+
+
+def user_hyperparameters(hyperparameters: dict) -> dict:
+    """The fields a user chose: a retrained version chooses the automatic ones again from the new data."""
+    automatic = set(hyperparameters.get("auto", {})) | {"auto", "num_items"}
+    return {name: value for name, value in hyperparameters.items() if name not in automatic}
 
 
 def _metrics_of(reports: dict) -> dict:
@@ -121,9 +129,6 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     training are unknown to the model and left out. The model's metrics are replaced; the returned
     summary (the job's result) keeps the data snapshot and the previous full-protocol metrics.
     """
-    from recsys.ml.sequences import build_sequences, leave_one_out
-    from recsys.services.serving import load_recommender
-
     _require_ready(model)
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)
@@ -165,7 +170,7 @@ def schedule_retraining() -> list[Job]:
         ):
             started.append(start_training(
                 dataset=model.dataset, architecture=model.architecture,
-                hyperparameters={k: v for k, v in model.hyperparameters.items() if k != "num_items"},
+                hyperparameters=user_hyperparameters(model.hyperparameters),
                 activate=True,
             ))
     return started

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from recourse.services import context, dashboard, experiments
+from dashboard import reads as dashboard
+from recourse.services import context, experiments
 from recsys import selectors
 from recsys.models import Interaction, Item, TrainedModel
 from recsys.services import registry, serving

@@ -42,9 +42,11 @@ class Command(BaseCommand):
             self._run_inline(run)
         elif not options["no_wait"]:
             self._follow(run)
-        run.job.refresh_from_db()
+        job = run.job
+        assert job is not None  # a run is created with its job
+        job.refresh_from_db()
         done = run.retrains.filter(status="done").count()
-        self.stdout.write(f"{run.job.get_status_display()}: {done} of {run.retrains.count()} retrains done. "
+        self.stdout.write(f"{job.get_status_display()}: {done} of {run.retrains.count()} retrains done. "
                           f"Influences: /research/diagnostics/{run.pk}/")
 
     def _start(self, options) -> DiagnosticRun:
@@ -75,12 +77,14 @@ class Command(BaseCommand):
                 bar.update(percent - bar.n)
                 bar.set_postfix_str(message)
 
+            assert run.job_id is not None  # a run is created with its job
             jobs.run(run.job_id, on_progress=echo)
 
     def _follow(self, run: DiagnosticRun) -> None:
         total = run.retrains.count()
         with tqdm(total=total, desc="retrains", unit="retrain") as bar:
             job = run.job
+            assert job is not None  # a run is created with its job
             while True:
                 job.refresh_from_db()
                 done = run.retrains.filter(status="done").count()
