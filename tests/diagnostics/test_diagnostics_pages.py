@@ -114,7 +114,7 @@ def test_training_honours_an_exclusion_in_force(films, make_user, monkeypatch):
         def cancel_requested(self):
             return False
 
-    monkeypatch.setattr("recsys.ml.pipeline.train_recommender", capture)
+    monkeypatch.setattr(training, "train_recommender", capture)
     sequence = films.sequences.get(external_user_id="u0")
     services.exclude_from_training(dataset=films, user_key="u0", reason="test", by=make_user("root"))
     model = TrainedModel.objects.create(dataset=films, architecture="sasrec")
