@@ -14,7 +14,7 @@ def forecast_input(dataset: Dataset) -> ForecastInput:
     """Ratings (user = history id, item = Item id), the catalogue and the tags of one dataset.
     Excluded interactions (removed by their member) are left out."""
     ratings = pd.DataFrame.from_records(
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+        Interaction.objects.active().filter(sequence__dataset=dataset)
         .values_list("sequence_id", "item_id", "rating", "timestamp")
         .iterator(chunk_size=20_000),
         columns=["user_id", "item_id", "rating", "timestamp"],
