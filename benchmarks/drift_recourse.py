@@ -102,7 +102,7 @@ def trained_model(histories: dict[str, list[str]], args: argparse.Namespace, nam
     started = time.monotonic()
     recommender = train_recommender(
         data, args.arch, hyper,
-        on_epoch=lambda epoch, loss, metrics, seconds: print(f"  epoch {epoch} loss {loss:.3f} {metrics}", flush=True),
+        on_epoch=lambda epoch, loss, metrics, *_: print(f"  epoch {epoch} loss {loss:.3f} {metrics}", flush=True),
     )
     recommender.save(folder)
     return recommender, time.monotonic() - started

@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from .protocol import ScoringModel
 from .sequences import History, without_positions
 
 FloatArray = npt.NDArray[np.float64]
@@ -39,18 +40,8 @@ DEFAULT_WINDOW = 50  # most recent visible interactions considered for removal
 DEFAULT_HORIZON = 10  # later interactions whose likelihood measures an interaction's pull
 
 
-class CausalModel(Protocol):
+class CausalModel(ScoringModel, Protocol):
     """What the taste measurements need (recsys/ml/CONTRACT.md plus its score_all_positions addition)."""
-
-    architecture: str
-    num_items: int
-    max_len: int
-
-    def encode_inputs(
-        self, sequences: Sequence[Sequence[int]], weights: Sequence[Sequence[float]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def score_last(self, ids: np.ndarray, w: np.ndarray) -> np.ndarray: ...
 
     def score_all_positions(self, ids: np.ndarray, w: np.ndarray) -> np.ndarray: ...
 

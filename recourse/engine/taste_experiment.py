@@ -35,11 +35,11 @@ from recsys.ml.evaluation import bootstrap_ci, full_ranks, per_user_metrics, sam
 
 from .alignment import CategoryIndex, preference_profile
 from .attribution import attention_attribution, score_histories
-from .detection import alignment_attributions
-from .drift import algorithmic_drift_score
+from .drift_detection import alignment_attributions
+from .drift_metrics import algorithmic_drift_score
 from .injection import KINDS, Scenario, inject
 from .protocol import ExplainerUnavailable
-from .recourse import search_recourse
+from .recourse_search import search_recourse
 from .sequences import History
 from .taste import CausalModel, measure_taste
 from .taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch, calibrate_taste, suspicion_of

@@ -13,7 +13,7 @@ from recourse.engine.taste_recourse import TasteCalibration, analyze, analyze_ba
 
 @pytest.fixture(scope="module")
 def trained():
-    from recsys.ml.toy import train_tiny
+    from tests.toy_data import train_tiny
 
     return train_tiny("sasrec")
 
