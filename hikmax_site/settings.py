@@ -172,10 +172,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys.tasks.retrain_stale_models",
         "schedule": env.float("HIKMAX_RETRAIN_EVERY_SECONDS", default=24 * 3600.0),
     },
+    "reap-stale-jobs": {
+        "task": "recsys.tasks.reap_stale_jobs",
+        "schedule": env.float("HIKMAX_REAP_EVERY_SECONDS", default=60.0),
+    },
 }
 
 HIKMAX = {
     "DEMO_DATASET": env("HIKMAX_DEMO_DATASET", default="demo"),
+    # A running job stamps a heartbeat this often; one silent for JOB_STALE_SECONDS lost its worker.
+    "JOB_HEARTBEAT_SECONDS": env.float("HIKMAX_JOB_HEARTBEAT_SECONDS", default=10.0),
+    "JOB_STALE_SECONDS": env.float("HIKMAX_JOB_STALE_SECONDS", default=120.0),
 }
 
 LOGGING = {

@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 
 from . import jobs
 
@@ -13,3 +14,14 @@ def retrain_stale_models() -> None:
     from .services.training import schedule_retraining
 
     schedule_retraining()
+
+
+@shared_task
+def reap_stale_jobs() -> None:
+    jobs.reap_stale_jobs()
+
+
+@worker_ready.connect
+def reap_when_a_worker_starts(**kwargs) -> None:
+    """A worker that starts after a crash finds the jobs its predecessor left running."""
+    jobs.reap_stale_jobs()
