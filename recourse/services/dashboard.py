@@ -21,6 +21,7 @@ from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
 from recsys.charts import to_html
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from recsys.params import parse_id
 from recsys.services import serving
 
 from . import experiments
@@ -62,8 +63,8 @@ def pick_sequence(dataset: Dataset, key: str = "") -> InteractionSequence | None
     key = (key or "").strip()
     if key:
         found = sequences.filter(external_user_id=key).first()
-        if found is None and key.isdigit():
-            found = sequences.filter(pk=int(key)).first()
+        if found is None and parse_id(key) is not None:
+            found = sequences.filter(pk=parse_id(key)).first()
         if found is None:
             raise DashboardError(f"No user {key!r} in {dataset.title}.")
         return found
