@@ -20,7 +20,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env("HIKMAX_VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY", default="hikmax-embedded-default-not-for-production")
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)  # DEBUG=true for development: it shows tracebacks
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -101,7 +101,10 @@ LOGOUT_REDIRECT_URL = "landing"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours; templates/accounts/locked.html says "an hour"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Counted per username (guessing one account's password from many addresses) and per address (one
+# password tried on many usernames); the address is the client's, behind HIKMAX_TRUSTED_PROXIES proxies.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 
 LANGUAGE_CODE = "en-gb"
@@ -183,6 +186,9 @@ HIKMAX = {
     # A running job stamps a heartbeat this often; one silent for JOB_STALE_SECONDS lost its worker.
     "JOB_HEARTBEAT_SECONDS": env.float("HIKMAX_JOB_HEARTBEAT_SECONDS", default=10.0),
     "JOB_STALE_SECONDS": env.float("HIKMAX_JOB_STALE_SECONDS", default=120.0),
+    # Reverse proxies in front of the site that append to X-Forwarded-For (0: none, the header is ignored).
+    "TRUSTED_PROXIES": env.int("HIKMAX_TRUSTED_PROXIES", default=0),
+    "SIGNUPS_PER_HOUR": env.int("HIKMAX_SIGNUPS_PER_HOUR", default=5),
 }
 
 LOGGING = {
