@@ -15,6 +15,7 @@ def import_dataset(job, progress):
         format=params.get("format") or None,
         title=params.get("title", ""),
         progress=progress,
+        source_name=params.get("source_name", ""),
     )
     return {
         "dataset": dataset.name,
