@@ -64,3 +64,35 @@ def test_compose_file_has_the_production_services():
     for name in ("web", "worker", "worker-training", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
+
+
+def _stages(dockerfile: str) -> dict[str, list[str]]:
+    stages, current = {}, None
+    for line in dockerfile.splitlines():
+        if line.startswith("FROM "):
+            current = line.split(" AS ")[-1].strip()
+            stages[current] = []
+        elif current and line.strip() and not line.startswith("#"):
+            stages[current].append(line.strip())
+    return stages
+
+
+def test_the_images_run_as_a_non_root_user_and_training_gets_cuda_tensorflow():
+    stages = _stages((ROOT / "Dockerfile").read_text())
+    for target in ("cpu", "training"):
+        assert stages[target][-1] == "USER hikmax" or "USER hikmax" in stages[target], target
+    assert any("requirements-gpu.txt" in line for line in stages["training"])
+    assert any("check_gpu_tensorflow.py --build-only" in line for line in stages["training"])
+    gpu = (ROOT / "requirements-gpu.txt").read_text()
+    pinned = next(line for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if line.startswith("tensorflow=="))
+    assert f"tensorflow[and-cuda]=={pinned.split('==')[1]}" in gpu
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert services["worker-training"]["build"]["target"] == "training"
+    assert services["web"]["build"]["target"] == "cpu"
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification():
+    result = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                             "vendor.compose-spec", str(ROOT / "docker-compose.yml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
