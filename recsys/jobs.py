@@ -264,7 +264,8 @@ class _Heartbeat(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
-        self.join(timeout=10)
+        if self.is_alive():
+            self.join(timeout=10)
 
 
 def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
@@ -277,7 +278,8 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
     if job is None:
         return
     heartbeat = _Heartbeat(job)
-    heartbeat.start()
+    if not connection.in_atomic_block:  # inside a transaction no other process can see the job anyway
+        heartbeat.start()
     try:
         result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
