@@ -1,5 +1,5 @@
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import RegexValidator
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 USERNAME_RULE = "3 to 30 characters: English letters A–Z, digits 0–9, dot, hyphen and underscore"
 
 
-class UsernameValidator(RegexValidator):
+class UsernameValidator(UnicodeUsernameValidator):
     """ASCII only, so a look-alike (Cyrillic “dеmo” beside “demo”) cannot be registered."""
 
     regex = r"^[A-Za-z0-9._-]{3,30}\Z"
@@ -28,8 +28,9 @@ class User(AbstractUser):
         validators=[username_validator], error_messages={"unique": "A user with that username already exists."},
     )
 
-    class Meta(AbstractUser.Meta):
-        swappable = "AUTH_USER_MODEL"
+    class Meta:
+        verbose_name = "user"
+        verbose_name_plural = "users"
         constraints = [
             models.UniqueConstraint(Lower("username"), name="user_username_unique_ignoring_case"),
             models.UniqueConstraint(Lower("email"), condition=~Q(email=""), name="user_email_unique_ignoring_case"),

@@ -1,11 +1,13 @@
 import json
 import math
 from datetime import UTC, datetime, time
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
@@ -19,13 +21,16 @@ from recsys.services import serving
 from . import charts
 from .forms import FeedbackForm
 from .models import Explanation, RecourseResult
+from .selectors import member_history
 from .services import corrections, drift, explanations
-from .services.context import DriftUnavailable, member_history
+from .services.context import DriftUnavailable
 
 
 @login_required
 def why(request, item_id):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        raise Http404("No dataset has been imported yet.")
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
     method = request.GET.get("method", "ig")
     try:
@@ -71,8 +76,6 @@ def feedback(request, explanation_id):
 
 
 def _why_url(explanation):
-    from django.urls import reverse
-
     return reverse("recourse:why", args=[explanation.target_item_id])
 
 
@@ -155,7 +158,7 @@ def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context = {"dataset": dataset}
+    context: dict[str, Any] = {"dataset": dataset}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
@@ -196,6 +199,9 @@ def _changes_from_json(text: str) -> dict[int, float]:
 @require_POST
 def apply_fix(request):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        messages.error(request, "Nothing was changed: no dataset has been imported yet.")
+        return redirect("recourse:fix")
     try:
         changes = _changes_from_json(request.POST.get("changes", "{}"))
         result = corrections.apply(user=request.user, dataset=dataset, changes=changes,

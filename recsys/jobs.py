@@ -50,6 +50,11 @@ class JobCancelled(Exception):
     pass
 
 
+# A handler that fans its work out to other tasks returns this: the job stays running and those
+# tasks record its progress (and heartbeat) and finish it (see diagnostics.services.run_retrain).
+FANNED_OUT = {"fanned_out": True}
+
+
 def register(kind: str, *, queue: str = "default", on_abandon: Callable[[Job], None] | None = None):
     """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker."""
     if queue not in QUEUES:
@@ -181,14 +186,15 @@ def cancel_job(job: Job) -> None:
 
 
 def _send(job: Job) -> None:
-    from .tasks import run_job
+    from .tasks import run_job  # here: tasks imports this module to run jobs
 
     run_job.apply_async(args=[job.pk], queue=job.queue)
 
 
 def _stale(now) -> Q:
     cutoff = now - timedelta(seconds=stale_seconds())
-    return Q(status=Job.Status.RUNNING) & (
+    # A fanned-out job's own tasks record its life and end (FANNED_OUT); its handler's heartbeat stops by design.
+    return Q(status=Job.Status.RUNNING) & ~Q(result__has_key="fanned_out") & (
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     )
 
@@ -240,6 +246,7 @@ def _claim(job_id: int) -> Job | None:
         message="Started",
         progress=0,
         error="",
+        result={},
     )
     return Job.objects.get(pk=job_id) if claimed else None
 
@@ -291,9 +298,17 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         log.exception("Job %s failed", job.pk)
         _finish(job, Job.Status.FAILED, message=_short(exc), error=traceback.format_exc())
     else:
+        if result is FANNED_OUT:
+            Job.objects.filter(pk=job.pk, attempts=job.attempts).update(result=FANNED_OUT)
+            return
         _finish(job, Job.Status.SUCCEEDED, message="Done", result=result or {}, progress=100)
     finally:
         heartbeat.stop()
+
+
+def finish(job: Job, status: str, *, message: str, result=None, error: str = "", progress=None) -> None:
+    """Record the end of a fanned-out job; its last task calls this."""
+    _finish(job, status, message=message, result=result, error=error, progress=progress)
 
 
 def _short(exc: Exception) -> str:

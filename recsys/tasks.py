@@ -2,6 +2,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from . import jobs
+from .services.training import schedule_retraining
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -11,8 +12,6 @@ def run_job(job_id: int) -> None:
 
 @shared_task
 def retrain_stale_models() -> None:
-    from .services.training import schedule_retraining
-
     schedule_retraining()
 
 

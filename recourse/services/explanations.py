@@ -8,10 +8,10 @@ from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
 from recourse.engine import narratives
-from recourse.engine.explain import explain_item
+from recourse.engine.explanation import explain_item
 from recourse.models import Explanation, ExplanationFeedback
-from recourse.services.context import MemberHistory, member_history
-from recsys.models import Dataset, Interaction, Item, TrainedModel
+from recourse.selectors import MemberHistory, member_history
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
@@ -40,8 +40,6 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> Expl
     if method not in METHODS:
         raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
     model, recommender = serving.loaded_model(dataset)
-    if model.status != TrainedModel.Status.READY:
-        raise ExplanationError("The model is not ready yet; explanations will be available once it is trained.")
     mine = member_history(user, dataset, recommender)
     if len(mine.history) == 0:
         raise ExplanationError(
@@ -189,8 +187,6 @@ def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: s
 
 def explain_members(*, dataset: Dataset, top_k: int = 3, progress=None) -> dict:
     """Precompute and cache explanations of each linked member's top-k recommendations (a batch job)."""
-    from recsys.models import InteractionSequence
-
     users = [s.user for s in InteractionSequence.objects.filter(dataset=dataset, user__isnull=False)
              .select_related("user").order_by("pk")]
     explained = skipped = 0

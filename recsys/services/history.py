@@ -1,11 +1,13 @@
-"""A member's own history: reading it in order and adding/removing their manual entries."""
+"""A member's own history: adding and removing their manual entries (reads live in recsys.selectors)."""
 
+import secrets
 import time
 
 from django.db import transaction
 from django.db.models import Max
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.selectors import sequences_of
 
 
 class HistoryError(Exception):
@@ -21,10 +23,6 @@ def get_or_create_sequence(user, dataset: Dataset) -> InteractionSequence:
         user=user, dataset=dataset, defaults={"external_user_id": f"account-{user.pk}"}
     )
     return sequence
-
-
-def chronological(queryset):
-    return queryset.order_by(*Interaction.CHRONOLOGICAL)
 
 
 @transaction.atomic
@@ -55,3 +53,24 @@ def remove_manual_item(*, user, interaction_id: int) -> None:
             "Only entries you added yourself can be removed here; use “Fix my recommendations” for the rest."
         )
     interaction.delete()
+
+
+def erase_for_user(user) -> dict:
+    """Each dataset's policy decides whether the member's interactions go or stay anonymised (call in a transaction)."""
+    erased = {}
+    for sequence in sequences_of(user).select_for_update(of=("self",)):
+        erased[sequence.dataset.name] = _erase_sequence(sequence)
+    return {"datasets": erased}
+
+
+def _erase_sequence(sequence: InteractionSequence) -> dict:
+    count = sequence.interactions.count()
+    if sequence.dataset.erasure_policy == Dataset.ErasurePolicy.DELETE or sequence.external_user_id.startswith(
+        "account-"
+    ):
+        sequence.delete()
+        return {"policy": "deleted", "interactions": count}
+    anonymous_id = f"erased-{secrets.token_hex(8)}"
+    sequence.interactions.filter(source=Interaction.Source.MANUAL).delete()
+    InteractionSequence.objects.filter(pk=sequence.pk).update(user=None, external_user_id=anonymous_id, attributes={})
+    return {"policy": "anonymised", "interactions": count}

@@ -3,12 +3,12 @@
 import threading
 from dataclasses import dataclass, field
 
-from recsys.models import Dataset, Interaction, Item, TrainedModel
-
-from . import history
+from recsys import selectors
+from recsys.ml.pipeline import TrainedRecommender
+from recsys.models import Dataset, Item, TrainedModel
 
 _lock = threading.Lock()
-_loaded: dict[int, object] = {}  # dataset id -> (artefact path, TrainedRecommender)
+_loaded: dict[int, tuple[str, TrainedRecommender]] = {}  # dataset id -> (artefact path, recommender)
 
 
 class NoActiveModel(Exception):
@@ -33,14 +33,12 @@ class MemberRecommendations:
 
 def load_recommender(model: TrainedModel):
     """The TrainedRecommender of any ready model version (not cached)."""
-    from recsys.ml.pipeline import TrainedRecommender
-
     return TrainedRecommender.load(model.artefact_path)
 
 
 def loaded_model(dataset: Dataset):
     """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
-    model = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+    model = selectors.active_model(dataset)
     if model is None:
         raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
     with _lock:
@@ -50,20 +48,9 @@ def loaded_model(dataset: Dataset):
         return model, _loaded[dataset.pk][1]
 
 
-def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
-    """The member's active interactions as (item id, weight), oldest first. Excluded ones are left out."""
-    return history_entries(Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset))
-
-
-def history_entries(interactions) -> list[tuple[str, float]]:
-    """(item id, weight) of the active interactions among ``interactions``, oldest first."""
-    rows = history.chronological(interactions.filter(state=Interaction.State.ACTIVE)).values_list("item_id", "weight")
-    return [(str(item_id), weight) for item_id, weight in rows]
-
-
 def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecommendations:
     model, recommender = loaded_model(dataset)
-    entries = member_history_entries(user, dataset)
+    entries = selectors.member_history_entries(user, dataset)
     [result] = recommender.recommend([entries], n=n)
     items = Item.objects.in_bulk([int(key) for key in result.items])
     unknown = [int(key) for key in result.unknown_items]  # usually none: skip building the query (~0.3 ms)
@@ -76,7 +63,7 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecomm
     )
 
 
-def warm_up() -> list[str]:
+def warm_up_recommenders() -> list[str]:
     """Load every active model and run it once, so a worker's first page is not slowed by TensorFlow start-up."""
     warmed = []
     for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
+from .loop_world import trained_world_model, world  # noqa: F401 (fixtures of the member-loop tests)
+
 # The live server and Playwright's sync API share this thread's event loop.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 

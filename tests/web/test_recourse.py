@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from recourse.models import DriftResult, RecourseResult
 from recourse.services import context, corrections, drift
+from recsys import selectors
 from recsys.models import Dataset, Interaction
 from recsys.services import serving
 
@@ -140,7 +141,7 @@ def test_apply_then_undo_restores_the_exact_rows(client, calibrated):
     assert (first.state, first.weight, second.state, second.weight) == ("excluded", 1.0, "active", 0.4)
     assert Interaction.objects.count() == len(before)  # nothing deleted
     assert len(serving.recommend_for_member(alice, dataset).items) == 10
-    assert serving.member_history_entries(alice, dataset)[0] == (str(second.item_id), 0.4)
+    assert selectors.member_history_entries(alice, dataset)[0] == (str(second.item_id), 0.4)
 
     result = RecourseResult.objects.get()
     client.post(reverse("recourse:undo", args=[result.pk]))
