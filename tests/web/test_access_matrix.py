@@ -5,7 +5,9 @@ The routes are read from the URL conf, so a new route without a rule in RULES fa
   public  anyone;
   member  any signed-in account (anonymous: sent to sign in, or 403 from the API);
   own     like member, on an object of the member's: another member gets 404 (or 403);
-  staff   analysts and administrators (members: 403);
+  staff   analysts and administrators (members: 403); on a missing object ("missing") the access check
+          still comes first, so the refusals are tested without building the object;
+  superuser  administrators only (analysts too are refused);
   admin   Django's admin site: staff with permissions (anyone else: sent to the admin sign-in).
 """
 
@@ -27,7 +29,7 @@ ROLES = ("anonymous", "member", "other", "staff", "admin")
 
 @dataclass(frozen=True)
 class Rule:
-    access: str  # public, member, own, staff
+    access: str  # public, member, own, staff, superuser, admin
     method: str = "get"
     args: tuple[str, ...] = ()  # names of World objects whose pk fill the route's arguments
 
@@ -92,6 +94,24 @@ RULES = {
     "api-recourse-undo": Rule("own", P, ("correction",)),
     "api-schema": Rule("public"),
     "api-docs": Rule("public"),
+    "diagnostics:runs": Rule("staff"),
+    "diagnostics:start": Rule("staff", P),
+    "diagnostics:run": Rule("staff", G, ("missing",)),
+    "diagnostics:cancel": Rule("staff", P, ("missing",)),
+    "diagnostics:resume": Rule("staff", P, ("missing",)),
+    "diagnostics:export": Rule("staff", G, ("missing", "json")),
+    "diagnostics:entity": Rule("staff", G, ("missing", "user", "json")),
+    "diagnostics:exclusions": Rule("staff"),
+    "diagnostics:exclude": Rule("superuser", P),
+    "diagnostics:lift": Rule("superuser", P, ("missing",)),
+    "forecast:emerging": Rule("staff"),
+    "forecast:train": Rule("staff", P),
+    "forecast:activate": Rule("staff", P, ("missing",)),
+    "forecast:title": Rule("staff", G, ("missing", "item")),
+    "forecast:audit": Rule("staff", G, ("missing",)),
+    "forecast:sensitivity": Rule("staff", G, ("missing",)),
+    "forecast:card": Rule("staff", G, ("missing",)),
+    "forecast:card-download": Rule("staff", G, ("missing",)),
     "admin": Rule("admin"),
 }
 
@@ -132,7 +152,8 @@ def world(make_user):
     explanation = Explanation.objects.create(user=users["member"], trained_model=model, target_item=interaction.item,
                                              method="ig", history_fingerprint="x")
     objects = {"item": dataset.items.first().pk, "interaction": interaction.pk, "correction": correction.pk,
-               "explanation": explanation.pk, "model": model.pk, "json": "json",
+               "explanation": explanation.pk, "model": model.pk, "json": "json", "user": "user",
+               "missing": 987654,
                "job": Job.objects.create(kind="import_dataset", status="failed").pk,
                "experiment": Experiment.objects.create(name="e", dataset=dataset, trained_model=model).pk}
     return users, objects
@@ -161,6 +182,8 @@ def _expected(rule: Rule, role: str) -> str:
         return "allow" if role in ("staff", "admin") else "deny"
     if rule.access == "staff":
         return "allow" if role in ("staff", "admin") else "deny"
+    if rule.access == "superuser":
+        return "allow" if role == "admin" else "deny"
     if rule.access == "own" and role != "member":
         return "hide"
     return "allow"
