@@ -51,9 +51,15 @@ class Session:
     def __init__(self, port: int):
         self.port = port
         self.cookies: dict[str, str] = {}
-        self.connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=120)
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict]:
+        try:
+            return self._request(method, path, body)
+        except http.client.RemoteDisconnected:  # the server closed an idle keep-alive connection: once more
+            return self._request(method, path, body)
+
+    def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"{HOST}:{self.port}"}
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -88,12 +94,14 @@ def start_gunicorn(args) -> subprocess.Popen:
          "--bind", f"{HOST}:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
          "--timeout", "120", "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.time() + 180
+    deadline = time.time() + 240
     while time.time() < deadline:
         try:
-            http.client.HTTPConnection(HOST, args.port, timeout=2).request("GET", "/")
+            probe = http.client.HTTPConnection(HOST, args.port, timeout=120)
+            probe.request("GET", "/accounts/login/")
+            probe.getresponse().read()
             return server
-        except OSError:
+        except (OSError, http.client.HTTPException):
             time.sleep(0.5)
     os.killpg(server.pid, signal.SIGTERM)
     raise SystemExit("gunicorn did not start")
@@ -164,7 +172,11 @@ def main(argv=None) -> None:
         results = [run_page(args, "/for-you/"), run_page(args, why_path(args))]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     header = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
               "gunicorn": {"workers": args.workers, "threads": args.threads}}
     for result in results:
