@@ -12,6 +12,18 @@ class SignUpForm(UserCreationForm):
         model = User
         fields = ("username", "email")
 
+    def clean_username(self):
+        username = super().clean_username()
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username
+
+    def clean_email(self):
+        email = self.cleaned_data.get("email", "").strip()
+        if email and User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with that e-mail address already exists.")
+        return email
+
 
 class EraseAccountForm(forms.Form):
     password = forms.CharField(label="Your password", widget=forms.PasswordInput)

@@ -1,19 +1,25 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import export, services
+from .client_ip import client_ip
 from .forms import EraseAccountForm, SignUpForm
 
 
 def signup(request):
     if request.user.is_authenticated:
         return redirect("recsys:home")
+    if request.method == "POST" and not _signup_allowed(request):
+        return render(request, "accounts/signup_paused.html", {"limit": settings.HIKMAX["SIGNUPS_PER_HOUR"]},
+                      status=429)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -21,6 +27,18 @@ def signup(request):
         messages.success(request, "Welcome to HikmaX. Start by adding a few things you liked from the catalogue.")
         return redirect("recsys:catalogue")
     return render(request, "accounts/signup.html", {"form": form})
+
+
+def _signup_allowed(request) -> bool:
+    """At most SIGNUPS_PER_HOUR sign-up attempts an hour from one client address (a shared cache in production)."""
+    key = f"signup-attempts:{client_ip(request)}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        attempts = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=3600)
+        attempts = 1
+    return attempts <= settings.HIKMAX["SIGNUPS_PER_HOUR"]
 
 
 @login_required

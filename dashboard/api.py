@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from recourse.models import Experiment
 from recsys.models import Dataset
+from recsys.params import optional_id
 
 from . import reads
 
@@ -79,8 +80,8 @@ class OverviewView(APIView):
     @extend_schema(parameters=[OpenApiParameter("dataset", int, description="dataset id")],
                    responses=OverviewSerializer)
     def get(self, request):
-        key = request.query_params.get("dataset", "")
-        dataset = (Dataset.objects.filter(pk=int(key)).first() if key.isdigit() else None) or reads.default_dataset()
+        key = optional_id(request.query_params.get("dataset"), "dataset")
+        dataset = (Dataset.objects.filter(pk=key).first() if key is not None else None) or reads.default_dataset()
         if dataset is None:
             raise NotFound("No dataset has been imported yet.")
         overview = reads.dataset_overview(dataset)

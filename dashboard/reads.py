@@ -29,6 +29,7 @@ from recourse.engine.sequences import History
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from recsys.params import parse_id
 from recsys.services import serving
 
 SECTIONS = (
@@ -65,8 +66,8 @@ def pick_sequence(dataset: Dataset, key: str = "") -> InteractionSequence | None
     key = (key or "").strip()
     if key:
         found = sequences.filter(external_user_id=key).first()
-        if found is None and key.isdigit():
-            found = sequences.filter(pk=int(key)).first()
+        if found is None and (sequence_id := parse_id(key)) is not None:
+            found = sequences.filter(pk=sequence_id).first()
         if found is None:
             raise DashboardError(f"No user {key!r} in {dataset.title}.")
         return found

@@ -18,6 +18,7 @@ from recourse.engine.population import DRIFT_METRICS, RANKING_METRICS
 from recourse.models import Experiment
 from recourse.services import experiments
 from recsys.models import Dataset, TrainedModel
+from recsys.params import optional_id, parse_id, require_id
 from recsys.services import registry, training
 
 from . import figures, reads
@@ -27,16 +28,16 @@ from .api import ExperimentSerializer
 
 
 def _dataset(request) -> Dataset | None:
-    key = request.GET.get("dataset") or request.POST.get("dataset")
-    if key and str(key).isdigit():
-        return Dataset.objects.filter(pk=int(key)).first() or reads.default_dataset()
+    key = optional_id(request.GET.get("dataset") or request.POST.get("dataset"), "dataset")
+    if key is not None:
+        return Dataset.objects.filter(pk=key).first() or reads.default_dataset()
     return reads.default_dataset()
 
 
 def _seed(request) -> int:
-    """A drift seed must be a non-negative whole number; anything else falls back to 0."""
-    value = request.GET.get("seed", "0")
-    return int(value) if value.isdigit() else 0
+    """A drift seed must be a whole number below 2**32; anything else falls back to 0."""
+    value = parse_id(request.GET.get("seed", "0"))
+    return value if value is not None and value < 2**32 else 0
 
 
 def _context(request, section: str, dataset: Dataset | None, **extra) -> dict:
@@ -102,7 +103,7 @@ def activate_model(request, model_id):
 @staff_required
 @require_POST
 def train_model(request):
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    dataset = get_object_or_404(Dataset, pk=require_id(request.POST.get("dataset"), "dataset"))
     try:
         hyperparameters = json.loads(request.POST.get("hyperparameters") or "{}")
         job = training.start_training(dataset=dataset, architecture=request.POST.get("architecture", ""),
@@ -218,8 +219,8 @@ def metrics(request):
     if dataset is None:
         return _no_dataset(request, "metrics")
     rows = Experiment.objects.filter(dataset=dataset).select_related("trained_model", "job")
-    chosen = rows.filter(pk=request.GET.get("experiment")).first() if request.GET.get(
-        "experiment", "").isdigit() else reads.latest_experiment(dataset)
+    chosen_id = optional_id(request.GET.get("experiment"), "experiment")
+    chosen = rows.filter(pk=chosen_id).first() if chosen_id is not None else reads.latest_experiment(dataset)
     protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
     return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
@@ -231,16 +232,19 @@ def metrics(request):
 @staff_required
 @require_POST
 def start_experiment(request):
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset"))
+    dataset = get_object_or_404(Dataset, pk=require_id(request.POST.get("dataset"), "dataset"))
+    n_users = parse_id(request.POST.get("n_users") or experiments.DEFAULT_USERS)
+    seed = parse_id(request.POST.get("seed") or 0)
     try:
+        if n_users is None or seed is None or seed >= 2**32:
+            raise ValueError
         experiment = experiments.start_experiment(
-            dataset=dataset, n_users=int(request.POST.get("n_users") or experiments.DEFAULT_USERS),
-            strategies=request.POST.getlist("strategies"), seed=int(request.POST.get("seed") or 0),
+            dataset=dataset, n_users=n_users, strategies=request.POST.getlist("strategies"), seed=seed,
             name=request.POST.get("name", "")[:120], owner=request.user,
         )
         messages.success(request, f"Experiment #{experiment.pk} queued as job #{experiment.job_id} (xai queue).")
     except ValueError:
-        messages.error(request, "Users and seed must be whole numbers.")
+        messages.error(request, "Users and seed must be whole numbers (the seed below 4294967296).")
     except experiments.ExperimentError as exc:
         messages.error(request, str(exc))
     return redirect(f"{reverse('dashboard:metrics')}?dataset={dataset.pk}")

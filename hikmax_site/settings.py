@@ -20,7 +20,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env("HIKMAX_VAR_DIR", default=str(BASE_DIR / "var")))
 
 SECRET_KEY = env("SECRET_KEY", default="hikmax-embedded-default-not-for-production")
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)  # DEBUG=true for development: it shows tracebacks
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -104,7 +104,10 @@ LOGOUT_REDIRECT_URL = "landing"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours; templates/accounts/locked.html says "an hour"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Counted per username (guessing one account's password from many addresses) and per address (one
+# password tried on many usernames); the address is the client's, behind HIKMAX_TRUSTED_PROXIES proxies.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 
 LANGUAGE_CODE = "en-gb"
@@ -136,7 +139,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "hikmax_site.api.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -146,6 +149,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",  # served from static files: no CDN needed
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "hikmax_site.api.document_error_responses"],
 }
 
 # Celery: the embedded default is a filesystem broker, so a real worker process
@@ -178,10 +183,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys.tasks.retrain_stale_models",
         "schedule": env.float("HIKMAX_RETRAIN_EVERY_SECONDS", default=24 * 3600.0),
     },
+    "reap-stale-jobs": {
+        "task": "recsys.tasks.reap_stale_jobs",
+        "schedule": env.float("HIKMAX_REAP_EVERY_SECONDS", default=60.0),
+    },
 }
 
 HIKMAX = {
     "DEMO_DATASET": env("HIKMAX_DEMO_DATASET", default="demo"),
+    # A running job stamps a heartbeat this often; one silent for JOB_STALE_SECONDS lost its worker.
+    "JOB_HEARTBEAT_SECONDS": env.float("HIKMAX_JOB_HEARTBEAT_SECONDS", default=10.0),
+    "JOB_STALE_SECONDS": env.float("HIKMAX_JOB_STALE_SECONDS", default=120.0),
+    # Reverse proxies in front of the site that append to X-Forwarded-For (0: none, the header is ignored).
+    "TRUSTED_PROXIES": env.int("HIKMAX_TRUSTED_PROXIES", default=0),
+    "SIGNUPS_PER_HOUR": env.int("HIKMAX_SIGNUPS_PER_HOUR", default=5),
 }
 
 LOGGING = {

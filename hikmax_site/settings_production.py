@@ -1,7 +1,27 @@
-"""Production settings: the environment must provide SECRET_KEY, DATABASE_URL and CELERY_BROKER_URL."""
+"""Production settings: the environment must provide the services; nothing falls back to the embedded default.
+
+Required: SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis) and CACHE_URL
+(a cache shared by all processes, e.g. Redis). Without them the process refuses to start.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .settings import *  # noqa: F403
 from .settings import env
+
+REQUIRED = ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+_missing = [name for name in REQUIRED if not os.environ.get(name, "").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        f"Production settings need {', '.join(_missing)} in the environment; refusing to start on the embedded "
+        "default (SQLite, filesystem broker, per-process cache).")
+for _name, _embedded in (("DATABASE_URL", "sqlite"), ("CELERY_BROKER_URL", "filesystem"),
+                         ("CACHE_URL", "locmem")):
+    if os.environ[_name].startswith(_embedded):
+        raise ImproperlyConfigured(f"{_name}={os.environ[_name]!r} is the embedded default; production needs a "
+                                   "shared service.")
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")

@@ -89,6 +89,9 @@ class RecourseResult(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     undone_at = models.DateTimeField(null=True, blank=True)
 
+    # Set by corrections.undo: titles of changed entries deleted from the history since, so not restored.
+    gone: tuple[str, ...] = ()
+
     class Meta:
         ordering = ["-created_at"]
 

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from recsys.params import MAX_ID
+
 from .models import DriftResult, Explanation, RecourseResult
 
 
@@ -22,8 +24,15 @@ class DriftResultSerializer(serializers.ModelSerializer):
 
 
 class ChangeSerializer(serializers.Serializer):
-    interaction_id = serializers.IntegerField()
-    weight = serializers.FloatField(help_text="0 removes (excludes) the interaction; (0, 1) down-weights it")
+    interaction_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    weight = serializers.FloatField(min_value=0.0, max_value=1.0,
+                                    help_text="0 removes (excludes) the interaction; (0, 1) down-weights it; "
+                                              "below 1")
+
+    def validate_weight(self, weight: float) -> float:
+        if not weight < 1.0:
+            raise serializers.ValidationError("A weight must be below 1 (1 would change nothing).")
+        return weight
 
 
 class PreviewRequestSerializer(serializers.Serializer):
@@ -55,8 +64,8 @@ class PreviewSerializer(serializers.Serializer):
 
 
 class ApplyRequestSerializer(serializers.Serializer):
-    changes = ChangeSerializer(many=True)
-    fingerprint = serializers.CharField()
+    changes = ChangeSerializer(many=True, min_length=1)
+    fingerprint = serializers.CharField(min_length=1, help_text="From the preview")
 
 
 class RecourseResultSerializer(serializers.ModelSerializer):

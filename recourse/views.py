@@ -1,4 +1,5 @@
 import json
+import math
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -14,6 +15,7 @@ from recsys import charts as recsys_charts
 from recsys import selectors
 from recsys.forms import DatasetChoiceForm
 from recsys.models import Item
+from recsys.params import parse_id
 from recsys.services import serving
 
 from . import charts
@@ -115,14 +117,40 @@ def _changes_from_form(post) -> dict[int, float]:
     for key, action in post.items():
         if not key.startswith("action-") or action == "keep":
             continue
-        interaction_id = int(key.removeprefix("action-"))
+        interaction_id = parse_id(key.removeprefix("action-"))
+        if interaction_id is None:
+            raise corrections.CorrectionError("The form names an entry that is not in your history.")
         if action == "remove":
             changes[interaction_id] = 0.0
         elif action == "lower":
-            changes[interaction_id] = float(post.get(f"weight-{interaction_id}", "0.5"))
+            changes[interaction_id] = _weight(post.get(f"weight-{interaction_id}", "0.5"))
         else:
-            raise corrections.CorrectionError(f"Unknown action {action!r}.")
+            raise corrections.CorrectionError(f"Unknown action {action[:20]!r}: choose keep, lower or remove.")
     return changes
+
+
+def _weight(value) -> float:
+    """A weight typed or sent by a member: a number, else a message saying what is expected."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise corrections.CorrectionError("Each weight must be a number at least 0 and below 1.")
+    try:
+        weight = float(value)
+    except ValueError:
+        raise corrections.CorrectionError(
+            f"A weight must be a number at least 0 and below 1; {str(value)[:20]!r} is not a number.") from None
+    if not math.isfinite(weight):
+        raise corrections.CorrectionError("Each weight must be a number at least 0 and below 1.")
+    return weight
+
+
+def _went_off_after(text: str) -> datetime | None:
+    try:
+        day = parse_date(text) if text else None
+    except ValueError:  # well-formed but impossible, e.g. 2024-02-31
+        day = None
+    if text and day is None:
+        raise corrections.CorrectionError(f"{text[:20]!r} is not a date; use the date picker.")
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
 
 
 @login_required
@@ -135,14 +163,13 @@ def fix(request):
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
         if request.method == "POST" and "suggest" in request.POST:
-            went_off = parse_date(request.POST.get("went_off_after") or "")
-            went_off = datetime.combine(went_off, time.min, tzinfo=UTC) if went_off else None
+            went_off = _went_off_after(request.POST.get("went_off_after") or "")
             context["preview"] = corrections.suggest(user=request.user, dataset=dataset, went_off_after=went_off,
                                                      min_rating=4.0 if request.POST.get("liked_only") else None)
         elif request.method == "POST":
             context["preview"] = corrections.preview(
                 user=request.user, dataset=dataset, changes=_changes_from_form(request.POST))
-    except (corrections.CorrectionError, DriftUnavailable, ValueError) as exc:
+    except (corrections.CorrectionError, DriftUnavailable) as exc:
         context["error"] = str(exc)
     except serving.NoActiveModel as exc:
         context["unavailable"] = str(exc)
@@ -152,11 +179,20 @@ def fix(request):
 
 
 def _changes_from_json(text: str) -> dict[int, float]:
-    """{"interaction id": weight, ...} from the preview form; anything else is a ValueError."""
-    changes = json.loads(text)
-    if not isinstance(changes, dict):
-        raise ValueError("the changes must map interaction ids to weights")
-    return {int(k): float(v) for k, v in changes.items()}
+    """{"interaction id": weight, ...} from the preview form; anything else is a CorrectionError."""
+    try:
+        changes = json.loads(text)
+    except ValueError:
+        changes = None
+    if not isinstance(changes, dict) or not changes:
+        raise corrections.CorrectionError("The form did not say which entries to change; please preview again.")
+    parsed = {}
+    for key, weight in changes.items():
+        interaction_id = parse_id(key)
+        if interaction_id is None:
+            raise corrections.CorrectionError("The form names an entry that is not in your history.")
+        parsed[interaction_id] = _weight(weight)
+    return parsed
 
 
 @login_required
@@ -171,7 +207,7 @@ def apply_fix(request):
         result = corrections.apply(user=request.user, dataset=dataset, changes=changes,
                                    fingerprint=request.POST.get("fingerprint", ""),
                                    suggested=request.POST.get("suggested") == "1")
-    except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel, ValueError) as exc:
+    except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
         return redirect("recourse:fix")
     messages.success(request, f"Applied {len(result.changes)} change(s). Your recommendations are updated; "
@@ -189,11 +225,15 @@ def correction_list(request):
 @require_POST
 def undo_correction(request, result_id):
     try:
-        corrections.undo(user=request.user, result_id=result_id)
+        result = corrections.undo(user=request.user, result_id=result_id)
     except RecourseResult.DoesNotExist:
         raise Http404("No such correction.") from None
     except corrections.CorrectionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "Undone: your history is exactly as it was before that correction.")
+        if result.gone:
+            messages.success(request, "Undone. Not restored, because they were deleted from your history since: "
+                                      + ", ".join(result.gone) + ".")
+        else:
+            messages.success(request, "Undone: your history is exactly as it was before that correction.")
     return redirect("recourse:corrections")

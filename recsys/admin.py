@@ -149,10 +149,12 @@ class DatasetAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             source = data["path"] or str(_save_uploads(data["files"]))
+            uploaded = ", ".join(Path(upload.name).name for upload in data["files"] or [])
             job = jobs.start_job(
                 kind="import_dataset",
                 owner=request.user,
-                params={"name": data["name"], "title": data["title"], "format": data["format"], "path": source},
+                params={"name": data["name"], "title": data["title"], "format": data["format"], "path": source,
+                        "source_name": uploaded if not data["path"] else ""},
             )
             job_queued(request, f"Import of {data['name']}", job)
             return redirect("admin:recsys_dataset_changelist")

@@ -15,6 +15,7 @@ def import_dataset(job, progress):
         format=params.get("format") or None,
         title=params.get("title", ""),
         progress=progress,
+        source_name=params.get("source_name", ""),
     )
     return {
         "dataset": dataset.name,
@@ -24,11 +25,17 @@ def import_dataset(job, progress):
     }
 
 
-@jobs.register("train_model", queue="training")
+def _model_not_trained(job):
+    training.abandon(model_id=job.params["model_id"], reason=job.message)
+
+
+@jobs.register("train_model", queue="training", on_abandon=_model_not_trained)
 def train_model(job, progress):
     model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
-    model = training.train(model, progress)
-    model_trained.send(sender=TrainedModel, model=model)
+    # A re-run after an earlier run trained the model but died before recording it keeps that model.
+    if model.status != TrainedModel.Status.READY:
+        model = training.train(model, progress)
+        model_trained.send(sender=TrainedModel, model=model)
     if job.params.get("activate"):
         registry.activate(model)
     return {"model_id": model.pk, **training.headline(model.metrics), "epochs": len(model.training_curve),

@@ -1,15 +1,32 @@
 """Background jobs: a Job row is the record, a Celery task on the job's queue runs it.
 
 Each kind of job registers one handler, `handler(job, progress) -> dict`, which calls a
-service. The runner records start, progress, result, failure and timings on the row, so a
-job that fails or whose worker dies is visible and can be retried.
+service. The runner records start, progress, result, failure and timings on the row.
+
+Surviving faults (the broker alone cannot: the embedded filesystem broker drops a message as soon as
+a worker takes it, and Redis re-delivers an unacknowledged one only after its visibility timeout):
+- while a job runs, a heartbeat thread stamps `heartbeat_at` every JOB_HEARTBEAT_SECONDS;
+- `reap_stale_jobs` (on beat, and when a worker starts) marks a running job whose heartbeat is older
+  than JOB_STALE_SECONDS failed with a message saying so, so it can be retried; the kind's
+  `on_abandon` hook tidies what the handler left (a model in training is marked failed);
+- a run claims its job atomically (queued, or running with a stale heartbeat), so a re-delivered
+  message never runs a job twice at once and a finished job is never run again;
+- an identical submission (same kind, owner and parameters) while the first is queued or running
+  returns the first job instead of a second one.
 """
 
+import hashlib
+import json
 import logging
+import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import Job
@@ -17,7 +34,16 @@ from .models import Job
 log = logging.getLogger(__name__)
 
 QUEUES = ("default", "training", "xai")
-_handlers: dict[str, tuple[Callable, str]] = {}
+
+
+@dataclass(frozen=True)
+class _Kind:
+    handler: Callable
+    queue: str
+    on_abandon: Callable[[Job], None] | None
+
+
+_kinds: dict[str, _Kind] = {}
 
 
 class JobCancelled(Exception):
@@ -25,34 +51,36 @@ class JobCancelled(Exception):
 
 
 # A handler that fans its work out to other tasks returns this: the job stays running and those
-# tasks record its progress and finish it (see diagnostics.services.run_retrain).
+# tasks record its progress (and heartbeat) and finish it (see diagnostics.services.run_retrain).
 FANNED_OUT = {"fanned_out": True}
 
 
-def register(kind: str, *, queue: str = "default"):
+def register(kind: str, *, queue: str = "default", on_abandon: Callable[[Job], None] | None = None):
+    """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker."""
     if queue not in QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; expected one of {QUEUES}")
 
     def decorator(handler):
-        _handlers[kind] = (handler, queue)
+        _kinds[kind] = _Kind(handler, queue, on_abandon)
         return handler
 
     return decorator
 
 
-def handler_for(kind: str) -> Callable:
+def _kind(kind: str) -> _Kind:
     _import_handlers()
     try:
-        return _handlers[kind][0]
+        return _kinds[kind]
     except KeyError:
         raise ValueError(f"Unknown job kind {kind!r}") from None
 
 
+def handler_for(kind: str) -> Callable:
+    return _kind(kind).handler
+
+
 def queue_for(kind: str) -> str:
-    _import_handlers()
-    if kind not in _handlers:
-        raise ValueError(f"Unknown job kind {kind!r}")
-    return _handlers[kind][1]
+    return _kind(kind).queue
 
 
 def _import_handlers():
@@ -60,6 +88,14 @@ def _import_handlers():
     from django.utils.module_loading import autodiscover_modules
 
     autodiscover_modules("job_handlers")
+
+
+def heartbeat_seconds() -> float:
+    return float(settings.HIKMAX["JOB_HEARTBEAT_SECONDS"])
+
+
+def stale_seconds() -> float:
+    return float(settings.HIKMAX["JOB_STALE_SECONDS"])
 
 
 class Progress:
@@ -71,20 +107,47 @@ class Progress:
 
     def __call__(self, percent: float, message: str = "") -> None:
         percent = int(max(0, min(100, percent)))
-        Job.objects.filter(pk=self.job.pk).update(progress=percent, message=message[:300])
+        Job.objects.filter(pk=self.job.pk).update(progress=percent, message=message[:300],
+                                                  heartbeat_at=timezone.now())
         if self.echo:
             self.echo(percent, message)
-        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+        if self.cancel_requested():
             raise JobCancelled("Cancelled on request")
 
     def cancel_requested(self) -> bool:
         return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
 
-def start_job(*, kind: str, params: dict | None = None, owner=None, enqueue: bool = True) -> Job:
-    """Record a job and send it to its queue; enqueue=False when the caller runs it in-process with run()."""
+def fingerprint(*, kind: str, owner=None, params: dict | None = None) -> str:
+    """What makes two submissions the same job: kind, owner and parameters."""
+    text = json.dumps([kind, getattr(owner, "pk", None), params or {}], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def active_duplicate(key: str) -> Job | None:
+    """The queued or running job submitted with this fingerprint, if any."""
+    return Job.objects.filter(fingerprint=key, status__in=Job.ACTIVE).first()
+
+
+def start_job(*, kind: str, params: dict | None = None, owner=None, enqueue: bool = True,
+              same_as: dict | None = None) -> Job:
+    """Record a job and send it to its queue; enqueue=False when the caller runs it in-process with run().
+
+    An identical job (same kind, owner and `same_as`, by default the parameters) still queued or
+    running is returned instead of a new one; `job.duplicate` tells which happened.
+    """
     queue = queue_for(kind)
-    job = Job.objects.create(kind=kind, queue=queue, params=params or {}, owner=owner)
+    key = fingerprint(kind=kind, owner=owner, params=params if same_as is None else same_as)
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(kind=kind, queue=queue, params=params or {}, owner=owner, fingerprint=key)
+    except IntegrityError:
+        existing = active_duplicate(key)
+        if existing is None:  # it finished between the insert and this read: submit again
+            return start_job(kind=kind, params=params, owner=owner, enqueue=enqueue, same_as=same_as)
+        existing.duplicate = True
+        return existing
+    job.duplicate = False
     if enqueue:
         transaction.on_commit(lambda: _send(job))
     return job
@@ -100,6 +163,7 @@ def retry_job(job: Job) -> Job:
         error="",
         cancel_requested=False,
         started_at=None,
+        heartbeat_at=None,
         finished_at=None,
     )
     transaction.on_commit(lambda: _send(job))
@@ -108,14 +172,17 @@ def retry_job(job: Job) -> Job:
 
 
 def cancel_job(job: Job) -> None:
+    """Cancel at once when nothing runs it (queued, or its worker is gone); else ask the running handler to stop."""
+    job.refresh_from_db()
     if job.is_finished:
         return
     if job.status == Job.Status.QUEUED:
-        Job.objects.filter(pk=job.pk).update(
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
             status=Job.Status.CANCELLED, message="Cancelled before it started", finished_at=timezone.now()
         )
-    else:
-        Job.objects.filter(pk=job.pk).update(cancel_requested=True, message="Cancelling…")
+        return
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True, message="Cancelling…")
+    reap_stale_jobs(ids=[job.pk])
 
 
 def _send(job: Job) -> None:
@@ -124,23 +191,102 @@ def _send(job: Job) -> None:
     run_job.apply_async(args=[job.pk], queue=job.queue)
 
 
-def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
-    """Run a job to its end, recording the outcome. Re-running a finished job does nothing.
+def _stale(now) -> Q:
+    cutoff = now - timedelta(seconds=stale_seconds())
+    # A fanned-out job's own tasks record its life and end (FANNED_OUT); its handler's heartbeat stops by design.
+    return Q(status=Job.Status.RUNNING) & ~Q(result__has_key="fanned_out") & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
 
-    Workers call this; a management command may call it in-process with on_progress for a progress bar.
-    """
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or job.is_finished:
+
+def reap_stale_jobs(*, ids: list[int] | None = None) -> list[int]:
+    """Mark running jobs whose worker stopped sending heartbeats failed (or cancelled, if asked), retryable."""
+    now = timezone.now()
+    found = Job.objects.filter(_stale(now))
+    if ids is not None:
+        found = found.filter(pk__in=ids)
+    reaped = []
+    for job in found:
+        cancelled = job.cancel_requested
+        message = (f"The worker running this job stopped (no heartbeat for over {stale_seconds():.0f} s); "
+                   + ("cancelled." if cancelled else "marked failed — retry it to run it again."))
+        claimed = Job.objects.filter(_stale(now), pk=job.pk, attempts=job.attempts).update(
+            status=Job.Status.CANCELLED if cancelled else Job.Status.FAILED,
+            message=message[:300], error=message, finished_at=now,
+        )
+        if claimed:
+            log.warning("Job %s: %s", job.pk, message)
+            job.message = message
+            _abandon(job)
+            reaped.append(job.pk)
+    return reaped
+
+
+def _abandon(job: Job) -> None:
+    try:
+        hook = _kind(job.kind).on_abandon
+    except ValueError:
         return
-    Job.objects.filter(pk=job.pk).update(
+    if hook is None:
+        return
+    try:
+        hook(job)
+    except Exception:
+        log.exception("Tidying up after job %s failed", job.pk)
+
+
+def _claim(job_id: int) -> Job | None:
+    """Take the job for this run: it must be queued, or running on a worker that stopped heartbeating."""
+    now = timezone.now()
+    claimed = Job.objects.filter(Q(status=Job.Status.QUEUED) | _stale(now), pk=job_id).update(
         status=Job.Status.RUNNING,
-        started_at=timezone.now(),
-        attempts=job.attempts + 1,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
         message="Started",
         progress=0,
         error="",
+        result={},
     )
-    job.refresh_from_db()
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+class _Heartbeat(threading.Thread):
+    """Stamps the job's heartbeat while the handler runs, even inside a long step that reports no progress."""
+
+    def __init__(self, job: Job):
+        super().__init__(name=f"job-{job.pk}-heartbeat", daemon=True)
+        self.job = job
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(heartbeat_seconds()):
+                Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING, attempts=self.job.attempts).update(
+                    heartbeat_at=timezone.now())
+        except Exception:
+            log.exception("Heartbeat of job %s stopped", self.job.pk)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join(timeout=10)
+
+
+def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) -> None:
+    """Run a job to its end, recording the outcome.
+
+    Running a finished job, or one another live worker is running, does nothing. Workers call this;
+    a management command may call it in-process with on_progress for a progress bar.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return
+    heartbeat = _Heartbeat(job)
+    if not connection.in_atomic_block:  # inside a transaction no other process can see the job anyway
+        heartbeat.start()
     try:
         result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
@@ -153,8 +299,11 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         _finish(job, Job.Status.FAILED, message=_short(exc), error=traceback.format_exc())
     else:
         if result is FANNED_OUT:
+            Job.objects.filter(pk=job.pk, attempts=job.attempts).update(result=FANNED_OUT)
             return
         _finish(job, Job.Status.SUCCEEDED, message="Done", result=result or {}, progress=100)
+    finally:
+        heartbeat.stop()
 
 
 def finish(job: Job, status: str, *, message: str, result=None, error: str = "", progress=None) -> None:
@@ -172,4 +321,5 @@ def _finish(job: Job, status: str, *, message: str, result=None, error: str = ""
         fields["result"] = result
     if progress is not None:
         fields["progress"] = progress
-    Job.objects.filter(pk=job.pk).update(**fields)
+    # Only this attempt may record its outcome: a retry started after a reap is not overwritten.
+    Job.objects.filter(pk=job.pk, attempts=job.attempts).update(**fields)

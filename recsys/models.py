@@ -226,6 +226,8 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    duplicate = False  # set by jobs.start_job: True when an identical active job was returned instead
 
     kind = models.CharField(max_length=40)
     queue = models.CharField(max_length=20, default="default")
@@ -242,11 +244,18 @@ class Job(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it")
     finished_at = models.DateTimeField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="Kind, owner and parameters, hashed")
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "-created_at"])]
+        constraints = [
+            # One queued-or-running job per submission: a double click returns the first job.
+            models.UniqueConstraint(fields=["fingerprint"], name="job_one_active_per_fingerprint",
+                                    condition=Q(status__in=["queued", "running"]) & ~Q(fingerprint="")),
+        ]
 
     def __str__(self):
         return f"{self.kind} #{self.pk} ({self.status})"

@@ -11,6 +11,7 @@ from accounts.decorators import staff_required
 from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Interaction, Item, Job
+from .params import parse_id
 from .services import history, serving
 
 
@@ -134,7 +135,10 @@ def job_list(request):
 
 @staff_required
 def job_status(request):
-    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
+    text = request.GET.get("ids", "")
+    ids = [parse_id(i) for i in text.split(",") if i.strip()]
+    if None in ids:
+        return JsonResponse({"detail": "ids must be job numbers separated by commas."}, status=400)
     rows = Job.objects.filter(pk__in=ids).values("id", "status", "progress", "message")
     return JsonResponse({"jobs": list(rows)})
 

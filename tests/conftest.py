@@ -10,6 +10,12 @@ from django.conf import settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing a password the production way costs seconds on a loaded 2-core machine; tests need no strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username="member", password="a-long-test-password", **extra):
@@ -41,33 +47,14 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker in its own process, on the test database and the configured broker."""
-    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1"}
-    log_path = Path(settings.VAR_DIR) / "test-worker.log"
-    from hikmax_site.celery import app
-
-    app.control.purge()
+def start_worker(queues: str, log_name: str, **extra_env: str) -> subprocess.Popen:
+    """A real Celery worker (solo pool) in its own process, on the test database and the configured broker."""
+    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1", **extra_env}
+    log_path = Path(settings.VAR_DIR) / log_name
     with open(log_path, "w") as log:
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "hikmax_site",
-                "worker",
-                "-Q",
-                "default,training,xai",
-                "-P",
-                "solo",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "INFO",
-            ],
+            [sys.executable, "-m", "celery", "-A", "hikmax_site", "worker", "-Q", queues, "-P", "solo",
+             "-n", f"{log_name}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -78,13 +65,28 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         if worker.poll() is not None or time.time() > deadline:
             worker.kill()
             pytest.fail(f"The Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield worker
+        time.sleep(0.3)
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
     try:
         worker.wait(timeout=20)
     except subprocess.TimeoutExpired:
         worker.kill()
+        worker.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """A real Celery worker in its own process, on the test database and the configured broker."""
+    from hikmax_site.celery import app
+
+    app.control.purge()
+    worker = start_worker("default,training,xai", "test-worker.log")
+    yield worker
+    stop_worker(worker)
 
 
 TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model", "planted", "shared", "forecaster"}

@@ -223,14 +223,28 @@ def undo(*, user, result_id: int) -> RecourseResult:
         if result.is_undone:
             raise CorrectionError("This correction has already been undone.")
         InteractionSequence.objects.select_for_update().filter(pk=result.sequence_id).first()
-        rows = Interaction.objects.in_bulk([c["interaction_id"] for c in result.changes])
-        for change in result.changes:
+        if not all(isinstance(change, dict) for change in result.changes):
+            raise CorrectionError("This correction's record is incomplete, so it cannot be undone safely.")
+        rows = Interaction.objects.filter(sequence_id=result.sequence_id).in_bulk(
+            [change.get("interaction_id") for change in result.changes])
+        # An entry deleted from the history since has nothing left to restore; the others are restored.
+        present = [change for change in result.changes if change.get("interaction_id") in rows]
+        for change in present:
             row = rows[change["interaction_id"]]
-            if {"state": row.state, "weight": row.weight} != change["after"]:
+            if {"state": row.state, "weight": row.weight} != change.get("after"):
                 raise CorrectionError(
-                    f"“{change['title']}” was changed again by a later correction; undo that one first.")
-        for change in result.changes:
-            Interaction.objects.filter(pk=change["interaction_id"]).update(**change["before"])
+                    f"“{change.get('title', 'An entry')}” was changed again after this correction (by a later "
+                    "correction or on My history); undo that change first.")
+        for change in present:
+            Interaction.objects.filter(pk=change["interaction_id"]).update(**_restorable(change.get("before")))
         result.undone_at = timezone.now()
         result.save(update_fields=["undone_at"])
+        result.gone = tuple(change.get("title", "An entry") for change in result.changes if change not in present)
         return result
+
+
+def _restorable(before) -> dict:
+    """The recorded state and weight before a change, refusing anything else a stored record might hold."""
+    if not isinstance(before, dict) or before.get("state") not in Interaction.State.values:
+        raise CorrectionError("This correction's record is incomplete, so it cannot be undone safely.")
+    return {"state": before["state"], "weight": float(before.get("weight", 1.0))}

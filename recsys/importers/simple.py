@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +17,16 @@ from .common import (
     years_from_titles,
 )
 from .dataset import ImportFormatError, ParsedDataset, make_interactions, make_items
-from .textio import UTF8, WHITESPACE, Column, SourceText, check_quoted_field_counts, first_line, read_source, read_table
+from .textio import (
+    UTF8,
+    WHITESPACE,
+    Column,
+    SourceText,
+    check_quoted_field_counts,
+    csv_header,
+    read_source,
+    read_table,
+)
 
 SASREC_FILE_SUFFIXES = (".txt", "")
 CSV_ROLES = {
@@ -87,7 +95,7 @@ def csv_header_roles(source: SourceText) -> list[str | None]:
 
 
 def _header_names(source: SourceText) -> list[str]:
-    return next(csv.reader([first_line(source)]), [])
+    return csv_header(source)
 
 
 def _role_of(name: str) -> str | None:

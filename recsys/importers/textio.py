@@ -187,13 +187,36 @@ def _line_pattern(sep: str, columns: list[Column]) -> re.Pattern:
 
 def _first_bad_csv_row(source, columns, header_lines) -> tuple[int, str] | None:
     reader = csv.reader(io.StringIO(source.text, newline=""))
-    for row in reader:
+    rows = iter(reader)
+    row_ended = 0  # the row that fails starts on the line after the last good one
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return None
+        except csv.Error as error:
+            return row_ended + 1, csv_problem(error)
+        row_ended = reader.line_num
         if reader.line_num <= header_lines or not row:
             continue
         problem = row_problem(row, columns, ",")
         if problem:
             return reader.line_num, problem
-    return None
+
+
+def csv_problem(error: csv.Error) -> str:
+    """The csv module's complaint, said for the person who wrote the file."""
+    if "field larger than field limit" in str(error):
+        return (f"a field starting on this line is longer than {csv.field_size_limit():,} characters, the most a "
+                "field may hold (a quote left open?)")
+    return f"not valid CSV ({error})"
+
+
+def csv_header(source: SourceText) -> list[str]:
+    try:
+        return next(csv.reader([first_line(source)]), [])
+    except csv.Error as error:
+        raise ImportFormatError(source.path, 1, csv_problem(error)) from None
 
 
 def row_problem(fields: list[str], columns: list[Column], sep: str) -> str | None:

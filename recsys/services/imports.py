@@ -37,19 +37,42 @@ def import_dataset(
     format: str | None = None,
     title: str = "",
     progress: ProgressFn | None = None,
+    source_name: str = "",
 ) -> Dataset:
+    """source_name: what the person calls `path` (e.g. the files they uploaded), used in messages instead."""
     progress = progress or _silent
-    progress(2, f"Reading {path}")
+    progress(2, f"Reading {source_name or path}")
     try:
         parsed = parse(
             path, format=format, progress=lambda done, total: progress(2 + 48 * done / max(total, 1), "Reading files")
         )
     except ImportFormatError as exc:
-        raise DatasetImportError(str(exc)) from exc
+        raise DatasetImportError(_named(exc, Path(path), source_name)) from exc
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
+    _check_id_lengths(parsed)
     progress(50, f"Writing {len(parsed.interactions):,} interactions")
     return load_parsed(name=name, parsed=parsed, title=title, progress=progress)
+
+
+def _named(error: ImportFormatError, path: Path, source_name: str) -> str:
+    """An error about the upload folder itself names the uploaded files, not the folder's random name."""
+    if source_name and Path(error.path) == path:
+        return str(error).replace(path.name or str(path), source_name, 1)
+    return str(error)
+
+
+ID_MAX_CHARS = 64  # Item.external_id and InteractionSequence.external_user_id
+
+
+def _check_id_lengths(parsed: ParsedDataset) -> None:
+    files = ", ".join(Path(name).name for name in parsed.source_files)
+    for what, ids in (("item", parsed.items["external_id"]), ("user", parsed.interactions["user_id"])):
+        long = ids[ids.astype(str).str.len() > ID_MAX_CHARS]
+        if len(long):
+            first = str(long.iloc[0])
+            raise DatasetImportError(f"{files}: the {what} id {first[:20]!r}… is {len(first):,} characters long; "
+                                     f"ids may have at most {ID_MAX_CHARS}.")
 
 
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Max
 
 from recsys import jobs, selectors
@@ -36,20 +37,42 @@ def _history_version(dataset: Dataset) -> int:
     return Interaction.objects.filter(sequence__dataset=dataset).aggregate(m=Max("id"))["m"] or 0
 
 
+class _Duplicate(Exception):
+    def __init__(self, job: Job):
+        self.job = job
+
+
 def start_training(
     *, dataset: Dataset, architecture: str, hyperparameters: dict | None = None, owner=None, activate: bool = False,
     enqueue: bool = True,
 ) -> Job:
+    """Queue a training job for a new model version; the same request while one is queued or running returns it."""
     if architecture not in ARCHITECTURES:
         raise TrainingError(f"Unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}.")
     if not Interaction.objects.filter(sequence__dataset=dataset).exists():
         raise TrainingError(f"Dataset {dataset.name} has no interactions to train on.")
     _validate_hyperparameters(hyperparameters or {})
-    model = TrainedModel.objects.create(
-        dataset=dataset, architecture=architecture, hyperparameters=hyperparameters or {}, created_by=owner
-    )
-    return jobs.start_job(kind="train_model", params={"model_id": model.pk, "activate": activate}, owner=owner,
-                          enqueue=enqueue)
+    request = {"dataset": dataset.pk, "architecture": architecture, "hyperparameters": hyperparameters or {},
+               "activate": activate}
+    try:
+        with transaction.atomic():
+            model = TrainedModel.objects.create(
+                dataset=dataset, architecture=architecture, hyperparameters=hyperparameters or {}, created_by=owner
+            )
+            job = jobs.start_job(kind="train_model", params={"model_id": model.pk, "activate": activate},
+                                 owner=owner, enqueue=enqueue, same_as=request)
+            if job.duplicate:
+                raise _Duplicate(job)  # undoes the model row created for it
+    except _Duplicate as duplicate:
+        return duplicate.job
+    return job
+
+
+def abandon(*, model_id: int, reason: str) -> None:
+    """A training run died with its worker: the model it was writing is failed, never ready."""
+    TrainedModel.objects.filter(
+        pk=model_id, status__in=[TrainedModel.Status.PENDING, TrainedModel.Status.TRAINING]
+    ).update(status=TrainedModel.Status.FAILED, error=reason[:2000])
 
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:

@@ -195,3 +195,29 @@ def test_bad_sasrec_input(write):
 )
 def test_bad_generic_csv(write, text, expected):
     assert str(parse_error(write("c/log.csv", text))).startswith(expected)
+
+
+OVERSIZED = "x" * 200_000
+
+
+@pytest.mark.parametrize("body,line", [
+    (f"u1,i1,1,4,Alpha\nu1,i2,2,5,{OVERSIZED}\n", 3),
+    (f'u1,i1,1,4,Alpha\nu1,i2,2,5,"{OVERSIZED}"\n', 3),
+    ('u1,i1,1,4,"Alpha\n' + "u1,i2,2,5,Beta\n" * 20_000, 2),  # a quote left open swallows the rest
+])
+def test_an_oversized_csv_field_names_the_file_and_the_line(write, body, line):
+    path = write("mine.csv", "user,item,timestamp,rating,title\n" + body)
+    error = parse_error(path)
+    assert (error.path, error.line) == (str(path), line)
+    assert str(error).startswith(f"mine.csv line {line}: a field starting on this line is longer than 131,072")
+
+
+def test_an_oversized_movielens_title_names_the_file_and_the_line(write, tmp_path):
+    write("ml/ratings.csv", RATINGS_CSV_HEADER + "1,1,4.0,9\n")
+    write("ml/movies.csv", f"movieId,title,genres\n1,{OVERSIZED},Comedy\n")
+    assert str(parse_error(tmp_path / "ml")).startswith("movies.csv line 2: a field starting on this line")
+
+
+def test_an_oversized_header_names_the_file_and_line_one(write):
+    path = write("mine.csv", f"user,item,{OVERSIZED}\nu1,i1,1\n")
+    assert str(parse_error(path)).startswith("mine.csv line 1: a field starting on this line")

@@ -111,3 +111,44 @@ def test_management_command_reports_errors(tmp_path):
         call_command("import_dataset", "x", str(tmp_path / "nothing-here"))
     call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
     assert Dataset.objects.get(name="csv").n_interactions == 6
+
+
+OVERSIZED_CSV = "user,item,timestamp,rating,title\nu1,i1,1,4,Alpha\nu1,i2,2,5," + "x" * 200_000 + "\n"
+
+
+def test_the_command_names_the_file_and_line_of_an_oversized_field(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(OVERSIZED_CSV)
+    with pytest.raises(CommandError, match=r"^mine.csv line 3: a field starting on this line is longer than"):
+        call_command("import_dataset", "x", str(path))
+    assert counts() == (0, 0, 0, 0)
+
+
+def _upload_through_the_admin(client, django_user_model, name, content):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from recsys import jobs
+    from recsys.models import Job
+
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
+    response = client.post(reverse("admin:recsys_dataset_import"),
+                           {"name": "mine", "files": [SimpleUploadedFile(name, content.encode())]})
+    assert response.status_code == 302
+    job = Job.objects.get(kind="import_dataset")
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def test_an_admin_upload_error_names_the_uploaded_file_and_line(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "mine.csv", OVERSIZED_CSV)
+    assert job.status == "failed"
+    assert job.message.startswith("DatasetImportError: mine.csv line 3: a field starting on this line")
+
+
+def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "notes.bin", "hello\n")
+    assert job.status == "failed"
+    assert "notes.bin" in job.message and "uploads" not in job.message
+    assert job.params["path"].split("/")[-1] not in job.message  # not the upload folder's random name

@@ -1,0 +1,191 @@
+"""HTTP load on For you and Why? (cached) through gunicorn + PostgreSQL, loopback only, bounded in time.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hikmax_rel_load HIKMAX_VAR_DIR=var/load \
+        .venv/bin/python manage.py setup_demo            # once: demo dataset, accounts, active model
+    DATABASE_URL=... HIKMAX_VAR_DIR=var/load .venv/bin/python benchmarks/load.py --seconds 60 --clients 8
+
+Starts gunicorn on 127.0.0.1 (its own port, --workers/--threads), signs the demo member in once per client,
+warms the Why? cache for the member's top-10, then runs `--clients` keep-alive clients for `--seconds`
+per page, each in a closed loop (next request as soon as the previous answers). Prints and writes to
+var/bench/load-<UTC>.json: requests/s, p50/p95/p99 latency, errors, and the load average before and after.
+Targets (issue 20): For you p95 < 100 ms at >= 150 requests/s; Why? (cached) p95 < 300 ms; 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"  # loopback only, by design
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="per page; at most 300")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients (at most 64)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--username", default="demo")
+    parser.add_argument("--password", default="hikmax-demo-member")
+    args = parser.parse_args(argv)
+    args.seconds = min(args.seconds, 300.0)
+    args.clients = max(1, min(args.clients, 64))
+    return args
+
+
+class Session:
+    """One keep-alive connection with a signed-in session cookie."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=120)
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict]:
+        try:
+            return self._request(method, path, body)
+        except http.client.RemoteDisconnected:  # the server closed an idle keep-alive connection: once more
+            return self._request(method, path, body)
+
+    def _request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": f"{HOST}:{self.port}"}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = f"http://{HOST}:{self.port}{path}"
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.HTTPException, OSError):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(HOST, self.port, timeout=30)
+            raise
+        text = response.read().decode(errors="replace")
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return response.status, text, dict(response.getheaders())
+
+    def sign_in(self, username: str, password: str) -> None:
+        self.request("GET", "/accounts/login/")
+        body = urlencode({"username": username, "password": password,
+                          "csrfmiddlewaretoken": self.cookies.get("csrftoken", "")})
+        status, _, headers = self.request("POST", "/accounts/login/", body)
+        if status != 302:
+            raise SystemExit(f"Sign-in as {username} failed ({status}); run setup_demo on this database first.")
+
+
+def start_gunicorn(args) -> subprocess.Popen:
+    env = {**os.environ, "DEBUG": "false"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "hikmax_site.wsgi:application", "-c", "hikmax_site/gunicorn.conf.py",
+         "--bind", f"{HOST}:{args.port}", "--workers", str(args.workers), "--threads", str(args.threads),
+         "--timeout", "120", "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            probe = http.client.HTTPConnection(HOST, args.port, timeout=120)
+            probe.request("GET", "/accounts/login/")
+            probe.getresponse().read()
+            return server
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise SystemExit("gunicorn did not start")
+
+
+def run_page(args, path: str) -> dict:
+    sessions = []
+    for _ in range(args.clients):
+        session = Session(args.port)
+        session.sign_in(args.username, args.password)
+        sessions.append(session)
+    for session in sessions:  # warm every worker's model and cache
+        session.request("GET", path)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + args.seconds
+
+    def client(session: Session) -> None:
+        mine, failed = [], []
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                status, _, _ = session.request("GET", path)
+            except (http.client.HTTPException, OSError) as exc:
+                failed.append(type(exc).__name__)
+                continue
+            mine.append(1000.0 * (time.perf_counter() - started))
+            if status != 200:
+                failed.append(str(status))
+        with lock:
+            latencies.extend(mine)
+            errors.extend(failed)
+
+    load_before = os.getloadavg()
+    threads = [threading.Thread(target=client, args=(session,)) for session in sessions]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1) if latencies else 0.0
+
+    return {"path": path, "clients": args.clients, "seconds": round(elapsed, 1), "requests": len(latencies),
+            "requests_per_second": round(len(latencies) / elapsed, 1), "p50_ms": pct(50), "p95_ms": pct(95),
+            "p99_ms": pct(99), "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
+            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
+def why_path(args) -> str:
+    session = Session(args.port)
+    session.sign_in(args.username, args.password)
+    status, page, _ = session.request("GET", "/for-you/")
+    found = re.search(r'href="(/why/\d+/)', page)
+    if status != 200 or not found:
+        raise SystemExit("For you shows no recommendation with a Why? link; is the demo model active?")
+    return found.group(1)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    server = start_gunicorn(args)
+    try:
+        results = [run_page(args, "/for-you/"), run_page(args, why_path(args))]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    header = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+              "gunicorn": {"workers": args.workers, "threads": args.threads}}
+    for result in results:
+        print(json.dumps(result))
+    out = ROOT / "var" / "bench" / f"load-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**header, "results": results}, indent=1))
+    print(f"Written to {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

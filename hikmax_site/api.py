@@ -1,0 +1,50 @@
+"""API-wide behaviour: strict pagination and the error responses every operation can give, in the schema."""
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+
+from recsys.params import parse_id
+
+ERROR_RESPONSES = {
+    "400": "The request is malformed or fails validation; the body says what to change.",
+    "403": "Not signed in, or not allowed to do this.",
+    "404": "No such object among yours, or nothing to show yet (no dataset, no active model).",
+}
+
+
+class StrictPageNumberPagination(PageNumberPagination):
+    """?page= must be a whole number of 1 or more (400 otherwise); a page past the end is a 404."""
+
+    def get_page_number(self, request, paginator):
+        value = request.query_params.get(self.page_query_param, "1")
+        number = parse_id(value)
+        if number is None or number < 1:
+            raise ValidationError({self.page_query_param: ["Give a page number of 1 or more."]})
+        return number
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: add the 400/403/404 responses to every operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "description": "`detail` for a single message, else one list of messages per field",
+        "properties": {"detail": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                })
+    return result

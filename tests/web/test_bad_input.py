@@ -1,0 +1,173 @@
+"""Junk input gets a clear 400/404 or a form message, never a 500, a traceback or raw Python error text."""
+
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from recourse.models import RecourseResult
+from recsys.models import Interaction, Job
+
+from .factories import make_dataset, make_history
+
+pytestmark = pytest.mark.django_db
+
+RAW_PYTHON = ("Traceback", "could not convert", "invalid literal", "NoneType", "KeyError", "TypeError",
+              "ValueError", "OverflowError", "out of range", "must be in 1..")
+
+
+def _messages(response) -> str:
+    return " ".join(str(m) for m in get_messages(response.wsgi_request))
+
+
+def _assert_no_raw_error(response):
+    text = response.content.decode(errors="replace") + _messages(response)
+    for raw in RAW_PYTHON:
+        assert raw not in text, f"{raw!r} shown to the reader"
+
+
+@pytest.mark.parametrize("changes", ['{"1": null}', "[1]", "{}", '{"1": "abc"}', '{"²": 0.5}', '{"1": true}',
+                                     "not json", '{"1": [0.5]}'])
+def test_applying_junk_changes_says_nothing_was_changed(member_client, changes):
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    response = member_client.post(reverse("recourse:apply-fix"), {"changes": changes, "fingerprint": "x"})
+    assert response.status_code == 302
+    assert "Nothing was changed" in _messages(response)
+    _assert_no_raw_error(response)
+
+
+@pytest.mark.parametrize("form", [
+    {"action-1": "lower", "weight-1": "abc"},
+    {"action-1": "lower", "weight-1": "nan"},
+    {"action-²": "remove"},
+    {"action-1": "explode"},
+    {"suggest": "1", "went_off_after": "2024-02-31"},
+    {"suggest": "1", "went_off_after": "yesterday"},
+])
+def test_the_fix_form_explains_junk_without_python_error_text(member_client, form, monkeypatch):
+    from recourse import views
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    # The form is read before any model is used: stand in for the active model and the member's history.
+    monkeypatch.setattr(views.serving, "loaded_model", lambda dataset: (None, None))
+    monkeypatch.setattr(views, "member_history", lambda user, dataset, recommender: SimpleNamespace(interactions=[]))
+    response = member_client.post(reverse("recourse:fix"), form)
+    assert response.status_code == 200
+    assert response.context["error"]
+    _assert_no_raw_error(response)
+
+
+def test_job_status_refuses_an_id_too_large_for_the_database(analyst_client):
+    response = analyst_client.get(reverse("recsys:job-status") + "?ids=" + "9" * 30)
+    assert response.status_code == 400
+    assert "job numbers" in response.json()["detail"]
+
+
+def test_job_status_refuses_a_superscript_digit(analyst_client):
+    job = Job.objects.create(kind="import_dataset")
+    assert analyst_client.get(reverse("recsys:job-status") + "?ids=²").status_code == 400
+    assert analyst_client.get(reverse("recsys:job-status") + f"?ids={job.pk}").json()["jobs"][0]["id"] == job.pk
+
+
+@pytest.mark.parametrize("url", ["dashboard:overview", "dashboard:registry", "dashboard:metrics"])
+def test_a_superscript_dataset_is_a_bad_request(analyst_client, url):
+    make_dataset()
+    response = analyst_client.get(reverse(url) + "?dataset=²")
+    assert response.status_code == 400
+    assert "dataset must be a whole number" in response.content.decode()
+
+
+def test_a_superscript_user_is_reported_as_not_found_on_the_page(analyst_client):
+    dataset = make_dataset()
+    make_history(dataset)
+    response = analyst_client.get(reverse("dashboard:recommendations") + f"?dataset={dataset.pk}&user=²")
+    assert response.status_code == 200
+    assert "No user" in response.content.decode()
+
+
+def test_a_superscript_seed_falls_back_to_seed_zero(analyst_client):
+    response = analyst_client.get(reverse("dashboard:drift") + "?seed=²")
+    assert response.status_code == 200
+
+
+def test_a_superscript_experiment_is_a_bad_request(analyst_client):
+    dataset = make_dataset()
+    response = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}&experiment=²")
+    assert response.status_code == 400 and "experiment must be a whole number" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["dashboard:train", "dashboard:start-experiment"])
+@pytest.mark.parametrize("dataset", ["abc", "²", "9" * 30, ""])
+def test_starting_work_on_a_junk_dataset_is_a_bad_request(analyst_client, url, dataset):
+    response = analyst_client.post(reverse(url), {"dataset": dataset, "architecture": "sasrec"})
+    assert response.status_code == 400
+    assert "dataset must be a whole number" in response.content.decode()
+    assert not Job.objects.exists()
+
+
+def test_starting_work_on_a_missing_dataset_is_not_found(analyst_client):
+    assert analyst_client.post(reverse("dashboard:train"), {"dataset": "12345"}).status_code == 404
+
+
+@pytest.mark.parametrize("n_users,seed", [("²", "0"), ("10", "²"), ("10", "9" * 30), ("abc", "1")])
+def test_an_experiment_with_junk_numbers_is_refused_with_a_message(analyst_client, n_users, seed):
+    dataset = make_dataset()
+    response = analyst_client.post(reverse("dashboard:start-experiment"),
+                                   {"dataset": dataset.pk, "n_users": n_users, "seed": seed})
+    assert response.status_code == 302
+    assert "whole numbers" in _messages(response)
+
+
+def _correction(member, *, changes_of):
+    dataset = make_dataset()
+    sequence = make_history(dataset, user=member, external_user_id="alice", item_ids=(1, 2, 3))
+    rows = list(sequence.interactions.order_by("position"))
+    changes = changes_of(rows)
+    for change in changes:
+        Interaction.objects.filter(pk=change["interaction_id"]).update(**change["after"])
+    return RecourseResult.objects.create(user=member, sequence=sequence, changes=changes), rows
+
+
+def _excluded(row):
+    return {"interaction_id": row.pk, "title": row.item.title, "before": {"state": "active", "weight": 1.0},
+            "after": {"state": "excluded", "weight": 1.0}}
+
+
+def test_undo_after_an_excluded_row_was_deleted_restores_the_rest(member_client):
+    result, rows = _correction(member_client.user, changes_of=lambda rows: [_excluded(rows[0]), _excluded(rows[1])])
+    Interaction.objects.filter(pk=rows[0].pk).delete()  # removed on My history
+    response = member_client.post(reverse("recourse:undo", args=[result.pk]))
+    assert response.status_code == 302
+    assert "deleted from your history" in _messages(response) and rows[0].item.title in _messages(response)
+    result.refresh_from_db()
+    assert result.is_undone
+    assert Interaction.objects.get(pk=rows[1].pk).state == "active"
+
+
+def test_undo_of_a_row_changed_since_is_refused_with_a_message(member_client):
+    result, rows = _correction(member_client.user, changes_of=lambda rows: [_excluded(rows[0])])
+    Interaction.objects.filter(pk=rows[0].pk).update(state="active", weight=0.5)
+    response = member_client.post(reverse("recourse:undo", args=[result.pk]))
+    assert "changed again" in _messages(response)
+    result.refresh_from_db()
+    assert not result.is_undone
+
+
+@pytest.mark.parametrize("changes", [[{"title": "x"}], [{"interaction_id": 1, "before": None, "after": None}],
+                                     ["junk"], []])
+def test_undo_of_a_damaged_record_never_fails_with_a_server_error(member_client, changes):
+    dataset = make_dataset()
+    sequence = make_history(dataset, user=member_client.user, external_user_id="alice")
+    result = RecourseResult.objects.create(user=member_client.user, sequence=sequence, changes=changes)
+    response = member_client.post(reverse("recourse:undo", args=[result.pk]))
+    assert response.status_code == 302
+    _assert_no_raw_error(response)
+
+
+def test_another_members_correction_cannot_be_undone(member_client, make_user):
+    bob = make_user("bob")
+    result, _ = _correction(bob, changes_of=lambda rows: [_excluded(rows[0])])
+    assert member_client.post(reverse("recourse:undo", args=[result.pk])).status_code == 404
+    assert member_client.post(reverse("recourse:undo", args=[10**30])).status_code == 404
+
