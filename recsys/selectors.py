@@ -2,7 +2,7 @@
 
 from django.db.models import Q
 
-from .models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from .models import Dataset, Interaction, InteractionSequence, Item, NotInterested, TrainedModel
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -29,6 +29,15 @@ def member_interactions(user, dataset: Dataset, *, query: str = ""):
     if query:
         interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
     return interactions.order_by(*Interaction.CHRONOLOGICAL)
+
+
+def not_interested(user, dataset: Dataset):
+    """The member's standing "Not interested" signals in a dataset (explicit dislikes), newest first."""
+    return NotInterested.objects.filter(user=user, item__dataset=dataset, undone_at__isnull=True).select_related("item")
+
+
+def not_interested_item_ids(user, dataset: Dataset) -> list[int]:
+    return list(not_interested(user, dataset).values_list("item_id", flat=True))
 
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,

@@ -3,7 +3,9 @@
 import threading
 from dataclasses import dataclass, field
 
+from recsys import selectors
 from recsys.models import Dataset, Interaction, Item, TrainedModel
+from recsys.ratings import model_weight
 
 from . import history
 
@@ -50,21 +52,39 @@ def loaded_model(dataset: Dataset):
         return model, _loaded[dataset.pk][1]
 
 
-def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
-    """The member's active interactions as (item id, weight), oldest first. Excluded ones are left out."""
-    return history_entries(Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset))
+def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] | None = None
+                           ) -> list[tuple[str, float]]:
+    """Every interaction of the member, oldest first, as (item id, what it counts for in the model).
+
+    A removed (excluded) interaction counts 0: the model does not read it, yet its item is never
+    recommended. Ratings change the rest by the policy in ``recsys.ratings``. ``changes``
+    ({interaction id: new weight, 0 = remove}) gives the entries a correction would leave, so a preview
+    and the applied correction read the history through this one function.
+    """
+    return history_entries(Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset), changes)
 
 
-def history_entries(interactions) -> list[tuple[str, float]]:
-    """(item id, weight) of the active interactions among ``interactions``, oldest first."""
-    rows = history.chronological(interactions.filter(state=Interaction.State.ACTIVE)).values_list("item_id", "weight")
-    return [(str(item_id), weight) for item_id, weight in rows]
+def history_entries(interactions, changes: dict[int, float] | None = None) -> list[tuple[str, float]]:
+    """(item id, model weight) of ``interactions``, oldest first; excluded ones at weight 0."""
+    changes = changes or {}
+    rows = history.chronological(interactions).values_list("pk", "item_id", "weight", "rating", "state")
+    return [
+        (str(item_id), model_weight(changes.get(pk, weight), rating,
+                                    active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
+        for pk, item_id, weight, rating, state in rows
+    ]
 
 
-def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecommendations:
+def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
+                         changes: dict[int, float] | None = None) -> MemberRecommendations:
+    """The member's top-n: what For you shows, and (with ``changes``) what a fix's preview shows.
+
+    Never recommends an item of the history (removed ones included) nor one the member is not interested in.
+    """
     model, recommender = loaded_model(dataset)
-    entries = member_history_entries(user, dataset)
-    [result] = recommender.recommend([entries], n=n)
+    entries = member_history_entries(user, dataset, changes=changes)
+    hidden = [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
+    [result] = recommender.recommend([entries], n=n, exclude=[hidden])
     items = Item.objects.in_bulk([int(key) for key in result.items])
     unknown = [int(key) for key in result.unknown_items]  # usually none: skip building the query (~0.3 ms)
     ignored = list(Item.objects.filter(pk__in=unknown).order_by("title")) if unknown else []
