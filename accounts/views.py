@@ -7,8 +7,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from recsys.models import InteractionSequence
-
 from . import services
 from .forms import EraseAccountForm, SignUpForm
 
@@ -27,7 +25,7 @@ def signup(request):
 
 @login_required
 def profile(request):
-    sequences = InteractionSequence.objects.filter(user=request.user).select_related("dataset")
+    sequences = request.user.sequences.select_related("dataset")  # histories (recsys), by reverse relation
     return render(request, "accounts/profile.html", {"sequences": sequences})
 
 
@@ -36,13 +34,6 @@ def export_json(request):
     data = services.export_user_data(request.user)
     response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}.json"'
-    return response
-
-
-@login_required
-def export_csv(request):
-    response = HttpResponse(services.export_interactions_csv(request.user), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}-history.csv"'
     return response
 
 

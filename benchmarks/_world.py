@@ -7,7 +7,7 @@ What it holds:
 - PostgreSQL database ``hikmax_bench_xai`` (override: ``HIKMAX_BENCH_XAI_DB``; created and migrated here;
   not ``hikmax_bench``, which benchmarks/import_dataset.py drops on every run), ``HIKMAX_VAR_DIR=var/bench``;
 - dataset ``bench-ml1m``: the ML-1M-shaped generated set (6,040 users x 3,706 items x 1,000,209
-  interactions, ``recsys.synthetic.generate`` seed 0, real ML-1M titles/genres when
+  interactions, ``recsys.importers.synthetic.generate`` seed 0, real ML-1M titles/genres when
   ../shared/data/ml-1m/movies.dat exists), imported with ``load_parsed``;
 - MEMBERS member accounts ``bench-00``.. linked to sequences with >= 200 interactions (L=200 full);
 - a SASRec (L=200, d=64, 2 blocks, 1 head) trained for a few epochs, saved as the artefact of a ready,
@@ -130,7 +130,7 @@ def migrate() -> None:
 
 
 def ensure_dataset():
-    from recsys import synthetic
+    from recsys.importers import synthetic
     from recsys.models import Dataset
     from recsys.services.imports import load_parsed
 
@@ -162,7 +162,7 @@ def analyze() -> None:
     """Planner statistics for the freshly COPYed tables.
 
     load_parsed does not ANALYZE; until autovacuum gets to it, PostgreSQL believes the 1M-row
-    interaction table is tiny and plans dataset_histories() as a nested loop over 6,040 sequences x
+    interaction table is tiny and plans sequence_histories() as a nested loop over 6,040 sequences x
     a sequential scan (measured: > 4 min of CPU, cancelled). ANALYZE makes it a sort of a few seconds.
     """
     from django.db import connection
@@ -207,13 +207,14 @@ def ensure_model(dataset, epochs: int, train_minutes: float):
 
     from recsys.ml.pipeline import train_recommender
     from recsys.models import TrainedModel
-    from recsys.services.training import data_snapshot, dataset_histories
+    from recsys.selectors import sequence_histories
+    from recsys.services.training import data_snapshot
 
     model = TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY).first()
     if model is not None and Path(model.artefact_path).exists():
         return model
     log("Reading histories for training")
-    histories = dataset_histories(dataset)
+    histories = sequence_histories(dataset=dataset)
     snapshot = data_snapshot(dataset)
     config = {**MODEL_CONFIG, "epochs": epochs}
     row = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", hyperparameters=config,
@@ -331,9 +332,9 @@ def long_sequence_ids(dataset, limit: int, seed: int = 5) -> list[int]:
 
 def engine_histories(dataset, recommender, sequence_ids: list[int]):
     """{sequence id: engine History over model indices} from the database, chronological."""
-    from recourse.services.context import histories_of_sequences
+    from recourse.selectors import model_histories
 
-    return histories_of_sequences(sequence_ids, recommender)
+    return model_histories(sequence_ids, recommender.index)
 
 
 def percentiles(values_ms) -> dict:

@@ -47,7 +47,7 @@ def parse_args(argv=None):
 
 
 def ensure_dataset(args):
-    from recsys import synthetic
+    from recsys.importers import synthetic
     from recsys.models import Dataset
     from recsys.services.imports import import_dataset, load_parsed
 

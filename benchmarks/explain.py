@@ -56,8 +56,8 @@ def engine_part(args) -> dict:
     import numpy as np
 
     from recourse.engine import attribution as attr
-    from recourse.engine.drift import top_k_items
-    from recourse.engine.explain import explain_item, warm_up
+    from recourse.engine.drift_metrics import top_k_items
+    from recourse.engine.explanation import explain_item, trace_explainers
     from recourse.engine.sequences import seen_mask
     from recsys.models import TrainedModel
     from recsys.services.serving import load_recommender
@@ -75,7 +75,7 @@ def engine_part(args) -> dict:
     targets = top_k_items(logits, seen_mask(histories, network.num_items), k=1)[:, 0].tolist()
 
     log("Warming up (tracing the IG graph, occlusion and attention functions)")
-    warm_up(network)
+    trace_explainers(network)
     attr.integrated_gradients(network, histories[0], targets[0], steps=args.steps)
     attr.occlusion_attribution(network, histories[0], targets[0])
     attr.attention_attribution(network, histories[0])

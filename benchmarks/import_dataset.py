@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hikmax_bench .venv/bin/python benchmarks/import_dataset.py
 
 Writes an ML-1M-shaped set (6,040 users, 3,706 rated items, 1,000,209 ratings) with
-``recsys.synthetic.generate_movielens_1m_like`` into a temporary folder (real titles and genres when
+``recsys.importers.synthetic.generate_movielens_1m_like`` into a temporary folder (real titles and genres when
 ``--catalogue`` points at an ML-1M ``movies.dat``), then imports it and ``--small`` (ML-100K, RecBole
 atomic files) twice each. Every import runs in a fresh Python process, so its wall time and peak RSS
 are its own: ``ru_maxrss`` of the whole process (start-up included) and, where Linux allows resetting
@@ -159,7 +159,7 @@ def describe_database() -> str:
 
 
 def write_ml1m_like(directory: Path, catalogue: Path | None, seed: int) -> float:
-    from recsys.synthetic import generate_movielens_1m_like
+    from recsys.importers.synthetic import generate_movielens_1m_like
 
     started = time.perf_counter()
     generate_movielens_1m_like(directory, seed=seed, catalogue_path=catalogue)

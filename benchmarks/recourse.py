@@ -5,9 +5,9 @@
 
 Targets (issue 12): drift check (IG + flags) p50 <= 100 ms; recourse preview with the engine's search
 p95 <= 300 ms; apply p95 <= 200 ms on PostgreSQL.
-- drift check, engine: recourse.engine.detection.detect_drift with the model's stored calibration;
+- drift check, engine: recourse.engine.drift_detection.detect_drift with the model's stored calibration;
   service: recourse.services.drift.check_drift (adds the history query, the DriftResult row, DTC);
-- preview, engine: recourse.engine.recourse.recourse (IG-of-alignment order + batched greedy search);
+- preview, engine: recourse.engine.recourse_search.recourse (IG-of-alignment order + batched greedy search);
   service: recourse.services.corrections.suggest (adds the history query, the preview's forward pass
   and item lookups), timed right after the member's drift check (the page flow: it reuses that check's
   ranking) and again without one (it computes the IG ranking itself);
@@ -50,18 +50,19 @@ def ms(seconds: float) -> float:
 
 
 def context():
-    from recourse.services.context import active_context, categories_for, drift_calibration
+    from recourse.services.context import categories_for, drift_calibration
+    from recsys.services.serving import loaded_model
 
     dataset = _world.bench_dataset()
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     return dataset, model, recommender, categories_for(model, recommender), drift_calibration(model, recommender)
 
 
 def engine_part(args) -> dict:
     from recourse.engine.alignment import preference_profile
-    from recourse.engine.detection import detect_drift
-    from recourse.engine.explain import warm_up
-    from recourse.engine.recourse import recourse
+    from recourse.engine.drift_detection import detect_drift
+    from recourse.engine.explanation import trace_explainers
+    from recourse.engine.recourse_search import plan_recourse
 
     dataset, model, recommender, categories, calibration = context()
     network = recommender.model
@@ -71,9 +72,9 @@ def engine_part(args) -> dict:
         f"calibration steps {calibration.steps}, rounds {calibration.rounds}; load {_world.load_average()}")
     profiles = [preference_profile(h, categories) for h in histories]
     log("Warming up (tracing the alignment IG graph)")
-    warm_up(network, categories)
+    trace_explainers(network, categories)
     detect_drift(network, histories[0], profiles[0], categories, calibration)
-    recourse(network, histories[0], profiles[0], categories, calibration=calibration)
+    plan_recourse(network, histories[0], profiles[0], categories, calibration=calibration)
 
     detect_ms, recourse_ms, flagged, verdicts, changes, satisfied, scored = [], [], [], 0, [], 0, []
     detect_cpu, recourse_cpu = [], []  # process CPU time (all TF threads): the work, whatever the load
@@ -87,7 +88,7 @@ def engine_part(args) -> dict:
         verdicts += report.drift
 
         started, cpu_started = time.perf_counter(), time.process_time()
-        result = recourse(network, history, profile, categories, calibration=calibration)
+        result = plan_recourse(network, history, profile, categories, calibration=calibration)
         recourse_ms.append(ms(time.perf_counter() - started))
         recourse_cpu.append(ms(time.process_time() - cpu_started))
         changes.append(len(result.changes))
@@ -149,8 +150,8 @@ def service_part(args) -> dict:
 
 
 def apply_part(args) -> dict:
+    from recourse.selectors import member_history
     from recourse.services import corrections
-    from recourse.services.context import member_history
 
     dataset, model, recommender, *_ = context()
     members = _world.member_users()

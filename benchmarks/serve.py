@@ -80,12 +80,12 @@ def lengths(histories) -> dict:
 
 def engine_part(args, recommender) -> dict:
     from recsys.ml.serving import parse_history
-    from recsys.models import Interaction
-    from recsys.services.serving import history_entries
+    from recsys.selectors import sequence_histories
 
     dataset = _world.bench_dataset()
-    histories = [history_entries(Interaction.objects.filter(sequence_id=sequence_id))
-                 for sequence_id in _world.long_sequence_ids(dataset, args.sequences)]
+    sequence_ids = _world.long_sequence_ids(dataset, args.sequences)
+    by_sequence = sequence_histories(sequence_ids=sequence_ids)
+    histories = [by_sequence.get(str(sequence_id), []) for sequence_id in sequence_ids]
     network = recommender.model
     log(f"Engine part: {len(histories)} sequences, history lengths {lengths(histories)} (L={network.max_len}), "
         f"{network.num_items} items; load {_world.load_average()}")
@@ -108,7 +108,8 @@ def engine_part(args, recommender) -> dict:
 
 
 def service_part(args, recommender) -> dict:
-    from recsys.services.serving import member_history_entries, recommend_for_member
+    from recsys.selectors import member_history_entries
+    from recsys.services.serving import recommend_for_member
 
     dataset = _world.bench_dataset()
     members = _world.member_users()

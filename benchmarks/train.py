@@ -32,6 +32,7 @@ from recsys.ml.models import build_model  # noqa: E402
 from recsys.ml.popularity import MostPopular  # noqa: E402
 from recsys.ml.runtime import device_description  # noqa: E402
 from recsys.ml.sequences import build_sequences, histories_from_frame, leave_one_out  # noqa: E402
+from recsys.ml.training import fit  # noqa: E402
 
 KEY_METRICS = ("HR@10", "NDCG@10", "MRR", "Accuracy")
 ALL_METRICS = [f"{name}@{k}" for name in ("HR", "NDCG", "Precision", "Recall") for k in (1, 5, 10, 20)] + [
@@ -136,12 +137,12 @@ def peak_memory_mb() -> float:
 def run_architecture(architecture, config, split, args) -> dict:
     model = build_model(architecture, config)
 
-    def report(epoch, loss, valid, seconds):
-        shown = f" valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
+    def report(epoch, loss, valid, seconds, valid_seconds):
+        shown = f" valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f}s)" if valid else ""
         print(f"  [{architecture}] epoch {epoch} loss {loss:.4f} {seconds:.1f}s{shown}", file=sys.stderr, flush=True)
 
     valid = None if args.no_early_stopping else split.valid
-    result = model.fit(split.train, valid, on_epoch=report)
+    result = fit(model, split.train, valid, on_epoch=report)
     row = {
         "architecture": architecture,
         "config": config.to_dict(),

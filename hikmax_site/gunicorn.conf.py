@@ -4,12 +4,13 @@ import logging
 
 
 def post_worker_init(worker):
-    # Load the active models before the first request: TensorFlow's start-up takes seconds.
-    from recourse.warmup import warm_up as warm_up_explanations
-    from recsys.services.serving import warm_up
+    # Imported here, once the worker has forked: gunicorn reads this file before Django is set up.
+    # Loading the active models before the first request spares it TensorFlow's seconds-long start-up.
+    from recourse.warmup import warm_up_explanations
+    from recsys.services.serving import warm_up_recommenders
 
     try:
-        warmed = warm_up()
+        warmed = warm_up_recommenders()
         warm_up_explanations()
     except Exception:  # a broken artefact must not stop the site from serving other pages
         logging.getLogger(__name__).exception("Model warm-up failed")

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "accounts",
     "recsys",
     "recourse",
+    "diagnostics",
+    "dashboard",
+    "forecast",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +162,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "store_processed": False,
         "control_folder": str(BROKER_DIR / "control"),
     }
+else:
+    # A task whose worker died is handed to another worker after this long; it must exceed the longest task.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.float("HIKMAX_VISIBILITY_TIMEOUT", default=3600.0)}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -6,10 +6,13 @@ from recsys import views as recsys_views
 
 urlpatterns = [
     path("", recsys_views.landing, name="landing"),
+    path("accounts/export.csv", recsys_views.export_history_csv, name="export-csv"),  # histories live in recsys
     path("accounts/", include("accounts.urls")),
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),
-    path("research/", include("recourse.dashboard_urls")),
+    path("research/diagnostics/", include("diagnostics.urls")),
+    path("research/", include("dashboard.urls")),
+    path("curators/emerging/", include("forecast.urls")),
     path("api/", include("recsys.api_urls")),
     path("api/", include("recourse.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,6 +1,19 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+
+from recsys import jobs
+from recsys.admin import DatasetAdmin
 
 from .models import Explanation, ExplanationFeedback
+
+
+@admin.action(description="Explain the top-3 recommendations of every linked member (background job)")
+def explain_members(modeladmin, request, queryset):
+    for dataset in queryset:
+        job = jobs.start_job(kind="explain_members", owner=request.user, params={"dataset_id": dataset.pk})
+        messages.success(request, f"Explanations for {dataset} queued as job #{job.pk}.")
+
+
+DatasetAdmin.actions = [*DatasetAdmin.actions, explain_members]  # recourse's action on recsys's dataset admin
 
 
 @admin.register(Explanation)

@@ -30,7 +30,7 @@ class ExplainRecommendationView(APIView):
                    responses=ExplanationSerializer)
     def get(self, request, item_id):
         dataset = selectors.current_dataset(request)
-        if not Item.objects.filter(pk=item_id, dataset=dataset).exists():
+        if dataset is None or not Item.objects.filter(pk=item_id, dataset=dataset).exists():
             raise NotFound("No such item in this dataset.")
         try:
             view = explanations.explain(user=request.user, dataset=dataset, item_id=item_id,

@@ -4,7 +4,8 @@ from recsys import jobs
 from recsys.models import Dataset, TrainedModel
 from recsys.services import serving
 
-from .services import context, explanations
+from .models import Experiment
+from .services import context, experiments, explanations
 
 
 @jobs.register("explain_members", queue="xai")
@@ -15,10 +16,6 @@ def explain_members(job, progress):
 
 @jobs.register("population_experiment", queue="xai")
 def population_experiment(job, progress):
-    from recourse.models import Experiment
-
-    from .services import experiments
-
     experiment = Experiment.objects.get(pk=job.params["experiment_id"])
     experiment = experiments.run_experiment(experiment=experiment, progress=progress)
     return {"experiment_id": experiment.pk, "seconds": experiment.results.get("seconds")}

@@ -1,10 +1,12 @@
 import json
 from datetime import UTC, datetime, time
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -19,13 +21,16 @@ from recsys.services import history, serving
 from . import charts
 from .forms import FeedbackForm
 from .models import Explanation, RecourseResult
+from .selectors import member_history
 from .services import corrections, drift, explanations
-from .services.context import DriftUnavailable, member_history
+from .services.context import DriftUnavailable
 
 
 @login_required
 def why(request, item_id):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        raise Http404("No dataset has been imported yet.")
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
     method = request.GET.get("method", "ig")
     try:
@@ -77,8 +82,6 @@ def feedback(request, explanation_id):
 
 
 def _why_url(explanation):
-    from django.urls import reverse
-
     return reverse("recourse:why", args=[explanation.target_item_id])
 
 
@@ -135,7 +138,7 @@ def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context = {"dataset": dataset, "liked_only": bool(request.POST.get("liked_only"))}
+    context: dict[str, Any] = {"dataset": dataset, "liked_only": bool(request.POST.get("liked_only"))}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
@@ -168,6 +171,9 @@ def _changes_from_json(text: str) -> dict[int, float]:
 @require_POST
 def apply_fix(request):
     dataset = selectors.current_dataset(request)
+    if dataset is None:
+        messages.error(request, "Nothing was changed: no dataset has been imported yet.")
+        return redirect("recourse:fix")
     try:
         changes = _changes_from_json(request.POST.get("changes", "{}"))
         result = corrections.apply(user=request.user, dataset=dataset, changes=changes,
@@ -185,7 +191,8 @@ def apply_fix(request):
 def correction_list(request):
     results = RecourseResult.objects.filter(user=request.user).select_related("sequence__dataset", "trained_model")
     signals = NotInterested.objects.filter(user=request.user).select_related("item")
-    entries = sorted([*results, *signals], key=lambda entry: entry.created_at, reverse=True)
+    entries: list[RecourseResult | NotInterested] = [*results, *signals]
+    entries.sort(key=lambda entry: entry.created_at, reverse=True)
     return render(request, "recourse/corrections.html", {"entries": entries})
 
 

@@ -5,13 +5,13 @@ import logging
 from recsys.models import TrainedModel
 from recsys.services import serving
 
-from .engine.explain import warm_up as warm_up_engine
+from .engine.explanation import trace_explainers
 from .services.context import DriftUnavailable, categories_for
 
 log = logging.getLogger(__name__)
 
 
-def warm_up() -> None:
+def warm_up_explanations() -> None:
     for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(
         "dataset"
     ):
@@ -20,5 +20,5 @@ def warm_up() -> None:
             categories = categories_for(model, recommender)
         except DriftUnavailable:
             categories = None
-        warm_up_engine(recommender.model, categories)
+        trace_explainers(recommender.model, categories)
         log.info("Explanations warmed up for %s", model)

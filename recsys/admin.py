@@ -5,11 +5,14 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import jobs
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
+from .selectors import categories_of
+from .services.registry import RegistryError, activate, delete
+from .services.training import TrainingError, start_evaluation, start_training
 
 
 class CategoryFilter(admin.SimpleListFilter):
@@ -17,29 +20,19 @@ class CategoryFilter(admin.SimpleListFilter):
     parameter_name = "category"
 
     def lookups(self, request, model_admin):
-        from .selectors import categories_of
-
         dataset_id = request.GET.get("dataset__id__exact")
         datasets = Dataset.objects.filter(pk=dataset_id) if dataset_id else Dataset.objects.all()
         names = sorted({name for dataset in datasets for name in categories_of(dataset)})
         return [(name, name) for name in names]
 
     def queryset(self, request, queryset):
-        return queryset.filter(Item.in_category(self.value())) if self.value() else queryset
-
-
-@admin.action(description="Explain the top-3 recommendations of every linked member (background job)")
-def explain_members(modeladmin, request, queryset):
-    for dataset in queryset:
-        job = jobs.start_job(kind="explain_members", owner=request.user, params={"dataset_id": dataset.pk})
-        messages.success(request, f"Explanations for {dataset} queued as job #{job.pk}.")
+        value = self.value()
+        return queryset.filter(Item.in_category(value)) if value else queryset
 
 
 def _train_action(architecture: str, label: str):
     @admin.action(description=f"Train a {label} model (background job, default hyper-parameters)")
     def train(modeladmin, request, queryset):
-        from .services.training import TrainingError, start_training
-
         for dataset in queryset:
             try:
                 job = start_training(dataset=dataset, architecture=architecture, owner=request.user)
@@ -54,8 +47,8 @@ def _train_action(architecture: str, label: str):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    actions = [*(_train_action(value, label) for value, label in TrainedModel.Architecture.choices),
-               explain_members]
+    # recourse adds its "explain members" action in recourse/admin.py (recsys never imports recourse).
+    actions = [*(_train_action(value, label) for value, label in TrainedModel.Architecture.choices)]
     list_display = (
         "name",
         "title",
@@ -154,8 +147,6 @@ class InteractionAdmin(admin.ModelAdmin):
 
 @admin.action(description="Make active for its dataset")
 def activate_models(modeladmin, request, queryset):
-    from .services.registry import RegistryError, activate
-
     for model in queryset:
         try:
             activate(model)
@@ -166,8 +157,6 @@ def activate_models(modeladmin, request, queryset):
 
 @admin.action(description="Re-evaluate on the current data, both protocols (background job)")
 def evaluate_models(modeladmin, request, queryset):
-    from .services.training import TrainingError, start_evaluation
-
     for model in queryset.select_related("dataset"):
         try:
             job = start_evaluation(model=model, owner=request.user)
@@ -183,6 +172,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
     list_filter = ("architecture", "status", "is_active", "dataset")
     list_select_related = ("dataset",)
     readonly_fields = (
+        "automatic_choices",
         "metrics",
         "training_curve",
         "data_snapshot",
@@ -196,17 +186,21 @@ class TrainedModelAdmin(admin.ModelAdmin):
     )
     actions = [activate_models, evaluate_models]
 
+    @admin.display(description="Chosen from the data")
+    def automatic_choices(self, model):
+        choices = (model.hyperparameters or {}).get("auto") or {}
+        if not choices:
+            return "— (every hyper-parameter was given)"
+        return format_html_join("\n", "<p><strong>{}</strong> = {}</p>",
+                                ((name, reason) for name, reason in sorted(choices.items())))
+
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
 
     def delete_model(self, request, obj):
-        from .services.registry import delete
-
         delete(obj)
 
     def delete_queryset(self, request, queryset):  # the action refuses a selection holding the active version
-        from .services.registry import delete
-
         for model in queryset:
             delete(model)
 

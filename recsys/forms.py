@@ -12,7 +12,9 @@ class CatalogueSearchForm(forms.Form):
 
     def __init__(self, *args, categories=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", "Any category")] + [(c, c) for c in categories]
+        category = self.fields["category"]
+        assert isinstance(category, forms.ChoiceField)
+        category.choices = [("", "Any category")] + [(c, c) for c in categories]
 
 
 class AddToHistoryForm(forms.Form):
@@ -52,10 +54,11 @@ class ImportDatasetForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200, required=False)
     format = forms.ChoiceField(choices=FORMATS, required=False)
     path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500)
-    files = MultipleFileField(label="…or upload the files", required=False)
+    # Named like Form.files: the form metaclass moves declared fields off the class, so they never clash.
+    files = MultipleFileField(label="…or upload the files", required=False)  # type: ignore[assignment]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("path") and not data.get("files"):
             raise forms.ValidationError("Give a server path or upload the dataset's files.")
         return data

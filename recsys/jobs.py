@@ -24,6 +24,11 @@ class JobCancelled(Exception):
     pass
 
 
+# A handler that fans its work out to other tasks returns this: the job stays running and those
+# tasks record its progress and finish it (see diagnostics.services.run_retrain).
+FANNED_OUT = {"fanned_out": True}
+
+
 def register(kind: str, *, queue: str = "default"):
     if queue not in QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; expected one of {QUEUES}")
@@ -114,7 +119,7 @@ def cancel_job(job: Job) -> None:
 
 
 def _send(job: Job) -> None:
-    from .tasks import run_job
+    from .tasks import run_job  # here: tasks imports this module to run jobs
 
     run_job.apply_async(args=[job.pk], queue=job.queue)
 
@@ -147,7 +152,14 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         log.exception("Job %s failed", job.pk)
         _finish(job, Job.Status.FAILED, message=_short(exc), error=traceback.format_exc())
     else:
+        if result is FANNED_OUT:
+            return
         _finish(job, Job.Status.SUCCEEDED, message="Done", result=result or {}, progress=100)
+
+
+def finish(job: Job, status: str, *, message: str, result=None, error: str = "", progress=None) -> None:
+    """Record the end of a fanned-out job; its last task calls this."""
+    _finish(job, status, message=message, result=result, error=error, progress=progress)
 
 
 def _short(exc: Exception) -> str:

@@ -1,10 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, TextChoices
 
 
 class Dataset(models.Model):
-    class ErasurePolicy(models.TextChoices):
+    class ErasurePolicy(TextChoices):  # not models.TextChoices: the "models" reverse relation shadows the module here
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 
@@ -49,7 +49,16 @@ class Item(models.Model):
 
     @property
     def category_list(self) -> list[str]:
-        return [c for c in self.categories.split("|") if c]
+        return self.parse_categories(self.categories)
+
+    @staticmethod
+    def parse_categories(text: str | None) -> list[str]:
+        """The one category parser: names split on "|" or ",", stripped, empty ones and repeats dropped.
+
+        Importers store "|"-joined names; rows edited by hand or loaded elsewhere may use commas.
+        """
+        names = (part.strip() for part in (text or "").replace(",", "|").split("|"))
+        return list(dict.fromkeys(name for name in names if name))
 
     @staticmethod
     def in_category(name: str, prefix: str = "") -> Q:
@@ -92,6 +101,16 @@ class InteractionSequence(models.Model):
         return f"{self.dataset.name} / user {self.external_user_id}"
 
 
+class InteractionQuerySet(models.QuerySet):
+    def active(self) -> "InteractionQuerySet":
+        """Interactions the model learns from: excluded ones are left out (a down-weighted one stays)."""
+        return self.filter(state=Interaction.State.ACTIVE)
+
+    def chronological(self) -> "InteractionQuerySet":
+        """Oldest first; equal timestamps keep the source file's row order."""
+        return self.order_by(*Interaction.CHRONOLOGICAL)
+
+
 class Interaction(models.Model):
     """A history entry. Recourse never deletes rows: it excludes them or lowers their weight."""
 
@@ -115,6 +134,8 @@ class Interaction(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
 
     CHRONOLOGICAL = ("timestamp", F("position").asc(nulls_last=True), "id")
+
+    objects = InteractionQuerySet.as_manager()
 
     class Meta:
         ordering = ["sequence", "timestamp", "position", "id"]
@@ -154,6 +175,24 @@ class NotInterested(models.Model):
     @property
     def is_undone(self) -> bool:
         return self.undone_at is not None
+
+
+class ItemTag(models.Model):
+    """A free-text tag one person put on an item (MovieLens tags.csv); the forecaster learns tag sentiment."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tags")
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="tags")
+    tag = models.CharField(max_length=255)
+    timestamp = models.BigIntegerField(help_text="Unix seconds")
+
+    class Meta:
+        ordering = ["item", "timestamp", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "item", "tag", "timestamp"], name="item_tag_unique"),
+        ]
+
+    def __str__(self):
+        return self.tag
 
 
 class TrainedModel(models.Model):
@@ -241,3 +280,36 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class TrainingExclusion(models.Model):
+    """An administrator's decision to leave a member's history out of training; lifting it keeps the record.
+
+    No data is deleted: the interactions stay as they are and every other use of them is unchanged.
+    """
+
+    sequence = models.ForeignKey(InteractionSequence, on_delete=models.CASCADE, related_name="training_exclusions")
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence"], condition=Q(lifted_at__isnull=True),
+                                    name="one_open_training_exclusion_per_sequence"),
+        ]
+
+    def __str__(self):
+        state = "lifted" if self.lifted_at else "in force"
+        return f"{self.sequence} left out of training ({state})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None

@@ -1,10 +1,26 @@
 """Reads shared by pages, API and services."""
 
-from django.db.models import Q
+import csv
+import io
+from collections.abc import Iterable
 
-from .models import Dataset, Interaction, InteractionSequence, Item, NotInterested, TrainedModel
+from django.db.models import Q, QuerySet
+
+from .models import Dataset, Interaction, InteractionSequence, Item, NotInterested, TrainedModel, TrainingExclusion
+from .ratings import model_weight
 
 SESSION_DATASET_KEY = "hikmax_dataset"
+INTERACTION_FIELDS = [
+    "dataset",
+    "external_user_id",
+    "item_external_id",
+    "title",
+    "timestamp",
+    "rating",
+    "weight",
+    "state",
+    "source",
+]
 
 
 def datasets_for(user) -> list[Dataset]:
@@ -23,12 +39,78 @@ def current_dataset(request) -> Dataset | None:
     return active.dataset if active else Dataset.objects.first()
 
 
+def active_model(dataset: Dataset) -> TrainedModel | None:
+    """The dataset's active model version when it is ready to serve (the registry only activates ready ones)."""
+    return TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY).first()
+
+
+def member_history(user, dataset: Dataset) -> QuerySet[Interaction]:
+    """The member's active interactions, oldest first, with their items."""
+    return (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset)
+            .active().chronological().select_related("item"))
+
+
+def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] | None = None
+                           ) -> list[tuple[str, float]]:
+    """Every interaction of the member, oldest first, as (item id, what it counts for in the model).
+
+    A removed (excluded) interaction counts 0: the model does not read it, yet its item is never
+    recommended. Ratings change the rest by the policy in ``recsys.ratings``. ``changes``
+    ({interaction id: new weight, 0 = remove}) gives the entries a correction would leave, so a preview
+    and the applied correction read the history through this one function.
+    """
+    changes = changes or {}
+    rows = (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).chronological()
+            .values_list("pk", "item_id", "weight", "rating", "state"))
+    return [
+        (str(item_id), model_weight(changes.get(pk, weight), rating,
+                                    active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
+        for pk, item_id, weight, rating, state in rows
+    ]
+
+
+def sequence_histories(
+    *, dataset: Dataset | None = None, sequence_ids: Iterable[int] | None = None, external_ids: bool = False,
+    for_training: bool = False,
+) -> dict[str, list[tuple[str, float]]]:
+    """Active interactions of many sequences (a dataset's, or the given ones) as {sequence: [(item, weight)]}.
+
+    Each list is oldest first. Keys are database ids as strings, or the dataset's own user and item ids
+    with external_ids=True. Excluded interactions are left out; a down-weighted one keeps its weight.
+    With for_training=True (a dataset given) the members an administrator left out of training are left out.
+    """
+    interactions = Interaction.objects.active()
+    if dataset is not None:
+        interactions = interactions.filter(sequence__dataset=dataset)
+        if for_training:
+            interactions = interactions.exclude(sequence__in=excluded_from_training(dataset))
+    if sequence_ids is not None:
+        interactions = interactions.filter(sequence_id__in=list(sequence_ids))
+    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
+    rows = interactions.order_by("sequence_id", *Interaction.CHRONOLOGICAL).values_list(*fields, "weight")
+    histories: dict[str, list[tuple[str, float]]] = {}
+    for sequence_key, item_key, weight in rows.iterator(chunk_size=20000):
+        histories.setdefault(str(sequence_key), []).append((str(item_key), weight))
+    return histories
+
+
+def excluded_from_training(dataset: Dataset) -> QuerySet:
+    """Sequences with a TrainingExclusion in force (as a subquery of sequence ids)."""
+    return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")
+
+
+def item_categories(dataset: Dataset) -> dict[int, list[str]]:
+    """{item pk: category names} of the dataset's items, parsed by Item.parse_categories."""
+    rows = dataset.items.values_list("pk", "categories")
+    return {pk: Item.parse_categories(text) for pk, text in rows}
+
+
 def member_interactions(user, dataset: Dataset, *, query: str = ""):
     """The member's own interactions in chronological order (all states)."""
     interactions = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).select_related("item")
     if query:
         interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
-    return interactions.order_by(*Interaction.CHRONOLOGICAL)
+    return interactions.chronological()
 
 
 def not_interested(user, dataset: Dataset):
@@ -76,7 +158,54 @@ class LazyItems:
 
 
 def categories_of(dataset: Dataset) -> list[str]:
-    names = set()
+    """The dataset's category names, sorted."""
+    names: set[str] = set()
     for value in dataset.items.exclude(categories="").values_list("categories", flat=True).distinct():
-        names.update(c for c in value.split("|") if c)
+        names.update(Item.parse_categories(value))
     return sorted(names)
+
+
+# --- the member's own data (registered with accounts.personal_data in apps.py) -------------------
+
+
+def export_for_user(user) -> dict:
+    """Every history of the member, all interactions in every state."""
+    return {"histories": [_sequence_export(sequence) for sequence in sequences_of(user)]}
+
+
+def interactions_csv(user) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=INTERACTION_FIELDS)
+    writer.writeheader()
+    for sequence in sequences_of(user):
+        for row in _sequence_export(sequence)["interactions"]:
+            writer.writerow(row)
+    return buffer.getvalue()
+
+
+def sequences_of(user) -> QuerySet[InteractionSequence]:
+    """The member's histories, one per dataset, by dataset name."""
+    return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
+
+
+def _sequence_export(sequence: InteractionSequence) -> dict:
+    rows = sequence.interactions.select_related("item").chronological()
+    return {
+        "dataset": sequence.dataset.name,
+        "external_user_id": sequence.external_user_id,
+        "interactions": [_interaction_row(sequence, row) for row in rows],
+    }
+
+
+def _interaction_row(sequence, row) -> dict:
+    return {
+        "dataset": sequence.dataset.name,
+        "external_user_id": sequence.external_user_id,
+        "item_external_id": row.item.external_id,
+        "title": row.item.title,
+        "timestamp": row.timestamp,
+        "rating": row.rating,
+        "weight": row.weight,
+        "state": row.state,
+        "source": row.source,
+    }

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import jobs
+from .services.training import schedule_retraining
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -10,6 +11,4 @@ def run_job(job_id: int) -> None:
 
 @shared_task
 def retrain_stale_models() -> None:
-    from .services.training import schedule_retraining
-
     schedule_retraining()

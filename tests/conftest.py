@@ -87,7 +87,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         worker.kill()
 
 
-TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model", "planted", "shared"}
+TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model", "planted", "shared", "forecaster"}
 
 
 def pytest_collection_modifyitems(items):

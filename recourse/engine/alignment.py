@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import tensorflow as tf
 
 from .attribution import score_histories
+from .protocol import ScoringModel
 from .sequences import History, as_history
 
 
@@ -21,9 +23,19 @@ class CategoryIndex:
         self.names = list(names) if names is not None else [f"category {c}" for c in range(matrix.shape[1])]
         self.alignment_score = AlignmentScore(self)
 
+    @classmethod
+    def of_items(cls, names_per_item: Sequence[Sequence[str]]) -> CategoryIndex:
+        """From the category names of items 1..N; one column per name, sorted ("(none)" when there are none)."""
+        names = sorted({name for names in names_per_item for name in names}) or ["(none)"]
+        column = {name: c for c, name in enumerate(names)}
+        matrix = np.zeros((len(names_per_item) + 1, len(names)), dtype=np.float32)
+        for row, names_of_item in enumerate(names_per_item, start=1):
+            matrix[row, [column[name] for name in names_of_item]] = 1.0
+        return cls(matrix, names)
+
     @property
     def num_categories(self) -> int:
-        return self.matrix.shape[1]
+        return int(self.matrix.shape[1])
 
     def name(self, category: int | None) -> str | None:
         return None if category is None else self.names[category]
@@ -32,18 +44,18 @@ class CategoryIndex:
         rows = self.matrix[np.asarray(items, dtype=np.int64)]
         if weights is not None:
             rows = rows * np.asarray(weights, dtype=np.float32)[..., None]
-        return rows.sum(axis=-2)
+        return np.asarray(rows.sum(axis=-2))
 
-    def dominant(self, items: Sequence[int]) -> int | None:
+    def dominant(self, items: Sequence[int] | np.ndarray) -> int | None:
         counts = self.counts(np.asarray(items, dtype=np.int64))
         return None if counts.sum() == 0 else int(np.argmax(counts))
 
 
 def preference_profile(history: History | Sequence[int], categories: CategoryIndex | np.ndarray) -> np.ndarray:
     """Category distribution [C] of a history (weighted counts, sums to 1)."""
-    categories = as_categories(categories)
-    history = as_history(history)
-    counts = categories.counts(history.items, history.weights).astype(np.float64)
+    index = as_categories(categories)
+    member = as_history(history)
+    counts = index.counts(member.items, member.weights).astype(np.float64)
     total = counts.sum()
     return counts / total if total > 0 else counts
 
@@ -52,7 +64,7 @@ def next_item_probabilities(logits: np.ndarray) -> np.ndarray:
     """Softmax over items 1..N ([B, N]); column 0 of the logits is padding."""
     items = np.asarray(logits, dtype=np.float64)[:, 1:]
     shifted = np.exp(items - items.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,7 +79,7 @@ def alignment_from_logits(logits: np.ndarray, profiles: np.ndarray, categories: 
 
 
 def alignment(
-    model, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex
+    model: ScoringModel, histories: Sequence[History], profiles: np.ndarray, categories: CategoryIndex | np.ndarray
 ) -> np.ndarray:
     categories = as_categories(categories)
     profiles = np.broadcast_to(np.atleast_2d(profiles), (len(histories), categories.num_categories))
@@ -89,6 +101,14 @@ class AlignmentScore:
 
 
 _INDEX_CACHE: dict[int, tuple[np.ndarray, CategoryIndex]] = {}
+
+
+@overload
+def as_categories(categories: CategoryIndex | np.ndarray) -> CategoryIndex: ...
+
+
+@overload
+def as_categories(categories: CategoryIndex | np.ndarray | None) -> CategoryIndex | None: ...
 
 
 def as_categories(categories: CategoryIndex | np.ndarray | None) -> CategoryIndex | None:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from scipy.stats import spearmanr
 
-from .protocol import ExplainerUnavailable
-from .sequences import PADDING, EncodedBatch, History, as_history, encode, trimmed_length
+from .protocol import ExplainerUnavailable, ScoringModel
+from .sequences import PADDING, EncodedBatch, History, Positions, as_history, encode, trimmed_length
 
 DEFAULT_STEPS = 50
 DEFAULT_MAX_STEPS = 400
@@ -56,11 +57,11 @@ def min_max(scores: np.ndarray) -> np.ndarray:
     span = float(scores.max() - scores.min())
     if span == 0.0:
         return np.zeros_like(scores, dtype=np.float32)
-    return ((scores - scores.min()) / span).astype(np.float32)
+    return np.asarray((scores - scores.min()) / span, dtype=np.float32)
 
 
 def relative_gap(total: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    return np.abs(total - delta) / np.maximum(np.abs(delta), 1e-6)
+    return np.asarray(np.abs(total - delta) / np.maximum(np.abs(delta), 1e-6))
 
 
 def trapezoid_weights(steps: int) -> np.ndarray:
@@ -75,7 +76,10 @@ ZERO_BASELINE, MEAN_ITEM_BASELINE = "zero", "mean_item"
 _MEAN_ITEMS: dict[int, tuple[object, np.ndarray]] = {}
 
 
-def _baseline_vector(model, baseline) -> np.ndarray:
+Baseline = str | np.ndarray | None  # "zero", "mean_item" or a [d] item embedding
+
+
+def _baseline_vector(model: ScoringModel, baseline: Baseline) -> np.ndarray:
     """[d] baseline item embedding: zeros, the catalogue mean, or a given vector."""
     if baseline is None or (isinstance(baseline, str) and baseline == ZERO_BASELINE):
         return np.zeros_like(_mean_item_embedding(model))
@@ -86,7 +90,7 @@ def _baseline_vector(model, baseline) -> np.ndarray:
     return np.asarray(baseline, dtype=np.float32).reshape(-1)
 
 
-def _mean_item_embedding(model) -> np.ndarray:
+def _mean_item_embedding(model: ScoringModel) -> np.ndarray:
     cached = _MEAN_ITEMS.get(id(model))
     if cached is None or cached[0] is not model:
         items = np.arange(1, model.num_items + 1, dtype=np.int32)[:, None]
@@ -95,7 +99,10 @@ def _mean_item_embedding(model) -> np.ndarray:
     return cached[1]
 
 
-def _ig_tensors(model, scalar_fn, ids, w, aux, alphas, trapezoid, baseline_item):
+def _ig_tensors(
+    model: ScoringModel, scalar_fn: ScalarFn, ids: tf.Tensor, w: tf.Tensor, aux: tf.Tensor, alphas: tf.Tensor,
+    trapezoid: tf.Tensor, baseline_item: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     emb = tf.convert_to_tensor(model.item_input_embeddings(ids, w), tf.float32)  # [B, L, d]
     batch, length, dim = tf.shape(emb)[0], tf.shape(emb)[1], tf.shape(emb)[2]
     n_alphas = tf.shape(alphas)[0]
@@ -122,26 +129,30 @@ class _CompiledIG:
     Falls back to eager execution if the model cannot be traced.
     """
 
-    def __init__(self, model, scalar_fn: ScalarFn):
+    def __init__(self, model: ScoringModel, scalar_fn: ScalarFn):
         self.model, self.scalar_fn = model, scalar_fn
-        self.graph = None
+        self.graph: Callable[..., tuple[tf.Tensor, tf.Tensor, tf.Tensor]] | None = None
         self.eager_only = False
 
-    def _trace_for(self, ids, w, aux, alphas, trapezoid, baseline_item):
-        def spec(tensor, fixed_tail=True):
+    def _trace_for(
+        self, ids: tf.Tensor, w: tf.Tensor, aux: tf.Tensor, alphas: tf.Tensor, trapezoid: tf.Tensor,
+        baseline_item: tf.Tensor,
+    ) -> Callable[..., tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
+        def spec(tensor: tf.Tensor, fixed_tail: bool = True) -> tf.TensorSpec:
             tail = list(tensor.shape[1:]) if fixed_tail else [None] * (len(tensor.shape) - 1)
             return tf.TensorSpec([None, *tail], tensor.dtype)
 
         signature = [spec(ids, False), spec(w, False), spec(aux), spec(alphas), spec(trapezoid),
                      tf.TensorSpec(baseline_item.shape, tf.float32)]
-        return tf.function(
+        traced: Callable[..., tuple[tf.Tensor, tf.Tensor, tf.Tensor]] = tf.function(
             lambda *args: _ig_tensors(self.model, self.scalar_fn, *args),
             input_signature=signature,
             jit_compile=JIT_COMPILE,
             autograph=False,  # plain tensor code; autograph conversion only slows tracing
         )
+        return traced
 
-    def __call__(self, *args):
+    def __call__(self, *args: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         if not self.eager_only:
             try:
                 if self.graph is None:
@@ -155,7 +166,7 @@ class _CompiledIG:
 _COMPILED: dict[tuple[int, int], _CompiledIG] = {}
 
 
-def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
+def _compiled(model: ScoringModel, scalar_fn: ScalarFn) -> _CompiledIG:
     key = (id(model), id(scalar_fn))
     cached = _COMPILED.get(key)
     if cached is None or cached.model is not model or cached.scalar_fn is not scalar_fn:
@@ -166,8 +177,9 @@ def _compiled(model, scalar_fn: ScalarFn) -> _CompiledIG:
 
 
 def ig_slot_scores(
-    model, scalar_fn, ids, w, aux, steps: int, max_rows: int = DEFAULT_MAX_ROWS, baseline_item=None
-):
+    model: ScoringModel, scalar_fn: ScalarFn, ids: np.ndarray, w: np.ndarray, aux: np.ndarray, steps: int,
+    max_rows: int = DEFAULT_MAX_ROWS, baseline_item: Baseline = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slot attributions [B, L], F(x) [B], F(baseline) [B], chunked to at most max_rows paths."""
     run = _compiled(model, scalar_fn)
     baseline_item = tf.constant(_baseline_vector(model, baseline_item))
@@ -193,10 +205,14 @@ def ig_slot_scores(
         slot_attr = np.zeros((size, full_length), dtype=np.float32)
         slot_attr[:, -keep:] = attr.numpy()
         outputs.append((slot_attr, f_x.numpy(), f_base.numpy()))
-    return tuple(np.concatenate(parts) for parts in zip(*outputs))
+    slots, f_x, f_base = (np.concatenate(parts) for parts in zip(*outputs, strict=True))
+    return slots, f_x, f_base
 
 
-def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_steps, tolerance, max_rows, baseline):
+def _ig_with_refinement(
+    model: ScoringModel, scalar_fn: ScalarFn, batch: EncodedBatch, aux: np.ndarray, steps: int, max_steps: int,
+    tolerance: float, max_rows: int, baseline: Baseline,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     attr, f_x, f_base = ig_slot_scores(model, scalar_fn, batch.ids, batch.weights, aux, steps, max_rows, baseline)
     used = np.full(len(attr), steps)
     current = steps
@@ -212,7 +228,9 @@ def _ig_with_refinement(model, scalar_fn, batch: EncodedBatch, aux, steps, max_s
     return attr, f_x, f_base, used
 
 
-def _attribution_from_row(method, batch, row, slot_scores, target=None, **extra) -> Attribution:
+def _attribution_from_row(
+    method: str, batch: EncodedBatch, row: int, slot_scores: np.ndarray, target: int | None = None, **extra: Any,
+) -> Attribution:
     real = batch.source_positions[row] != PADDING
     scores = slot_scores[real].astype(np.float64)
     return Attribution(
@@ -227,7 +245,7 @@ def _attribution_from_row(method, batch, row, slot_scores, target=None, **extra)
 
 
 def integrated_gradients_of(
-    model,
+    model: ScoringModel,
     histories: Sequence[History | Sequence[int]],
     scalar_fn: ScalarFn,
     aux: np.ndarray,
@@ -267,7 +285,7 @@ def integrated_gradients_of(
                 completeness_gap=float(gaps[row]),
                 steps=int(used[row]),
                 converged=converged,
-                note=_completeness_note(gaps[row], used[row], steps, tolerance),
+                note=_completeness_note(float(gaps[row]), int(used[row]), steps, tolerance),
             )
         )
     return results
@@ -282,7 +300,7 @@ def _completeness_note(gap: float, used: int, requested: int, tolerance: float) 
 
 
 def integrated_gradients_batch(
-    model, histories: Sequence[History | Sequence[int]], target_items: Sequence[int], **options
+    model: ScoringModel, histories: Sequence[History | Sequence[int]], target_items: Sequence[int], **options: Any,
 ) -> list[Attribution]:
     """IG of each history's target-item logit (last-position path)."""
     targets = np.asarray(target_items, dtype=np.int32)
@@ -290,7 +308,8 @@ def integrated_gradients_batch(
 
 
 def integrated_gradients(
-    model, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None, **options
+    model: ScoringModel, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None,
+    **options: Any,
 ) -> Attribution:
     return integrated_gradients_batch(model, [as_history(items, weights)], [target_item], **options)[0]
 
@@ -298,7 +317,9 @@ def integrated_gradients(
 # --- attention and occlusion ----------------------------------------------------------------------
 
 
-def attention_attribution(model, items: Sequence[int] | History, weights: Sequence[float] | None = None) -> Attribution:
+def attention_attribution(
+    model: ScoringModel, items: Sequence[int] | History, weights: Sequence[float] | None = None,
+) -> Attribution:
     """Last-layer, last-position attention (mean over heads) per interaction."""
     batch = encode(model, [as_history(items, weights)])
     if not getattr(model, "supports_attention", False):
@@ -312,14 +333,14 @@ def attention_attribution(model, items: Sequence[int] | History, weights: Sequen
     return _attribution_from_row("attention", batch, 0, weights_per_slot[0])
 
 
-def _no_attention_message(model) -> str:
+def _no_attention_message(model: ScoringModel) -> str:
     return (
         f"The {getattr(model, 'architecture', 'current')} model has no attention layer, so attention "
         "explanations are unavailable; use integrated gradients or occlusion instead."
     )
 
 
-def score_histories(model, histories: Sequence[History], max_rows: int = DEFAULT_MAX_ROWS) -> np.ndarray:
+def score_histories(model: ScoringModel, histories: Sequence[History], max_rows: int = DEFAULT_MAX_ROWS) -> np.ndarray:
     """Last-position logits [B, N+1] for many histories, in chunks of max_rows."""
     parts = []
     for start in range(0, len(histories), max_rows):
@@ -330,20 +351,21 @@ def score_histories(model, histories: Sequence[History], max_rows: int = DEFAULT
 
 
 def occlusion_effects(
-    model, history: History, value_fn: Callable[[np.ndarray], np.ndarray], positions: Sequence[int] | None = None
+    model: ScoringModel, history: History, value_fn: Callable[[np.ndarray], np.ndarray],
+    positions: Positions | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """(positions, value of the full history, value with each position removed); one batched pass."""
     if positions is None:
-        positions = encode(model, [history]).source_positions[0]
-        positions = positions[positions != PADDING]
-    positions = np.asarray(positions, dtype=np.int64)
-    variants = [history] + [history.reweighted({int(p): 0.0}) for p in positions]
+        slots = encode(model, [history]).source_positions[0]
+        positions = slots[slots != PADDING]
+    chosen = np.asarray(positions, dtype=np.int64)
+    variants = [history] + [history.reweighted({int(p): 0.0}) for p in chosen]
     values = np.asarray(value_fn(score_histories(model, variants)), dtype=np.float64)
-    return positions, float(values[0]), values[1:]
+    return chosen, float(values[0]), values[1:]
 
 
 def occlusion_attribution(
-    model, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None
+    model: ScoringModel, items: Sequence[int] | History, target_item: int, weights: Sequence[float] | None = None
 ) -> Attribution:
     """Leave-one-out: target logit with the full history minus target logit without each interaction."""
     history = as_history(items, weights)

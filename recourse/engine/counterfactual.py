@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .attribution import Attribution, score_histories
-from .sequences import History, as_history, seen_mask
+from .protocol import ScoringModel
+from .sequences import History, Positions, as_history, seen_mask
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,14 @@ def ranks_of(logits: np.ndarray, targets: np.ndarray, exclude: np.ndarray) -> np
     target_scores = logits[rows, targets]
     higher = (logits > target_scores[:, None]) & ~exclude
     higher[rows, targets] = False
-    return 1 + higher.sum(axis=1)
+    return np.asarray(1 + higher.sum(axis=1))
 
 
 def counterfactual_ranks(
-    model,
+    model: ScoringModel,
     items: Sequence[int] | History,
     target_item: int,
-    positions: Sequence[int],
+    positions: Positions,
     weights: Sequence[float] | None = None,
 ) -> list[Counterfactual]:
     """Target rank with the full history and without each given position, in one batched pass."""
@@ -63,9 +64,11 @@ def counterfactual_ranks(
 
 
 def top_counterfactuals(
-    model, items: Sequence[int] | History, attribution: Attribution, k: int = 3, weights: Sequence[float] | None = None
+    model: ScoringModel, items: Sequence[int] | History, attribution: Attribution, k: int = 3,
+    weights: Sequence[float] | None = None,
 ) -> list[Counterfactual]:
     """Counterfactuals for the k most supporting interactions of an attribution (target = its target)."""
-    supporting = attribution.top_positions(k)
-    supporting = [p for p in supporting if attribution.score_of(p) > 0]
+    if attribution.target is None:
+        raise ValueError("counterfactuals need an attribution of a target item")
+    supporting = [p for p in attribution.top_positions(k) if attribution.score_of(p) > 0]
     return counterfactual_ranks(model, items, attribution.target, supporting, weights)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .attribution import Agreement, Attribution, score_histories
 from .counterfactual import ranks_of
-from .protocol import RecommenderModel
+from .protocol import ScoringModel
 from .sequences import History
 
 REASON_CANDIDATES = 3  # the method's top interactions that may be named as reasons
@@ -51,7 +51,7 @@ def proposed_order(attribution: Attribution) -> np.ndarray:
     return attribution.positions[order][attribution.scores[order] > 0]
 
 
-def check_why(model: RecommenderModel, history: History, attribution: Attribution, target: int, exclude: np.ndarray,
+def check_why(model: ScoringModel, history: History, attribution: Attribution, target: int, exclude: np.ndarray,
               *, top_n: int = TOP_N, max_removals: int = MAX_REMOVALS) -> CheckedWhy:
     """Re-score the history without the method's proposed interactions (one batch).
 
@@ -73,7 +73,7 @@ def check_why(model: RecommenderModel, history: History, attribution: Attributio
     return CheckedWhy(target, rank, reasons, smallest, min(max_removals, len(order)), len(plans))
 
 
-def verified_reasons(model: RecommenderModel, history: History, attributions: list[Attribution], targets: list[int],
+def verified_reasons(model: ScoringModel, history: History, attributions: list[Attribution], targets: list[int],
                      exclude: np.ndarray, max_reasons: int = 2) -> list[list[int]]:
     """Per target, the items among its method's top ``max_reasons`` whose single removal lowers it (one batch)."""
     candidates = [[int(p) for p in proposed_order(a)[:max_reasons]] for a in attributions]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .attribution import COMPLETENESS_TOLERANCE, Agreement, Attribution
 from .counterfactual import Counterfactual
+from .drift_detection import DriftReport
+from .recourse_search import RecoursePlan
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 CONFIDENCE_TEXT = {
@@ -85,8 +87,8 @@ def explain_recommendation(
     return Narrative(reason, " ".join(sentences), level, CONFIDENCE_TEXT[level], supporting)
 
 
-def drift_narrative(report, titles: Mapping[int, str], verb: str = "watched", max_items: int = 3) -> str:
-    """Wording for a DriftReport (kept import-free to avoid a cycle)."""
+def drift_narrative(report: DriftReport, titles: Mapping[int, str], verb: str = "watched", max_items: int = 3) -> str:
+    """Wording for a DriftReport."""
     item_at = dict(zip(report.positions.tolist(), report.items.tolist()))
     names = [title_of(titles, item_at[int(p)]) for p in report.flagged_positions[:max_items]]
     if not report.drift:
@@ -99,8 +101,8 @@ def drift_narrative(report, titles: Mapping[int, str], verb: str = "watched", ma
     )
 
 
-def recourse_narrative(result, titles: Mapping[int, str], max_items: int = 3) -> str:
-    """Wording for a RecourseResult (at most max_items removed titles are named)."""
+def recourse_narrative(result: RecoursePlan, titles: Mapping[int, str], max_items: int = 3) -> str:
+    """Wording for a RecoursePlan (at most max_items removed titles are named)."""
     if not result.changes:
         return "No change to your history is needed."
     removed = [title_of(titles, c.item) for c in result.changes if c.action == "remove"]

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .protocol import ScoringModel
+
 PADDING = -1
+Positions = Sequence[int] | np.ndarray  # caller interaction indices
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def visible_positions(history: History, max_len: int) -> np.ndarray:
     return kept[-max_len:]
 
 
-def encode(model, histories: Sequence[History]) -> EncodedBatch:
+def encode(model: ScoringModel, histories: Sequence[History]) -> EncodedBatch:
     ids, weights = model.encode_inputs(
         [h.items.tolist() for h in histories], [h.weights.tolist() for h in histories]
     )
@@ -79,7 +82,7 @@ def seen_mask(histories: Sequence[History], num_items: int) -> np.ndarray:
     return mask
 
 
-def without_positions(history: History, positions: Sequence[int]) -> History:
+def without_positions(history: History, positions: Positions) -> History:
     return history.reweighted({int(p): 0.0 for p in positions})
 
 
@@ -93,7 +96,7 @@ TRIM_BUCKET = 32
 _TRIM_SUPPORT: dict[int, tuple[object, bool]] = {}
 
 
-def supports_trimming(model) -> bool:
+def supports_trimming(model: ScoringModel) -> bool:
     """Does the model give the same logits when leading all-padding columns are cut off?
 
     Not promised by CONTRACT.md, so it is checked once per model on a probe history; models
@@ -107,7 +110,7 @@ def supports_trimming(model) -> bool:
     return supported
 
 
-def _probe_trimming(model) -> bool:
+def _probe_trimming(model: ScoringModel) -> bool:
     length = model.max_len
     short = max(1, min(length - 1, TRIM_BUCKET // 2))
     if short >= length:
@@ -124,9 +127,9 @@ def _probe_trimming(model) -> bool:
     return cut.shape == full.shape and bool(np.allclose(full[finite], cut[finite], rtol=1e-4, atol=1e-4))
 
 
-def trimmed_length(model, ids: np.ndarray) -> int:
+def trimmed_length(model: ScoringModel, ids: np.ndarray) -> int:
     """Columns to keep: the longest real history in the batch, rounded up to TRIM_BUCKET."""
-    length = ids.shape[1]
+    length = int(ids.shape[1])
     if not supports_trimming(model):
         return length
     real = int((ids != 0).sum(axis=1).max(initial=0))

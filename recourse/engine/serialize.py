@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
 
-def to_plain(value):
+def to_plain(value: Any) -> Any:
     """Recursively convert dataclasses, numpy arrays and numpy scalars; NaN/inf become None."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: to_plain(getattr(value, field.name)) for field in dataclasses.fields(value)}

@@ -13,16 +13,17 @@ from django.utils import timezone
 
 from recourse.engine.alignment import alignment_from_logits
 from recourse.engine.attribution import score_histories
-from recourse.engine.drift import drift_metrics_from_logits
-from recourse.engine.recourse import recourse as engine_recourse
-from recourse.engine.recourse import search_recourse
+from recourse.engine.drift_metrics import drift_metrics_from_logits
+from recourse.engine.recourse_search import plan_recourse, search_recourse
 from recourse.engine.sequences import History, seen_mask
 from recourse.models import DriftResult, RecourseResult
+from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.ratings import model_weight
 from recsys.services import serving
+from recsys.services.serving import loaded_model
 
-from .context import active_context, categories_for, drift_calibration, history_fingerprint, member_history
+from .context import categories_for, drift_calibration
 from .drift import member_profile
 
 STALE_PREVIEW = "Your history changed since this preview; please preview again."
@@ -60,7 +61,7 @@ class Preview:
 
 def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
     """What the recommendations would be with these changes. Changes nothing."""
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     _validate(changes, mine.interactions)
     return _preview(user, dataset, model, recommender, mine, changes)
@@ -72,7 +73,7 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
     Without a date, a member whose latest drift check of this history found no drift is told that no
     change is needed instead of being offered removals that chase the alignment margin.
     """
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     categories = categories_for(model, recommender)
     mine = member_history(user, dataset, recommender)
     if len(mine.history) < 3:
@@ -85,7 +86,7 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
         shown.suggested, shown.satisfied, shown.note = True, True, NO_DRIFT_NOTE
         return shown
     if check is None:
-        result = engine_recourse(recommender.model, mine.history, profile, categories,
+        result = plan_recourse(recommender.model, mine.history, profile, categories,
                                  calibration=drift_calibration(model, recommender), reference=reference)
     else:
         result = search_recourse(recommender.model, mine.history, profile, categories,
@@ -178,7 +179,7 @@ def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str
     The metrics are computed before the row lock is taken and the fingerprint is checked again
     under it, so the lock is held only for the writes.
     """
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     if mine.fingerprint != fingerprint:
         raise CorrectionError(STALE_PREVIEW)

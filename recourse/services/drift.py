@@ -7,13 +7,15 @@ import numpy as np
 from recourse.engine import narratives
 from recourse.engine.alignment import preference_profile
 from recourse.engine.attribution import score_histories
-from recourse.engine.detection import detect_drift
-from recourse.engine.drift import drift_metrics_from_logits
+from recourse.engine.drift_detection import detect_drift
+from recourse.engine.drift_metrics import drift_metrics_from_logits
 from recourse.engine.sequences import History, seen_mask, without_positions
 from recourse.models import DriftResult
+from recourse.selectors import member_history, model_histories
 from recsys.models import Dataset, Interaction, InteractionSequence
+from recsys.services.serving import loaded_model
 
-from .context import DriftUnavailable, active_context, categories_for, drift_calibration, member_history
+from .context import DriftUnavailable, categories_for, drift_calibration
 
 
 @dataclass
@@ -39,7 +41,7 @@ def member_profile(history: History, categories, *, interactions=None, min_ratin
 
 
 def check_drift(*, user, dataset: Dataset) -> DriftCheck:
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     categories = categories_for(model, recommender)
     mine = member_history(user, dataset, recommender)
     if len(mine.history) < 3:
@@ -87,16 +89,15 @@ def _category_metrics(network, history: History, flagged: np.ndarray, categories
 
 def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool) -> str | None:
     """The first of these dataset users whose history the active model judges drifting (or not), if any."""
-    from .context import histories_of_sequences
-
-    model, recommender = active_context(dataset)
+    model, recommender = loaded_model(dataset)
     categories = categories_for(model, recommender)
     calibration = drift_calibration(model, recommender)
     sequence_of = dict(InteractionSequence.objects.filter(dataset=dataset, external_user_id__in=external_ids)
                        .values_list("external_user_id", "pk"))
-    histories = histories_of_sequences(list(sequence_of.values()), recommender)
+    histories = model_histories(sequence_of.values(), recommender.index)
     for external_id in external_ids:
-        history = histories.get(sequence_of.get(external_id))
+        sequence_id = sequence_of.get(external_id)
+        history = None if sequence_id is None else histories.get(sequence_id)
         if history is None or len(history) < 3:
             continue
         report = detect_drift(recommender.model, history, member_profile(history, categories), categories, calibration)

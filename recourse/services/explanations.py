@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from recourse.engine import attribution as attr
 from recourse.engine import faithful
 from recourse.models import Explanation, ExplanationFeedback
-from recourse.services.context import MemberHistory, member_history
+from recourse.selectors import MemberHistory, member_history
 from recsys import selectors
-from recsys.models import Dataset, Interaction, Item, TrainedModel
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
@@ -40,8 +40,6 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> Expl
     if method not in METHODS:
         raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
     model, recommender = serving.loaded_model(dataset)
-    if model.status != TrainedModel.Status.READY:
-        raise ExplanationError("The model is not ready yet; explanations will be available once it is trained.")
     mine = member_history(user, dataset, recommender)
     if len(mine.history) == 0:
         raise ExplanationError(
@@ -119,7 +117,7 @@ def _words(checked, mine: MemberHistory, popular: bool) -> dict:
 def never_recommended_mask(user, dataset: Dataset, recommender) -> np.ndarray:
     """[N+1] True for the items For you never shows this member: their history (removed entries included)
     and what they are not interested in; ranks in "Why?" are counted among the rest, as on For you."""
-    keys = [key for key, _ in serving.member_history_entries(user, dataset)]
+    keys = [key for key, _ in selectors.member_history_entries(user, dataset)]
     keys += [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
     mask = np.zeros(recommender.model.num_items + 1, dtype=bool)
     mask[0] = True
@@ -208,8 +206,6 @@ def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: s
 
 def explain_members(*, dataset: Dataset, top_k: int = 3, progress=None) -> dict:
     """Precompute and cache explanations of each linked member's top-k recommendations (a batch job)."""
-    from recsys.models import InteractionSequence
-
     users = [s.user for s in InteractionSequence.objects.filter(dataset=dataset, user__isnull=False)
              .select_related("user").order_by("pk")]
     explained = skipped = 0

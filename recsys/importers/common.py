@@ -19,7 +19,7 @@ _YEAR_AT_END = r"\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$"
 _ANY_YEAR = r"(\d{4})"
 
 
-class Progress:
+class StageProgress:
     """Calls ``callback(done, total)`` once per finished stage (file read, final assembly)."""
 
     def __init__(self, callback: ProgressCallback | None, total: int):

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .common import (
-    Progress,
     ProgressCallback,
+    StageProgress,
     build_dataset,
     integer_ids,
     main_file,
@@ -64,7 +64,7 @@ def ratings_from_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def parse_ml100k(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
-    progress = Progress(progress_callback, total=5)
+    progress = StageProgress(progress_callback, total=5)
     ratings = read_source(main_file(path, "u.data"), LATIN1_OR_UTF8)
     interactions = ratings_from_table(read_table(ratings, "\t", RATING_COLUMNS))
     progress.step()
@@ -151,7 +151,7 @@ def _read_optional(path: Path, reader, encoding: str = LATIN1_OR_UTF8):
 
 
 def parse_ml1m(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
-    progress = Progress(progress_callback, total=4)
+    progress = StageProgress(progress_callback, total=4)
     ratings = read_source(main_file(path, "ratings.dat"), LATIN1_OR_UTF8)
     interactions = ratings_from_table(read_table(ratings, "::", RATING_COLUMNS))
     progress.step()
@@ -194,7 +194,7 @@ def _read_ml1m_users(source: SourceText) -> pd.DataFrame:
 
 
 def parse_ml_latest(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
-    progress = Progress(progress_callback, total=4)
+    progress = StageProgress(progress_callback, total=4)
     ratings = read_source(main_file(path, "ratings.csv"), UTF8)
     _expect_header(ratings, ML_LATEST_RATINGS_HEADER)
     interactions = ratings_from_table(read_table(ratings, ",", RATING_COLUMNS, header_lines=1, quoted=True))

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .common import (
-    Progress,
     ProgressCallback,
+    StageProgress,
     build_dataset,
     split_categories,
     token_ids,
@@ -99,7 +99,7 @@ class AtomicFile:
 
 def parse_recbole(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
     inter_paths = find_inter_files(path)
-    progress = Progress(progress_callback, total=len(inter_paths) + 3)
+    progress = StageProgress(progress_callback, total=len(inter_paths) + 3)
     inters = []
     for inter_path in inter_paths:
         inters.append(read_atomic(inter_path))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from .common import (
-    Progress,
     ProgressCallback,
+    StageProgress,
     build_dataset,
     integer_ids,
     split_categories,
@@ -34,7 +34,7 @@ CSV_KINDS = {"rating": "float"}
 
 def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
     """One ``user item`` pair per line, in time order; timestamps become the 0-based line order."""
-    progress = Progress(progress_callback, total=2)
+    progress = StageProgress(progress_callback, total=2)
     source = read_source(_single_data_file(path, "*.txt"), UTF8)
     columns = [Column("user", "user id", "int"), Column("item", "item id", "int")]
     frame = read_table(source, WHITESPACE, columns)
@@ -50,11 +50,11 @@ def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) 
 
 
 def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
-    progress = Progress(progress_callback, total=2)
+    progress = StageProgress(progress_callback, total=2)
     source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
     roles = csv_header_roles(source)
     columns = [
-        Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role, "str"))
+        Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role or "", "str"))
         for index, role in enumerate(roles)
     ]
     check_quoted_field_counts(source, columns)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
-LOSSES = ("full", "sampled")
+LOSSES = ("full", "sampled", "gbce")
 SAMPLING_PROPOSALS = ("uniform", "popularity")
 
 
@@ -28,9 +29,12 @@ class ModelConfig:
     batch_size: int = 128
     epochs: int = 200
     patience: int = 20  # epochs without a better validation NDCG@10 before stopping
-    eval_every: int = 1  # validate every k epochs
-    loss: str = "full"  # "full" softmax over the catalogue or "sampled" softmax
-    num_sampled: int = 1000  # negatives shared by a batch when loss == "sampled"
+    eval_every: int = 1  # validate every k epochs; 0: chosen from the measured cost (see valid_share)
+    valid_share: float = 0.25  # with eval_every == 0: most of the time validation may take
+    valid_users: int = 10_000  # seeded sample of validation users (0: all); the test always uses all
+    loss: str = "full"  # "full" softmax over the catalogue, "sampled" softmax or "gbce" (gSASRec)
+    num_sampled: int = 1000  # negatives shared by a batch when loss is "sampled" or "gbce"
+    gbce_t: float = 0.75  # gBCE calibration t (Petrov & Macdonald 2023): 0 = plain BCE, 1 = fully calibrated
     sampling_proposal: str = "popularity"  # proposal Q of sampled negatives (log-Q corrected)
     proposal_power: float = 0.75  # Q(i) proportional to count(i) ** power
     kernel_size: int = 3  # TCN convolution width
@@ -38,6 +42,7 @@ class ModelConfig:
     length_buckets: int = 8  # training batches are padded to one of this many lengths
     jit_compile: bool = True  # XLA for the training step
     seed: int = 42
+    auto: dict[str, str] = field(default_factory=dict)  # field -> why it was chosen from the data
 
     def __post_init__(self) -> None:
         self.validate()
@@ -53,15 +58,21 @@ class ModelConfig:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
+        if self.eval_every < 0 or self.valid_users < 0:
+            raise ValueError("eval_every and valid_users must be >= 0 (0: automatic / every user)")
+        if not 0.0 < self.valid_share < 1.0:
+            raise ValueError("valid_share must be in (0, 1)")
+        if not 0.0 <= self.gbce_t <= 1.0:
+            raise ValueError("gbce_t must be in [0, 1]")
 
-    def replace(self, **changes) -> ModelConfig:
+    def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ModelConfig:
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import wilcoxon
 
+from recsys.ml.protocol import Scorer
 from recsys.ml.sequences import EvalSet
 
 KS = (1, 5, 10, 20)
@@ -84,6 +88,36 @@ def bootstrap_ci(values: np.ndarray, resamples: int = 1000, seed: int = 0, level
     return float(low), float(high)
 
 
+def mean_with_ci(values: ArrayLike, *, seed: int = 0, resamples: int = 1000) -> dict[str, float | int | None]:
+    """Mean, 95% bootstrap CI and count of the non-NaN values (None when there are none)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[~np.isnan(finite)]
+    if len(finite) == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    low, high = bootstrap_ci(finite, resamples=resamples, seed=seed)
+    return {"mean": float(finite.mean()), "low": low, "high": high, "n": int(len(finite))}
+
+
+def paired_test(
+    first: ArrayLike, second: ArrayLike, *, seed: int = 0, resamples: int = 1000,
+) -> dict[str, float | int | None]:
+    """Mean difference (first - second) per user with its bootstrap CI and the Wilcoxon signed-rank p-value."""
+    difference = np.asarray(first, dtype=np.float64) - np.asarray(second, dtype=np.float64)
+    difference = difference[~np.isnan(difference)]
+    summary = mean_with_ci(difference, seed=seed, resamples=resamples)
+    summary["p_value"] = wilcoxon_p(difference)
+    return summary
+
+
+def wilcoxon_p(difference: np.ndarray) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value; zero differences split between the signs (1.0 if all zero)."""
+    if len(difference) == 0:
+        return None
+    if not np.any(difference != 0):
+        return 1.0
+    return float(wilcoxon(difference, zero_method="zsplit").pvalue)
+
+
 # -- ranks ---------------------------------------------------------------------------
 
 
@@ -104,7 +138,7 @@ def full_ranks(scores: np.ndarray, targets: np.ndarray, seen: list[np.ndarray]) 
     excluded[np.arange(len(targets)), targets] = False
     target_scores = scores[np.arange(len(targets)), targets][:, None]
     competing = (scores >= target_scores) & ~excluded
-    return competing.sum(axis=1) - 1  # the target competes with itself once
+    return np.asarray(competing.sum(axis=1) - 1)  # the target competes with itself once
 
 
 def sample_negatives(interacted: list[np.ndarray], num_items: int, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -125,11 +159,11 @@ def sample_negatives(interacted: list[np.ndarray], num_items: int, count: int, r
 def sampled_ranks(scores: np.ndarray, targets: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     target_scores = scores[np.arange(len(targets)), targets][:, None]
     negative_scores = np.take_along_axis(scores, np.maximum(negatives, 0), axis=1)
-    return ((negative_scores >= target_scores) & (negatives > 0)).sum(axis=1)
+    return np.asarray(((negative_scores >= target_scores) & (negatives > 0)).sum(axis=1))
 
 
 def compute_ranks(
-    model,
+    model: Scorer,
     eval_set: EvalSet,
     protocol: str = "full",
     num_negatives: int = NUM_NEGATIVES,
@@ -140,20 +174,37 @@ def compute_ranks(
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     rng = np.random.default_rng(seed)
-    score = model.score_last if trained_check else model._score_unchecked
+    score = model.score_last
+    if not trained_check:  # validation while a RecommenderModel trains
+        score = model._score_unchecked  # type: ignore[attr-defined]
     histories = eval_set.histories
+    # Full ranking draws nothing at random, so users can be taken shortest history first and each batch
+    # padded only to its longest history (the models are padding-invariant); the sampled protocol keeps
+    # the users' order so every user keeps the negatives drawn for it before.
+    order = np.argsort(histories.lengths(), kind="stable") if protocol == "full" else np.arange(len(eval_set))
     ranks = []
     for start in range(0, len(eval_set), EVAL_BATCH):
-        rows = slice(start, start + EVAL_BATCH)
-        ids, w = model.encode_inputs(histories.items[rows], histories.weights[rows])
-        scores = score(ids, w)
+        rows = order[start : start + EVAL_BATCH]
+        ids, w = model.encode_inputs([histories.items[r] for r in rows], [histories.weights[r] for r in rows])
+        scores = score(*trim_padding(ids, w))
         targets = eval_set.targets[rows]
         if protocol == "full":
-            ranks.append(full_ranks(scores, targets, histories.items[rows]))
+            ranks.append(full_ranks(scores, targets, [histories.items[r] for r in rows]))
         else:
-            negatives = sample_negatives(eval_set.interacted[rows], model.num_items, num_negatives, rng)
+            negatives = sample_negatives([eval_set.interacted[r] for r in rows], model.num_items, num_negatives, rng)
             ranks.append(sampled_ranks(scores, targets, negatives))
-    return np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
+    if not ranks:
+        return np.zeros(0, dtype=np.int64)
+    in_order = np.empty(len(eval_set), dtype=np.int64)
+    in_order[order] = np.concatenate(ranks)
+    return in_order
+
+
+def trim_padding(ids: np.ndarray, w: np.ndarray, multiple: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Drop left-padding columns no row of the batch needs (width rounded up to ``multiple``)."""
+    longest = int((ids > 0).sum(axis=1).max()) if len(ids) else 0
+    width = min(ids.shape[1], max(multiple, -(-longest // multiple) * multiple))
+    return ids[:, ids.shape[1] - width :], w[:, ids.shape[1] - width :]
 
 
 # -- reports ---------------------------------------------------------------------------
@@ -167,7 +218,7 @@ class EvaluationReport:
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     num_negatives: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "protocol": self.protocol,
             "num_users": self.num_users,
@@ -180,7 +231,7 @@ class EvaluationReport:
 def summarize(
     ranks: np.ndarray,
     protocol: str,
-    ks=KS,
+    ks: Iterable[int] = KS,
     resamples: int = 1000,
     seed: int = 0,
     num_negatives: int | None = None,
@@ -194,10 +245,10 @@ def summarize(
 
 
 def evaluate(
-    model,
+    model: Scorer,
     eval_set: EvalSet,
     protocol: str = "full",
-    ks=KS,
+    ks: Iterable[int] = KS,
     num_negatives: int = NUM_NEGATIVES,
     seed: int = 0,
     resamples: int = 1000,
@@ -208,7 +259,7 @@ def evaluate(
     return summarize(ranks, protocol, ks, resamples, seed, negatives)
 
 
-def quick_validation(model, valid: EvalSet) -> dict[str, float]:
+def quick_validation(model: Scorer, valid: EvalSet) -> dict[str, float]:
     """Full-ranking metrics without CIs, used for early stopping during training."""
     ranks = compute_ranks(model, valid, "full", trained_check=False)
     return summarize(ranks, "full", ks=(10,), resamples=0).metrics

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recsys.ml.config import ModelConfig
+from recsys.ml.defaults import DataProfile, choose_config
 from recsys.ml.evaluation import PROTOCOLS, EvaluationReport, evaluate
 from recsys.ml.models import RecommenderModel, build_model, load_model
 from recsys.ml.popularity import MostPopular
@@ -28,7 +30,8 @@ from recsys.ml.sequences import (
     leave_one_out,
 )
 from recsys.ml.serving import Recommendation, recommend
-from recsys.ml.training import OnEpoch, ShouldStop, TrainingResult
+from recsys.ml.training import OnEpoch, ShouldStop, fit
+from recsys.ml.training_result import TrainingResult
 
 MODEL_DIR = "model"
 INDEX_FILE = "items.json"
@@ -98,18 +101,20 @@ class TrainedRecommender:
 def train_recommender(
     histories: Histories | PreparedData,
     architecture: str = "sasrec",
-    config: ModelConfig | Mapping | None = None,
+    config: ModelConfig | Mapping[str, Any] | None = None,
     on_epoch: OnEpoch | None = None,
     should_stop: ShouldStop | None = None,
 ) -> TrainedRecommender:
-    """Index items, split leave-one-out, train with early stopping on validation NDCG@10."""
+    """Index items, split leave-one-out, train with early stopping on validation NDCG@10.
+
+    ``config`` as a mapping (or None) holds only the fields the user chose; the others are chosen from
+    the data (``recsys.ml.defaults``) and listed in ``config.auto``. A ModelConfig is used as it is."""
     data = histories if isinstance(histories, PreparedData) else prepare_data(histories)
-    if config is None:
-        config = ModelConfig()
-    elif isinstance(config, Mapping):
-        config = ModelConfig.from_dict(dict(config))
+    if config is None or isinstance(config, Mapping):
+        profile = DataProfile.of(data.split.train, len(data.index))
+        config = choose_config(architecture, dict(config or {}), profile)
     config = config.replace(num_items=len(data.index))
     model = build_model(architecture, config)
-    model.fit(data.split.train, data.split.valid, on_epoch=on_epoch, should_stop=should_stop)
+    fit(model, data.split.train, data.split.valid, on_epoch=on_epoch, should_stop=should_stop)
     popularity = MostPopular.fit(data.split.train, len(data.index))
     return TrainedRecommender(model, data.index, popularity, data.split)

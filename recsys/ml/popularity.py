@@ -40,15 +40,19 @@ class MostPopular:
     def num_items(self) -> int:
         return len(self.counts) - 1
 
-    def encode_inputs(self, sequences: Sequence, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    def encode_inputs(
+        self,
+        sequences: Sequence[Sequence[int] | np.ndarray],
+        weights: Sequence[Sequence[float] | np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((len(sequences), 1), np.int32), np.zeros((len(sequences), 1), np.float32)
 
-    def score_last(self, ids, w=None) -> np.ndarray:
+    def score_last(self, ids: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
         return np.tile(self._scores, (len(ids), 1))
 
     _score_unchecked = score_last
 
-    def top_n(self, n: int, exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    def top_n(self, n: int, exclude: Sequence[int] | np.ndarray = ()) -> tuple[np.ndarray, np.ndarray]:
         scores = self._scores.copy()
         scores[np.asarray(list(exclude), dtype=np.int64)] = -np.inf
         order = np.argsort(-scores, kind="stable")[:n]

@@ -21,7 +21,7 @@ def configure_tensorflow(threads: int | None = None) -> None:
     global _configured
     if _configured:
         return
-    import tensorflow as tf
+    import tensorflow as tf  # here: available_cores() serves callers that never start TensorFlow
 
     threads = threads or int(os.environ.get("HIKMAX_TF_THREADS", available_cores()))
     try:
@@ -33,7 +33,7 @@ def configure_tensorflow(threads: int | None = None) -> None:
 
 
 def device_description() -> str:
-    import tensorflow as tf
+    import tensorflow as tf  # here, like configure_tensorflow
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,11 +70,11 @@ class ItemIndex:
     def decode(self, indices: Iterable[int]) -> list[str]:
         return [self.key_of(int(index)) for index in indices]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"keys": list(self._keys)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> ItemIndex:
+    def from_dict(cls, data: dict[str, Any]) -> ItemIndex:
         return cls(data["keys"])
 
     def save(self, path: str | Path) -> None:
@@ -157,7 +158,10 @@ def build_sequences(histories: Histories, index: ItemIndex | None = None) -> tup
         index = ItemIndex.fit(key for pairs in kept.values() for key, _ in pairs)
     if len(index) == 0:
         raise ValueError("no interactions with weight > 0")
-    users, items, weights, unknown = [], [], [], []
+    users: list[str] = []
+    items: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    unknown: list[str] = []
     for user, pairs in kept.items():
         known = [(key, weight) for key, weight in pairs if key in index]
         unknown.extend(key for key, _ in pairs if key not in index)
@@ -167,7 +171,7 @@ def build_sequences(histories: Histories, index: ItemIndex | None = None) -> tup
     return Sequences(users, items, weights), index, unknown
 
 
-def histories_from_frame(frame, weight_column: str | None = None) -> dict[str, list]:
+def histories_from_frame(frame: Any, weight_column: str | None = None) -> dict[str, list[Any]]:
     """Chronological histories from an interactions DataFrame.
 
     Expects user_id, item_id, timestamp and position (source order, the
@@ -175,7 +179,7 @@ def histories_from_frame(frame, weight_column: str | None = None) -> dict[str, l
     """
     order = ["user_id", "timestamp", "position"] if "position" in frame else ["user_id", "timestamp"]
     ordered = frame.sort_values(order, kind="stable")
-    histories: dict[str, list] = {}
+    histories: dict[str, list[Any]] = {}
     weights = ordered[weight_column] if weight_column else None
     for row, (user, item) in enumerate(zip(ordered["user_id"], ordered["item_id"], strict=True)):
         entry = (str(item), float(weights.iloc[row])) if weights is not None else str(item)
@@ -203,6 +207,23 @@ def _eval_set(sequences: Sequences, rows: list[int], target_offset: int) -> Eval
     return EvalSet(histories, targets, interacted)
 
 
+def sample_users(eval_set: EvalSet, count: int, seed: int) -> EvalSet:
+    """A fixed, seeded sample of ``count`` users (all of them when ``count`` is 0 or not smaller).
+
+    Validation during training uses it so its cost stops growing with the number of users (the SASRec
+    paper validates on 10,000 users as well); the final test always ranks every user."""
+    if count <= 0 or count >= len(eval_set):
+        return eval_set
+    rows = np.sort(np.random.default_rng(seed).choice(len(eval_set), count, replace=False))
+    histories = eval_set.histories
+    return EvalSet(
+        Sequences([histories.users[r] for r in rows], [histories.items[r] for r in rows],
+                  [histories.weights[r] for r in rows]),
+        eval_set.targets[rows],
+        [eval_set.interacted[r] for r in rows],
+    )
+
+
 def leave_one_out(sequences: Sequences) -> LeaveOneOutSplit:
     """Deterministic leave-one-out split (no randomness involved)."""
     lengths = sequences.lengths()
@@ -224,7 +245,7 @@ def leave_one_out(sequences: Sequences) -> LeaveOneOutSplit:
     )
 
 
-def pad_left(rows: Sequence[np.ndarray], length: int, dtype=np.int32) -> np.ndarray:
+def pad_left(rows: Sequence[np.ndarray], length: int, dtype: type[np.generic] = np.int32) -> np.ndarray:
     """Keep the last ``length`` values of each row and left-pad with zeros."""
     out = np.zeros((len(rows), length), dtype=dtype)
     for position, row in enumerate(rows):

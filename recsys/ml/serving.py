@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from recsys.ml.popularity import MostPopular
+from recsys.ml.protocol import Scorer
 from recsys.ml.sequences import HistoryEntry, ItemIndex, parse_entry
 
 
@@ -19,7 +21,7 @@ class Recommendation:
     unknown_items: list[str] = field(default_factory=list)  # ignored history keys
     truncated: bool = False  # the history was longer than L; the last L items were used
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "items": self.items,
             "scores": self.scores,
@@ -57,11 +59,11 @@ def top_n_from_scores(scores: np.ndarray, n: int, exclude: np.ndarray) -> np.nda
     n = min(n, len(scores))
     candidates = np.argpartition(-scores, n - 1)[:n]
     order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    return order[np.isfinite(scores[order])]
+    return np.asarray(order[np.isfinite(scores[order])])
 
 
 def recommend(
-    model,
+    model: Scorer,
     index: ItemIndex,
     histories: Sequence[Sequence[HistoryEntry]],
     n: int = 10,
@@ -94,7 +96,7 @@ def recommend(
     for row, history in enumerate(parsed):
         if results[row] is None:
             results[row] = _fallback(history, index, n, popularity, exclude_seen)
-    return results
+    return [result for result in results if result is not None]  # every row got one of the two
 
 
 def _with_excluded(history: ParsedHistory, keys: Sequence[str], index: ItemIndex) -> ParsedHistory:
@@ -102,7 +104,9 @@ def _with_excluded(history: ParsedHistory, keys: Sequence[str], index: ItemIndex
     return ParsedHistory(history.items, history.weights, np.concatenate([history.seen, extra]), history.unknown)
 
 
-def _model_recommendation(history, scores, index, n, exclude_seen, max_len) -> Recommendation:
+def _model_recommendation(
+    history: ParsedHistory, scores: np.ndarray, index: ItemIndex, n: int, exclude_seen: bool, max_len: int,
+) -> Recommendation:
     exclude = np.concatenate([[0], history.seen]) if exclude_seen else np.zeros(1, np.int64)
     top = top_n_from_scores(scores, n, exclude)
     return Recommendation(
@@ -113,7 +117,9 @@ def _model_recommendation(history, scores, index, n, exclude_seen, max_len) -> R
     )
 
 
-def _fallback(history, index, n, popularity, exclude_seen) -> Recommendation:
+def _fallback(
+    history: ParsedHistory, index: ItemIndex, n: int, popularity: MostPopular | None, exclude_seen: bool,
+) -> Recommendation:
     if popularity is None:
         raise ValueError("a history has no known item and no popularity fallback was given")
     top, counts = popularity.top_n(n, history.seen if exclude_seen else ())

@@ -1,7 +1,8 @@
-"""A member's own history: reading it in order, adding entries, and their "Not interested" signals.
+"""A member's own history: adding entries, "Not interested" signals, erasure (reads live in recsys.selectors).
 
 Removing an entry is a correction (``recourse.services.corrections.remove_from_history``): never a deletion."""
 
+import secrets
 import time
 
 from django.db import transaction
@@ -9,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, NotInterested
+from recsys.selectors import sequences_of
 
 
 class HistoryError(Exception):
@@ -24,10 +26,6 @@ def get_or_create_sequence(user, dataset: Dataset) -> InteractionSequence:
         user=user, dataset=dataset, defaults={"external_user_id": f"account-{user.pk}"}
     )
     return sequence
-
-
-def chronological(queryset):
-    return queryset.order_by(*Interaction.CHRONOLOGICAL)
 
 
 @transaction.atomic
@@ -62,3 +60,24 @@ def undo_not_interested(*, user, signal_id: int) -> NotInterested:
         signal.undone_at = timezone.now()
         signal.save(update_fields=["undone_at"])
     return signal
+
+
+def erase_for_user(user) -> dict:
+    """Each dataset's policy decides whether the member's interactions go or stay anonymised (call in a transaction)."""
+    erased = {}
+    for sequence in sequences_of(user).select_for_update(of=("self",)):
+        erased[sequence.dataset.name] = _erase_sequence(sequence)
+    return {"datasets": erased}
+
+
+def _erase_sequence(sequence: InteractionSequence) -> dict:
+    count = sequence.interactions.count()
+    if sequence.dataset.erasure_policy == Dataset.ErasurePolicy.DELETE or sequence.external_user_id.startswith(
+        "account-"
+    ):
+        sequence.delete()
+        return {"policy": "deleted", "interactions": count}
+    anonymous_id = f"erased-{secrets.token_hex(8)}"
+    sequence.interactions.filter(source=Interaction.Source.MANUAL).delete()
+    InteractionSequence.objects.filter(pk=sequence.pk).update(user=None, external_user_id=anonymous_id, attributes={})
+    return {"policy": "anonymised", "interactions": count}

@@ -9,9 +9,13 @@ import pandas as pd
 from django.db import connection, transaction
 
 from recsys.importers import ImportFormatError, ParsedDataset, parse
-from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
 
 ProgressFn = Callable[[float, str], None]
+
+
+def _silent(percent: float, message: str = "") -> None:
+    """Progress callback that reports nowhere."""
 
 # Column order of the COPY stream.
 INTERACTION_COLUMNS = ["sequence_id", "item_id", "timestamp", "position", "rating", "weight", "state", "source"]
@@ -34,7 +38,7 @@ def import_dataset(
     title: str = "",
     progress: ProgressFn | None = None,
 ) -> Dataset:
-    progress = progress or (lambda percent, message="": None)
+    progress = progress or _silent
     progress(2, f"Reading {path}")
     try:
         parsed = parse(
@@ -49,7 +53,7 @@ def import_dataset(
 
 
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
-    progress = progress or (lambda percent, message="": None)
+    progress = progress or _silent
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
     with transaction.atomic():
@@ -58,6 +62,7 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
         sequence_ids = _load_sequences(dataset, parsed)
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
         _insert_interactions(dataset, frame)
+        _load_tags(parsed.tags, item_ids, sequence_ids)
         _refresh_counts(dataset)
     _analyze_tables()
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
@@ -195,6 +200,22 @@ def _copy_text(chunk: pd.DataFrame) -> str:
     return "".join(
         f"{sequence}\t{item}\t{timestamp}\t{position}\t{rating}{constant}"
         for sequence, item, timestamp, position, rating in zip(*columns, ratings)
+    )
+
+
+def _load_tags(tags: pd.DataFrame | None, item_ids: dict, sequence_ids: dict) -> None:
+    """Tags of known users on known items (MovieLens tags.csv); re-importing adds no duplicates."""
+    if tags is None or tags.empty:
+        return
+    known = tags["user_id"].isin(sequence_ids) & tags["item_id"].isin(item_ids)
+    ItemTag.objects.bulk_create(
+        (
+            ItemTag(item_id=item_ids[row.item_id], sequence_id=sequence_ids[row.user_id], tag=str(row.tag)[:255],
+                    timestamp=int(row.timestamp))
+            for row in tags[known].itertuples(index=False)
+        ),
+        batch_size=5000,
+        ignore_conflicts=True,
     )
 
 

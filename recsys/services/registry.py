@@ -25,10 +25,6 @@ def activate(model: TrainedModel) -> TrainedModel:
     return model
 
 
-def active_model(dataset) -> TrainedModel | None:
-    return TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
-
-
 def delete(model: TrainedModel) -> None:
     """Delete an inactive version and its artefact folder; the active one must be replaced first."""
     if model.is_active:

@@ -4,13 +4,11 @@ import threading
 from dataclasses import dataclass, field
 
 from recsys import selectors
-from recsys.models import Dataset, Interaction, Item, TrainedModel
-from recsys.ratings import model_weight
-
-from . import history
+from recsys.ml.pipeline import TrainedRecommender
+from recsys.models import Dataset, Item, TrainedModel
 
 _lock = threading.Lock()
-_loaded: dict[int, object] = {}  # dataset id -> (artefact path, TrainedRecommender)
+_loaded: dict[int, tuple[str, TrainedRecommender]] = {}  # dataset id -> (artefact path, recommender)
 
 
 class NoActiveModel(Exception):
@@ -35,14 +33,12 @@ class MemberRecommendations:
 
 def load_recommender(model: TrainedModel):
     """The TrainedRecommender of any ready model version (not cached)."""
-    from recsys.ml.pipeline import TrainedRecommender
-
     return TrainedRecommender.load(model.artefact_path)
 
 
 def loaded_model(dataset: Dataset):
     """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
-    model = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+    model = selectors.active_model(dataset)
     if model is None:
         raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
     with _lock:
@@ -52,29 +48,6 @@ def loaded_model(dataset: Dataset):
         return model, _loaded[dataset.pk][1]
 
 
-def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] | None = None
-                           ) -> list[tuple[str, float]]:
-    """Every interaction of the member, oldest first, as (item id, what it counts for in the model).
-
-    A removed (excluded) interaction counts 0: the model does not read it, yet its item is never
-    recommended. Ratings change the rest by the policy in ``recsys.ratings``. ``changes``
-    ({interaction id: new weight, 0 = remove}) gives the entries a correction would leave, so a preview
-    and the applied correction read the history through this one function.
-    """
-    return history_entries(Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset), changes)
-
-
-def history_entries(interactions, changes: dict[int, float] | None = None) -> list[tuple[str, float]]:
-    """(item id, model weight) of ``interactions``, oldest first; excluded ones at weight 0."""
-    changes = changes or {}
-    rows = history.chronological(interactions).values_list("pk", "item_id", "weight", "rating", "state")
-    return [
-        (str(item_id), model_weight(changes.get(pk, weight), rating,
-                                    active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
-        for pk, item_id, weight, rating, state in rows
-    ]
-
-
 def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
                          changes: dict[int, float] | None = None) -> MemberRecommendations:
     """The member's top-n: what For you shows, and (with ``changes``) what a fix's preview shows.
@@ -82,7 +55,7 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
     Never recommends an item of the history (removed ones included) nor one the member is not interested in.
     """
     model, recommender = loaded_model(dataset)
-    entries = member_history_entries(user, dataset, changes=changes)
+    entries = selectors.member_history_entries(user, dataset, changes=changes)
     hidden = [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
     [result] = recommender.recommend([entries], n=n, exclude=[hidden])
     items = Item.objects.in_bulk([int(key) for key in result.items])
@@ -96,7 +69,7 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
     )
 
 
-def warm_up() -> list[str]:
+def warm_up_recommenders() -> list[str]:
     """Load every active model and run it once, so a worker's first page is not slowed by TensorFlow start-up."""
     warmed = []
     for model in TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY).select_related(

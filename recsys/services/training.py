@@ -7,8 +7,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count, Max
 
-from recsys import jobs
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys import jobs, selectors
+from recsys.ml.config import ModelConfig
+from recsys.ml.pipeline import train_recommender
+from recsys.ml.sequences import build_sequences, leave_one_out
+from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
+from recsys.services.serving import load_recommender
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
 
@@ -17,28 +21,13 @@ class TrainingError(Exception):
     pass
 
 
-def dataset_histories(dataset: Dataset, *, external_ids: bool = False) -> dict[str, list[tuple[str, float]]]:
-    """Each sequence's active interactions as chronological (item id, weight) pairs.
-
-    Keys are database ids, or the dataset's own user and item ids with external_ids=True.
-    Excluded interactions are left out; a down-weighted one keeps its weight.
-    """
-    fields = ("sequence__external_user_id", "item__external_id") if external_ids else ("sequence_id", "item_id")
-    rows = (
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
-        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
-        .values_list(*fields, "weight")
-    )
-    histories: dict[str, list[tuple[str, float]]] = {}
-    for sequence_id, item_id, weight in rows.iterator(chunk_size=20000):
-        histories.setdefault(str(sequence_id), []).append((str(item_id), weight))
-    return histories
-
-
 def data_snapshot(dataset: Dataset) -> dict:
     active = Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+    active = active.exclude(sequence__in=selectors.excluded_from_training(dataset))
     summary = active.aggregate(interactions=Count("id"), last_timestamp=Max("timestamp"))
     summary["changed_at"] = _history_version(dataset)
+    summary["excluded_members"] = TrainingExclusion.objects.filter(
+        sequence__dataset=dataset, lifted_at__isnull=True).count()
     return summary
 
 
@@ -64,8 +53,6 @@ def start_training(
 
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:
-    from recsys.ml.config import ModelConfig
-
     try:
         ModelConfig.from_dict(hyperparameters)
     except (TypeError, ValueError) as exc:
@@ -74,25 +61,24 @@ def _validate_hyperparameters(hyperparameters: dict) -> None:
 
 def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     """Train, evaluate under both protocols, save the artefact; the row is 'ready' only when all succeeded."""
-    from recsys.ml.pipeline import train_recommender
-
     TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.TRAINING, error="", training_curve=[])
     started = time.monotonic()
     epochs = model.hyperparameters.get("epochs", 200)
     curve: list[dict] = []
 
-    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float) -> None:
-        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds})
+    def on_epoch(epoch: int, loss: float, valid: dict | None, seconds: float, valid_seconds: float) -> None:
+        curve.append({"epoch": epoch, "loss": loss, "valid": valid, "seconds": seconds,
+                      "valid_seconds": valid_seconds})
         TrainedModel.objects.filter(pk=model.pk).update(training_curve=curve)
-        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
-        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}{ndcg}")
+        ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f} ({valid_seconds:.1f} s)" if valid else ""
+        progress(5 + 80 * epoch / max(epochs, 1), f"Epoch {epoch}: loss {loss:.4f}, training {seconds:.1f} s{ndcg}")
 
     try:
         progress(2, "Reading histories")
         snapshot = data_snapshot(model.dataset)
         trained = train_recommender(
-            dataset_histories(model.dataset), model.architecture, dict(model.hyperparameters),
-            on_epoch=on_epoch, should_stop=progress.cancel_requested,
+            selectors.sequence_histories(dataset=model.dataset, for_training=True), model.architecture,
+            dict(model.hyperparameters), on_epoch=on_epoch, should_stop=progress.cancel_requested,
         )
         if progress.cancel_requested():
             raise jobs.JobCancelled("Training cancelled")
@@ -103,6 +89,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
         raise
     result = trained.training_result
+    assert result is not None  # set by training
     TrainedModel.objects.filter(pk=model.pk).update(
         status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
         metrics=_metrics_of(reports),
@@ -111,6 +98,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     )
     model.refresh_from_db()
     return model
+
+
+def user_hyperparameters(hyperparameters: dict) -> dict:
+    """The fields a user chose: a retrained version chooses the automatic ones again from the new data."""
+    automatic = set(hyperparameters.get("auto", {})) | {"auto", "num_items"}
+    return {name: value for name, value in hyperparameters.items() if name not in automatic}
 
 
 def _metrics_of(reports: dict) -> dict:
@@ -136,14 +129,12 @@ def evaluate(model: TrainedModel, progress: jobs.Progress) -> dict:
     training are unknown to the model and left out. The model's metrics are replaced; the returned
     summary (the job's result) keeps the data snapshot and the previous full-protocol metrics.
     """
-    from recsys.ml.sequences import build_sequences, leave_one_out
-    from recsys.services.serving import load_recommender
-
     _require_ready(model)
     progress(5, "Reading histories")
     snapshot = data_snapshot(model.dataset)
     recommender = load_recommender(model)
-    sequences, _, unknown = build_sequences(dataset_histories(model.dataset), index=recommender.index)
+    histories = selectors.sequence_histories(dataset=model.dataset)
+    sequences, _, unknown = build_sequences(histories, index=recommender.index)
     recommender.split = leave_one_out(sequences)
     progress(30, "Evaluating on the held-out items")
     metrics = _metrics_of(recommender.evaluate())
@@ -179,7 +170,7 @@ def schedule_retraining() -> list[Job]:
         ):
             started.append(start_training(
                 dataset=model.dataset, architecture=model.architecture,
-                hyperparameters={k: v for k, v in model.hyperparameters.items() if k != "num_items"},
+                hyperparameters=user_hyperparameters(model.hyperparameters),
                 activate=True,
             ))
     return started

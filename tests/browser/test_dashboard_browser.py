@@ -5,7 +5,8 @@ import struct
 import pytest
 from playwright.sync_api import expect
 
-from recourse.services import dashboard, experiments
+from dashboard import reads as dashboard
+from recourse.services import experiments
 from tests.web.conftest import train_now
 from tests.web.factories import make_dataset, make_history
 

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from recsys import selectors
 from recsys.models import Interaction
 from recsys.services import history as history_service
 from recsys.services import serving
@@ -36,8 +37,8 @@ def full_ranking(world, entries) -> list[str]:
 def returning_item(world) -> Interaction:
     """An interaction whose item ranks in the top 10 once that interaction alone is left out of the history:
     the item a careless "remove" would bring straight back."""
-    entries = serving.member_history_entries(world.member, world.dataset)
-    rows = list(history_service.chronological(Interaction.objects.filter(sequence__user=world.member)))
+    entries = selectors.member_history_entries(world.member, world.dataset)
+    rows = list(Interaction.objects.filter(sequence__user=world.member).chronological())
     for row in reversed(rows):
         without = [entry for entry in entries if entry[0] != str(row.item_id)]
         if title_of(row.item_id) in full_ranking(world, without)[:10]:
@@ -79,7 +80,7 @@ def test_the_applied_top_10_is_exactly_the_previewed_one(browser_page, live_serv
 def test_why_names_only_interactions_whose_removal_moves_the_item(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)
-    entries = serving.member_history_entries(world.member, world.dataset)
+    entries = selectors.member_history_entries(world.member, world.dataset)
     titles = for_you_titles(page)
     ranking = full_ranking(world, entries)
     named_any = False

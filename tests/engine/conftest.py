@@ -94,7 +94,7 @@ def tiny_model() -> TinyRecommender:
 
 @pytest.fixture(scope="session")
 def calibration(world):
-    from recourse.engine.detection import calibrate_drift
+    from recourse.engine.drift_detection import calibrate_drift
 
     reference = world.clean[:CALIBRATION_MEMBERS]
     profiles = np.stack([world.profile(h) for h in reference])

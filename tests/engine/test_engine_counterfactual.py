@@ -2,8 +2,8 @@ import numpy as np
 
 from recourse.engine.attribution import integrated_gradients, method_agreement, occlusion_attribution
 from recourse.engine.counterfactual import counterfactual_ranks, top_counterfactuals
-from recourse.engine.detection import detect_drift
-from recourse.engine.drift import inject_drift
+from recourse.engine.drift_detection import detect_drift
+from recourse.engine.drift_injection import inject_drift
 from recourse.engine.narratives import (
     because_line,
     confidence_level,
@@ -13,7 +13,7 @@ from recourse.engine.narratives import (
     join_titles,
     recourse_narrative,
 )
-from recourse.engine.recourse import recourse
+from recourse.engine.recourse_search import plan_recourse
 
 HISTORY = [3, 5, 7, 9, 11, 2, 14]
 
@@ -80,7 +80,7 @@ def test_drift_and_recourse_narratives_name_flagged_items(world, calibration, he
     text = drift_narrative(report, world.titles)
     assert report.drift and text.startswith("Your recommendations are drifting away")
     assert world.titles[int(injection.history.items[report.flagged_positions[0]])] in text
-    result = recourse(world.model, injection.history, profile, world.categories, report=report, reference=history,
+    result = plan_recourse(world.model, injection.history, profile, world.categories, report=report, reference=history,
                       max_changes=30)
     story = recourse_narrative(result, world.titles, max_items=len(result.changes))
     assert all(world.titles[c.item] in story for c in result.changes)
@@ -93,7 +93,7 @@ def test_drift_and_recourse_narratives_name_flagged_items(world, calibration, he
 def test_explain_item_bundles_every_method(tiny_model):
     from engine_tiny_model import TinyRecommender
 
-    from recourse.engine.explain import explain_item
+    from recourse.engine.explanation import explain_item
 
     titles = {item: f"Film {item}" for item in range(1, 31)}
     explanation = explain_item(tiny_model, HISTORY, 4, titles)
@@ -107,6 +107,6 @@ def test_explain_item_bundles_every_method(tiny_model):
 
 
 def test_warm_up_traces_without_error(world):
-    from recourse.engine.explain import warm_up
+    from recourse.engine.explanation import trace_explainers
 
-    warm_up(world.model, world.categories)
+    trace_explainers(world.model, world.categories)

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from recourse.engine.detection import (
+from recourse.engine.detection_quality import detection_quality, precision_at_k, roc_auc
+from recourse.engine.drift_detection import (
     IG_ALIGNMENT,
     PAPER_RULE,
     DriftCalibration,
@@ -11,8 +12,7 @@ from recourse.engine.detection import (
     detect_drift,
     detect_drift_batch,
 )
-from recourse.engine.drift import inject_drift
-from recourse.engine.evaluation import detection_quality, precision_at_k, roc_auc
+from recourse.engine.drift_injection import inject_drift
 
 
 def inject(world, history, strategy, seed):

@@ -3,12 +3,12 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 
 from recourse.engine.alignment import CategoryIndex, next_item_probabilities
-from recourse.engine.drift import (
+from recourse.engine.drift_injection import inject_drift
+from recourse.engine.drift_metrics import (
     algorithmic_drift_score,
     delta_target_consumption,
     drift_metrics,
     drift_metrics_from_logits,
-    inject_drift,
     jensen_shannon,
     top_k_category_distribution,
     top_k_items,

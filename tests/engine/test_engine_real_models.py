@@ -14,10 +14,10 @@ from recourse.engine.attribution import (  # noqa: E402
     target_logit,
 )
 from recourse.engine.counterfactual import counterfactual_ranks  # noqa: E402
-from recourse.engine.detection import calibrate_drift, detect_drift  # noqa: E402
-from recourse.engine.drift import inject_drift  # noqa: E402
+from recourse.engine.drift_detection import calibrate_drift, detect_drift  # noqa: E402
+from recourse.engine.drift_injection import inject_drift  # noqa: E402
 from recourse.engine.protocol import ExplainerUnavailable  # noqa: E402
-from recourse.engine.recourse import recourse  # noqa: E402
+from recourse.engine.recourse_search import plan_recourse  # noqa: E402
 from recourse.engine.sequences import as_history  # noqa: E402
 
 NUM_ITEMS, MAX_LEN = 40, 16
@@ -79,7 +79,7 @@ def test_detection_and_recourse_run_end_to_end_on_sasrec(sasrec):
     injection = inject_drift(clean[0], "category", num_items=NUM_ITEMS, categories=categories, n=3, seed=0)
     report = detect_drift(sasrec, injection.history, profiles[0], categories, calibration)
     assert report.verdict in ("drift: yes", "drift: no")
-    result = recourse(sasrec, injection.history, profiles[0], categories, report=report, reference=clean[0])
+    result = plan_recourse(sasrec, injection.history, profiles[0], categories, report=report, reference=clean[0])
     reference_alignment = alignment(sasrec, [as_history(clean[0])], profiles[0], categories)[0]
     assert result.alignment_target == pytest.approx(reference_alignment, abs=1e-6)
     assert result.top_after.shape == (10,)

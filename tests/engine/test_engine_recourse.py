@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from recourse.engine.drift import inject_drift
-from recourse.engine.recourse import (
+from recourse.engine.drift_injection import inject_drift
+from recourse.engine.recourse_search import (
     compare_removal_strategies,
     comparison_orders,
-    recourse,
+    plan_recourse,
     search_recourse,
 )
 from recourse.engine.sequences import as_history
@@ -17,7 +17,7 @@ def changes_needed(world, calibration, held_out, strategy):
     for seed, (history, profile) in enumerate(held_out):
         injection = inject_drift(history, strategy, num_items=world.model.num_items, categories=world.categories,
                                  seed=seed, window=world.model.max_len)
-        ours = recourse(world.model, injection.history, profile, world.categories, calibration=calibration,
+        ours = plan_recourse(world.model, injection.history, profile, world.categories, calibration=calibration,
                         reference=history, max_changes=30)
         orders = comparison_orders(world.model, injection.history, profile, world.categories,
                                    injected_positions=injection.injected_positions, calibration=calibration)
@@ -49,7 +49,7 @@ def test_appended_drift_needs_no_more_changes_than_removing_recent_items(world, 
 def test_recourse_result_reports_alignment_ads_dtc_and_top10(world, calibration, held_out):
     history, profile = held_out[1]
     injection = inject_drift(history, "category", num_items=world.model.num_items, categories=world.categories, seed=4)
-    result = recourse(world.model, injection.history, profile, world.categories, calibration=calibration,
+    result = plan_recourse(world.model, injection.history, profile, world.categories, calibration=calibration,
                       reference=history, max_changes=30)
     assert result.satisfied and result.alignment_after >= result.alignment_target - 1e-6
     assert result.alignment_before < result.alignment_target
@@ -152,12 +152,12 @@ def test_fixed_k_removes_exactly_k_per_strategy(world, calibration, held_out):
 def test_results_serialise_to_json(world, calibration, held_out):
     import json
 
-    from recourse.engine.detection import detect_drift
+    from recourse.engine.drift_detection import detect_drift
     from recourse.engine.serialize import to_plain
 
     history, profile = held_out[7]
     report = detect_drift(world.model, history, profile, world.categories, calibration)
-    result = recourse(world.model, history, profile, world.categories, report=report)
+    result = plan_recourse(world.model, history, profile, world.categories, report=report)
     payload = json.loads(json.dumps(to_plain({"report": report, "recourse": result})))
     assert payload["report"]["verdict"] in ("drift: yes", "drift: no")
     assert len(payload["recourse"]["top_after"]) == 10

@@ -8,7 +8,7 @@ import pytest
 
 from recsys.importers import parse
 from recsys.importers.dataset import make_items
-from recsys.synthetic import generate, generate_movielens_1m_like, write_movielens_1m
+from recsys.importers.synthetic import generate, generate_movielens_1m_like, write_movielens_1m
 
 SMALL = {
     "n_users": 60,

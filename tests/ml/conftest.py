@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recsys.ml.pipeline import prepare_data
-from recsys.ml.toy import toy_histories, train_tiny
+from tests.toy_data import toy_histories, train_tiny
 
 
 @pytest.fixture(scope="session")

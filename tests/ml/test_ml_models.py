@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from recsys.ml.evaluation import evaluate
 from recsys.ml.models import AttentionNotSupported, ModelNotTrainedError, build_model, load_model
-from recsys.ml.toy import tiny_config
+from tests.toy_data import tiny_config
 
 HISTORY = [3, 7, 2, 9, 4, 1]
 

@@ -1,18 +1,21 @@
 import numpy as np
 import pytest
 
+from recsys.ml import training
 from recsys.ml.evaluation import evaluate, quick_validation
 from recsys.ml.models import build_model
 from recsys.ml.popularity import MostPopular
 from recsys.ml.sequences import Sequences, next_item_examples
-from recsys.ml.toy import tiny_config
-from recsys.ml.training import TrainingResult, bucket_lengths, make_buckets
+from recsys.ml.training import bucket_lengths, make_buckets
+from recsys.ml.training_result import TrainingResult
+from tests.toy_data import tiny_config
 
 
 def fit(toy_data, architecture="sasrec", **overrides):
     model = build_model(architecture, tiny_config(len(toy_data.index), **overrides))
     calls = []
-    result = model.fit(
+    result = training.fit(
+        model,
         toy_data.split.train,
         toy_data.split.valid,
         on_epoch=lambda *args: calls.append(args),
@@ -30,9 +33,9 @@ def fitted(toy_data):
 def test_on_epoch_streams_every_epoch(fitted):
     _, result, calls = fitted
     assert [call[0] for call in calls] == [1, 2, 3, 4, 5]
-    for (epoch, loss, valid, seconds), record in zip(calls, result.curve, strict=True):
-        assert np.isfinite(loss) and seconds > 0 and "NDCG@10" in valid
-        assert (record.epoch, record.loss, record.valid) == (epoch, loss, valid)
+    for (epoch, loss, valid, seconds, valid_seconds), record in zip(calls, result.curve, strict=True):
+        assert np.isfinite(loss) and seconds > 0 and "NDCG@10" in valid and valid_seconds > 0
+        assert (record.epoch, record.loss, record.valid, record.valid_seconds) == (epoch, loss, valid, valid_seconds)
         assert record.cpu_seconds > 0
     assert result.device.startswith(("CPU", "GPU")) and result.stopped == "completed"
     assert result.seconds_per_epoch > 0 and result.epochs_run == 5
@@ -46,7 +49,8 @@ def test_loss_goes_down(fitted):
 def test_should_stop_cancels_between_epochs(toy_data):
     model = build_model("gru4rec", tiny_config(len(toy_data.index), epochs=10))
     epochs_seen = []
-    result = model.fit(
+    result = training.fit(
+        model,
         toy_data.split.train,
         toy_data.split.valid,
         on_epoch=lambda epoch, *_: epochs_seen.append(epoch),
@@ -86,7 +90,7 @@ def test_training_without_usable_sequences_is_an_error(toy_data):
     model = build_model("sasrec", tiny_config(len(toy_data.index)))
     lonely = Sequences(["u"], [np.array([1], dtype=np.int32)], [np.ones(1, dtype=np.float32)])
     with pytest.raises(ValueError, match="two or more items"):
-        model.fit(lonely)
+        training.fit(model, lonely)
 
 
 def test_training_result_round_trip(fitted):

@@ -10,6 +10,12 @@ def test_openapi_schema_covers_every_endpoint(member_client):
             "/api/explanations/{id}/"} <= set(schema["paths"])
 
 
+def test_research_dashboard_json_endpoints_are_in_the_schema(member_client):
+    paths = set(member_client.get(reverse("api-schema") + "?format=json").json()["paths"])
+    assert {"/research/api/overview/", "/research/api/experiments/", "/research/api/experiments/{experiment_id}/",
+            "/research/api/feedback/"} <= paths
+
+
 def test_api_docs_need_no_cdn(member_client):
     page = member_client.get(reverse("api-docs")).content.decode()
     assert "cdn" not in page.lower() and "/static/drf_spectacular_sidecar/" in page

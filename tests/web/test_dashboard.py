@@ -90,7 +90,7 @@ def test_overview_counts_and_figures(shared, analyst_client):
     overview = response.context["overview"]
     assert overview.users == 26
     assert overview.interactions == Interaction.objects.filter(sequence__dataset=dataset).count()
-    assert {f["id"] for f in overview.figures} == {"chart-lengths", "chart-categories", "chart-activity"}
+    assert {f["id"] for f in response.context["figures"]} == {"chart-lengths", "chart-categories", "chart-activity"}
     assert 0 < overview.sparsity < 1
 
 
@@ -190,7 +190,8 @@ def test_comparison_shows_chosen_versions_with_loss_curves(analyst_client):
     from .factories import make_dataset
 
     dataset = make_dataset()
-    curve = [{"epoch": 1, "loss": 7.5, "valid": {"NDCG@10": 0.01}, "seconds": 2.0}]
+    curve = [{"epoch": 1, "loss": 7.5, "valid": {"NDCG@10": 0.01}, "seconds": 2.0, "valid_seconds": 1.0},
+             {"epoch": 2, "loss": 7.1, "valid": None, "seconds": 2.0, "valid_seconds": 0.0}]
     odd = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
                                       metrics={"note": "not evaluated", "best_valid": {"NDCG@10": 0.01}},
                                       training_curve=curve)
@@ -200,4 +201,17 @@ def test_comparison_shows_chosen_versions_with_loss_curves(analyst_client):
     page = analyst_client.get(url)
     assert page.status_code == 200 and page.context["shown"] == {odd.pk, other.pk}
     assert b"chart-loss" in page.content and b"Versions to compare" in page.content
+    assert b"chart-seconds" in page.content and b"training 4 s, validation 1 s (20%)" in page.content
     assert analyst_client.get(url + f"&model={other.pk}").context["shown"] == {other.pk}
+
+
+def test_registry_lists_the_settings_chosen_from_the_data(analyst_client):
+    from .factories import make_dataset
+
+    dataset = make_dataset()
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                hyperparameters={"max_len": 50, "loss": "sampled",
+                                                 "auto": {"loss": "sampled: 24,000 items > 12,000"}})
+    page = analyst_client.get(reverse("dashboard:registry") + f"?dataset={dataset.pk}").content.decode()
+    assert "Chosen from the data" in page and "<summary>1 setting</summary>" in page
+    assert "<strong>loss</strong> = sampled: 24,000 items &gt; 12,000" in page

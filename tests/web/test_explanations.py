@@ -120,8 +120,8 @@ def test_batch_explanation_job_caches_members_explanations(trained, make_user):
 def test_explanation_warm_up_runs_for_active_models(trained, caplog):
     import logging
 
-    from recourse.warmup import warm_up
+    from recourse.warmup import warm_up_explanations
 
     with caplog.at_level(logging.INFO, logger="recourse.warmup"):
-        warm_up()
+        warm_up_explanations()
     assert "Explanations warmed up for" in caplog.text

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from recsys.ml.pipeline import prepare_data
-from recsys.services.training import dataset_histories
+from recsys.selectors import sequence_histories
 
 from .factories import make_dataset, make_history
 
@@ -23,7 +23,7 @@ def test_export_split_matches_the_training_split_and_is_stable(tmp_path):
         suffix = "sasrec.txt" if part == "sasrec" else f"{part}.inter"
         assert (tmp_path / "a" / f"films.{suffix}").read_text() == (tmp_path / "b" / f"films.{suffix}").read_text()
 
-    split = prepare_data(dataset_histories(dataset, external_ids=True)).split
+    split = prepare_data(sequence_histories(dataset=dataset, external_ids=True)).split
     test_rows = read_rows(tmp_path / "a" / "films.test.inter")
     assert [(u, i) for u, i, _ in test_rows] == [("u0", "5"), ("u1", "6"), ("u2", "7"), ("u3", "8")]
     assert len(read_rows(tmp_path / "a" / "films.train.inter")) == sum(len(items) for items in split.train.items)

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from recourse import selectors as recourse_selectors
 from recourse.models import RecourseResult
 from recourse.services import context, corrections
 from recsys import ratings, selectors
@@ -85,10 +86,10 @@ def test_rating_policy_decides_what_an_interaction_counts_for(trained):
     first, second, *_ = alice_rows(alice)
     Interaction.objects.filter(pk=first.pk).update(rating=1.0)
     Interaction.objects.filter(pk=second.pk).update(rating=2.0, weight=0.8)
-    entries = serving.member_history_entries(alice, dataset)
+    entries = selectors.member_history_entries(alice, dataset)
     assert entries[:2] == [(str(first.item_id), 0.0), (str(second.item_id), pytest.approx(0.4))]
     assert first.item_id not in top(alice, dataset, n=30)  # disliked: not used, still never recommended
-    mine = context.member_history(alice, dataset, serving.loaded_model(dataset)[1])
+    mine = recourse_selectors.member_history(alice, dataset, serving.loaded_model(dataset)[1])
     assert mine.history.weights[:2].tolist() == pytest.approx([0.0, 0.4])
 
 

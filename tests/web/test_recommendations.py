@@ -76,7 +76,7 @@ def test_bad_training_requests_are_refused(make_user):
 
 def test_warm_up_loads_every_active_model(trained):
     dataset, model, _ = trained
-    assert serving.warm_up() == [str(model)]
+    assert serving.warm_up_recommenders() == [str(model)]
 
 
 def _dataset_with_histories():

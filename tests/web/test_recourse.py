@@ -4,8 +4,10 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from recourse import selectors as recourse_selectors
 from recourse.models import DriftResult, RecourseResult
 from recourse.services import context, corrections, drift
+from recsys import selectors
 from recsys.models import Dataset, Interaction
 from recsys.services import serving
 
@@ -140,7 +142,8 @@ def test_apply_then_undo_restores_the_exact_rows(client, calibrated):
     assert (first.state, first.weight, second.state, second.weight) == ("excluded", 1.0, "active", 0.4)
     assert Interaction.objects.count() == len(before)  # nothing deleted
     assert len(serving.recommend_for_member(alice, dataset).items) == 10
-    assert serving.member_history_entries(alice, dataset)[:2] == [(str(first.item_id), 0.0), (str(second.item_id), 0.4)]
+    entries = selectors.member_history_entries(alice, dataset)
+    assert entries[:2] == [(str(first.item_id), 0.0), (str(second.item_id), 0.4)]
 
     result = RecourseResult.objects.get()
     client.post(reverse("recourse:undo", args=[result.pk]))
@@ -155,7 +158,7 @@ def test_bad_corrections_are_refused_and_change_nothing(calibrated, make_user):
     bobs = make_history(dataset, user=bob, external_user_id="bob", item_ids=(5, 6, 7)).interactions.first()
     before = snapshot()
     first = alice_rows(alice)[0]
-    fingerprint = context.history_fingerprint(alice, dataset)
+    fingerprint = recourse_selectors.history_fingerprint(alice, dataset)
     for changes, message in [({first.pk: 1.5}, "weight"), ({first.pk: -0.1}, "weight"),
                              ({bobs.pk: 0.0}, "not an active entry"), ({}, "at least one")]:
         with pytest.raises(corrections.CorrectionError, match=message):
@@ -169,7 +172,7 @@ def test_tampered_apply_form_changes_nothing(client, calibrated):
     dataset, model, alice = calibrated
     before = snapshot()
     client.force_login(alice)
-    fingerprint = context.history_fingerprint(alice, dataset)
+    fingerprint = recourse_selectors.history_fingerprint(alice, dataset)
     for changes in ("[1, 2]", "not json", '{"x": 0}'):
         response = client.post(reverse("recourse:apply-fix"), {"changes": changes, "fingerprint": fingerprint},
                                follow=True)
@@ -180,7 +183,7 @@ def test_tampered_apply_form_changes_nothing(client, calibrated):
 def test_stale_preview_after_another_apply(calibrated):
     dataset, model, alice = calibrated
     first, second = alice_rows(alice)[:2]
-    fingerprint = context.history_fingerprint(alice, dataset)
+    fingerprint = recourse_selectors.history_fingerprint(alice, dataset)
     corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0}, fingerprint=fingerprint)
     with pytest.raises(corrections.CorrectionError, match="changed since this preview"):
         corrections.apply(user=alice, dataset=dataset, changes={second.pk: 0.0}, fingerprint=fingerprint)
@@ -191,7 +194,7 @@ def test_member_cannot_touch_another_members_corrections(client, calibrated, mak
     dataset, model, alice = calibrated
     first = alice_rows(alice)[0]
     result = corrections.apply(user=alice, dataset=dataset, changes={first.pk: 0.0},
-                               fingerprint=context.history_fingerprint(alice, dataset))
+                               fingerprint=recourse_selectors.history_fingerprint(alice, dataset))
     bob = make_user("bob")
     make_history(dataset, user=bob, external_user_id="bob", item_ids=(5, 6, 7))
     client.force_login(bob)
@@ -202,7 +205,7 @@ def test_member_cannot_touch_another_members_corrections(client, calibrated, mak
                           content_type="application/json")
     assert preview.status_code == 400 and "not an active entry" in preview.json()["detail"]
     assert b"Nothing was changed" in client.post(reverse("recourse:apply-fix"), {
-        "changes": f'{{"{first.pk}": 0.0}}', "fingerprint": context.history_fingerprint(bob, dataset)},
+        "changes": f'{{"{first.pk}": 0.0}}', "fingerprint": recourse_selectors.history_fingerprint(bob, dataset)},
         follow=True).content
     result.refresh_from_db()
     assert not result.is_undone
@@ -234,7 +237,7 @@ def test_dataset_without_categories_says_drift_is_unavailable(client, trained):
 def test_two_simultaneous_applies_end_consistent(calibrated):
     dataset, model, alice = calibrated
     first, second = alice_rows(alice)[:2]
-    fingerprint = context.history_fingerprint(alice, dataset)
+    fingerprint = recourse_selectors.history_fingerprint(alice, dataset)
     outcomes = []
 
     def apply(changes):

@@ -32,6 +32,20 @@ def test_beat_retrains_an_active_model_only_when_histories_changed():
     assert TrainedModel.objects.get(pk=job.params["model_id"]).hyperparameters == active.hyperparameters
 
 
+def test_retraining_chooses_the_automatic_settings_again():
+    chosen = {"num_items": 30, "max_len": 10, "loss": "full", "dropout": 0.5, "auto": {"loss": "full: 30 items"}}
+    assert training.user_hyperparameters(chosen) == {"max_len": 10, "dropout": 0.5}
+
+
+def test_admin_shows_the_settings_chosen_from_the_data(client, django_user_model):
+    dataset = make_dataset()
+    model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready",
+                                        hyperparameters={"dropout": 0.5, "auto": {"dropout": "0.5: sparse data"}})
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
+    page = client.get(reverse("admin:recsys_trainedmodel_change", args=[model.pk])).content.decode()
+    assert "Chosen from the data" in page and "<strong>dropout</strong> = 0.5: sparse data" in page
+
+
 def test_deleting_a_version_removes_its_artefact_but_never_the_active_one(
         client, django_user_model, trained, django_capture_on_commit_callbacks, settings):
     from pathlib import Path

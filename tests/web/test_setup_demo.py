@@ -24,7 +24,7 @@ def test_setup_demo_creates_data_accounts_and_links_members(settings):
 def test_demo_candidates_put_the_most_recent_drift_episode_first():
     import pandas as pd
 
-    from recsys.management.commands.setup_demo import demo_candidates
+    from recourse.management.commands.setup_demo import demo_candidates
 
     rows = [("a", False), ("a", True), ("a", False), ("a", False),  # episode 2 steps before the end
             ("b", False), ("b", False), ("b", True),  # episode at the very end

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from recsys.ml.pipeline import prepare_data
 from recsys.ml.sequences import write_recbole_split, write_sasrec_file
 from recsys.models import Dataset
-from recsys.services.training import dataset_histories
+from recsys.selectors import sequence_histories
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         found = Dataset.objects.filter(name=dataset).first()
         if found is None:
             raise CommandError(f"No dataset named {dataset!r}.")
-        histories = dataset_histories(found, external_ids=True)
+        histories = sequence_histories(dataset=found, external_ids=True)
         if not histories:
             raise CommandError(f"Dataset {dataset!r} has no active interactions.")
         data = prepare_data(histories)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recsys import synthetic
+from recsys.importers import synthetic
 from recsys.management.progress import progress_bar
 from recsys.services.imports import load_parsed
 

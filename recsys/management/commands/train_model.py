@@ -81,8 +81,9 @@ def parse_settings(pairs: list[str]) -> dict:
 
 
 class EpochBar:
-    """A tqdm bar over epochs, fed by the job's progress callback; loss and validation NDCG@10 come from the
-    training curve the service records on the model row before each epoch's progress report."""
+    """A tqdm bar over epochs, fed by the job's progress callback; loss, validation NDCG@10 and the seconds
+    spent training and validating come from the training curve the service records on the model row before
+    each epoch's progress report."""
 
     def __init__(self, model: TrainedModel):
         self.model_id = model.pk
@@ -105,7 +106,10 @@ class EpochBar:
         self.ndcg = (point.get("valid") or {}).get("NDCG@10", self.ndcg)
         self.bar.update(len(curve) - self.bar.n)
         ndcg = "—" if self.ndcg is None else f"{self.ndcg:.4f}"
-        self.bar.set_postfix_str(f"loss {point['loss']:.4f}, valid NDCG@10 {ndcg}")
+        seconds = f"train {point.get('seconds', 0.0):.1f}s"
+        if point.get("valid"):
+            seconds += f" + valid {point.get('valid_seconds', 0.0):.1f}s"
+        self.bar.set_postfix_str(f"loss {point['loss']:.4f}, valid NDCG@10 {ndcg}, {seconds}")
 
 
 def metrics_table(model: TrainedModel) -> str:

@@ -16,6 +16,7 @@ from recsys.ml.models.base import (
 from recsys.ml.models.gru4rec import GRU4Rec
 from recsys.ml.models.sasrec import SASRec
 from recsys.ml.models.tcn import TCN
+from recsys.ml.training_result import TrainingResult
 
 ARCHITECTURES: dict[str, type[RecommenderModel]] = {model.architecture: model for model in (SASRec, GRU4Rec, TCN)}
 
@@ -49,7 +50,5 @@ def load_model(path: str | Path) -> RecommenderModel:
     model = build_model(meta["architecture"], ModelConfig.from_dict(meta["config"]))
     model.restore_weights(path, is_trained=meta["is_trained"])
     if meta.get("training_result"):
-        from recsys.ml.training import TrainingResult
-
         model.training_result = TrainingResult.from_dict(meta["training_result"])
     return model

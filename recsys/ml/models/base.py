@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from recsys.ml.config import ModelConfig
 from recsys.ml.runtime import configure_tensorflow
+from recsys.ml.training_result import TrainingResult
 
 configure_tensorflow()
 
@@ -43,10 +45,10 @@ class ModelNotTrainedError(RuntimeError):
     """Scores were requested from a model that was never trained nor loaded."""
 
 
-class SequenceNetwork(keras.Model):
+class SequenceNetwork(keras.Model):  # type: ignore[misc]  # keras ships no type information
     """Keras part of a model: item embeddings and a sequence encoder."""
 
-    def __init__(self, config: ModelConfig, **kwargs):
+    def __init__(self, config: ModelConfig, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = config
         self.item_embedding = keras.layers.Embedding(
@@ -56,15 +58,15 @@ class SequenceNetwork(keras.Model):
             name="item_embedding",
         )
 
-    def encode(self, emb, mask, training=False):
+    def encode(self, emb: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
         """[B, l, d] input embeddings + [B, l] bool mask -> [B, l, d] hidden states."""
         raise NotImplementedError
 
-    def encode_last(self, emb, mask):
+    def encode_last(self, emb: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
         """Hidden state of the last position only, [B, d] (inference)."""
         return self.encode(emb, mask, training=False)[:, -1, :]
 
-    def call(self, ids, training=False):
+    def call(self, ids: tf.Tensor, training: bool = False) -> tf.Tensor:
         ids = tf.convert_to_tensor(ids)
         emb = self.item_embedding(ids)
         return self.encode(emb, ids > 0, training=training)
@@ -77,13 +79,13 @@ class RecommenderModel:
     supports_attention = False
     network_class: type[SequenceNetwork] = SequenceNetwork
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig) -> None:
         config.validate()
         if config.num_items < 1:
             raise ValueError("config.num_items must be set to the catalogue size N >= 1")
         self.config = config
         self.is_trained = False
-        self.training_result = None
+        self.training_result: TrainingResult | None = None
         keras.utils.set_random_seed(config.seed)
         self.network = self.network_class(config)
         self.network(np.zeros((1, config.max_len), dtype=np.int32))
@@ -101,15 +103,15 @@ class RecommenderModel:
 
     def encode_inputs(
         self,
-        sequences: Sequence[Sequence[int]],
-        weights: Sequence[Sequence[float]] | None = None,
+        sequences: Sequence[Sequence[int] | np.ndarray],
+        weights: Sequence[Sequence[float] | np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Drop weight-0 items, keep the last L, left-pad with 0 (weight 0)."""
         length = self.max_len
         ids = np.zeros((len(sequences), length), dtype=np.int32)
         out_weights = np.zeros((len(sequences), length), dtype=np.float32)
-        for row, items in enumerate(sequences):
-            items = np.asarray(items, dtype=np.int64).reshape(-1)
+        for row, sequence in enumerate(sequences):
+            items = np.asarray(sequence, dtype=np.int64).reshape(-1)
             row_weights = (
                 np.ones(len(items), dtype=np.float32)
                 if weights is None
@@ -133,19 +135,19 @@ class RecommenderModel:
 
     # -- differentiable path ------------------------------------------------------
 
-    def item_input_embeddings(self, ids, w) -> tf.Tensor:
+    def item_input_embeddings(self, ids: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         """E[ids] * w[..., None]; exactly zero at padding."""
         ids = tf.convert_to_tensor(ids, dtype=tf.int32)
         w = tf.convert_to_tensor(w, dtype=tf.float32) * tf.cast(ids > 0, tf.float32)
         return self.network.item_embedding(ids) * w[..., None]
 
-    def logits_from_input_embeddings(self, emb, ids) -> tf.Tensor:
+    def logits_from_input_embeddings(self, emb: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
         """Next-item logits [B, N+1] from input embeddings; ids only give the padding mask."""
         ids = tf.convert_to_tensor(ids, dtype=tf.int32)
         hidden = self.network.encode_last(tf.convert_to_tensor(emb, tf.float32), ids > 0)
         return self.output_logits(hidden)
 
-    def output_logits(self, hidden) -> tf.Tensor:
+    def output_logits(self, hidden: tf.Tensor) -> tf.Tensor:
         """hidden [..., d] -> logits [..., N+1] with column 0 = -inf."""
         logits = tf.matmul(
             tf.reshape(hidden, [-1, self.config.hidden]),
@@ -156,7 +158,7 @@ class RecommenderModel:
         logits = logits + padding_column
         return tf.reshape(logits, tf.concat([tf.shape(hidden)[:-1], [self.num_items + 1]], 0))
 
-    def sequence_hidden(self, ids, w, training=False) -> tf.Tensor:
+    def sequence_hidden(self, ids: tf.Tensor, w: tf.Tensor, training: bool = False) -> tf.Tensor:
         """Hidden states at every position [B, l, d] (training path)."""
         emb = self.item_input_embeddings(ids, w)
         return self.network.encode(emb, ids > 0, training=training)
@@ -166,26 +168,26 @@ class RecommenderModel:
 
     # -- NumPy inference ------------------------------------------------------------
 
-    def _score_graph(self, ids, w):
+    def _score_graph(self, ids: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         return self.logits_from_input_embeddings(self.item_input_embeddings(ids, w), ids)
 
     def _require_trained(self) -> None:
         if not self.is_trained:
             raise ModelNotTrainedError(f"{self.architecture} model is not trained: call fit() or load a saved model")
 
-    def _check_batch(self, ids, w) -> tuple[np.ndarray, np.ndarray]:
+    def _check_batch(self, ids: tf.Tensor, w: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int32)
         w = np.asarray(w, dtype=np.float32)
         if ids.ndim != 2 or ids.shape != w.shape or ids.shape[1] > self.max_len:
             raise ValueError(f"ids and w must both be [B, l <= {self.max_len}], got {ids.shape}")
         return ids, w
 
-    def score_last(self, ids, w) -> np.ndarray:
+    def score_last(self, ids: tf.Tensor, w: tf.Tensor) -> np.ndarray:
         """Logits [B, N+1] for the next item (column 0 = -inf); last-position fast path."""
         self._require_trained()
         return self._score_unchecked(ids, w)
 
-    def _score_unchecked(self, ids, w) -> np.ndarray:
+    def _score_unchecked(self, ids: tf.Tensor, w: tf.Tensor) -> np.ndarray:
         ids, w = self._check_batch(ids, w)
         chunks = [
             self._score_fn(ids[start : start + SCORE_BATCH], w[start : start + SCORE_BATCH]).numpy()
@@ -195,23 +197,17 @@ class RecommenderModel:
             return np.zeros((0, self.num_items + 1), dtype=np.float32)
         return np.concatenate(chunks)
 
-    def score_all_positions(self, ids, w) -> np.ndarray:
+    def score_all_positions(self, ids: tf.Tensor, w: tf.Tensor) -> np.ndarray:
         """Logits at every position [B, l, N+1] via the full forward pass (for checks)."""
         self._require_trained()
         ids, w = self._check_batch(ids, w)
-        return self.output_logits(self.sequence_hidden(ids, w, training=False)).numpy()
+        return np.asarray(self.output_logits(self.sequence_hidden(ids, w, training=False)).numpy())
 
-    def attention_last(self, ids, w) -> np.ndarray:
+    def attention_last(self, ids: tf.Tensor, w: tf.Tensor) -> np.ndarray:
         """Last-layer attention of the last position [B, L], mean over heads."""
         raise AttentionNotSupported(f"{self.architecture} has no attention weights")
 
-    # -- training and persistence -------------------------------------------------
-
-    def fit(self, train, valid=None, on_epoch=None, should_stop=None):
-        """Train on ``train`` (Sequences); early-stop on ``valid`` (EvalSet) NDCG@10."""
-        from recsys.ml.training import Trainer
-
-        return Trainer(self).fit(train, valid, on_epoch=on_epoch, should_stop=should_stop)
+    # -- persistence (training is recsys.ml.training.fit, loading recsys.ml.models.load_model) ------
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -226,12 +222,6 @@ class RecommenderModel:
         }
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
         return path
-
-    @classmethod
-    def load(cls, path: str | Path) -> RecommenderModel:
-        from recsys.ml.models import load_model
-
-        return load_model(path)
 
     def restore_weights(self, path: Path, is_trained: bool) -> None:
         self.network.load_weights(path / WEIGHTS_FILE)

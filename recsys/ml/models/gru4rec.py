@@ -7,14 +7,18 @@ projection, scored against the shared item embeddings. The GRU skips masked
 
 from __future__ import annotations
 
-import keras
+from typing import Any
 
+import keras
+import tensorflow as tf
+
+from recsys.ml.config import ModelConfig
 from recsys.ml.models.base import RecommenderModel, SequenceNetwork
 from recsys.ml.models.layers import FastDropout
 
 
 class GRU4RecNetwork(SequenceNetwork):
-    def __init__(self, config, **kwargs):
+    def __init__(self, config: ModelConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.input_dropout = FastDropout(config.dropout)
         self.recurrent_layers = [
@@ -22,7 +26,7 @@ class GRU4RecNetwork(SequenceNetwork):
         ]
         self.projection = keras.layers.Dense(config.hidden, name="projection")
 
-    def encode(self, emb, mask, training=False):
+    def encode(self, emb: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
         x = self.input_dropout(emb, training=training)
         for layer in self.recurrent_layers:
             x = layer(x, mask=mask, training=training)

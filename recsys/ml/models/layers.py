@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
 _GOLDEN = 0x9E3779B9
 
 
-def _hash_u32(value):
+def _hash_u32(value: tf.Tensor) -> tf.Tensor:
     """The 'lowbias32' integer hash (C. Wellons): cheap, well mixed 32-bit output."""
     value = tf.bitwise.bitwise_xor(value, tf.bitwise.right_shift(value, 16))
     value = value * tf.constant(0x7FEB352D, tf.uint32)
@@ -17,7 +19,7 @@ def _hash_u32(value):
     return tf.bitwise.bitwise_xor(value, tf.bitwise.right_shift(value, 16))
 
 
-class FastDropout(keras.layers.Layer):
+class FastDropout(keras.layers.Layer):  # type: ignore[misc]  # keras ships no type information
     """Inverted dropout whose mask is a hash of (element index, per-call seed).
 
     Under XLA on CPU, Philox random numbers are generated on a single thread
@@ -25,12 +27,12 @@ class FastDropout(keras.layers.Layer):
     of the encoder); the hash fuses into the surrounding element-wise code.
     """
 
-    def __init__(self, rate: float, **kwargs):
+    def __init__(self, rate: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = float(rate)
         self.seed_generator = keras.random.SeedGenerator()
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         if not training or self.rate <= 0.0:
             return inputs
         seed = tf.cast(self.seed_generator.next(), tf.uint32)

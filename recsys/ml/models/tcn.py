@@ -8,15 +8,18 @@ only ever sees zeros to its left, exactly like the convolution's own padding.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
+from recsys.ml.config import ModelConfig
 from recsys.ml.models.base import RecommenderModel, SequenceNetwork
 from recsys.ml.models.layers import FastDropout
 
 
-class ResidualBlock(keras.layers.Layer):
-    def __init__(self, hidden: int, kernel_size: int, dilation: int, dropout: float, **kwargs):
+class ResidualBlock(keras.layers.Layer):  # type: ignore[misc]  # keras ships no type information
+    def __init__(self, hidden: int, kernel_size: int, dilation: int, dropout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.convolutions = [
             keras.layers.Conv1D(hidden, kernel_size, padding="causal", dilation_rate=rate)
@@ -25,12 +28,12 @@ class ResidualBlock(keras.layers.Layer):
         self.norms = [keras.layers.LayerNormalization(epsilon=1e-8) for _ in range(2)]
         self.dropout = FastDropout(dropout)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tf.Tensor) -> None:
         for convolution, norm in zip(self.convolutions, self.norms, strict=True):
             convolution.build(input_shape)
             norm.build(input_shape)
 
-    def call(self, x, mask, training=False):
+    def call(self, x: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
         h = x
         for convolution, norm in zip(self.convolutions, self.norms, strict=True):
             h = tf.nn.relu(norm(convolution(h))) * mask  # the next convolution must see zeros
@@ -38,7 +41,7 @@ class ResidualBlock(keras.layers.Layer):
 
 
 class TCNNetwork(SequenceNetwork):
-    def __init__(self, config, **kwargs):
+    def __init__(self, config: ModelConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.input_dropout = FastDropout(config.dropout)
         self.residual_blocks = [
@@ -48,7 +51,7 @@ class TCNNetwork(SequenceNetwork):
         ]
         self.projection = keras.layers.Dense(config.hidden, name="projection")
 
-    def encode(self, emb, mask, training=False):
+    def encode(self, emb: tf.Tensor, mask: tf.Tensor, training: bool = False) -> tf.Tensor:
         mask_f = tf.cast(mask, tf.float32)[..., None]
         x = self.input_dropout(emb, training=training) * mask_f
         for block in self.residual_blocks:

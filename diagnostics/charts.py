@@ -1,0 +1,32 @@
+import plotly.graph_objects as go
+
+from diagnostics.engine.influence import Influence
+from recsys.charts import to_html
+
+
+def influence_ranking(found: list[Influence], labels: dict[str, str], *, noise: float, metric: str, div_id: str) -> str:
+    """Bars of each influence with its seed spread; the grey band is the unablated model's seed noise."""
+    shown = found[:30]
+    names = [labels.get(i.removal.key, i.removal.key) for i in shown][::-1]
+    values = [i.value for i in shown][::-1]
+    spread = [float(max(i.per_seed) - min(i.per_seed)) / 2 for i in shown][::-1]
+    figure = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", error_x={"type": "data", "array": spread, "visible": True},
+        marker_color=["#1f5fa8" if not i.within_noise else "#9aa5b1" for i in shown][::-1],
+        hovertemplate="%{y}: %{x:.5f}<extra></extra>",
+    ))
+    if noise == noise:  # not nan
+        figure.add_vrect(x0=-noise, x1=noise, fillcolor="#dddddd", opacity=0.5, line_width=0)
+    figure.update_layout(xaxis_title=f"Influence on {metric} (full model minus model without it)",
+                         height=120 + 22 * max(len(shown), 1), yaxis={"automargin": True, "type": "category"})
+    return to_html(figure, div_id=div_id)
+
+
+def influence_distribution(users: list[Influence], items: list[Influence], *, noise: float, metric: str) -> str:
+    figure = go.Figure()
+    for name, found in (("Members", users), ("Titles", items)):
+        figure.add_trace(go.Histogram(x=[i.value for i in found], name=name, opacity=0.7, nbinsx=30))
+    if noise == noise:
+        figure.add_vrect(x0=-noise, x1=noise, fillcolor="#dddddd", opacity=0.5, line_width=0)
+    figure.update_layout(barmode="overlay", xaxis_title=f"Influence on {metric}", yaxis_title="Count", height=320)
+    return to_html(figure, div_id="influence-distribution")

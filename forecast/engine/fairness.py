@@ -1,0 +1,56 @@
+"""Governance layer 3: equality of opportunity — recall of future hits by genre and by release decade."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .metrics import interval
+
+
+def recall_by_group(
+    y: np.ndarray, predicted: np.ndarray, groups: dict[str, np.ndarray], *, max_gap: float, min_positives: int,
+    bootstrap: int, seed: int,
+) -> dict[str, Any]:
+    """groups maps a subgroup name to a boolean mask over the rows (subgroups may overlap, as genres do).
+    A subgroup is flagged when it has at least min_positives hits and its recall differs from the global
+    recall by at least max_gap; `ci_excludes_global` says whether the gap survives its bootstrap CI."""
+    rng = np.random.default_rng(seed)
+    hits = y == 1
+    global_recall = float(predicted[hits].mean()) if hits.any() else float("nan")
+    rows = []
+    for name, mask in groups.items():
+        found = predicted[hits & mask]
+        positives = int(found.size)
+        if positives == 0:
+            continue
+        recall = float(found.mean())
+        low, high = interval([rng.choice(found, positives).mean() for _ in range(bootstrap)])
+        enough = positives >= min_positives
+        gap = recall - global_recall
+        rows.append({
+            "group": str(name), "positives": positives, "found": int(found.sum()), "recall": round(recall, 4),
+            "ci": [round(low, 4), round(high, 4)], "gap": round(gap, 4),
+            "flagged": bool(enough and abs(gap) >= max_gap),
+            "ci_excludes_global": bool(enough and (low > global_recall or high < global_recall)),
+            "enough_positives": enough,
+        })
+    return {"global_recall": round(global_recall, 4), "max_gap": max_gap, "min_positives": min_positives,
+            "groups": rows}
+
+
+def genre_groups(genres: pd.Series) -> dict[str, np.ndarray]:
+    names = sorted({g for item in genres for g in item})
+    return {name: genres.apply(lambda item, n=name: n in item).to_numpy(dtype=bool) for name in names}
+
+
+def decade_groups(years: pd.Series) -> dict[str, np.ndarray]:
+    decades = (years // 10 * 10).astype("Int64")
+    groups = {f"{int(d)}s": (decades == d).fillna(False).to_numpy(dtype=bool)
+              for d in sorted(decades.dropna().unique())}
+    unknown = years.isna().to_numpy()
+    if unknown.any():
+        groups["year unknown"] = unknown
+    return groups

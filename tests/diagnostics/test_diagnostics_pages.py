@@ -1,0 +1,97 @@
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from diagnostics import services
+from diagnostics.models import DiagnosticRun
+from recsys import jobs
+from recsys.models import TrainingExclusion
+from recsys.selectors import sequence_histories
+from recsys.services.training import data_snapshot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished_run(films):
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=2, users=3, items=2)
+    jobs.run(run.job_id)
+    for row in run.retrains.all():
+        services.run_retrain(row.pk)
+    return run
+
+
+def pages(run):
+    user_key = run.retrains.filter(kind="user").first().key
+    return [reverse("diagnostics:runs"), reverse("diagnostics:run", args=[run.pk]),
+            reverse("diagnostics:export", args=[run.pk, "csv"]), reverse("diagnostics:exclusions"),
+            reverse("diagnostics:entity", args=[run.pk, "user", user_key])]
+
+
+def test_members_get_403_and_visitors_go_to_sign_in(client, member_client, finished_run):
+    for url in pages(finished_run):
+        assert member_client.get(url).status_code == 403, url
+    assert member_client.post(reverse("diagnostics:start"), {}).status_code == 403
+    assert member_client.post(reverse("diagnostics:cancel", args=[finished_run.pk])).status_code == 403
+    client.logout()
+    assert client.get(pages(finished_run)[1]).status_code == 302
+
+
+def test_analysts_see_the_rankings_with_noise_and_every_page(analyst_client, finished_run):
+    for url in pages(finished_run):
+        assert analyst_client.get(url).status_code == 200, url
+    page = analyst_client.get(reverse("diagnostics:run", args=[finished_run.pk])).content.decode()
+    assert "12 of 12" in page and "Seed noise" in page and 'id="user-ranking"' in page
+    assert "within seed noise" in page or "helps the model" in page or "hurts the model" in page
+    assert "Film " in page  # titles are named
+
+
+def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
+    text = analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "csv"])).content.decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 5 * 2  # 3 members + 2 titles, NDCG@10 and MAP@10
+    assert {row["kind"] for row in rows} == {"user", "item"} and all(row["noise"] for row in rows)
+    data = json.loads(analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "json"])).content)
+    assert len(data["influences"]) == 10 and data["seeds"] == [0, 1]
+    assert analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "xml"])).status_code == 404
+
+
+def test_an_analyst_starts_a_run_from_the_page(analyst_client, films):
+    response = analyst_client.post(reverse("diagnostics:start"), {
+        "dataset": films.pk, "architecture": "mf", "users": 2, "items": 1, "seeds": 1, "sample_seed": 0,
+        "epochs": 1})
+    run = DiagnosticRun.objects.get()
+    assert response.status_code == 302 and run.retrains.count() == 4 and run.created_by == analyst_client.user
+    bad = analyst_client.post(reverse("diagnostics:start"), {"dataset": films.pk, "architecture": "mf",
+                                                             "users": -1, "items": 1, "seeds": 1})
+    assert bad.status_code == 400 and DiagnosticRun.objects.count() == 1
+
+
+def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversible(
+    analyst_client, make_user, finished_run
+):
+    key = finished_run.retrains.filter(kind="user").first().key
+    form = {"run": finished_run.pk, "key": key, "reason": "Influence below noise in run 1"}
+    assert analyst_client.post(reverse("diagnostics:exclude"), form).status_code == 403
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    analyst_client.force_login(admin)
+    before = data_snapshot(finished_run.dataset)["interactions"]
+    analyst_client.post(reverse("diagnostics:exclude"), form)
+    exclusion = TrainingExclusion.objects.get()
+    assert exclusion.created_by == admin and exclusion.in_force
+    histories = sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
+    assert key not in histories and key in sequence_histories(dataset=finished_run.dataset, external_ids=True)
+    assert data_snapshot(finished_run.dataset)["interactions"] == before - 6  # the active model becomes stale
+    analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]))
+    exclusion.refresh_from_db()
+    assert exclusion.lifted_by == admin and not exclusion.in_force  # the record stays
+    assert key in sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
+
+
+def test_an_unknown_entity_or_run_is_404(analyst_client, finished_run):
+    assert analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "user", "zz"])).status_code == 404
+    assert analyst_client.get(reverse("diagnostics:run", args=[999])).status_code == 404

@@ -1,0 +1,176 @@
+"""The curators' forecaster: training as a job, the staff-only pages, bad input, the command and the admin."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+
+from forecast import services
+from forecast.engine.toy import toy_input, write_movielens
+from forecast.models import EmergingTitle, Forecaster
+from recsys import jobs
+from recsys.models import Dataset, ItemTag, Job
+from recsys.services.imports import import_dataset
+
+from .factories import make_dataset, make_history
+
+pytestmark = pytest.mark.django_db
+
+QUICK = {"policy": {"count": 8, "avg": 3.0, "neg": 0.6}, "full_grid": False, "bootstrap": 50, "lime_items": 4,
+         "lime_samples": 200, "ice_items": 10, "sensitivity": False, "explain_top": 20, "models": ["rf", "lr"]}
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def toy_dataset(tmp_path, name="toy", tags=True) -> Dataset:
+    return import_dataset(name=name, path=write_movielens(toy_input(tags=tags), str(tmp_path / name)))
+
+
+def train_now(dataset, settings=QUICK) -> tuple[Job, Forecaster]:
+    job = services.start_training(dataset=dataset, settings=settings, enqueue=False)
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    return job, Forecaster.objects.get(pk=job.params["forecaster_id"])
+
+
+@pytest.fixture
+def forecaster(tmp_path):
+    job, forecaster = train_now(toy_dataset(tmp_path))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    return forecaster
+
+
+def test_importer_keeps_ml_latest_tags_and_reimport_adds_none(tmp_path):
+    data = toy_input(n_items=40)
+    folder = write_movielens(data, str(tmp_path / "small"))
+    dataset = import_dataset(name="small", path=folder)
+    assert ItemTag.objects.filter(item__dataset=dataset).count() == len(data.tags.drop_duplicates())
+    tag = ItemTag.objects.filter(item__dataset=dataset).select_related("item", "sequence").first()
+    assert tag.item.dataset == dataset and tag.sequence.dataset == dataset and tag.tag
+    import_dataset(name="small", path=folder)
+    assert ItemTag.objects.filter(item__dataset=dataset).count() == len(data.tags.drop_duplicates())
+
+
+def test_training_registers_a_versioned_forecaster_with_artefacts_and_ranking(forecaster):
+    assert forecaster.status == Forecaster.Status.READY and forecaster.is_active and forecaster.version == 1
+    assert forecaster.has_tags and forecaster.n_positives >= 12 and 0 < forecaster.threshold < 1
+    loaded = services.load_artefact(forecaster)
+    assert set(loaded["pipelines"]) == {"rf", "lr"} and loaded["sentiment"] is not None
+    titles = EmergingTitle.objects.filter(forecaster=forecaster)
+    assert titles.count() == forecaster.report["ranking"]["candidates"]
+    top = titles.order_by("rank").first()
+    explanation = top.explanation
+    assert top.rank == 1 and explanation["base_value"] + sum(explanation["contributions"]) == pytest.approx(
+        top.probability, abs=1e-5)
+    with forecaster.card.open("rb") as handle:
+        assert b"Model Governance Card" in handle.read()
+    _, second = train_now(forecaster.dataset)
+    forecaster.refresh_from_db()
+    assert second.version == 2 and second.is_active and not forecaster.is_active
+
+
+def test_staff_see_every_page_and_download_the_card(forecaster, analyst_client):
+    client = analyst_client
+    page = client.get(reverse("forecast:emerging"), {"dataset": forecaster.dataset_id})
+    assert page.status_code == 200
+    assert b'id="threshold"' in page.content and b"SHAP waterfall" in page.content
+    top = EmergingTitle.objects.filter(forecaster=forecaster).order_by("rank").select_related("item").first()
+    assert top.item.title.encode() in page.content
+    title = client.get(reverse("forecast:title", args=[forecaster.pk, top.item_id]))
+    assert title.status_code == 200 and b"shap-waterfall" in title.content and b"obs_count" in title.content
+    audit = client.get(reverse("forecast:audit", args=[forecaster.pk]))
+    assert audit.status_code == 200
+    for marker in (b"model-comparison", b"shap-importance", b"fairness-genre", b"fairness-decade", b"ice-0",
+                   b"lime-agreement", b"Additivity check"):
+        assert marker in audit.content
+    assert client.get(reverse("forecast:sensitivity", args=[forecaster.pk])).status_code == 200
+    assert b"Download the governance card" in client.get(reverse("forecast:card", args=[forecaster.pk])).content
+    download = client.get(reverse("forecast:card-download", args=[forecaster.pk]))
+    assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
+    assert b"Fairness audit" in download.content and b"Policy sensitivity" in download.content
+
+
+def test_members_get_403_and_visitors_the_sign_in_page(forecaster, client, make_user):
+    top = EmergingTitle.objects.filter(forecaster=forecaster).order_by("rank").first()
+    urls = [reverse("forecast:emerging"), reverse("forecast:title", args=[forecaster.pk, top.item_id]),
+            reverse("forecast:audit", args=[forecaster.pk]), reverse("forecast:sensitivity", args=[forecaster.pk]),
+            reverse("forecast:card", args=[forecaster.pk]), reverse("forecast:card-download", args=[forecaster.pk])]
+    for url in urls:
+        assert client.get(url).status_code == 302
+    client.force_login(make_user("member"))
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+    assert client.post(reverse("forecast:train"), {"dataset": forecaster.dataset_id}).status_code == 403
+    assert client.post(reverse("forecast:activate", args=[forecaster.pk])).status_code == 403
+    assert Forecaster.objects.count() == 1
+
+
+def test_staff_page_queues_training_as_a_job(tmp_path, analyst_client, django_capture_on_commit_callbacks):
+    dataset = toy_dataset(tmp_path)
+    form = {"dataset": dataset.pk, "count": 8, "avg": 3.0, "neg": 0.6, "cutoff_quantile": 0.75, "min_recall": 0.1,
+            "sensitivity_count_scale": 1.0, "activate": "on"}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = analyst_client.post(reverse("forecast:train"), form, follow=True)
+    job = Job.objects.get(kind="train_forecaster")
+    assert job.params["dataset_id"] == dataset.pk and len(callbacks) == 1
+    assert f"Training job #{job.pk} queued".encode() in response.content
+    assert f'aria-label="Progress of job {job.pk}"'.encode() in response.content
+    forecaster = Forecaster.objects.get(pk=job.params["forecaster_id"])
+    assert forecaster.settings["policy"]["count"] == 8 and forecaster.settings["full_grid"] is False
+
+
+def test_datasets_without_timestamps_or_ratings_get_a_clear_message(analyst_client):
+    ordinal = make_dataset(name="ordinal", has_timestamps=False)
+    make_history(ordinal)
+    response = analyst_client.post(reverse("forecast:train"), {"dataset": ordinal.pk, "count": 60, "avg": 3,
+                                                                "neg": 0.6, "cutoff_quantile": 0.75, "min_recall": 0.1,
+                                                                "sensitivity_count_scale": 1}, follow=True)
+    assert b"no real timestamps" in response.content and not Job.objects.exists()
+    implicit = make_dataset(name="implicit")
+    sequence = make_history(implicit)
+    sequence.interactions.update(rating=None)
+    with pytest.raises(services.ForecastSetupError, match="no ratings"):
+        services.start_training(dataset=implicit, settings=QUICK)
+
+
+def test_too_few_positives_fails_the_job_with_a_clear_message(tmp_path, analyst_client):
+    dataset = toy_dataset(tmp_path)
+    job, forecaster = train_now(dataset, settings={**QUICK, "policy": {"count": 60, "avg": 3.0, "neg": 0.6}})
+    assert job.status == Job.Status.FAILED and "training needs at least 12" in job.message
+    assert forecaster.status == Forecaster.Status.FAILED and "future hits" in forecaster.error
+    page = analyst_client.get(reverse("forecast:emerging"), {"dataset": dataset.pk})
+    assert b"training needs at least 12" in page.content and b"No forecaster is ready" in page.content
+
+
+def test_dataset_without_tags_trains_without_the_sentiment_feature(tmp_path):
+    job, forecaster = train_now(toy_dataset(tmp_path, name="untagged", tags=False))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert not forecaster.has_tags and "obs_max_neg_tag" in forecaster.report["tag_features_absent"]
+    with forecaster.card.open("rb") as handle:
+        assert b"The tag-sentiment feature is absent" in handle.read()
+
+
+def test_command_trains_with_a_progress_bar(tmp_path, capsys):
+    dataset = toy_dataset(tmp_path)
+    small = [f"--set={field}={value}" for field, value in QUICK.items() if field not in ("policy", "models")]
+    call_command("train_forecaster", "--dataset", dataset.name, "--count", "8", "--quick", "--no-sensitivity",
+                 "--set", 'models=["rf"]', *small)
+    captured = capsys.readouterr()
+    assert "Forecaster v1 on toy ready" in captured.out and "100%" in captured.err
+    with pytest.raises(CommandError, match="training needs at least 12"):
+        call_command("train_forecaster", "--dataset", dataset.name, "--quick", "--no-sensitivity")
+
+
+def test_admin_lists_forecasters_and_queues_training(tmp_path, client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "a-long-test-password")
+    client.force_login(admin)
+    dataset = toy_dataset(tmp_path)
+    assert client.get(reverse("admin:forecast_forecaster_changelist")).status_code == 200
+    form = {"dataset": dataset.pk, "count": 8, "avg": 3.0, "neg": 0.6, "cutoff_quantile": 0.75, "min_recall": 0.1,
+            "sensitivity_count_scale": 1.0}
+    response = client.post(reverse("admin:forecast_forecaster_train"), form)
+    assert response.status_code == 302
+    assert Job.objects.filter(kind="train_forecaster", params__dataset_id=dataset.pk).exists()
