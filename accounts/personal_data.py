@@ -15,19 +15,30 @@ class Holder:
     app: str
     export: Export
     erase: Erase | None = None
+    models: dict[str, str] | None = None  # model label -> export section ("histories[].interactions": nested)
 
 
 _holders: dict[str, Holder] = {}
 
 
-def register(app: str, *, export: Export, erase: Erase | None = None) -> None:
-    _holders[app] = Holder(app, export, erase)
+def register(app: str, *, export: Export, erase: Erase | None = None, models: dict[str, str] | None = None) -> None:
+    """``models``: every model of the app holding member data, with the export section its rows appear in
+    (tests/web/test_export_everything.py fails for a model with a path to the user that is not listed)."""
+    _holders[app] = Holder(app, export, erase, models)
+
+
+def exported_models() -> dict[str, str]:
+    """Model label -> export section, over every registered app."""
+    return {label: section for holder in _holders.values() for label, section in (holder.models or {}).items()}
 
 
 def export_sections(user: User) -> dict:
     sections: dict = {}
     for holder in _holders.values():
-        sections.update(holder.export(user))
+        for name, content in holder.export(user).items():
+            if name in sections:
+                raise RuntimeError(f"{holder.app} exports a section {name!r} another app already exports")
+            sections[name] = content
     return sections
 
 

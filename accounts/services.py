@@ -4,22 +4,16 @@ Each app registers what it holds (accounts.personal_data), so accounts imports n
 """
 
 from django.db import transaction
+from django.utils import timezone
 
-from . import personal_data
+from . import personal_data, selectors
 from .models import ErasureRecord, User
 
 
 def export_user_data(user: User) -> dict:
-    return {
-        "profile": {
-            "username": user.username,
-            "email": user.email,
-            "role": user.role,
-            "date_joined": user.date_joined.isoformat(),
-            "last_login": user.last_login.isoformat() if user.last_login else None,
-        },
-        **personal_data.export_sections(user),
-    }
+    """Everything the account holds: its profile and admin actions, then every registered app's sections."""
+    return {"exported_at": timezone.now().isoformat(), **selectors.export_for_user(user),
+            **personal_data.export_sections(user)}
 
 
 @transaction.atomic

@@ -19,5 +19,6 @@ urlpatterns = [
     ),
     path("profile/", views.profile, name="profile"),
     path("export.json", views.export_json, name="export-json"),
+    path("export.csv", views.export_csv, name="export-csv"),
     path("erase/", views.erase, name="erase"),
 ]

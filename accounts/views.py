@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import export, services
 from .forms import EraseAccountForm, SignUpForm
 
 
@@ -34,6 +34,13 @@ def export_json(request):
     data = services.export_user_data(request.user)
     response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}.json"'
+    return response
+
+
+@login_required
+def export_csv(request):
+    response = HttpResponse(export.export_zip_of_csv(request.user), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}-csv.zip"'
     return response
 
 

@@ -41,7 +41,7 @@ OUT = Path(__file__).resolve().parent.parent / "var" / "diagnostics-research"
 SPECS = {
     MF: {"factors": 16, "sweeps": 10, "regularization": 10.0, "alpha": 10.0},
     "sasrec": {"hidden": 32, "blocks": 1, "max_len": 50, "epochs": 5, "dropout": 0.2, "lr": 0.002,
-               "length_buckets": 2, "batch_size": 128},
+               "length_buckets": 2, "batch_size": 128, "jit_compile": False},
 }
 
 

@@ -63,3 +63,17 @@ def entity_influences(run: DiagnosticRun, kind: str, key: str) -> dict[str, Infl
         pool = found.users if kind == "user" else found.items
         result[metric] = next((i for i in pool if i.removal.key == key), None)
     return result
+
+
+# ---------------------------------------------------------------- account export (accounts.export)
+
+EXPORTED_MODELS = {"diagnostics.DiagnosticRun": "diagnostic_runs"}
+
+
+def export_for_user(user) -> dict:
+    runs = DiagnosticRun.objects.filter(created_by=user).select_related("dataset").order_by("created_at")
+    return {"diagnostic_runs": [
+        {"dataset": run.dataset.name, "architecture": run.get_architecture_display(), "seeds": run.seeds,
+         "hyperparameters": run.hyperparameters, "created_at": run.created_at.isoformat()}
+        for run in runs
+    ]}

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from recsys.admin import job_queued
 from recsys.models import Dataset
 
 from . import services
@@ -36,7 +37,7 @@ def retrain(modeladmin, request, queryset):
         except services.ForecastSetupError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Training on {forecaster.dataset} queued as job #{job.pk}.")
+            job_queued(request, f"Training on {forecaster.dataset}", job)
 
 
 @admin.register(Forecaster)
@@ -81,7 +82,7 @@ class ForecasterAdmin(admin.ModelAdmin):
             except services.ForecastSetupError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, f"Forecaster training queued as job #{job.pk}.")
+                job_queued(request, "Forecaster training", job)
                 return redirect("admin:forecast_forecaster_changelist")
         context = {**self.admin_site.each_context(request), "form": form, "title": "Train a forecaster",
                    "opts": self.model._meta}

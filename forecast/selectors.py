@@ -14,7 +14,7 @@ def forecast_input(dataset: Dataset) -> ForecastInput:
     """Ratings (user = history id, item = Item id), the catalogue and the tags of one dataset.
     Excluded interactions (removed by their member) are left out."""
     ratings = pd.DataFrame.from_records(
-        Interaction.objects.filter(sequence__dataset=dataset, state=Interaction.State.ACTIVE)
+        Interaction.objects.active().filter(sequence__dataset=dataset)
         .values_list("sequence_id", "item_id", "rating", "timestamp")
         .iterator(chunk_size=20_000),
         columns=["user_id", "item_id", "rating", "timestamp"],
@@ -49,3 +49,17 @@ def ranked_titles(forecaster: Forecaster) -> QuerySet[EmergingTitle]:
 
 def unfinished_training_jobs(dataset: Dataset) -> QuerySet[Job]:
     return Job.objects.filter(kind=TRAIN_JOB, params__dataset_id=dataset.pk).exclude(status__in=Job.FINISHED)
+
+
+# ---------------------------------------------------------------- account export (accounts.personal_data)
+
+EXPORTED_MODELS = {"forecast.Forecaster": "forecasters_trained"}
+
+
+def export_for_user(user) -> dict:
+    forecasters = Forecaster.objects.filter(created_by=user).select_related("dataset").order_by("created_at")
+    return {"forecasters_trained": [
+        {"dataset": f.dataset.name, "version": f.version, "status": f.status, "active": f.is_active,
+         "created_at": f.created_at.isoformat()}
+        for f in forecasters
+    ]}

@@ -6,7 +6,6 @@ from recsys import views as recsys_views
 
 urlpatterns = [
     path("", recsys_views.landing, name="landing"),
-    path("accounts/export.csv", recsys_views.export_history_csv, name="export-csv"),  # histories live in recsys
     path("accounts/", include("accounts.urls")),
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),

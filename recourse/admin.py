@@ -1,7 +1,7 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from recsys import jobs
-from recsys.admin import DatasetAdmin
+from recsys.admin import DatasetAdmin, job_queued
 
 from .models import Explanation, ExplanationFeedback
 
@@ -10,7 +10,7 @@ from .models import Explanation, ExplanationFeedback
 def explain_members(modeladmin, request, queryset):
     for dataset in queryset:
         job = jobs.start_job(kind="explain_members", owner=request.user, params={"dataset_id": dataset.pk})
-        messages.success(request, f"Explanations for {dataset} queued as job #{job.pk}.")
+        job_queued(request, f"Explanations for {dataset}", job)
 
 
 DatasetAdmin.actions = [*DatasetAdmin.actions, explain_members]  # recourse's action on recsys's dataset admin

@@ -11,4 +11,4 @@ class RecourseConfig(AppConfig):
 
         from . import selectors, signals  # noqa: F401 (signals connects its receivers on import)
 
-        personal_data.register("recourse", export=selectors.export_for_user)
+        personal_data.register("recourse", export=selectors.export_for_user, models=selectors.EXPORTED_MODELS)

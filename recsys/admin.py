@@ -1,18 +1,28 @@
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from . import jobs
+from . import charts, jobs, selectors
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from .selectors import categories_of
-from .services.registry import RegistryError, activate, delete
+from .services import datasets as dataset_service
+from .services import registry
+from .services.registry import delete
 from .services.training import TrainingError, start_evaluation, start_training
+
+
+def job_queued(request, what: str, job: Job) -> None:
+    """A success message whose job number links to the job on the jobs page (live progress)."""
+    link = reverse("recsys:jobs") + f"#job-{job.pk}"
+    messages.success(request, format_html('{} queued as <a href="{}">job #{}</a>.', what, link, job.pk))
 
 
 class CategoryFilter(admin.SimpleListFilter):
@@ -39,19 +49,47 @@ def _train_action(architecture: str, label: str):
             except TrainingError as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(request, f"{label} training on {dataset} queued as job #{job.pk}.")
+                job_queued(request, f"{label} training on {dataset}", job)
 
     train.__name__ = f"train_{architecture}"
     return train
 
 
+@admin.action(description="Make the site's default dataset (where new members land)")
+def make_default(modeladmin, request, queryset):
+    if queryset.count() != 1:
+        messages.error(request, "Select exactly one dataset to make the site default.")
+        return
+    dataset = registry.make_default(queryset.get())
+    messages.success(request, f"{dataset} is now the site's default dataset: new members land on it.")
+
+
+@admin.action(description="Delete with its models, artefacts and histories (background job)")
+def delete_datasets(modeladmin, request, queryset):
+    for dataset in queryset:
+        _queue_deletion(request, dataset)
+
+
+def _queue_deletion(request, dataset: Dataset) -> bool:
+    try:
+        job = dataset_service.start_deletion(dataset, owner=request.user)
+    except dataset_service.DeletionRefused as exc:
+        messages.error(request, str(exc))
+        return False
+    job_queued(request, f"Deletion of {dataset}", job)
+    return True
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     # recourse adds its "explain members" action in recourse/admin.py (recsys never imports recourse).
-    actions = [*(_train_action(value, label) for value, label in TrainedModel.Architecture.choices)]
+    actions = [make_default, *(_train_action(value, label) for value, label in TrainedModel.Architecture.choices),
+               delete_datasets]
     list_display = (
         "name",
         "title",
+        "is_default",
+        "active_model",
         "source_format",
         "n_users",
         "n_items",
@@ -60,6 +98,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = (
+        "is_default",
         "source_format",
         "source_checksum",
         "n_users",
@@ -70,6 +109,33 @@ class DatasetAdmin(admin.ModelAdmin):
     )
     search_fields = ("name", "title")
     change_list_template = "admin/recsys/dataset/change_list.html"
+
+    @admin.display(description="Active model")
+    def active_model(self, dataset):
+        model = selectors.active_model(dataset)
+        return str(model) if model else "—"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a dataset is deleted by a job (delete_datasets)
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Confirm, then delete as a background job (a large dataset takes minutes; models' folders go too)."""
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        dataset = get_object_or_404(Dataset, pk=object_id)
+        if request.method == "POST" and _queue_deletion(request, dataset):
+            return redirect("admin:recsys_dataset_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Delete {dataset}?",
+            "opts": self.model._meta,
+            "dataset": dataset,
+            "impact": dataset_service.impact(dataset),
+            "blockers": dataset_service.blocking_jobs(dataset),
+        }
+        return render(request, "admin/recsys/dataset/delete.html", context)
 
     def get_urls(self):
         extra = [path("import/", self.admin_site.admin_view(self.import_view), name="recsys_dataset_import")]
@@ -88,9 +154,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 owner=request.user,
                 params={"name": data["name"], "title": data["title"], "format": data["format"], "path": source},
             )
-            messages.success(
-                request, format_html('Import queued as <a href="{}">job #{}</a>.', reverse("recsys:jobs"), job.pk)
-            )
+            job_queued(request, f"Import of {data['name']}", job)
             return redirect("admin:recsys_dataset_changelist")
         context = {
             **self.admin_site.each_context(request),
@@ -149,10 +213,17 @@ class InteractionAdmin(admin.ModelAdmin):
 def activate_models(modeladmin, request, queryset):
     for model in queryset:
         try:
-            activate(model)
+            registry.activate(model)
             messages.success(request, f"{model} is now active.")
-        except RegistryError as exc:
+        except registry.RegistryError as exc:
             messages.error(request, str(exc))
+
+
+@admin.action(description="Deactivate (its dataset serves no model until another is activated)")
+def deactivate_models(modeladmin, request, queryset):
+    for model in queryset.filter(is_active=True):
+        registry.deactivate(model)
+        messages.success(request, f"{model} is no longer active; {model.dataset} has no active model now.")
 
 
 @admin.action(description="Re-evaluate on the current data, both protocols (background job)")
@@ -163,36 +234,61 @@ def evaluate_models(modeladmin, request, queryset):
         except TrainingError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Evaluation of {model} queued as job #{job.pk}.")
+            job_queued(request, f"Evaluation of {model}", job)
 
 
 @admin.register(TrainedModel)
 class TrainedModelAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "architecture", "dataset", "status", "is_active", "created_at")
+    list_display = ("__str__", "architecture", "dataset", "status", "is_active", "hr_at_10", "created_at")
     list_filter = ("architecture", "status", "is_active", "dataset")
     list_select_related = ("dataset",)
-    readonly_fields = (
-        "automatic_choices",
-        "metrics",
-        "training_curve",
-        "data_snapshot",
-        "calibration",
-        "device",
-        "training_seconds",
-        "artefact_path",
-        "error",
-        "created_at",
-        "is_active",
-    )
-    actions = [activate_models, evaluate_models]
+    actions = [activate_models, deactivate_models, evaluate_models]
 
-    @admin.display(description="Chosen from the data")
-    def automatic_choices(self, model):
-        choices = (model.hyperparameters or {}).get("auto") or {}
-        if not choices:
-            return "— (every hyper-parameter was given)"
-        return format_html_join("\n", "<p><strong>{}</strong> = {}</p>",
-                                ((name, reason) for name, reason in sorted(choices.items())))
+    @admin.display(description="HR@10, full ranking (most-popular)")
+    def hr_at_10(self, model):
+        full = model.metrics.get("full", {})
+        mine = full.get("model", {}).get("metrics", {}).get("HR@10")
+        baseline = full.get("most-popular", {}).get("metrics", {}).get("HR@10")
+        if mine is None:
+            return "—"
+        return f"{mine:.3f} ({baseline:.3f})" if baseline is not None else f"{mine:.3f}"
+
+    def has_add_permission(self, request):
+        return False  # models are trained from a dataset's actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """A read-only model card; activate, deactivate, re-evaluate and delete are POSTed here."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        model = get_object_or_404(TrainedModel.objects.select_related("dataset", "created_by"), pk=object_id)
+        if request.method == "POST":
+            return self._card_action(request, model)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(model),
+            "opts": self.model._meta,
+            "original": model,
+            "model": model,
+            "metric_rows": model_card_metrics(model.metrics),
+            "curve_chart": charts.training_curve(model.training_curve) if model.training_curve else "",
+            "hyperparameters": sorted((k, v) for k, v in model.hyperparameters.items() if k != "auto"),
+            "automatic": sorted((model.hyperparameters.get("auto") or {}).items()),
+            "snapshot": snapshot_rows(model.data_snapshot, model.dataset.has_timestamps),
+            "can_change": self.has_change_permission(request, model),
+            "can_delete": self.has_delete_permission(request, model),
+        }
+        return render(request, "admin/recsys/trainedmodel/model_card.html", context)
+
+    def _card_action(self, request, model):
+        if not self.has_change_permission(request, model):
+            raise PermissionDenied
+        action = {"activate": activate_models, "deactivate": deactivate_models, "evaluate": evaluate_models}.get(
+            request.POST.get("action"))
+        if action is None:
+            messages.error(request, "Unknown action.")
+        else:
+            action(self, request, TrainedModel.objects.filter(pk=model.pk))
+        return redirect("admin:recsys_trainedmodel_change", model.pk)
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
@@ -203,6 +299,40 @@ class TrainedModelAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):  # the action refuses a selection holding the active version
         for model in queryset:
             delete(model)
+
+
+CARD_METRICS = ("HR@10", "NDCG@10", "MRR", "HR@20", "NDCG@20")
+PROTOCOL_NAMES = {"full": "Full ranking (all items)", "sampled": "Sampled (1 positive vs 100 negatives)"}
+
+
+def model_card_metrics(metrics: dict) -> list[dict]:
+    """One row per (protocol, metric): the model and most-popular side by side, with 95% CIs."""
+    rows = []
+    for protocol in ("full", "sampled"):
+        reports = metrics.get(protocol, {})
+        mine, baseline = reports.get("model", {}), reports.get("most-popular", {})
+        for name in CARD_METRICS:
+            if name not in mine.get("metrics", {}):
+                continue
+            rows.append({
+                "protocol": PROTOCOL_NAMES[protocol], "metric": name, "users": mine.get("num_users"),
+                "model": mine["metrics"][name], "model_ci": mine.get("ci", {}).get(name),
+                "popular": baseline.get("metrics", {}).get(name), "popular_ci": baseline.get("ci", {}).get(name),
+            })
+    return rows
+
+
+SNAPSHOT_NAMES = {"interactions": "Active interactions used", "last_timestamp": "Latest interaction",
+                  "changed_at": "Data version (highest interaction id)"}
+
+
+def snapshot_rows(snapshot: dict, has_timestamps: bool = True) -> list[tuple[str, str]]:
+    rows = []
+    for key, value in snapshot.items():
+        if key == "last_timestamp" and has_timestamps and isinstance(value, int | float):
+            value = datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+        rows.append((SNAPSHOT_NAMES.get(key, key.replace("_", " ").capitalize()), value))
+    return rows
 
 
 @admin.action(description="Retry selected failed jobs")

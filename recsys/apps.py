@@ -12,4 +12,5 @@ class RecsysConfig(AppConfig):
         from . import selectors
         from .services import history
 
-        personal_data.register("recsys", export=selectors.export_for_user, erase=history.erase_for_user)
+        personal_data.register("recsys", export=selectors.export_for_user, erase=history.erase_for_user,
+                               models=selectors.EXPORTED_MODELS)

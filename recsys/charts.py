@@ -50,3 +50,22 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
         height=360,
     )
     return to_html(figure, div_id="history-timeline")
+
+
+def training_curve(curve: list[dict]) -> str:
+    """Training loss and validation NDCG@10 / HR@10 per epoch (two y axes)."""
+    epochs = [row["epoch"] for row in curve]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=epochs, y=[row.get("loss") for row in curve], name="Training loss",
+                                mode="lines+markers", line=dict(color="#1f5fa8")))
+    for name, colour in (("NDCG@10", "#c2410c"), ("HR@10", "#15803d")):
+        values = [(row.get("valid") or {}).get(name) for row in curve]
+        if any(value is not None for value in values):
+            figure.add_trace(go.Scatter(x=epochs, y=values, name=f"Validation {name}", yaxis="y2",
+                                        mode="lines+markers", line=dict(color=colour, dash="dot")))
+    figure.update_layout(
+        title="Training curve", xaxis_title="Epoch", yaxis=dict(title="Loss"), height=360,
+        yaxis2=dict(title="Validation metric", overlaying="y", side="right", rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return to_html(figure, div_id="training-curve")

@@ -2,7 +2,7 @@
 
 from . import jobs
 from .models import TrainedModel
-from .services import imports, registry, training
+from .services import datasets, imports, registry, training
 from .signals import model_trained
 
 
@@ -39,3 +39,8 @@ def train_model(job, progress):
 def evaluate_model(job, progress):
     model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
     return training.evaluate(model, progress)
+
+
+@jobs.register("delete_dataset", queue="default")
+def delete_dataset(job, progress):
+    return datasets.delete_dataset(job.params["dataset_id"], progress)

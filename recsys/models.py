@@ -16,6 +16,9 @@ class Dataset(models.Model):
     has_timestamps = models.BooleanField(default=True)
     has_categories = models.BooleanField(default=True)
     erasure_policy = models.CharField(max_length=16, choices=ErasurePolicy.choices, default=ErasurePolicy.ANONYMISE)
+    is_default = models.BooleanField(
+        "site default", default=False, help_text="New members and members without a history land on this dataset"
+    )
     n_users = models.PositiveIntegerField(default=0)
     n_items = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
@@ -24,6 +27,9 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_dataset"),
+        ]
 
     def __str__(self):
         return self.title or self.name

@@ -1,26 +1,14 @@
 """Reads shared by pages, API and services."""
 
-import csv
-import io
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 
-from .models import Dataset, Interaction, InteractionSequence, Item, NotInterested, TrainedModel, TrainingExclusion
+from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
 from .ratings import model_weight
 
 SESSION_DATASET_KEY = "hikmax_dataset"
-INTERACTION_FIELDS = [
-    "dataset",
-    "external_user_id",
-    "item_external_id",
-    "title",
-    "timestamp",
-    "rating",
-    "weight",
-    "state",
-    "source",
-]
 
 
 def datasets_for(user) -> list[Dataset]:
@@ -28,15 +16,18 @@ def datasets_for(user) -> list[Dataset]:
 
 
 def current_dataset(request) -> Dataset | None:
-    """The dataset the member is looking at: chosen in this session, else where they have a history."""
+    """The dataset the member is looking at: chosen in this session, else where they have a history, else the
+    site default an administrator chose, else the first (by name) with an active model."""
     chosen = request.session.get(SESSION_DATASET_KEY)
     if chosen and (dataset := Dataset.objects.filter(pk=chosen).first()):
         return dataset
     own = InteractionSequence.objects.filter(user=request.user).select_related("dataset").first()
     if own:
         return own.dataset
-    active = TrainedModel.objects.filter(is_active=True).select_related("dataset").first()
-    return active.dataset if active else Dataset.objects.first()
+    default = Dataset.objects.filter(is_default=True).first()
+    if default:
+        return default
+    return Dataset.objects.filter(models__is_active=True).order_by("name").first() or Dataset.objects.first()
 
 
 def active_model(dataset: Dataset) -> TrainedModel | None:
@@ -165,22 +156,36 @@ def categories_of(dataset: Dataset) -> list[str]:
     return sorted(names)
 
 
-# --- the member's own data (registered with accounts.personal_data in apps.py) -------------------
+# ---------------------------------------------------------------- account export (accounts.export)
+
+EXPORTED_MODELS = {
+    "recsys.InteractionSequence": "histories",
+    "recsys.Interaction": "histories[].interactions",
+    "recsys.TrainedModel": "models_trained",
+    "recsys.Job": "jobs",
+    "recsys.TrainingExclusion": "training_exclusions",
+    "recsys.ItemTag": "histories[].tags",
+}
 
 
 def export_for_user(user) -> dict:
-    """Every history of the member, all interactions in every state."""
-    return {"histories": [_sequence_export(sequence) for sequence in sequences_of(user)]}
-
-
-def interactions_csv(user) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=INTERACTION_FIELDS)
-    writer.writeheader()
-    for sequence in sequences_of(user):
-        for row in _sequence_export(sequence)["interactions"]:
-            writer.writerow(row)
-    return buffer.getvalue()
+    return {
+        "histories": [_history_export(sequence) for sequence in sequences_of(user)],
+        "models_trained": [
+            {"model": str(model), "dataset": model.dataset.name, "architecture": model.get_architecture_display(),
+             "status": model.status, "active": model.is_active, "created_at": model.created_at.isoformat()}
+            for model in TrainedModel.objects.filter(created_by=user).select_related("dataset").order_by("created_at")
+        ],
+        "jobs": [
+            {"job": job.pk, "kind": job.kind, "status": job.status, "message": job.message,
+             "created_at": job.created_at.isoformat(),
+             "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+            for job in Job.objects.filter(owner=user).order_by("created_at")
+        ],
+        "training_exclusions": [_exclusion_export(exclusion, user) for exclusion in (
+            TrainingExclusion.objects.filter(Q(sequence__user=user) | Q(created_by=user) | Q(lifted_by=user))
+            .distinct().select_related("sequence__dataset").order_by("created_at"))],
+    }
 
 
 def sequences_of(user) -> QuerySet[InteractionSequence]:
@@ -188,24 +193,50 @@ def sequences_of(user) -> QuerySet[InteractionSequence]:
     return InteractionSequence.objects.filter(user=user).select_related("dataset").order_by("dataset__name")
 
 
-def _sequence_export(sequence: InteractionSequence) -> dict:
-    rows = sequence.interactions.select_related("item").chronological()
+def _exclusion_export(exclusion: TrainingExclusion, user) -> dict:
+    """A history left out of training: the member's own (who decided is not theirs to see) or one this
+    account excluded or let back in."""
     return {
-        "dataset": sequence.dataset.name,
-        "external_user_id": sequence.external_user_id,
-        "interactions": [_interaction_row(sequence, row) for row in rows],
+        "dataset": exclusion.sequence.dataset.name,
+        "history": "yours" if exclusion.sequence.user_id == user.pk else exclusion.sequence.external_user_id,
+        "reason": exclusion.reason, "excluded_at": exclusion.created_at.isoformat(),
+        "excluded_by_you": exclusion.created_by_id == user.pk, "lifted_by_you": exclusion.lifted_by_id == user.pk,
+        "lifted_at": exclusion.lifted_at.isoformat() if exclusion.lifted_at else None,
     }
 
 
-def _interaction_row(sequence, row) -> dict:
+def _history_export(sequence: InteractionSequence) -> dict:
+    rows = sequence.interactions.select_related("item").order_by(*Interaction.CHRONOLOGICAL)
     return {
+        "dataset": sequence.dataset.name,
+        "dataset_title": sequence.dataset.title,
+        "external_user_id": sequence.external_user_id,
+        "attributes": sequence.attributes,
+        "interactions": [interaction_export(sequence, row) for row in rows],
+        "tags": [{"dataset": sequence.dataset.name, "title": tag.item.title, "tag": tag.tag,
+                  "tagged_at": watched_at(sequence.dataset, tag.timestamp)}
+                 for tag in sequence.tags.select_related("item").order_by("timestamp", "pk")],
+    }
+
+
+def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
+    return {
+        "interaction_id": row.pk,
         "dataset": sequence.dataset.name,
         "external_user_id": sequence.external_user_id,
         "item_external_id": row.item.external_id,
         "title": row.item.title,
+        "watched_at": watched_at(sequence.dataset, row.timestamp),
         "timestamp": row.timestamp,
         "rating": row.rating,
         "weight": row.weight,
         "state": row.state,
         "source": row.source,
     }
+
+
+def watched_at(dataset: Dataset, timestamp: int) -> str | None:
+    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order."""
+    if not dataset.has_timestamps:
+        return None
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()

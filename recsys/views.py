@@ -1,7 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -146,9 +146,3 @@ def job_cancel(request, job_id):
     messages.info(request, f"Cancellation of job #{job.pk} requested.")
     return redirect("recsys:jobs")
 
-
-@login_required
-def export_history_csv(request):
-    response = HttpResponse(selectors.interactions_csv(request.user), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="hikmax-{request.user.username}-history.csv"'
-    return response

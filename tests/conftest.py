@@ -95,3 +95,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.trains)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def plain_static_file_names():
+    """Tests read static files from the source folders: a manifest left in STATIC_ROOT by an earlier
+    collectstatic (bin/demo) would otherwise point the pages at stale copies."""
+    from django.test.utils import override_settings
+
+    storages = {**settings.STORAGES,
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=storages):
+        yield

@@ -36,6 +36,7 @@ class ApproximateResult:
 
 def als_warm_start(model: ALSModel, data: DiagnosticData, removals: Sequence[Removal]) -> list[ApproximateResult]:
     weights = sparse.csr_matrix(interaction_matrix(data.split.train, len(data.index)))
+    by_item = weights.T.tocsr()
     rows = {user: row for row, user in enumerate(model.users)}
     results = []
     for removal in removals:
@@ -44,19 +45,17 @@ def als_warm_start(model: ALSModel, data: DiagnosticData, removals: Sequence[Rem
         if removal.kind == "user":
             row = rows[removal.key]
             touched = weights[row].indices
-            kept = weights.copy()
-            kept.data[kept.indptr[row]:kept.indptr[row + 1]] = 0.0
-            kept.eliminate_zeros()
+            block = by_item[touched].toarray()
+            block[:, row] = 0.0
             users[row] = 0.0
-            items[touched] = solve_side(kept.T.tocsr()[touched], users, model.config)
+            items[touched] = solve_side(sparse.csr_matrix(block), users, model.config)
         elif removal.kind == "item":
             column = data.index.index_of(removal.key)
-            touched = weights[:, column].nonzero()[0]
-            kept = weights.tolil()
-            kept[:, column] = 0.0
-            kept = kept.tocsr()
+            touched = by_item[column].indices
+            block = weights[touched].toarray()
+            block[:, column] = 0.0
             items[column] = 0.0
-            users[touched] = solve_side(kept[touched], items, model.config)
+            users[touched] = solve_side(sparse.csr_matrix(block), items, model.config)
         ranks = mf_ranks(ALSModel(users, items, model.users, model.config), data.split.test)
         results.append(ApproximateResult(removal, ranks, None, time.perf_counter() - started))
     return results

@@ -31,7 +31,7 @@ class Influence:
 
     @property
     def within_noise(self) -> bool:
-        return bool(np.isnan(self.noise) or abs(self.value) < self.noise)
+        return bool(np.isnan(self.noise) or abs(self.value) <= self.noise)
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.removal.kind, "key": self.removal.key, "metric": self.metric, "influence": self.value,

@@ -53,7 +53,9 @@ def start_experiment(
     """Validate, create the Experiment row and queue the job on the xai queue."""
     experiment = create_experiment(dataset=dataset, n_users=n_users, strategies=strategies, seed=seed, name=name,
                                    ig_steps=ig_steps, owner=owner)
-    job = jobs.start_job(kind="population_experiment", params={"experiment_id": experiment.pk}, owner=owner)
+    # dataset_id and model_id let recsys see which dataset the job reads (e.g. before deleting a dataset).
+    params = {"experiment_id": experiment.pk, "dataset_id": dataset.pk, "model_id": experiment.trained_model_id}
+    job = jobs.start_job(kind="population_experiment", params=params, owner=owner)
     Experiment.objects.filter(pk=experiment.pk).update(job=job)
     experiment.job = job
     return experiment

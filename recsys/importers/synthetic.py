@@ -12,8 +12,18 @@ Each interaction of user u at step t is drawn from
   read from a running buffer of what the whole population consumed right after each item.
 
 Optional drift episodes: for ``drift_users_fraction`` of the users, ``drift_burst_len`` consecutive
-interactions in the middle or at the end of the history are items from categories the user
+interactions in the last ``drift_window`` of the history are items from categories the user
 dislikes and none the user likes (``interactions.drift_episode``). Users never see an item twice.
+
+Optional sequential structure, off by default (the paper's model has none), on for the demo:
+
+* franchises (``sequel_share``): the catalogue is cut into chains of 2-5 items of the same main
+  category ("Part 1, Part 2, ..."); after watching a chain item the user watches its unseen sequel
+  next with probability ``sequel_share`` (component ``sequel``);
+* taste that evolves (``taste_evolution``): each user has a second set of weights over the same
+  favourite categories; P_history moves from the first towards the second along the history;
+* session themes (``session_theme``): within a viewing session, a P_history draw repeats the
+  session's previous category with this probability.
 
 Pure numpy/pandas, no Django. ``generate`` returns a ``ParsedDataset`` (format "synthetic");
 ``write_movielens_1m`` writes it as ML-1M ``.dat`` files that ``recsys.importers.parse`` reads back
@@ -44,8 +54,8 @@ ML1M_GENRES = (
 ML1M_AGES = (1, 18, 25, 35, 45, 50, 56)
 ML1M_AGE_SHARES = (0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06)
 
-COMPONENTS = ("random", "history", "rec", "drift")
-RANDOM, HISTORY, REC, DRIFT = range(4)
+COMPONENTS = ("random", "history", "rec", "drift", "sequel")
+RANDOM, HISTORY, REC, DRIFT, SEQUEL = range(5)
 MIN_HISTORY = 20  # ML-1M keeps users with at least 20 ratings
 MAX_HISTORY_SHARE = 0.6  # nobody rates more than 60% of the catalogue
 MAX_USER_ITEM_CELLS = 400_000_000  # the "already seen" matrix is one byte per (user, item)
@@ -54,7 +64,9 @@ COOCCURRENCE_SLOTS = 32  # remembered successors per item
 RECENT_WINDOW = 5  # P_rec looks at the user's last few items
 SAME_COMPONENT_RETRIES = 5
 UNIFORM_RETRIES = 30
-MEAN_RATING = {RANDOM: 3.0, HISTORY: 4.1, REC: 3.5, DRIFT: 2.6}
+MEAN_RATING = {RANDOM: 3.0, HISTORY: 4.1, REC: 3.5, DRIFT: 2.6, SEQUEL: 4.0}
+FRANCHISE_LENGTHS = (2, 3, 4, 5)
+NEW_SESSION_SHARE = 0.08  # a new viewing session starts before ~8% of the interactions
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,10 @@ class GeneratorParameters:
     beta: float
     drift_users_fraction: float
     drift_burst_len: int
+    drift_window: float = 0.6
+    sequel_share: float = 0.0
+    taste_evolution: float = 0.0
+    session_theme: float = 0.0
 
     def validate(self) -> None:
         if min(self.n_users, self.n_items, self.n_interactions, self.n_categories) < 1:
@@ -76,6 +92,10 @@ class GeneratorParameters:
             raise ValueError("need alpha >= 0, beta >= 0 and alpha + beta <= 1")
         if not 0 <= self.drift_users_fraction <= 1 or self.drift_burst_len < 0:
             raise ValueError("drift_users_fraction must be in [0, 1] and drift_burst_len >= 0")
+        if not 0 < self.drift_window <= 1:
+            raise ValueError("drift_window must be in (0, 1]")
+        if not all(0 <= share <= 1 for share in (self.sequel_share, self.taste_evolution, self.session_theme)):
+            raise ValueError("sequel_share, taste_evolution and session_theme must be in [0, 1]")
         if self.n_users * self.n_items > MAX_USER_ITEM_CELLS:
             raise ValueError("n_users x n_items is too large for the in-memory generator (limit 4e8)")
         if self.n_interactions < self.n_users:
@@ -96,6 +116,7 @@ class Catalogue:
     popularity_cdf: np.ndarray
     category_members: np.ndarray  # active-item indices, grouped by category
     category_cdf: np.ndarray  # within-category popularity CDF, shifted by the category number
+    sequel: np.ndarray | None = None  # int [n_active]: the next item of its franchise (-1: last or none)
 
     def sample_popular(self, rng: np.random.Generator, size) -> np.ndarray:
         return _search(self.popularity_cdf, rng.random(size))
@@ -110,6 +131,7 @@ class Profiles:
     favourite_weights: np.ndarray  # float [n_users, n_categories], zero outside favourites
     favourite_cdf: np.ndarray
     disliked: np.ndarray  # bool [n_users, n_categories]
+    late_cdf: np.ndarray | None = None  # where the taste ends up (taste_evolution > 0)
 
     @property
     def favourite(self) -> np.ndarray:
@@ -138,22 +160,33 @@ def generate(
     drift_burst_len: int = 20,
     catalogue: pd.DataFrame | None = None,
     progress: ProgressCallback | None = None,
+    drift_window: float = 0.6,
+    sequel_share: float = 0.0,
+    taste_evolution: float = 0.0,
+    session_theme: float = 0.0,
 ) -> ParsedDataset:
     """Generate a seeded log; with ``catalogue`` (an importer items frame) titles and genres are real
     and ``n_categories`` is ignored (the catalogue's own categories are used)."""
     parameters = GeneratorParameters(
-        n_users, n_items, n_interactions, n_categories, seed, alpha, beta, drift_users_fraction, drift_burst_len
+        n_users, n_items, n_interactions, n_categories, seed, alpha, beta, drift_users_fraction, drift_burst_len,
+        drift_window, sequel_share, taste_evolution, session_theme,
     )
     parameters.validate()
     report = StageProgress(progress, total=12)
     rng = np.random.default_rng(seed)
     world = build_catalogue(parameters, catalogue, rng)
     profiles = build_profiles(n_users, world, rng)
+    if sequel_share > 0:
+        world.sequel = build_franchises(world, rng)
+    if taste_evolution > 0:
+        profiles.late_cdf = _late_taste(profiles, rng)
     lengths = history_lengths(n_users, n_interactions, len(world.active), rng)
     plan = plan_drift(parameters, lengths, world, profiles, rng)
     report.step()
-    items, components = simulate(parameters, world, profiles, lengths, plan, rng, report)
-    timestamps = user_timestamps(lengths, rng)
+    # Sessions are drawn before the simulation only when themes need them (keeps older seeds' logs identical).
+    new_session = rng.random(int(lengths.sum())) < NEW_SESSION_SHARE if session_theme > 0 else None
+    items, components = simulate(parameters, world, profiles, lengths, plan, rng, report, new_session)
+    timestamps = user_timestamps(lengths, rng, new_session)
     ratings = draw_ratings(lengths, items, components, rng)
     dataset = _assemble(parameters, world, profiles, lengths, plan, items, components, timestamps, ratings, rng)
     report.finish()
@@ -283,6 +316,29 @@ def build_profiles(n_users: int, world: Catalogue, rng) -> Profiles:
     return Profiles(weights, _cdf(weights), disliked)
 
 
+def build_franchises(world: Catalogue, rng) -> np.ndarray:
+    """Chain the active items into franchises of 2-5 items sharing their main category (the catalogue's
+    most common category they belong to), in a random order: ``sequel[i]`` is the item after ``i``."""
+    main_category = np.where(world.membership.any(axis=1), np.argmax(world.membership, axis=1), -1)
+    order = np.lexsort((rng.random(len(main_category)), main_category))
+    sequel = np.full(len(order), -1, dtype=np.int64)
+    start = 0
+    while start < len(order):
+        size = int(rng.choice(FRANCHISE_LENGTHS))
+        chain = order[start : start + size]
+        chain = chain[main_category[chain] == main_category[chain[0]]]  # never across categories
+        sequel[chain[:-1]] = chain[1:]
+        start += len(chain)
+    return sequel
+
+
+def _late_taste(profiles: Profiles, rng) -> np.ndarray:
+    """CDF of a second set of weights over each user's favourite categories: where the taste ends up."""
+    favourite = profiles.favourite
+    weights = rng.dirichlet(np.ones(favourite.shape[1]), size=favourite.shape[0]) * favourite
+    return _cdf(weights / weights.sum(axis=1, keepdims=True))
+
+
 def _top_k_mask(log_weights: np.ndarray, counts: np.ndarray, rng) -> np.ndarray:
     """Weighted sampling without replacement per row (Gumbel top-k): boolean mask of the chosen."""
     keys = log_weights + rng.gumbel(size=log_weights.shape)
@@ -305,7 +361,8 @@ def history_lengths(n_users: int, n_interactions: int, n_items: int, rng) -> np.
 
 
 def plan_drift(parameters: GeneratorParameters, lengths, world: Catalogue, profiles: Profiles, rng) -> DriftPlan:
-    """Pick drift users and, for each, a burst of off-profile items placed at 40-100% of the history."""
+    """Pick drift users and, for each, a burst of off-profile items placed in the last ``drift_window`` of
+    the history (by default 40-100%)."""
     n_users, burst = len(lengths), min(parameters.drift_burst_len, len(world.active))
     plan = DriftPlan(np.full(n_users, -1), np.zeros(n_users, dtype=np.int64), np.full((n_users, max(burst, 1)), -1))
     n_drift = int(round(parameters.drift_users_fraction * n_users)) if burst else 0
@@ -313,7 +370,7 @@ def plan_drift(parameters: GeneratorParameters, lengths, world: Catalogue, profi
     for users in np.array_split(drift_users, max(1, n_drift // 512)):  # bounded [users, items] matrices
         off_profile = _off_profile_items(users, world, profiles)
         plan.length[users] = np.minimum(np.minimum(off_profile.sum(axis=1), burst), lengths[users] // 2)
-        plan.start[users] = _burst_starts(lengths[users], plan.length[users], rng)
+        plan.start[users] = _burst_starts(lengths[users], plan.length[users], rng, parameters.drift_window)
         plan.items[users, :burst] = _burst_items(off_profile, world.popularity, plan.length[users], burst, rng)
     return plan
 
@@ -326,9 +383,9 @@ def _off_profile_items(users: np.ndarray, world: Catalogue, profiles: Profiles) 
     return (liked == 0) & (disliked > 0)
 
 
-def _burst_starts(lengths: np.ndarray, burst_lengths: np.ndarray, rng) -> np.ndarray:
-    earliest = (0.4 * lengths).astype(np.int64)
+def _burst_starts(lengths: np.ndarray, burst_lengths: np.ndarray, rng, window: float = 0.6) -> np.ndarray:
     latest = lengths - burst_lengths
+    earliest = np.minimum(((1 - window) * lengths).astype(np.int64), latest)
     starts = earliest + (rng.random(len(lengths)) * (latest - earliest + 1)).astype(np.int64)
     return np.where(burst_lengths > 0, starts, -1)
 
@@ -347,8 +404,10 @@ class _Simulation:
     """State of the vectorised simulation: at step t every user with a history longer than t draws
     one item; users are processed longest-first so the active users are always a prefix."""
 
-    def __init__(self, parameters, world, profiles, lengths, plan, rng):
+    def __init__(self, parameters, world, profiles, lengths, plan, rng, new_session=None):
         self.parameters, self.world, self.profiles, self.plan, self.rng = parameters, world, profiles, plan, rng
+        self.lengths, self.new_session = lengths, new_session
+        self.last_category = np.full(len(lengths), -1, dtype=np.int64)  # of the session's last P_history draw
         self.order = np.argsort(-lengths, kind="stable")
         self.sorted_lengths = lengths[self.order]
         self.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -389,9 +448,19 @@ class _Simulation:
         alpha, beta = self.parameters.alpha, self.parameters.beta
         draws = self.rng.random(len(users))
         components = np.where(draws < alpha, RANDOM, np.where(draws < alpha + beta, HISTORY, REC)).astype(np.int8)
+        if self.parameters.sequel_share > 0 and t > 0:
+            sequel = self._next_in_franchise(users, t)
+            follows = (sequel >= 0) & (self.rng.random(len(users)) < self.parameters.sequel_share)
+            components[follows] = SEQUEL
         in_burst = (t >= self.plan.start[users]) & (t < self.plan.start[users] + self.plan.length[users])
         components[in_burst] = DRIFT
         return components
+
+    def _next_in_franchise(self, users, t: int) -> np.ndarray:
+        """The unseen sequel of each user's previous item (-1: none)."""
+        sequel = self.world.sequel[self.items[self.offsets[users] + t - 1]]
+        unseen = ~self.seen[users, np.maximum(sequel, 0)]
+        return np.where((sequel >= 0) & unseen, sequel, -1)
 
     def _draw(self, users, components, t: int) -> np.ndarray:
         chosen = np.empty(len(users), dtype=np.int64)
@@ -400,6 +469,7 @@ class _Simulation:
             (HISTORY, self._history),
             (REC, self._recommended),
             (DRIFT, self._drift),
+            (SEQUEL, self._sequel),
         ):
             rows = np.flatnonzero(components == component)
             if len(rows):
@@ -411,8 +481,23 @@ class _Simulation:
 
     def _history(self, users, t: int) -> np.ndarray:
         cdf = self.profiles.favourite_cdf[users]
+        if self.profiles.late_cdf is not None:  # the taste moves towards its late weights along the history
+            late = self.rng.random(len(users)) < self.parameters.taste_evolution * t / self.lengths[users]
+            cdf = np.where(late[:, None], self.profiles.late_cdf[users], cdf)
         category = np.argmax(cdf > self.rng.random(len(users))[:, None], axis=1)  # first positive-weight hit
+        if self.new_session is not None:
+            category = self._keep_session_theme(users, t, category)
         return self.world.sample_in_categories(self.rng, category)
+
+    def _keep_session_theme(self, users, t: int, category: np.ndarray) -> np.ndarray:
+        same_session = ~self.new_session[self.offsets[users] + t] & (self.last_category[users] >= 0)
+        keep = same_session & (self.rng.random(len(users)) < self.parameters.session_theme)
+        category = np.where(keep, self.last_category[users], category)
+        self.last_category[users] = category
+        return category
+
+    def _sequel(self, users, t: int) -> np.ndarray:
+        return self._next_in_franchise(users, t)
 
     def _recommended(self, users, t: int) -> np.ndarray:
         chosen = self.world.sample_popular(self.rng, len(users))
@@ -446,9 +531,11 @@ class _Simulation:
         return chosen
 
 
-def simulate(parameters, world, profiles, lengths, plan, rng, report) -> tuple[np.ndarray, np.ndarray]:
+def simulate(
+    parameters, world, profiles, lengths, plan, rng, report, new_session=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Item (active index) and mixture component of every interaction, grouped by user, in time order."""
-    simulation = _Simulation(parameters, world, profiles, lengths, plan, rng)
+    simulation = _Simulation(parameters, world, profiles, lengths, plan, rng, new_session)
     longest = int(lengths.max())
     checkpoints = set(np.linspace(0, longest, 10, endpoint=False, dtype=int)[1:])
     for t in range(longest):
@@ -461,12 +548,14 @@ def simulate(parameters, world, profiles, lengths, plan, rng, report) -> tuple[n
 # ---------------------------------------------------------------- timestamps, ratings, assembly
 
 
-def user_timestamps(lengths: np.ndarray, rng) -> np.ndarray:
+def user_timestamps(lengths: np.ndarray, rng, new_session: np.ndarray | None = None) -> np.ndarray:
     """Strictly increasing per user: sessions of minutes-apart ratings separated by days-long gaps,
-    each history placed inside the ML-1M time range."""
+    each history placed inside the ML-1M time range. ``new_session``: where sessions start (drawn here
+    when not given)."""
     first, last = ML1M_TIME_RANGE
     total = int(lengths.sum())
-    new_session = rng.random(total) < 0.08
+    if new_session is None:
+        new_session = rng.random(total) < NEW_SESSION_SHARE
     gaps = np.where(new_session, rng.exponential(4 * 86_400, total), rng.exponential(120, total))
     user_of = np.repeat(np.arange(len(lengths)), lengths)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])

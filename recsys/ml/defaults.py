@@ -4,9 +4,9 @@ Each automatic choice is written to ``ModelConfig.auto`` (field -> the reason, w
 made from), so the model card shows it; any field the user sets wins. The rules and the runs behind
 the numbers are in docs/tuning-sparse.md.
 
-* loss: the full softmax while the catalogue has at most ``FULL_SOFTMAX_MAX_ITEMS`` items, above that
-  the sampled softmax (1,000 shared negatives, log-Q corrected), whose cost does not grow with the
-  catalogue;
+* loss: the full softmax while the catalogue has at most ``FULL_SOFTMAX_MAX_ITEMS`` items (its step
+  then costs at most ~4.7x a sampled one), above that the sampled softmax (1,000 shared negatives,
+  log-Q corrected), whose cost does not grow with the catalogue;
 * max_len (SASRec, TCN): the median training-history length rounded up to a multiple of 10, kept
   within [``MIN_MAX_LEN``, ``MAX_MAX_LEN``]: the most recent items carry the signal, and batches are
   padded per length bucket so a window longer than most histories costs nothing;
@@ -28,7 +28,8 @@ import numpy as np
 from recsys.ml.config import ModelConfig
 from recsys.ml.sequences import Sequences
 
-FULL_SOFTMAX_MAX_ITEMS = 12_000
+FULL_SOFTMAX_MAX_ITEMS = 12_000  # where a full-softmax step costs ~4.7x a sampled one (docs/benchmarks.md)
+FULL_SOFTMAX_FIXED_MS, FULL_SOFTMAX_MS_PER_ITEM, SAMPLED_STEP_MS = 450.0, 0.17, 520.0  # measured, d = 128
 MIN_MAX_LEN, MAX_MAX_LEN = 50, 200
 DENSE_MIN_INTERACTIONS = 500_000
 DENSE_MIN_DENSITY = 0.01
@@ -84,9 +85,14 @@ def _loss(profile: DataProfile) -> tuple[str, str]:
     if profile.items <= FULL_SOFTMAX_MAX_ITEMS:
         return "full", f"full: {profile.items:,} items <= {FULL_SOFTMAX_MAX_ITEMS:,}, the full softmax is affordable"
     return "sampled", (
-        f"sampled: {profile.items:,} items > {FULL_SOFTMAX_MAX_ITEMS:,}, the full softmax would cost more than "
-        "the rest of the step"
+        f"sampled: {profile.items:,} items > {FULL_SOFTMAX_MAX_ITEMS:,}; a full-softmax step would cost about "
+        f"{_full_softmax_cost_ratio(profile.items):.0f}x a sampled one"
     )
+
+
+def _full_softmax_cost_ratio(items: int) -> float:
+    """Full / sampled step cost, fitted to benchmarks/loss_cost.py (docs/benchmarks.md, issue 23)."""
+    return (FULL_SOFTMAX_FIXED_MS + FULL_SOFTMAX_MS_PER_ITEM * items) / SAMPLED_STEP_MS
 
 
 def _max_len(profile: DataProfile) -> tuple[int, str]:

@@ -47,3 +47,20 @@ def test_removing_the_title_everyone_watches_next_hurts_a_factorisation_model():
 def test_unknown_architecture_is_refused_with_the_valid_names():
     with pytest.raises(ValueError, match="mf, gru4rec, sasrec, tcn"):
         RetrainSpec("svd")
+
+
+def test_the_warm_start_approximation_agrees_in_sign_with_the_exact_retrain():
+    from diagnostics.engine.approximate import als_warm_start
+    from diagnostics.engine.exact import als_config
+    from diagnostics.engine.mf import fit_als
+
+    histories = {f"u{u}": [str(1 + (u + k) % 8) for k in range(5)] + ["hit"] for u in range(5)}
+    histories |= {f"u{u}": ["hit"] + [str(1 + (u + k) % 8) for k in range(5)] for u in range(5, 10)}
+    data = DiagnosticData.from_histories(histories)
+    spec = RetrainSpec("mf", {"factors": 4, "sweeps": 5})
+    model = fit_als(data.split.train, len(data.index), als_config(spec, 0))
+    [hit, member] = als_warm_start(model, data, [Removal("item", "hit"), Removal("user", "u7")])
+    exact = retrain(data, spec, Removal("item", "hit"), seed=0)
+    full = retrain(data, spec, Removal(), seed=0)
+    assert hit.ranks[:5].mean() > full.ranks[:5].mean() and exact.ranks[:5].mean() > full.ranks[:5].mean()
+    assert member.ranks.shape == full.ranks.shape and hit.seconds < 1.0

@@ -95,3 +95,29 @@ def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversi
 def test_an_unknown_entity_or_run_is_404(analyst_client, finished_run):
     assert analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "user", "zz"])).status_code == 404
     assert analyst_client.get(reverse("diagnostics:run", args=[999])).status_code == 404
+
+
+def test_training_honours_an_exclusion_in_force(films, make_user, monkeypatch):
+    from recsys.models import TrainedModel
+    from recsys.services import training
+
+    read = {}
+
+    def capture(histories, *args, **kwargs):
+        read.update(histories)
+        raise RuntimeError("stop after reading the histories")
+
+    class Progress:
+        def __call__(self, percent, message=""):
+            pass
+
+        def cancel_requested(self):
+            return False
+
+    monkeypatch.setattr(training, "train_recommender", capture)
+    sequence = films.sequences.get(external_user_id="u0")
+    services.exclude_from_training(dataset=films, user_key="u0", reason="test", by=make_user("root"))
+    model = TrainedModel.objects.create(dataset=films, architecture="sasrec")
+    with pytest.raises(RuntimeError, match="stop after"):
+        training.train(model, Progress())
+    assert str(sequence.pk) not in read and len(read) == films.sequences.count() - 1

@@ -170,8 +170,62 @@ def test_paper_scale_entry_point_with_progress(tmp_path):
         {"n_interactions": 60 * 300},
         {"n_interactions": 59},
         {"drift_users_fraction": 2},
+        {"drift_window": 0},
+        {"sequel_share": 1.5},
+        {"session_theme": -0.1},
     ],
 )
 def test_invalid_parameters(bad):
     with pytest.raises(ValueError):
         generate(**{**SMALL, **bad})
+
+
+STRUCTURED = {**SMALL, "sequel_share": 0.4, "taste_evolution": 1.0, "session_theme": 0.8, "drift_window": 0.25}
+
+
+@pytest.fixture(scope="module")
+def structured():
+    return generate(**STRUCTURED)
+
+
+def test_franchise_sequels_follow_their_predecessor_within_a_category(structured):
+    interactions = structured.interactions
+    previous = interactions.groupby("user_id")["item_id"].shift()
+    sequels = interactions["component"] == "sequel"
+    assert 0.15 < sequels.mean() < 0.45
+    categories = categories_of(structured)
+    pairs = list(zip(previous[sequels], interactions.loc[sequels, "item_id"]))
+    assert all(set(categories[before]) & set(categories[after]) for before, after in pairs)
+    successor = {}
+    for before, after in pairs:  # a franchise is a fixed order: an item always has the same sequel
+        assert successor.setdefault(before, after) == after
+
+
+def test_late_bursts_start_in_the_last_quarter_of_a_history_or_as_late_as_they_fit(structured):
+    interactions = structured.interactions
+    step = interactions.groupby("user_id").cumcount()
+    length = interactions.groupby("user_id")["item_id"].transform("size")
+    burst = interactions["drift_episode"]
+    per_user = pd.DataFrame({"step": step[burst], "length": length[burst], "user": interactions.loc[burst, "user_id"]})
+    bursts = per_user.groupby("user").agg(start=("step", "min"), size=("step", "size"), length=("length", "first"))
+    earliest_allowed = np.minimum((0.75 * bursts["length"]).astype(int), bursts["length"] - bursts["size"])
+    assert len(bursts) == 15 and (bursts["start"] >= earliest_allowed).all()
+
+
+def test_session_themes_make_consecutive_choices_share_a_category():
+    def same_category_share(dataset) -> float:
+        interactions = dataset.interactions
+        categories = categories_of(dataset)
+        history = interactions[interactions["component"] == "history"]
+        previous = history.groupby("user_id")["item_id"].shift().dropna()
+        return float(np.mean([bool(set(categories[a]) & set(categories[b]))
+                              for a, b in zip(previous, history.loc[previous.index, "item_id"])]))
+
+    assert same_category_share(generate(**{**SMALL, "session_theme": 1.0})) > same_category_share(
+        generate(**SMALL)) + 0.1
+
+
+def test_the_optional_structure_leaves_the_default_log_unchanged(dataset):
+    explicit_off = generate(**{**SMALL, "sequel_share": 0.0, "taste_evolution": 0.0, "session_theme": 0.0})
+    pd.testing.assert_frame_equal(dataset.interactions, explicit_off.interactions)
+    assert "sequel" not in set(dataset.interactions["component"])

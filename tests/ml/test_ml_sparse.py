@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
+from recsys.ml import training
 from recsys.ml.defaults import FULL_SOFTMAX_MAX_ITEMS, DataProfile, choose_config
 from recsys.ml.evaluation import compute_ranks, full_ranks, trim_padding
 from recsys.ml.models import build_model
 from recsys.ml.pipeline import train_recommender
 from recsys.ml.sequences import sample_users
-from recsys.ml.toy import tiny_config
 from recsys.ml.training import ValidationSchedule
+from tests.toy_data import tiny_config
 
 
 def profile(items=1000, users=500, interactions=5000, median_length=9.0):
@@ -58,7 +59,7 @@ def test_automatic_schedule_keeps_validation_within_its_share():
 def test_training_records_validation_seconds_and_the_chosen_k(toy_data):
     model = build_model("sasrec", tiny_config(len(toy_data.index), epochs=4, eval_every=0, valid_users=10))
     calls = []
-    result = model.fit(toy_data.split.train, toy_data.split.valid, on_epoch=lambda *args: calls.append(args))
+    result = training.fit(model, toy_data.split.train, toy_data.split.valid, on_epoch=lambda *args: calls.append(args))
     assert [len(call) for call in calls] == [5] * 4
     validated = [record for record in result.curve if record.valid is not None]
     assert validated[0].epoch == 1 and all(record.valid_seconds > 0 for record in validated)
@@ -141,7 +142,7 @@ def test_train_recommender_without_settings_records_its_choices(toy_data):
 
 def test_gbce_trains(toy_data):
     model = build_model("sasrec", tiny_config(len(toy_data.index), loss="gbce", num_sampled=8, epochs=12))
-    result = model.fit(toy_data.split.train, toy_data.split.valid)
+    result = training.fit(model, toy_data.split.train, toy_data.split.valid)
     assert np.isfinite(result.curve[-1].loss) and result.curve[-1].loss < result.curve[0].loss
     assert result.best_valid["NDCG@10"] > 0
 

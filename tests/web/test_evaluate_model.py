@@ -21,7 +21,7 @@ def test_admin_evaluate_action_queues_an_evaluation_job(client, django_user_mode
     response = evaluate_in_admin(client, django_user_model, model)
     job = Job.objects.get(kind="evaluate_model", owner__username="root")
     assert (job.queue, job.params) == ("training", {"model_id": model.pk})
-    assert f"queued as job #{job.pk}" in response.content.decode()
+    assert f'queued as <a href="/jobs/#job-{job.pk}">job #{job.pk}</a>' in response.content.decode()
 
 
 def test_only_a_ready_model_can_be_evaluated(client, django_user_model):

@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import zipfile
 
 import pytest
 from django.urls import reverse
@@ -32,8 +33,8 @@ def test_json_export_contains_exactly_the_members_data(member_client, two_member
 
 
 def test_csv_export_lists_the_members_interactions(member_client, two_members):
-    content = member_client.get(reverse("export-csv")).content.decode()
-    rows = list(csv.DictReader(io.StringIO(content)))
+    archive = zipfile.ZipFile(io.BytesIO(member_client.get(reverse("export-csv")).content))
+    rows = list(csv.DictReader(io.StringIO(archive.read("histories-interactions.csv").decode())))
     assert [row["item_external_id"] for row in rows] == ["1", "2", "5"]
     assert {row["external_user_id"] for row in rows} == {"alice-import"}
 

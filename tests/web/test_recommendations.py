@@ -101,12 +101,11 @@ def test_cancelled_training_leaves_no_ready_model():
 
 def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, settings):
     from recsys import jobs
-    from recsys.ml import pipeline
 
     def explode(*args, **kwargs):
         raise MemoryError("simulated out-of-memory")
 
-    monkeypatch.setattr(pipeline, "train_recommender", explode)
+    monkeypatch.setattr(training, "train_recommender", explode)
     job = training.start_training(dataset=_dataset_with_histories(), architecture="tcn")
     jobs.run(job.pk)
     job.refresh_from_db()

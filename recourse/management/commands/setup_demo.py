@@ -1,25 +1,38 @@
-"""The demo: a synthetic dataset with drift episodes, demo accounts and an active SASRec model.
+"""The demo: a synthetic dataset with learnable structure and late drift episodes (or a real MovieLens folder),
+demo accounts and an active SASRec model.
 
 In recourse because demo members are chosen by the model's own drift verdict (recsys never imports recourse).
 """
 
+import dataclasses
+import os
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db.models import Count
 
 from recourse.services.drift import first_with_verdict
 from recsys import jobs
 from recsys.importers import synthetic
 from recsys.management.progress import progress_bar
-from recsys.models import Dataset, InteractionSequence, Job, TrainedModel
-from recsys.services.imports import load_parsed
+from recsys.models import Dataset, Interaction, InteractionSequence, Job, TrainedModel
+from recsys.services import registry
+from recsys.services.imports import import_dataset, load_parsed
 from recsys.services.training import start_training
 
 REAL_CATALOGUE = Path(settings.BASE_DIR).parent / "shared" / "data" / "ml-1m" / "movies.dat"
-DEMO_MODEL = {"max_len": 50, "hidden": 64, "blocks": 2, "epochs": 40, "patience": 5, "batch_size": 128}
+DEMO_MODEL = {"max_len": 50, "hidden": 64, "blocks": 2, "epochs": 25, "patience": 5, "batch_size": 128, "lr": 0.003}
+# The demo world: the paper's mixture plus structure a sequential model can learn (franchises watched in order,
+# taste that moves slowly, themed sessions), and a late off-taste burst for a quarter of the users.
+DEMO_WORLD: dict[str, Any] = {"seed": 7, "drift_users_fraction": 0.25, "drift_burst_len": 8, "drift_window": 0.25,
+              "sequel_share": 0.35, "taste_evolution": 1.0, "session_theme": 0.6}
+REAL_DATA_ENV = "HIKMAX_DEMO_DATA"
+REAL_CANDIDATE_LENGTHS = (30, 200)  # real data has no planted drift: try members with mid-length histories
 ACCOUNTS = [
     # username, password, staff, superuser, what they are for
     ("demo", "hikmax-demo-member", False, False, "member whose history has a drift episode"),
@@ -27,6 +40,19 @@ ACCOUNTS = [
     ("analyst", "hikmax-demo-analyst", True, False, "analyst (research dashboard, jobs)"),
     ("admin", "hikmax-demo-admin", True, True, "administrator (Django admin)"),
 ]
+
+
+def planted_bursts(parsed) -> dict[str, dict]:
+    """Each synthetic user's planted off-taste burst: start date (ISO, UTC), length and its categories."""
+    interactions = parsed.interactions[parsed.interactions["drift_episode"]]
+    categories = parsed.items.set_index("external_id")["categories"]
+    disliked = parsed.profiles.set_index("user_id")["disliked_categories"]
+    bursts = {}
+    for user, rows in interactions.groupby("user_id", sort=False):
+        names = sorted({name for item in rows["item_id"] for name in categories.get(item, ())} & set(disliked[user]))
+        start = datetime.fromtimestamp(int(rows["timestamp"].min()), tz=UTC).date().isoformat()
+        bursts[str(user)] = {"start": start, "length": len(rows), "categories": names}
+    return bursts
 
 
 def demo_candidates(interactions, limit: int = 40) -> dict[str, list[str]]:
@@ -39,35 +65,57 @@ def demo_candidates(interactions, limit: int = 40) -> dict[str, list[str]]:
 
 
 class Command(BaseCommand):
-    help = "Create the demo: a synthetic dataset with drift episodes, demo accounts and an active SASRec model."
+    help = ("Create the demo: a synthetic dataset with learnable sequential structure and late off-taste bursts "
+            f"(or the MovieLens folder in ${REAL_DATA_ENV}), demo accounts and an active SASRec model.")
 
     def add_arguments(self, parser):
         parser.add_argument("--users", type=int, default=400)
         parser.add_argument("--items", type=int, default=600)
         parser.add_argument("--interactions", type=int, default=30_000)
+        parser.add_argument("--data", default=os.environ.get(REAL_DATA_ENV, ""),
+                            help=f"a MovieLens (or other importable) folder to use instead (default: ${REAL_DATA_ENV})")
         parser.add_argument("--skip-training", action="store_true")
 
-    def handle(self, *args, users, items, interactions, skip_training, **options):
+    def handle(self, *args, users, items, interactions, data, skip_training, **options):
         name = settings.HIKMAX["DEMO_DATASET"]
-        dataset = Dataset.objects.filter(name=name).first() or self._create_dataset(name, users, items, interactions)
+        dataset = Dataset.objects.filter(name=name).first()
+        if dataset is None:
+            dataset = self._import_real(name, data) if data else self._create_dataset(name, users, items, interactions)
+        if not Dataset.objects.filter(is_default=True).exists():
+            registry.make_default(dataset)
         self._create_accounts()
         if not skip_training and not TrainedModel.objects.filter(dataset=dataset, is_active=True).exists():
             self._train(dataset)
             call_command("calibrate_drift", dataset.name)
         self._link_members(dataset, checked=not skip_training)
+        self._print_quality(dataset)
         self._print_accounts()
 
     def _create_dataset(self, name, users, items, interactions):
         catalogue = synthetic.load_catalogue(REAL_CATALOGUE) if REAL_CATALOGUE.exists() else None
         with progress_bar("Generating demo data") as progress:
             parsed = synthetic.generate(
-                n_users=users, n_items=items, n_interactions=interactions, seed=7, drift_users_fraction=0.25,
-                drift_burst_len=6, catalogue=catalogue,
+                n_users=users, n_items=items, n_interactions=interactions, catalogue=catalogue, **DEMO_WORLD,
                 progress=lambda done, total: progress(100 * done / max(total, 1), "simulating"),
             )
+        # The catalogue is what the members watched (and so what the model knows), not all of the real one.
+        watched = parsed.items[parsed.items["external_id"].isin(parsed.interactions["item_id"].unique())]
+        parsed = dataclasses.replace(parsed, items=watched.reset_index(drop=True))
         with progress_bar("Importing demo data") as progress:
             dataset = load_parsed(name=name, parsed=parsed, title="Demo films (synthetic histories)", progress=progress)
         self._candidates = demo_candidates(parsed.interactions)
+        self._bursts = planted_bursts(parsed)
+        return dataset
+
+    def _import_real(self, name, path):
+        with progress_bar(f"Importing {path}") as progress:
+            dataset = import_dataset(name=name, path=path, title=f"{Path(path).name} (real histories)",
+                                     progress=progress)
+        low, high = REAL_CANDIDATE_LENGTHS
+        lengths = (Interaction.objects.filter(sequence__dataset=dataset).values("sequence__external_user_id")
+                   .annotate(n=Count("id")).filter(n__gte=low, n__lte=high).order_by("sequence__external_user_id"))
+        users = [row["sequence__external_user_id"] for row in lengths[:200]]
+        self._candidates = {"demo": users, "calm": users}
         return dataset
 
     def _create_accounts(self):
@@ -80,14 +128,24 @@ class Command(BaseCommand):
 
     def _link_members(self, dataset, checked: bool):
         """demo: a history the model itself finds drifting; calm: one it finds clean (first candidates unchecked)."""
+        taken = set()
         for username, drift in (("demo", True), ("calm", False)):
             member = get_user_model().objects.get(username=username)
-            candidates = getattr(self, "_candidates", {}).get(username, [])
+            candidates = [c for c in getattr(self, "_candidates", {}).get(username, []) if c not in taken]
             if not candidates or InteractionSequence.objects.filter(dataset=dataset, user=member).exists():
                 continue
             chosen = first_with_verdict(dataset, candidates, drift=drift) if checked else None
             external_id = chosen or candidates[0]
-            InteractionSequence.objects.filter(dataset=dataset, external_user_id=external_id).update(user=member)
+            taken.add(external_id)
+            burst = getattr(self, "_bursts", {}).get(external_id)
+            sequence = InteractionSequence.objects.get(dataset=dataset, external_user_id=external_id)
+            if burst:  # the planted truth, for the demo's guide and the export (the model never reads it)
+                sequence.attributes = {**sequence.attributes, "planted_off_taste_burst": burst}
+            sequence.user = member
+            sequence.save(update_fields=["user", "attributes"])
+            if burst and username == "demo":
+                self.stdout.write(f"demo's planted off-taste burst: {burst['length']} films from {burst['start']} "
+                                  f"({', '.join(burst['categories'])})")
 
     def _train(self, dataset):
         job = start_training(dataset=dataset, architecture="sasrec", hyperparameters=DEMO_MODEL, activate=True,
@@ -97,6 +155,19 @@ class Command(BaseCommand):
         job.refresh_from_db()
         if job.status != Job.Status.SUCCEEDED:
             self.stderr.write(self.style.ERROR(f"Training failed: {job.message}"))
+
+    def _print_quality(self, dataset):
+        """The active model's full-ranking HR@10 beside most-popular's (the demo is meaningless if they tie)."""
+        model = TrainedModel.objects.filter(dataset=dataset, is_active=True).first()
+        full = (model.metrics if model else {}).get("full", {})
+        if "model" not in full:
+            return
+        mine, popular = (full[name]["metrics"]["HR@10"] for name in ("model", "most-popular"))
+        low, high = full["model"].get("ci", {}).get("HR@10", (mine, mine))
+        ratio = f"{mine / popular:.1f}x" if popular else "n/a"
+        self.stdout.write(self.style.SUCCESS(
+            f"\nDemo model {model}: full-ranking HR@10 {mine:.3f} (95% CI {low:.3f}-{high:.3f}) vs most-popular "
+            f"{popular:.3f} ({ratio}) on {full['model']['num_users']} test users"))
 
     def _print_accounts(self):
         self.stdout.write(self.style.SUCCESS("\nDemo accounts:"))

@@ -18,7 +18,10 @@ OPTION_FIELDS = {"epochs": "epochs", "max_len": "max_len", "hidden": "hidden", "
 
 class Command(BaseCommand):
     help = ("Train a sequential recommender on a dataset as a training job run in this process "
-            "(recorded exactly like the admin's Train action), with a per-epoch progress bar.")
+            "(recorded exactly like the admin's Train action), with a per-epoch progress bar. Options left out are "
+            "chosen from the data (loss by catalogue size, max length from the histories, dropout from their "
+            "size and sparsity, validation frequency from its measured cost) and listed in the model's "
+            "hyper-parameters under 'auto'.")
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True, help="dataset name or id")

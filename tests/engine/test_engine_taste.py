@@ -1,0 +1,122 @@
+"""Category-free taste check (issue 19) on a tiny real SASRec trained on the toy data."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recourse.engine.injection import KINDS, inject
+from recourse.engine.sequences import History
+from recourse.engine.taste import _log_softmax, measure_taste, next_log_probs
+from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, run_experiment
+from recourse.engine.taste_recourse import TasteCalibration, analyze, analyze_batch, calibrate_taste
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from tests.toy_data import train_tiny
+
+    return train_tiny("sasrec")
+
+
+def _histories(trained, count=60):
+    test = trained.split.test
+    return [History(test.histories.items[r].astype(np.int64), np.ones(len(test.histories.items[r]), np.float32))
+            for r in range(count)]
+
+
+
+
+
+def test_next_log_probs_match_the_full_forward_pass(trained):
+    model = trained.model
+    history = _histories(trained, 1)[0]
+    fast = next_log_probs(model, [history])[0]
+    ids, weights = model.encode_inputs([history.items.tolist()])
+    real = ids[0] != 0
+    full = _log_softmax(model.score_all_positions(ids, weights))[0][real]
+    items = ids[0][real]
+    expected = [full[t - 1, items[t] - 1] for t in range(1, len(items))]
+    assert np.isnan(fast[0])
+    assert np.allclose(fast[1:], expected, atol=1e-4)
+
+
+def test_every_drift_kind_keeps_the_clean_order_and_marks_the_injected(trained):
+    clean = _histories(trained, 1)[0]
+    for kind in KINDS:
+        scenario = inject(kind, clean, trained.model.num_items, np.random.default_rng(1), k=3, m=6)
+        kept = np.delete(scenario.history.items, scenario.injected_positions)
+        assert kept.tolist() == clean.items.tolist()
+        assert sorted(scenario.history.items[scenario.injected_positions].tolist()) == sorted(
+            scenario.injected_items.tolist())
+        assert not np.isin(scenario.injected_items, clean.items).any()
+        if kind == "appended":
+            assert scenario.injected_positions.tolist() == [len(clean), len(clean) + 1, len(clean) + 2]
+        if kind == "interleaved":
+            assert scenario.injected_positions.min() >= len(scenario.history) - 6
+        if kind == "burst":
+            assert np.all(np.diff(scenario.injected_positions) == 1)
+            assert scenario.injected_positions.max() < len(scenario.history) - 1
+    with pytest.raises(ValueError, match="unknown drift kind"):
+        inject("sideways", clean, trained.model.num_items, np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def calibration(trained):
+    return calibrate_taste(trained.model, _histories(trained, 60))
+
+
+def test_calibration_is_stored_with_its_false_alarm_rate(calibration):
+    again = TasteCalibration.from_json(calibration.to_json())
+    assert again == calibration
+    assert calibration.false_alarm_basis == "held-out"
+    assert 0.0 <= calibration.false_alarm_rate <= 0.2
+    assert np.isfinite(calibration.flag_threshold) and np.isfinite(calibration.gain_cutoff)
+
+
+def test_off_taste_items_are_flagged_and_the_fix_brings_recommendations_back(trained, calibration):
+    clean = _histories(trained, 40)[20:]
+    rng = np.random.default_rng(3)
+    scenarios = [inject("appended", h, trained.model.num_items, rng, k=3) for h in clean]
+    analyses = analyze_batch(trained.model, [s.history for s in scenarios], calibration)
+    found = [np.isin(s.injected_positions, a.flagged_positions).mean() for a, s in zip(analyses, scenarios)]
+    assert np.mean(found) >= 0.6
+    assert np.mean([a.drift for a in analyses]) >= 0.5
+    for analysis in analyses:
+        if analysis.drift:
+            assert analysis.gain > 0
+            assert len(analysis.returning) > 0
+            assert analysis.corrected.weights[[c.position for c in analysis.changes]].max() < 1
+            assert "raises the likelihood" in analysis.reason
+    clean_verdicts = [a.drift for a in analyze_batch(trained.model, clean, calibration)]
+    assert np.mean(clean_verdicts) <= 0.25
+
+
+def test_explicit_dislike_is_flagged_first(trained, calibration):
+    history = _histories(trained, 1)[0]
+    result = analyze(trained.model, history, calibration, explicit=[len(history) - 2])
+    assert result.flagged_positions[0] == len(history) - 2
+    assert result.explicit_positions.tolist() == [len(history) - 2]
+
+
+def test_measures_align_positions_when_the_window_slides(trained):
+    model = trained.model
+    long = History(np.tile(np.arange(1, 9), 3).astype(np.int64), np.ones(24, np.float32))  # longer than L=12
+    measure = measure_taste(model, [long], pull=True)[0]
+    assert measure.positions.tolist() == list(range(12, 24))
+    assert np.isfinite(measure.pull_total[:-1]).all() and np.isnan(measure.pull_total[-1])
+
+
+def test_experiment_reports_every_method_and_the_oracle_wins_everything_back(trained):
+    test = trained.split.test
+    members = [Member(test.histories.items[r].astype(np.int64), int(test.targets[r]),
+                      test.interacted[r].astype(np.int64)) for r in range(30)]
+    reference = _histories(trained, 60)[30:]
+    results = run_experiment(trained.model, members, None,
+                             ExperimentConfig(kinds=("interleaved",), k=3, m=6, resamples=50),
+                             calibration_histories=reference)
+    summary = results["kinds"]["interleaved"]
+    assert summary["methods"]["paper_ig"] is None  # no categories: not applicable
+    oracle = summary["methods"]["oracle"]["won_back"]["sampled:NDCG@10"]
+    assert oracle["mean"] == pytest.approx(1.0)
+    assert summary["detection"]["taste"]["roc_auc"] > summary["detection"]["random"]["roc_auc"]
+    assert "not applicable" in render_markdown(results)
