@@ -98,7 +98,7 @@ def test_suggestion_reuses_the_drift_check_of_the_same_history(calibrated, monke
     def recompute(*args, **kwargs):
         raise AssertionError("the drift ranking was recomputed instead of reused")
 
-    monkeypatch.setattr(corrections, "engine_recourse", recompute)
+    monkeypatch.setattr(corrections, "plan_recourse", recompute)
     assert corrections.suggest(user=alice, dataset=dataset).changes == fresh.changes
 
 
