@@ -2,16 +2,36 @@ import plotly.graph_objects as go
 
 from recsys.charts import to_html
 
+LABEL_CHARS = 22  # longer titles are cut in the axis labels (full title on hover) so the bars keep their room
+
+
+def short_label(title: str) -> str:
+    return title if len(title) <= LABEL_CHARS else title[: LABEL_CHARS - 1].rstrip() + "…"
+
 
 def top_contributors(titles: list[str], scores: list[float], *, method_label: str) -> str:
-    """Horizontal bars of the eight strongest contributions, largest push up at the top."""
+    """Horizontal signed bars of the eight strongest contributions, largest push up at the top."""
     strongest = sorted(range(len(scores)), key=lambda i: abs(scores[i]), reverse=True)[:8]  # up or down
     order = sorted(strongest, key=lambda i: scores[i])
+    labels = _unique([short_label(titles[i]) for i in order])
     figure = go.Figure(go.Bar(
-        x=[scores[i] for i in order], y=[titles[i] for i in order], orientation="h",
+        x=[scores[i] for i in order], y=labels, orientation="h",
         marker_color=["#1f5fa8" if scores[i] >= 0 else "#a8261f" for i in order],
-        hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        customdata=[titles[i] for i in order], hovertemplate="%{customdata}: %{x:+.3f}<extra></extra>",
     ))
-    figure.update_layout(title=f"Top contributors ({method_label})", xaxis_title="Contribution",
-                         height=60 + 36 * max(len(order), 1), yaxis={"automargin": True})
+    figure.update_layout(title="What pushed it up (blue) or down (red)",
+                         xaxis_title=f"← pushed down · pushed up → ({method_label})",
+                         height=80 + 36 * max(len(order), 1),
+                         yaxis={"automargin": True, "tickfont": {"size": 12}},
+                         xaxis={"zeroline": True, "zerolinecolor": "#444", "automargin": True})
     return to_html(figure, div_id="top-contributors")
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Plotly merges equal category labels into one bar; cut titles can collide, so number the repeats."""
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return unique

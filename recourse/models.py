@@ -80,12 +80,17 @@ class DriftResult(models.Model):
 class RecourseResult(models.Model):
     """An applied correction of a member's history, with everything needed to undo it exactly."""
 
+    class Origin(models.TextChoices):
+        FIX = "fix", "Fix my recommendations"
+        HISTORY = "history", "My history"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recourse_results")
     sequence = models.ForeignKey("recsys.InteractionSequence", on_delete=models.CASCADE, related_name="+")
     trained_model = models.ForeignKey("recsys.TrainedModel", null=True, on_delete=models.SET_NULL, related_name="+")
     changes = models.JSONField(help_text="[{interaction_id, title, before: {state, weight}, after: {state, weight}}]")
     metrics = models.JSONField(default=dict, help_text="Alignment, ADS and DTC before/after; top-10 before/after")
     suggested_by_engine = models.BooleanField(default=False)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.FIX)
     created_at = models.DateTimeField(auto_now_add=True)
     undone_at = models.DateTimeField(null=True, blank=True)
 
@@ -101,6 +106,12 @@ class RecourseResult(models.Model):
     @property
     def is_undone(self) -> bool:
         return self.undone_at is not None
+
+    @property
+    def top10_replaced(self) -> int | None:
+        """How many of the member's top 10 this correction replaced, as previewed; None when not measured."""
+        before, after = self.metrics.get("top_before"), self.metrics.get("top_after")
+        return None if before is None or after is None else len(set(after) - set(before))
 
 
 class Experiment(models.Model):

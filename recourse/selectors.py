@@ -14,6 +14,7 @@ from recourse.engine.alignment import CategoryIndex
 from recourse.engine.sequences import History, as_history
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, Item
+from recsys.ratings import model_weight
 from recsys.selectors import watched_at
 
 from .models import DriftResult, Experiment, Explanation, ExplanationFeedback, RecourseResult
@@ -21,7 +22,11 @@ from .models import DriftResult, Experiment, Explanation, ExplanationFeedback, R
 
 @dataclass
 class MemberHistory:
-    """The member's active interactions the model knows, as a History over model item indices."""
+    """The member's active interactions the model knows, as a History over model item indices.
+
+    Weights are what each interaction counts for in the model (its weight and the rating policy of
+    ``recsys.ratings``), exactly as ``recsys.services.serving`` feeds them to the model.
+    """
 
     interactions: list[Interaction]
     history: History
@@ -34,16 +39,18 @@ def member_history(user, dataset: Dataset, recommender) -> MemberHistory:
     rows = recsys_selectors.member_history(user, dataset)
     known = [row for row in rows if str(row.item_id) in recommender.index]
     items = np.array([recommender.index.index_of(str(row.item_id)) for row in known], dtype=np.int64)
-    weights = np.array([row.weight for row in known], dtype=np.float32)
+    weights = np.array([model_weight(row.weight, row.rating) for row in known], dtype=np.float32)
     titles = {int(i): row.item.title for i, row in zip(items, known, strict=True)}
     return MemberHistory(known, History(items, weights), titles, history_fingerprint(user, dataset))
 
 
 def history_fingerprint(user, dataset: Dataset) -> str:
-    """Changes whenever any of the member's interactions is added, removed, excluded or re-weighted."""
+    """Changes whenever any of the member's interactions is added, removed, excluded, re-weighted or re-rated,
+    or an item is hidden ("Not interested") or shown again: anything that changes their top 10."""
     rows = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).order_by("pk")
-    state = list(rows.values_list("pk", "state", "weight"))
-    return hashlib.sha256(repr(state).encode()).hexdigest()
+    state = list(rows.values_list("pk", "state", "weight", "rating"))
+    hidden = sorted(recsys_selectors.not_interested_item_ids(user, dataset))
+    return hashlib.sha256(repr((state, hidden)).encode()).hexdigest()
 
 
 def model_histories(sequence_ids: Iterable[int], index) -> dict[int, History]:

@@ -71,4 +71,5 @@ class ApplyRequestSerializer(serializers.Serializer):
 class RecourseResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = RecourseResult
-        fields = ["id", "trained_model_id", "changes", "metrics", "suggested_by_engine", "created_at", "undone_at"]
+        fields = ["id", "trained_model_id", "changes", "metrics", "suggested_by_engine", "origin", "created_at",
+                  "undone_at"]

@@ -11,5 +11,9 @@ urlpatterns = [
     path("fix/apply/", views.apply_fix, name="apply-fix"),
     path("corrections/", views.correction_list, name="corrections"),
     path("corrections/<int:result_id>/undo/", views.undo_correction, name="undo"),
+    path("history/<int:interaction_id>/remove/", views.remove_interaction, name="remove-interaction"),
+    path("history/<int:interaction_id>/add-back/", views.add_back_interaction, name="add-back-interaction"),
+    path("not-interested/<int:item_id>/", views.not_interested, name="not-interested"),
+    path("not-interested/<int:signal_id>/undo/", views.undo_not_interested, name="undo-not-interested"),
     path("explanations/<int:explanation_id>/feedback/", views.feedback, name="feedback"),
 ]

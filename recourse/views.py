@@ -9,14 +9,16 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from recourse.engine import faithful
 from recsys import charts as recsys_charts
-from recsys import selectors
+from recsys import ratings, selectors
 from recsys.forms import DatasetChoiceForm
-from recsys.models import Item
+from recsys.models import Interaction, Item, NotInterested
 from recsys.params import parse_id
-from recsys.services import serving
+from recsys.services import history, serving
 
 from . import charts
 from .forms import FeedbackForm
@@ -41,21 +43,27 @@ def why(request, item_id):
     return render(request, "recourse/why.html", _why_context(view, item, method))
 
 
+PLAIN_METHODS = {"ig": "Contributions", "attention": "Where the model looked", "occlusion": "Leave one out"}
+
+
 def _why_context(view, item, method):
     row = view.explanation
     by_id = {interaction.pk: interaction for interaction in view.interactions}
-    scored = [(by_id[pk], raw, norm) for pk, raw, norm in
+    scored = [(by_id[pk], raw, scaled) for pk, raw, scaled in
               zip(row.interaction_ids, row.raw_scores, row.normalized_scores, strict=True)]
-    heat = {interaction.pk: norm for interaction, _, norm in scored}
+    heat = {interaction.pk: max(0.0, scaled) for interaction, _, scaled in scored}
     titles = [interaction.item.title for interaction, _, _ in scored]
     return {
         "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
-        "unavailable": view.unavailable, "scored": sorted(scored, key=lambda s: s[1], reverse=True),
-        "methods": Explanation.Method.choices,
+        "unavailable": view.unavailable, "methods": [(value, PLAIN_METHODS[value], label)
+                                                     for value, label in Explanation.Method.choices],
+        "scored": [(interaction, raw, scaled, abs(scaled) * 50) for interaction, raw, scaled
+                   in sorted(scored, key=lambda s: s[1], reverse=True)],
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),
-        "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=row.get_method_display()),
-        "feedback_form": FeedbackForm(),
+        "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=PLAIN_METHODS[method]),
+        "feedback_form": FeedbackForm(), "rating_policy": ratings.POLICY,
+        "high_spearman": faithful.HIGH_SPEARMAN, "medium_spearman": faithful.MEDIUM_SPEARMAN, "top_n": faithful.TOP_N,
     }
 
 
@@ -158,7 +166,7 @@ def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context: dict[str, Any] = {"dataset": dataset}
+    context: dict[str, Any] = {"dataset": dataset, "liked_only": bool(request.POST.get("liked_only"))}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
@@ -218,7 +226,10 @@ def apply_fix(request):
 @login_required
 def correction_list(request):
     results = RecourseResult.objects.filter(user=request.user).select_related("sequence__dataset", "trained_model")
-    return render(request, "recourse/corrections.html", {"results": results})
+    signals = NotInterested.objects.filter(user=request.user).select_related("item")
+    entries: list[RecourseResult | NotInterested] = [*results, *signals]
+    entries.sort(key=lambda entry: entry.created_at, reverse=True)
+    return render(request, "recourse/corrections.html", {"entries": entries})
 
 
 @login_required
@@ -237,3 +248,59 @@ def undo_correction(request, result_id):
         else:
             messages.success(request, "Undone: your history is exactly as it was before that correction.")
     return redirect("recourse:corrections")
+
+
+@login_required
+@require_POST
+def remove_interaction(request, interaction_id):
+    """My history's Remove: an undoable exclusion, the same as removing it on Fix my recommendations."""
+    return _history_change(request, interaction_id, corrections.remove_from_history,
+                           "Removed “{title}”: it no longer shapes your recommendations and is never recommended "
+                           "to you. You can undo this on My corrections.")
+
+
+@login_required
+@require_POST
+def add_back_interaction(request, interaction_id):
+    return _history_change(request, interaction_id, corrections.add_back,
+                           "Added “{title}” back to your history. You can undo this on My corrections.")
+
+
+def _history_change(request, interaction_id, change, message: str):
+    try:
+        result = change(user=request.user, interaction_id=interaction_id)
+    except Interaction.DoesNotExist:
+        raise Http404("No such entry in your history.") from None
+    except corrections.CorrectionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, message.format(title=result.changes[0]["title"]))
+    return _next_or(request, "recsys:home")
+
+
+@login_required
+@require_POST
+def not_interested(request, item_id):
+    item = get_object_or_404(Item, pk=item_id)
+    history.not_interested(user=request.user, item=item)
+    messages.success(request, f"Hidden “{item.title}”: it will not be recommended to you again. "
+                              "You can undo this on My corrections.")
+    return _next_or(request, "recourse:for-you")
+
+
+@login_required
+@require_POST
+def undo_not_interested(request, signal_id):
+    try:
+        signal = history.undo_not_interested(user=request.user, signal_id=signal_id)
+    except NotInterested.DoesNotExist:
+        raise Http404("No such signal.") from None
+    messages.success(request, f"Undone: “{signal.item.title}” can be recommended to you again.")
+    return redirect("recourse:corrections")
+
+
+def _next_or(request, default: str):
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)

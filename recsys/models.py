@@ -157,6 +157,32 @@ class Interaction(models.Model):
         return f"{self.item_id} at {self.timestamp}"
 
 
+class NotInterested(models.Model):
+    """A member's "Not interested" on a recommendation: the item is hidden from them and counts as a dislike.
+
+    Undo sets ``undone_at``; the row stays as a record of the signal.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="not_interested")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], condition=Q(undone_at__isnull=True),
+                                    name="not_interested_once_per_item"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} is not interested in {self.item}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None
+
+
 class ItemTag(models.Model):
     """A free-text tag one person put on an item (MovieLens tags.csv); the forecaster learns tag sentiment."""
 

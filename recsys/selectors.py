@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 
-from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel, TrainingExclusion
+from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
+from .ratings import model_weight
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -40,10 +41,23 @@ def member_history(user, dataset: Dataset) -> QuerySet[Interaction]:
             .active().chronological().select_related("item"))
 
 
-def member_history_entries(user, dataset: Dataset) -> list[tuple[str, float]]:
-    """The member's active interactions as (item id, weight), oldest first."""
-    rows = member_history(user, dataset).values_list("item_id", "weight")
-    return [(str(item_id), weight) for item_id, weight in rows]
+def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] | None = None
+                           ) -> list[tuple[str, float]]:
+    """Every interaction of the member, oldest first, as (item id, what it counts for in the model).
+
+    A removed (excluded) interaction counts 0: the model does not read it, yet its item is never
+    recommended. Ratings change the rest by the policy in ``recsys.ratings``. ``changes``
+    ({interaction id: new weight, 0 = remove}) gives the entries a correction would leave, so a preview
+    and the applied correction read the history through this one function.
+    """
+    changes = changes or {}
+    rows = (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).chronological()
+            .values_list("pk", "item_id", "weight", "rating", "state"))
+    return [
+        (str(item_id), model_weight(changes.get(pk, weight), rating,
+                                    active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
+        for pk, item_id, weight, rating, state in rows
+    ]
 
 
 def sequence_histories(
@@ -88,6 +102,15 @@ def member_interactions(user, dataset: Dataset, *, query: str = ""):
     if query:
         interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
     return interactions.chronological()
+
+
+def not_interested(user, dataset: Dataset):
+    """The member's standing "Not interested" signals in a dataset (explicit dislikes), newest first."""
+    return NotInterested.objects.filter(user=user, item__dataset=dataset, undone_at__isnull=True).select_related("item")
+
+
+def not_interested_item_ids(user, dataset: Dataset) -> list[int]:
+    return list(not_interested(user, dataset).values_list("item_id", flat=True))
 
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
@@ -142,6 +165,7 @@ EXPORTED_MODELS = {
     "recsys.Job": "jobs",
     "recsys.TrainingExclusion": "training_exclusions",
     "recsys.ItemTag": "histories[].tags",
+    "recsys.NotInterested": "not_interested",
 }
 
 
@@ -162,6 +186,12 @@ def export_for_user(user) -> dict:
         "training_exclusions": [_exclusion_export(exclusion, user) for exclusion in (
             TrainingExclusion.objects.filter(Q(sequence__user=user) | Q(created_by=user) | Q(lifted_by=user))
             .distinct().select_related("sequence__dataset").order_by("created_at"))],
+        "not_interested": [
+            {"title": signal.item.title, "dataset": signal.item.dataset.name, "at": signal.created_at.isoformat(),
+             "undone_at": signal.undone_at.isoformat() if signal.undone_at else None}
+            for signal in NotInterested.objects.filter(user=user).select_related("item__dataset")
+            .order_by("created_at")
+        ],
     }
 
 

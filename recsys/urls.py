@@ -8,7 +8,6 @@ urlpatterns = [
     path("dataset/", views.choose_dataset, name="choose-dataset"),
     path("catalogue/", views.catalogue, name="catalogue"),
     path("catalogue/<int:item_id>/add/", views.add_to_history, name="add-to-history"),
-    path("history/<int:interaction_id>/remove/", views.remove_from_history, name="remove-from-history"),
     path("jobs/", views.job_list, name="jobs"),
     path("jobs/status/", views.job_status, name="job-status"),
     path("jobs/<int:job_id>/retry/", views.job_retry, name="job-retry"),

@@ -1,16 +1,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 
-from . import charts, jobs, selectors
+from . import charts, jobs, ratings, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
-from .models import Interaction, Item, Job
+from .models import Item, Job
 from .params import parse_id
 from .services import history, serving
 
@@ -51,6 +51,7 @@ def home(request):
             "timeline": timeline,
             "total": all_interactions.count(),
             "ordinal": not dataset.has_timestamps,
+            "rating_policy": ratings.POLICY,
             "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
         },
     )
@@ -111,20 +112,6 @@ def add_to_history(request, item_id):
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id
         messages.success(request, f"Added “{item.title}” to your history.")
     return _next_or(request, "recsys:catalogue")
-
-
-@login_required
-@require_POST
-def remove_from_history(request, interaction_id):
-    try:
-        history.remove_manual_item(user=request.user, interaction_id=interaction_id)
-    except Interaction.DoesNotExist:
-        raise Http404("No such entry in your history.") from None
-    except history.HistoryError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Removed from your history.")
-    return _next_or(request, "recsys:home")
 
 
 @staff_required

@@ -18,7 +18,9 @@ from recourse.engine.recourse_search import plan_recourse, search_recourse
 from recourse.engine.sequences import History, seen_mask
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
-from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from recsys.ratings import model_weight
+from recsys.services import serving
 from recsys.services.serving import loaded_model
 
 from .context import categories_for, drift_calibration
@@ -62,7 +64,7 @@ def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
     model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     _validate(changes, mine.interactions)
-    return _preview(model, recommender, mine, changes)
+    return _preview(user, dataset, model, recommender, mine, changes)
 
 
 def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, min_rating: float | None = None):
@@ -80,7 +82,7 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
     reference = _history_before(mine, went_off_after)
     check = _latest_check(user, model, mine) if min_rating is None else None
     if check is not None and not check.drift and reference is None:
-        shown = _preview(model, recommender, mine, {}, profile=profile)
+        shown = _preview(user, dataset, model, recommender, mine, {}, profile=profile)
         shown.suggested, shown.satisfied, shown.note = True, True, NO_DRIFT_NOTE
         return shown
     if check is None:
@@ -90,7 +92,7 @@ def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, m
         result = search_recourse(recommender.model, mine.history, profile, categories,
                                  _ranked_positions(check, mine), reference=reference)
     changes = {mine.interactions[c.position].pk: c.weight for c in result.changes}
-    shown = _preview(model, recommender, mine, changes, profile=profile)
+    shown = _preview(user, dataset, model, recommender, mine, changes, profile=profile)
     shown.suggested, shown.satisfied = True, result.satisfied
     shown.note = _suggestion_note(result, reference is not None)
     return shown
@@ -134,11 +136,14 @@ def _suggestion_note(result, with_reference: bool) -> str:
             "suggest applying one; below is the closest it found. You can still choose interactions yourself.")
 
 
-def _preview(model, recommender, mine, changes: dict[int, float], profile=None) -> Preview:
+def _preview(user, dataset, model, recommender, mine, changes: dict[int, float], profile=None) -> Preview:
+    """The one path from a correction to what the member will see: the top 10 before and after come from
+    ``serving.recommend_for_member`` (what For you shows), so the applied top 10 is the previewed one."""
     categories = categories_for(model, recommender)
     profile = member_profile(mine.history, categories) if profile is None else profile
     position = {row.pk: p for p, row in enumerate(mine.interactions)}
-    changed = mine.history.reweighted({position[pk]: weight for pk, weight in changes.items()})
+    changed = mine.history.reweighted({position[pk]: model_weight(weight, mine.interactions[position[pk]].rating)
+                                       for pk, weight in changes.items()})
     network = recommender.model
     logits = score_histories(network, [mine.history, changed])
     exclude = np.repeat(seen_mask([mine.history], network.num_items), 2, axis=0)
@@ -146,7 +151,8 @@ def _preview(model, recommender, mine, changes: dict[int, float], profile=None) 
     metrics = drift_metrics_from_logits(logits[:1], logits[1:], exclude_before=exclude[:1], exclude_after=exclude[1:],
                                         categories=categories, target_categories=None if target is None else [target])
     alignment = alignment_from_logits(logits, np.stack([profile, profile]), categories)
-    top_before, top_after = _items(recommender, metrics.top_before[0]), _items(recommender, metrics.top_after[0])
+    top_before = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
+    top_after = [rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
     return Preview(
         changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
         fingerprint=mine.fingerprint, alignment_before=float(alignment[0]), alignment_after=float(alignment[1]),
@@ -154,12 +160,6 @@ def _preview(model, recommender, mine, changes: dict[int, float], profile=None) 
         top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
     )
-
-
-def _items(recommender, indices) -> list[Item]:
-    pks = [int(recommender.index.key_of(int(i))) for i in indices]
-    found = Item.objects.in_bulk(pks)
-    return [found[pk] for pk in pks]
 
 
 def _validate(changes: dict[int, float], interactions: list[Interaction]) -> None:
@@ -184,7 +184,7 @@ def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str
     if mine.fingerprint != fingerprint:
         raise CorrectionError(STALE_PREVIEW)
     _validate(changes, mine.interactions)
-    shown = _preview(model, recommender, mine, changes)
+    shown = _preview(user, dataset, model, recommender, mine, changes)
     with transaction.atomic():
         sequence = _locked_sequence(user, dataset)
         if history_fingerprint(user, dataset) != fingerprint:
@@ -212,6 +212,36 @@ def _change(row: Interaction, weight: float) -> dict:
     row.save(update_fields=["state", "weight"])
     return {"interaction_id": row.pk, "title": row.item.title, "before": before,
             "after": {"state": row.state, "weight": row.weight}}
+
+
+def remove_from_history(*, user, interaction_id: int) -> RecourseResult:
+    """My history's "Remove": the same exclusion as a fix (never deleted, never recommended), undoable."""
+    return _set_state(user, interaction_id, Interaction.State.EXCLUDED)
+
+
+def add_back(*, user, interaction_id: int) -> RecourseResult:
+    """My history's "Add back" of a removed interaction, itself a correction that can be undone."""
+    return _set_state(user, interaction_id, Interaction.State.ACTIVE)
+
+
+def _set_state(user, interaction_id: int, state: str) -> RecourseResult:
+    with transaction.atomic():
+        row = (Interaction.objects.select_for_update().select_related("item", "sequence")
+               .filter(pk=interaction_id, sequence__user=user).first())
+        if row is None:
+            raise Interaction.DoesNotExist("No such entry in your history.")
+        if row.state == state:
+            done = "removed" if state == Interaction.State.EXCLUDED else "in your history"
+            raise CorrectionError(f"“{row.item.title}” is already {done}.")
+        InteractionSequence.objects.select_for_update().filter(pk=row.sequence_id).first()
+        before = {"state": row.state, "weight": row.weight}
+        row.state = state
+        row.save(update_fields=["state"])
+        model = TrainedModel.objects.filter(dataset_id=row.sequence.dataset_id, is_active=True).first()
+        change = {"interaction_id": row.pk, "title": row.item.title, "before": before,
+                  "after": {"state": row.state, "weight": row.weight}}
+        return RecourseResult.objects.create(user=user, sequence=row.sequence, trained_model=model, changes=[change],
+                                             origin=RecourseResult.Origin.HISTORY)
 
 
 def undo(*, user, result_id: int) -> RecourseResult:

@@ -7,10 +7,10 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from recourse.engine import attribution as attr
-from recourse.engine import narratives
-from recourse.engine.explanation import explain_item
+from recourse.engine import faithful
 from recourse.models import Explanation, ExplanationFeedback
 from recourse.selectors import MemberHistory, member_history
+from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
 
@@ -59,56 +59,75 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> Expl
 
 
 def _explanations(user, model, recommender, mine, item_id, target, method):
-    """Cached rows by method; computes what the requested method needs (occlusion only when asked for)."""
+    """Cached rows by method; computes the requested one (and the method it is compared with) when missing."""
     rows = {
         row.method: row
         for row in Explanation.objects.filter(
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
         )
+        if "change" in row.details  # rows stored before reasons were verified are recomputed
     }
     network = recommender.model
     unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
     if method in rows or method in unavailable:
         return rows, unavailable
-    if method == "occlusion" and "ig" in rows:
-        occlusion = attr.occlusion_attribution(network, mine.history, target)
-        ig_row = rows["ig"]
-        rows["occlusion"] = _save_row(user, model, item_id, "occlusion", mine, occlusion, {
-            **_shared_details(ig_row.details), **_comparison(occlusion, _stored_attribution(ig_row, mine)),
-            **_quality(occlusion),
-        })
-        return rows, unavailable
-    result = explain_item(network, mine.history, target, mine.titles, with_occlusion=method == "occlusion")
-    rows.update(_store(user, model, item_id, mine, result))
+    attribution = _attribution(network, mine, target, method)
+    other_method = COMPARED_WITH[method] if COMPARED_WITH[method] not in unavailable else "occlusion"
+    other = (_stored_attribution(rows[other_method], mine) if other_method in rows
+             else _attribution(network, mine, target, other_method))
+    exclude = never_recommended_mask(user, model.dataset, recommender)
+    checked = faithful.check_why(network, mine.history, attribution, target, exclude)
+    popular = _is_popular(recommender, target)
+    rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
+        **_words(checked, mine, popular), **_comparison(attribution, other), **_quality(attribution),
+    })
     return rows, unavailable
 
 
-def _no_attention(network) -> str:
-    return (f"The {network.architecture} model has no attention layer, so attention explanations are "
-            "unavailable; use Integrated Gradients or occlusion instead.")
+COMPARED_WITH = {"ig": "attention", "attention": "ig", "occlusion": "ig"}
+POPULAR_SHARE = 0.05  # "one of the most popular films": in the top 5% of the catalogue by training interactions
 
 
-def _store(user, model, item_id, mine: MemberHistory, result) -> dict[str, Explanation]:
-    by_method = {"ig": result.integrated_gradients, "attention": result.attention, "occlusion": result.occlusion}
-    shared = {
-        "reason": result.narrative.reason, "narrative": result.narrative.text,
-        "confidence": result.narrative.confidence, "confidence_text": result.narrative.confidence_text,
-        "counterfactuals": [_counterfactual_dict(c, mine) for c in result.counterfactuals],
+def _attribution(network, mine: MemberHistory, target: int, method: str):
+    if method == "ig":
+        return attr.integrated_gradients(network, mine.history, target)
+    if method == "attention":
+        return attr.attention_attribution(network, mine.history)
+    return attr.occlusion_attribution(network, mine.history, target)
+
+
+def _is_popular(recommender, target: int) -> bool:
+    counts = np.asarray(recommender.popularity.counts, dtype=np.float64)
+    return bool(counts[target - 1] >= np.quantile(counts, 1 - POPULAR_SHARE)) if len(counts) else False
+
+
+def _words(checked, mine: MemberHistory, popular: bool) -> dict:
+    words = faithful.why_words(checked, mine.titles, popular=popular)
+    return {
+        "reason": words.reason, "narrative": words.narrative, "change": words.change, "drops": words.drops,
+        "rank": checked.rank, "candidates_scored": checked.candidates_scored,
+        "reasons": [{"interaction_id": mine.interactions[r.positions[0]].pk, "rank_after": r.rank_after}
+                    for r in checked.reasons],
+        "smallest_removal": None if checked.smallest is None else {
+            "interaction_ids": [mine.interactions[p].pk for p in checked.smallest.positions],
+            "rank_after": checked.smallest.rank_after},
     }
-    rows = {}
-    for method, attribution in by_method.items():
-        if attribution is None:
-            continue
-        compared = result.compared_with if method == "ig" else result.integrated_gradients
-        rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-            **shared, **_comparison(attribution, compared), **_quality(attribution),
-        })
-    return rows
 
 
-def _shared_details(details: dict) -> dict:
-    keys = ("reason", "narrative", "confidence", "confidence_text", "counterfactuals")
-    return {key: details[key] for key in keys}
+def never_recommended_mask(user, dataset: Dataset, recommender) -> np.ndarray:
+    """[N+1] True for the items For you never shows this member: their history (removed entries included)
+    and what they are not interested in; ranks in "Why?" are counted among the rest, as on For you."""
+    keys = [key for key, _ in selectors.member_history_entries(user, dataset)]
+    keys += [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
+    mask = np.zeros(recommender.model.num_items + 1, dtype=bool)
+    mask[0] = True
+    mask[[recommender.index.index_of(key) for key in keys if key in recommender.index]] = True
+    return mask
+
+
+def _no_attention(network) -> str:
+    return (f"The {network.architecture} model has no attention layer, so this way of explaining is "
+            "unavailable here; use one of the others.")
 
 
 def _quality(attribution) -> dict:
@@ -117,10 +136,12 @@ def _quality(attribution) -> dict:
 
 
 def _comparison(attribution, other) -> dict:
-    """Agreement of two engine Attributions of the same history, as stored with an explanation."""
+    """Agreement of two engine Attributions of the same history, and the confidence it gives."""
     agreement = attr.method_agreement(attribution, other)
+    level = faithful.confidence(agreement)
     return {"agreement": {"with": Explanation.Method(METHOD_OF_ENGINE[other.method]).label,
-                          "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k}}
+                          "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
+            "confidence": level, "confidence_text": faithful.confidence_text(level, agreement)}
 
 
 def _stored_attribution(row: Explanation, mine: MemberHistory):
@@ -132,16 +153,11 @@ def _stored_attribution(row: Explanation, mine: MemberHistory):
                             scores=np.asarray(row.raw_scores), normalized=np.asarray(row.normalized_scores))
 
 
-def _counterfactual_dict(c, mine: MemberHistory) -> dict:
-    return {"interaction_id": mine.interactions[c.position].pk, "sentence": narratives.counterfactual_sentence(
-        c, mine.titles), "rank_before": c.rank_before, "rank_after": c.rank_after}
-
-
 def _save_row(user, model, item_id, method, mine, attribution, details) -> Explanation:
     fields = {
         "interaction_ids": [mine.interactions[p].pk for p in attribution.positions.tolist()],
         "raw_scores": [float(s) for s in attribution.scores],
-        "normalized_scores": [float(s) for s in attribution.normalized],
+        "normalized_scores": [float(s) for s in faithful.signed_scale(attribution.scores)],
         "completeness_gap": attribution.completeness_gap, "steps": attribution.steps, "details": details,
     }
     try:
@@ -157,9 +173,10 @@ def _save_row(user, model, item_id, method, mine, attribution, details) -> Expla
 
 
 def one_line_reasons(*, user, dataset: Dataset, items: list[Item]) -> dict[int, str]:
-    """'Because you watched X and Y' for each recommended item, from one batched IG pass.
+    """'Because you watched X and Y' for each recommended item, naming only interactions whose removal
+    lowers that item (one batched IG pass, then one batched re-scoring of every candidate removal).
 
-    Cached per member, model version, history and items: the pass explains ten targets at once.
+    Cached per member, model version, history and items.
     """
     model, recommender = serving.loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
@@ -170,9 +187,11 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item]) -> dict[int, 
     if reasons is None:
         targets = [recommender.index.index_of(str(item.pk)) for item in items]
         attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
+        exclude = never_recommended_mask(user, dataset, recommender)
+        verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude)
         reasons = {
-            item.pk: narratives.explain_recommendation(a, mine.titles).reason
-            for item, a in zip(items, attributions, strict=True)
+            item.pk: faithful.reason_line([mine.titles.get(int(i), "") for i in found])
+            for item, found in zip(items, verified, strict=True)
         }
         cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)
     return reasons

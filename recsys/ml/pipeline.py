@@ -62,9 +62,10 @@ class TrainedRecommender:
         return self.model.training_result
 
     def recommend(
-        self, histories: Sequence[Sequence[HistoryEntry]], n: int = 10, exclude_seen: bool = True
+        self, histories: Sequence[Sequence[HistoryEntry]], n: int = 10, exclude_seen: bool = True,
+        exclude: Sequence[Sequence[str]] | None = None,
     ) -> list[Recommendation]:
-        return recommend(self.model, self.index, histories, n, self.popularity, exclude_seen)
+        return recommend(self.model, self.index, histories, n, self.popularity, exclude_seen, exclude)
 
     def evaluate(
         self, protocols: Sequence[str] = PROTOCOLS, seed: int = 0, resamples: int = 1000

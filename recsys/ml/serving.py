@@ -69,8 +69,11 @@ def recommend(
     n: int = 10,
     popularity: MostPopular | None = None,
     exclude_seen: bool = True,
+    exclude: Sequence[Sequence[str]] | None = None,
 ) -> list[Recommendation]:
     """Top-``n`` per history; items already in the history (even at weight 0) are excluded.
+
+    ``exclude`` gives, per history, more item keys never to recommend (unknown keys are ignored).
 
     Histories are chronological lists of item keys or (item key, weight)
     pairs. Unknown keys are ignored and reported; an empty known history gets
@@ -79,6 +82,8 @@ def recommend(
     if n < 1:
         raise ValueError("n must be >= 1")
     parsed = [parse_history(history, index) for history in histories]
+    if exclude is not None:
+        parsed = [_with_excluded(history, keys, index) for history, keys in zip(parsed, exclude, strict=True)]
     needs_model = [row for row, history in enumerate(parsed) if len(history.items)]
     results: list[Recommendation | None] = [None] * len(parsed)
     if needs_model:
@@ -92,6 +97,11 @@ def recommend(
         if results[row] is None:
             results[row] = _fallback(history, index, n, popularity, exclude_seen)
     return [result for result in results if result is not None]  # every row got one of the two
+
+
+def _with_excluded(history: ParsedHistory, keys: Sequence[str], index: ItemIndex) -> ParsedHistory:
+    extra = np.asarray([index.index_of(key) for key in keys if key in index], dtype=np.int64)
+    return ParsedHistory(history.items, history.weights, np.concatenate([history.seen, extra]), history.unknown)
 
 
 def _model_recommendation(

@@ -1,12 +1,15 @@
-"""A member's own history: adding and removing their manual entries (reads live in recsys.selectors)."""
+"""A member's own history: adding entries, "Not interested" signals, erasure (reads live in recsys.selectors).
+
+Removing an entry is a correction (``recourse.services.corrections.remove_from_history``): never a deletion."""
 
 import secrets
 import time
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, NotInterested
 from recsys.selectors import sequences_of
 
 
@@ -43,16 +46,20 @@ def add_item(*, user, item: Item, rating: float | None = None) -> Interaction:
     )
 
 
-@transaction.atomic
-def remove_manual_item(*, user, interaction_id: int) -> None:
-    interaction = Interaction.objects.select_for_update().filter(pk=interaction_id, sequence__user=user).first()
-    if interaction is None:
-        raise Interaction.DoesNotExist("No such entry in your history.")
-    if interaction.source != Interaction.Source.MANUAL:
-        raise HistoryError(
-            "Only entries you added yourself can be removed here; use “Fix my recommendations” for the rest."
-        )
-    interaction.delete()
+def not_interested(*, user, item: Item) -> NotInterested:
+    """Hide a recommended item from the member for good (until undone): an explicit dislike."""
+    existing = NotInterested.objects.filter(user=user, item=item, undone_at__isnull=True).first()
+    return existing or NotInterested.objects.create(user=user, item=item)
+
+
+def undo_not_interested(*, user, signal_id: int) -> NotInterested:
+    signal = NotInterested.objects.filter(pk=signal_id, user=user).select_related("item").first()
+    if signal is None:
+        raise NotInterested.DoesNotExist("No such signal.")
+    if signal.undone_at is None:
+        signal.undone_at = timezone.now()
+        signal.save(update_fields=["undone_at"])
+    return signal
 
 
 def erase_for_user(user) -> dict:

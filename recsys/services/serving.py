@@ -48,10 +48,16 @@ def loaded_model(dataset: Dataset):
         return model, _loaded[dataset.pk][1]
 
 
-def recommend_for_member(user, dataset: Dataset, *, n: int = 10) -> MemberRecommendations:
+def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
+                         changes: dict[int, float] | None = None) -> MemberRecommendations:
+    """The member's top-n: what For you shows, and (with ``changes``) what a fix's preview shows.
+
+    Never recommends an item of the history (removed ones included) nor one the member is not interested in.
+    """
     model, recommender = loaded_model(dataset)
-    entries = selectors.member_history_entries(user, dataset)
-    [result] = recommender.recommend([entries], n=n)
+    entries = selectors.member_history_entries(user, dataset, changes=changes)
+    hidden = [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
+    [result] = recommender.recommend([entries], n=n, exclude=[hidden])
     items = Item.objects.in_bulk([int(key) for key in result.items])
     unknown = [int(key) for key in result.unknown_items]  # usually none: skip building the query (~0.3 ms)
     ignored = list(Item.objects.filter(pk__in=unknown).order_by("title")) if unknown else []

@@ -21,6 +21,11 @@
     return items.map((item) => `<li>${escape(item.title)}${item[flag] ? ` <span class="badge">${label}</span>` : ""}</li>`).join("");
   }
 
+  function replaced(items) {
+    const count = items.filter((item) => item.new).length;
+    return count ? `${count} of your top 10 would be replaced.` : "Your top 10 would stay the same.";
+  }
+
   function escape(text) {
     const div = document.createElement("div");
     div.textContent = text;
@@ -39,7 +44,7 @@
     panel.hidden = false;
     if (!response.ok) { panel.textContent = data.detail || "The preview is unavailable."; return; }
     panel.innerHTML = `<h3>Live preview — nothing has changed yet</h3>
-      <p>Match with your usual interests: ${data.alignment_before.toFixed(3)} → <strong>${data.alignment_after.toFixed(3)}</strong></p>
+      <p>${replaced(data.top_after)}</p>
       <div class="grid-2"><div><h4>Now</h4><ol class="compact">${listItems(data.top_before, "left", "leaves")}</ol></div>
       <div><h4>After the change</h4><ol class="compact">${listItems(data.top_after, "new", "new")}</ol></div></div>
       <p>Press “Preview” to review and apply.</p>`;

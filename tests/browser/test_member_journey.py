@@ -70,6 +70,7 @@ def test_new_member_builds_and_edits_a_history(browser_page, films):
     screenshot(page, "history")
 
     page.get_by_role("button", name="Remove Film 07 (1997) from your history").click()
-    expect(history_row(page, "Film 07 (1997)")).to_have_count(0)
+    expect(history_row(page, "Film 07 (1997)")).to_contain_text("Removed")  # kept on record, undoable
+    expect(history_row(page, "Film 07 (1997)").get_by_role("button", name="Add Film 07 (1997) back")).to_be_visible()
     expect(history_row(page, "Film 03 (1993)")).to_have_count(1)
     screenshot(page, "history-after-removal")

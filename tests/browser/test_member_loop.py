@@ -56,7 +56,6 @@ def remove_on_fix_page(page, title: str) -> list[str]:
     return [re.sub(r"\s+new$", "", text.strip()) for text in after.all_inner_texts()]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: For you only skips active interactions; excluded ones come back")
 def test_a_removed_item_never_reappears_in_for_you(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)
@@ -68,7 +67,6 @@ def test_a_removed_item_never_reappears_in_for_you(browser_page, live_server, wo
     screenshot(page, "loop-for-you-after-removal")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: preview skips excluded items, For you does not")
 def test_the_applied_top_10_is_exactly_the_previewed_one(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)
@@ -79,7 +77,6 @@ def test_the_applied_top_10_is_exactly_the_previewed_one(browser_page, live_serv
     assert for_you_titles(page) == previewed
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: the narrative names the top IG scores without re-scoring")
 def test_why_names_only_interactions_whose_removal_moves_the_item(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)
@@ -106,7 +103,6 @@ def test_why_names_only_interactions_whose_removal_moves_the_item(browser_page, 
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.xfail(strict=True, reason="issue 18: the chart overflows its column at 1280 px, a sliver at 390 px")
 def test_why_bars_are_drawn_inside_the_plot_area(browser_page, live_server, world, width):
     page = browser_page
     page.set_viewport_size({"width": width, "height": 900})
@@ -132,7 +128,6 @@ def test_why_bars_are_drawn_inside_the_plot_area(browser_page, live_server, worl
     screenshot(page, f"loop-why-chart-{width}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: there is no Not interested button")
 def test_not_interested_hides_an_item_and_undo_brings_it_back(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)
@@ -150,7 +145,6 @@ def test_not_interested_hides_an_item_and_undo_brings_it_back(browser_page, live
     assert for_you_titles(page) == before
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: My history deletes rows, with no undo")
 def test_history_remove_is_undoable_and_a_correction_stays_undoable(browser_page, live_server, world):
     page = browser_page
     sign_in(page, world.member, live_server.url)

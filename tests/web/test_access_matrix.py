@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from recourse.models import Experiment, Explanation, RecourseResult
-from recsys.models import Job, TrainedModel
+from recsys.models import Job, NotInterested, TrainedModel
 
 from .factories import make_dataset, make_history
 
@@ -50,7 +50,6 @@ RULES = {
     "recsys:choose-dataset": Rule("member", P),
     "recsys:catalogue": Rule("member"),
     "recsys:add-to-history": Rule("member", P, ("item",)),
-    "recsys:remove-from-history": Rule("own", P, ("interaction",)),
     "recsys:jobs": Rule("staff"),
     "recsys:job-status": Rule("staff"),
     "recsys:job-retry": Rule("staff", P, ("job",)),
@@ -62,6 +61,10 @@ RULES = {
     "recourse:apply-fix": Rule("member", P),
     "recourse:corrections": Rule("member"),
     "recourse:undo": Rule("own", P, ("correction",)),
+    "recourse:remove-interaction": Rule("own", P, ("interaction",)),
+    "recourse:add-back-interaction": Rule("own", P, ("interaction",)),
+    "recourse:not-interested": Rule("member", P, ("item",)),
+    "recourse:undo-not-interested": Rule("own", P, ("signal",)),
     "recourse:feedback": Rule("own", P, ("explanation",)),
     "dashboard:index": Rule("staff"),
     "dashboard:overview": Rule("staff"),
@@ -154,6 +157,7 @@ def world(make_user):
     objects = {"item": dataset.items.first().pk, "interaction": interaction.pk, "correction": correction.pk,
                "explanation": explanation.pk, "model": model.pk, "json": "json", "user": "user",
                "missing": 987654,
+               "signal": NotInterested.objects.create(user=users["member"], item=interaction.item).pk,
                "job": Job.objects.create(kind="import_dataset", status="failed").pk,
                "experiment": Experiment.objects.create(name="e", dataset=dataset, trained_model=model).pk}
     return users, objects

@@ -18,7 +18,7 @@ from accounts.export import exported_models
 from diagnostics.models import DiagnosticRun
 from forecast.models import Forecaster
 from recourse.models import DriftResult, Experiment, Explanation, ExplanationFeedback, RecourseResult
-from recsys.models import Interaction, ItemTag, Job, TrainedModel, TrainingExclusion
+from recsys.models import Interaction, ItemTag, Job, NotInterested, TrainedModel, TrainingExclusion
 
 from .factories import make_dataset, make_history
 
@@ -95,6 +95,7 @@ def member_with_everything(make_user):
                                          created_by=user)  # excluded and excluding (the fixture's staff)
         DiagnosticRun.objects.create(dataset=dataset, architecture="mf", created_by=user)
         Forecaster.objects.create(dataset=dataset, version=1, created_by=user)
+        NotInterested.objects.create(user=user, item=item)
         ItemTag.objects.create(item=item, sequence=sequence, tag=f"{username}'s tag", timestamp=1_000_000)
         LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(job), object_id=str(job.pk),
                                 object_repr=str(job), action_flag=ADDITION)

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from recourse.models import RecourseResult
 from recsys.models import Interaction
 
 from .factories import make_dataset, make_history
@@ -70,17 +71,29 @@ def test_catalogue_rejects_bad_rating(member_client):
     assert not Interaction.objects.exists()
 
 
-def test_member_removes_only_own_manual_additions(member_client, make_user):
+def test_my_history_remove_is_an_undoable_exclusion_never_a_deletion(member_client, make_user):
     dataset = make_dataset()
     imported = make_history(dataset, user=member_client.user, item_ids=(1,)).interactions.get()
     member_client.post(reverse("recsys:add-to-history", args=[dataset.items.get(external_id="2").pk]))
     manual = Interaction.objects.get(source="manual")
     other = make_history(dataset, user=make_user("bob"), external_user_id="b", item_ids=(3,)).interactions.get()
 
-    assert member_client.post(reverse("recsys:remove-from-history", args=[other.pk])).status_code == 404
-    member_client.post(reverse("recsys:remove-from-history", args=[imported.pk]))
-    member_client.post(reverse("recsys:remove-from-history", args=[manual.pk]))
-    assert set(Interaction.objects.values_list("pk", flat=True)) == {imported.pk, other.pk}
+    assert member_client.post(reverse("recourse:remove-interaction", args=[other.pk])).status_code == 404
+    assert member_client.post(reverse("recourse:add-back-interaction", args=[other.pk])).status_code == 404
+    member_client.post(reverse("recourse:remove-interaction", args=[imported.pk]))
+    member_client.post(reverse("recourse:remove-interaction", args=[manual.pk]))
+    assert Interaction.objects.count() == 3  # nothing deleted
+    assert set(Interaction.objects.filter(state="excluded").values_list("pk", flat=True)) == {imported.pk, manual.pk}
+    page = member_client.get(reverse("recsys:home")).content.decode()
+    assert page.count("back to your history") == 2 and "Removed" in page
+
+    again = member_client.post(reverse("recourse:remove-interaction", args=[manual.pk]), follow=True)
+    assert "already removed" in again.content.decode()
+    results = RecourseResult.objects.filter(user=member_client.user)
+    assert [r.origin for r in results] == ["history", "history"]
+    member_client.post(reverse("recourse:undo", args=[results.get(changes__0__interaction_id=manual.pk).pk]))
+    assert Interaction.objects.get(pk=manual.pk).state == "active"
+    assert Interaction.objects.get(pk=other.pk).state == "active"
 
 
 def test_unknown_item_gives_404(member_client):

@@ -1,0 +1,186 @@
+"""A "Why?" that is checked against the model: reasons and counterfactuals verified by re-scoring.
+
+An attribution method (IG, attention, occlusion) proposes which interactions matter; nothing is said to
+the member until the model has been re-run without them. All variants are scored in one batched pass.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from .attribution import Agreement, Attribution, score_histories
+from .counterfactual import ranks_of
+from .protocol import ScoringModel
+from .sequences import History
+
+REASON_CANDIDATES = 3  # the method's top interactions that may be named as reasons
+SUBSET_CANDIDATES = 6  # every removal of up to SUBSET_SIZE of the method's top interactions is tried
+SUBSET_SIZE = 3
+MAX_REMOVALS = 10  # beyond SUBSET_SIZE, removals follow the method's order up to this many
+TOP_N = 10
+
+# Confidence from measured agreement between the chosen method and a second one (written in docs/explanations.md).
+HIGH_OVERLAP, HIGH_SPEARMAN = 2 / 3, 0.5
+MEDIUM_OVERLAP, MEDIUM_SPEARMAN = 1 / 3, 0.2
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+
+
+@dataclass(frozen=True)
+class Removal:
+    positions: tuple[int, ...]  # caller interaction indices removed together
+    items: tuple[int, ...]
+    rank_after: int
+
+
+@dataclass(frozen=True)
+class CheckedWhy:
+    target: int
+    rank: int  # with the full history, over the items the member can be recommended
+    reasons: list[Removal]  # single interactions among the method's top 3 whose removal lowers the item
+    smallest: Removal | None  # the fewest removals found that take the item out of the top 10
+    tried_up_to: int  # how many removals were tried at most
+    candidates_scored: int
+
+
+def proposed_order(attribution: Attribution) -> np.ndarray:
+    """Positions pushing the item up, strongest first, as the method sees them."""
+    order = np.argsort(-attribution.scores, kind="stable")
+    return attribution.positions[order][attribution.scores[order] > 0]
+
+
+def check_why(model: ScoringModel, history: History, attribution: Attribution, target: int, exclude: np.ndarray,
+              *, top_n: int = TOP_N, max_removals: int = MAX_REMOVALS) -> CheckedWhy:
+    """Re-score the history without the method's proposed interactions (one batch).
+
+    ``exclude`` [N+1] marks items that can never be recommended (history, removed, hidden); ranks are
+    counted among the others, as the member's recommendations are.
+    """
+    order = [int(p) for p in proposed_order(attribution)]
+    plans = _plans(order, max_removals)
+    variants = [history] + [history.reweighted(dict.fromkeys(plan, 0.0)) for plan in plans]
+    ranks = _ranks_for_target(score_histories(model, variants), target, exclude)
+    rank = int(ranks[0])
+    after = {plan: int(r) for plan, r in zip(plans, ranks[1:], strict=True)}
+    reasons = [_removal(history, (p,), after[(p,)]) for p in order[:REASON_CANDIDATES] if after[(p,)] > rank]
+    leaving = [plan for plan in plans if after[plan] > top_n]
+    smallest = None
+    if rank <= top_n and leaving:
+        best = min(leaving, key=lambda plan: (len(plan), -after[plan]))
+        smallest = _removal(history, best, after[best])
+    return CheckedWhy(target, rank, reasons, smallest, min(max_removals, len(order)), len(plans))
+
+
+def verified_reasons(model: ScoringModel, history: History, attributions: list[Attribution], targets: list[int],
+                     exclude: np.ndarray, max_reasons: int = 2) -> list[list[int]]:
+    """Per target, the items among its method's top ``max_reasons`` whose single removal lowers it (one batch)."""
+    candidates = [[int(p) for p in proposed_order(a)[:max_reasons]] for a in attributions]
+    removed = sorted({p for positions in candidates for p in positions})
+    variants = [history] + [history.reweighted({p: 0.0}) for p in removed]
+    logits = score_histories(model, variants)
+    row_of = {p: row for row, p in enumerate(removed, start=1)}
+    found = []
+    for target, positions in zip(targets, candidates, strict=True):
+        ranks = _ranks_for_target(logits, target, exclude)
+        found.append([int(history.items[p]) for p in positions if ranks[row_of[p]] > ranks[0]])
+    return found
+
+
+def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> np.ndarray:
+    return ranks_of(logits, np.full(len(logits), target), np.repeat(exclude[None], len(logits), axis=0))
+
+
+def reason_line(names: list[str], verb: str = "watched") -> str:
+    return f"Because you {verb} {_quoted(names)}" if names else "Based on many of your films together"
+
+
+def _plans(order: list[int], max_removals: int) -> list[tuple[int, ...]]:
+    """Every subset of up to SUBSET_SIZE of the first SUBSET_CANDIDATES, then longer prefixes of the order."""
+    head = order[:SUBSET_CANDIDATES]
+    plans = [plan for size in range(1, SUBSET_SIZE + 1) for plan in combinations(head, size)]
+    plans += [tuple(order[:size]) for size in range(SUBSET_SIZE + 1, min(max_removals, len(order)) + 1)]
+    return plans
+
+
+def _removal(history: History, positions: tuple[int, ...], rank_after: int) -> Removal:
+    return Removal(positions, tuple(int(history.items[p]) for p in positions), rank_after)
+
+
+def confidence(agreement: Agreement | None) -> str:
+    """High: the two methods share at least 2 of their top 3 and rank correlation >= 0.5; medium: 1 of 3 and
+    >= 0.2; low otherwise (or when it cannot be measured)."""
+    if agreement is None or agreement.spearman is None:
+        return LOW
+    if agreement.top_k_overlap >= HIGH_OVERLAP - 1e-9 and agreement.spearman >= HIGH_SPEARMAN:
+        return HIGH
+    if agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9 and agreement.spearman >= MEDIUM_SPEARMAN:
+        return MEDIUM
+    return LOW
+
+
+def signed_scale(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by the largest magnitude: -1..1, the sign kept (pushed down stays negative)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    largest = float(np.abs(scores).max(initial=0.0))
+    return scores / largest if largest > 0 else np.zeros_like(scores)
+
+
+# --- wording: fixed templates, every claim backed by the re-scoring above --------------------------
+
+CONFIDENCE_TEXT = {
+    HIGH: "High: a second way of explaining it mostly agrees",
+    MEDIUM: "Medium: a second way of explaining it partly agrees",
+    LOW: "Low: a second way of explaining it disagrees, so treat this as a rough guide",
+}
+
+
+def confidence_text(level: str, agreement: Agreement | None) -> str:
+    if agreement is None or agreement.k == 0:
+        return f"{CONFIDENCE_TEXT[level]} (it could not be compared)."
+    shared = round(agreement.top_k_overlap * agreement.k)
+    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} films are the same)."
+
+
+@dataclass(frozen=True)
+class WhyWords:
+    reason: str  # one line for For you
+    narrative: str
+    change: str  # "What would change it"
+    drops: list[str]  # one verified sentence per named reason
+
+
+def _quoted(names: list[str]) -> str:
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, verb: str = "watched",
+              max_reasons: int = 2) -> WhyWords:
+    def title(item: int) -> str:
+        return titles.get(int(item), f"item #{int(item)}")
+
+    target = title(checked.target)
+    named = checked.reasons[:max_reasons]
+    drops = [f"Without “{title(r.items[0])}”, “{target}” would drop from #{checked.rank} to #{r.rank_after}."
+             for r in checked.reasons]
+    if named:
+        names = [title(r.items[0]) for r in named]
+        reason = reason_line(names, verb)
+        narrative = f"“{target}” is recommended mainly because you {verb} {_quoted(names)}. {drops[0]}"
+    else:
+        reason = reason_line([], verb)
+        popular_part = " It is also one of the most popular films overall." if popular else ""
+        narrative = (f"“{target}” rests on many of your interactions together rather than a few: removing any one "
+                     f"of those that count most for it would not move it down.{popular_part}")
+    return WhyWords(reason, narrative, _change_sentence(checked, target, title), drops)
+
+
+def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], str]) -> str:
+    if checked.smallest is None:
+        return (f"No removal of up to {checked.tried_up_to} of the interactions that count most for it takes "
+                f"“{target}” out of your top {TOP_N}.")
+    names = _quoted([title(item) for item in checked.smallest.items])
+    return (f"Removing {names} would take “{target}” out of your top {TOP_N} "
+            f"(from #{checked.rank} to #{checked.smallest.rank_after}): the smallest such removal HikmaX found.")

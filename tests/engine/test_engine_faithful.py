@@ -1,0 +1,43 @@
+"""A "Why?" checked by re-scoring: reasons that move the item, the smallest removal, signed scales, confidence."""
+import numpy as np
+
+from recourse.engine.attribution import Agreement, integrated_gradients, occlusion_attribution
+from recourse.engine.faithful import HIGH, LOW, MEDIUM, check_why, confidence, signed_scale, why_words
+from recourse.engine.sequences import as_history, seen_mask
+
+HISTORY = [3, 5, 7, 9, 11, 2, 14]
+
+
+def rank_without(model, history, positions, target, exclude):
+    variant = history.reweighted(dict.fromkeys(positions, 0.0))
+    logits = model.score_last(*model.encode_inputs([variant.items.tolist()], [variant.weights.tolist()]))[0]
+    return 1 + int(sum(logits[i] > logits[target] for i in range(1, model.num_items + 1)
+                       if not exclude[i] and i != target))
+
+
+def test_named_reasons_and_the_smallest_removal_hold_when_re_scored_directly(tiny_model):
+    history = as_history(HISTORY)
+    exclude = seen_mask([history], tiny_model.num_items)[0]
+    logits = tiny_model.score_last(*tiny_model.encode_inputs([HISTORY]))[0]
+    ranked = [i for i in np.argsort(-logits) if not exclude[i]]
+    for target in ranked[:3]:
+        for attribution in (integrated_gradients(tiny_model, history, int(target)),
+                            occlusion_attribution(tiny_model, history, int(target))):
+            checked = check_why(tiny_model, history, attribution, int(target), exclude)
+            assert checked.rank == rank_without(tiny_model, history, [], target, exclude)
+            for reason in checked.reasons:
+                assert reason.rank_after == rank_without(tiny_model, history, reason.positions, target, exclude)
+                assert reason.rank_after > checked.rank
+            if checked.smallest is not None:
+                assert rank_without(tiny_model, history, checked.smallest.positions, target, exclude) > 10
+            words = why_words(checked, {i: f"T{i}" for i in range(tiny_model.num_items + 1)}, popular=False)
+            assert ("mainly because" in words.narrative) == bool(checked.reasons)
+            assert ("No removal of up to" in words.change) == (checked.smallest is None)
+
+
+def test_signed_scale_keeps_the_sign_and_confidence_follows_the_written_thresholds():
+    assert signed_scale(np.array([2.0, -1.0, 0.0])).tolist() == [1.0, -0.5, 0.0]
+    assert confidence(Agreement(0.6, 2 / 3, 3)) == HIGH
+    assert confidence(Agreement(0.3, 2 / 3, 3)) == MEDIUM
+    assert confidence(Agreement(0.05, 1 / 3, 3)) == LOW  # the issue's "medium for a correlation of 0.05"
+    assert confidence(Agreement(None, 1.0, 3)) == LOW
