@@ -42,12 +42,12 @@ def _trainable_dataset():
     return dataset
 
 
-def _wait(condition, what: str, timeout: float = 90):
+def _wait(condition, what: str, timeout: float = 90, poll: float = 0.2):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if condition():
             return
-        time.sleep(0.2)
+        time.sleep(poll)
     raise AssertionError(f"Timed out waiting for {what}")
 
 
@@ -57,7 +57,8 @@ def test_a_worker_killed_mid_training_leaves_a_failed_retryable_job_and_never_a_
     settings.ARTEFACT_ROOT = tmp_path  # shared with the worker processes below
     dataset = _trainable_dataset()
     job = training.start_training(dataset=dataset, architecture="sasrec",
-                                  hyperparameters={**TINY, "epochs": 10}, enqueue=False)
+                                  hyperparameters={**TINY, "epochs": 40, "patience": 40},
+                                  enqueue=False)  # long enough on a quiet machine to be killed mid-training
     queue = f"faults-{uuid.uuid4().hex[:8]}"  # a queue of its own: no other test worker takes the job
     Job.objects.filter(pk=job.pk).update(queue=queue)
     job.refresh_from_db()
@@ -67,7 +68,7 @@ def test_a_worker_killed_mid_training_leaves_a_failed_retryable_job_and_never_a_
     first = start_worker(queue, f"faults-first-{queue}.log", **env)
     try:
         jobs._send(job)
-        _wait(lambda: Job.objects.get(pk=job.pk).message.startswith("Epoch"), "the first training epoch")
+        _wait(lambda: Job.objects.get(pk=job.pk).message.startswith("Epoch"), "the first training epoch", poll=0.05)
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
     finally:
