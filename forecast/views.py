@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 from recsys.models import Dataset
+from recsys.params import parse_id
 
 from . import charts, selectors, services
 from .forms import TrainForecasterForm
@@ -17,9 +18,9 @@ from .models import EmergingTitle, Forecaster
 
 
 def _dataset(request) -> Dataset | None:
-    key = request.GET.get("dataset") or request.POST.get("dataset")
-    if key and str(key).isdigit():
-        found = Dataset.objects.filter(pk=int(key)).first()
+    key = parse_id(request.GET.get("dataset") or request.POST.get("dataset"))
+    if key is not None:
+        found = Dataset.objects.filter(pk=key).first()
         if found:
             return found
     return Dataset.objects.order_by("name").first()
@@ -38,9 +39,9 @@ def emerging(request):
     if dataset is None:
         return render(request, "forecast/emerging.html", {"dataset": None})
     forecaster = selectors.shown_forecaster(dataset)
-    chosen = request.GET.get("forecaster")
-    if chosen and chosen.isdigit():
-        forecaster = _ready(int(chosen)) if Forecaster.objects.filter(pk=chosen, dataset=dataset).exists() else None
+    chosen = parse_id(request.GET.get("forecaster"))
+    if chosen is not None:
+        forecaster = _ready(chosen) if Forecaster.objects.filter(pk=chosen, dataset=dataset).exists() else None
     page = None
     if forecaster:
         titles = selectors.ranked_titles(forecaster)

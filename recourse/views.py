@@ -9,7 +9,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from recourse.engine import faithful
@@ -18,6 +17,7 @@ from recsys import ratings, selectors
 from recsys.forms import DatasetChoiceForm
 from recsys.models import Interaction, Item, NotInterested
 from recsys.params import parse_id
+from recsys.redirects import redirect_to_next
 from recsys.services import history, serving
 
 from . import charts
@@ -275,7 +275,7 @@ def _history_change(request, interaction_id, change, message: str):
         messages.error(request, str(exc))
     else:
         messages.success(request, message.format(title=result.changes[0]["title"]))
-    return _next_or(request, "recsys:home")
+    return redirect_to_next(request, "recsys:home")
 
 
 @login_required
@@ -285,7 +285,7 @@ def not_interested(request, item_id):
     history.not_interested(user=request.user, item=item)
     messages.success(request, f"Hidden “{item.title}”: it will not be recommended to you again. "
                               "You can undo this on My corrections.")
-    return _next_or(request, "recourse:for-you")
+    return redirect_to_next(request, "recourse:for-you")
 
 
 @login_required
@@ -298,9 +298,3 @@ def undo_not_interested(request, signal_id):
     messages.success(request, f"Undone: “{signal.item.title}” can be recommended to you again.")
     return redirect("recourse:corrections")
 
-
-def _next_or(request, default: str):
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(default)

@@ -3,7 +3,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
@@ -12,15 +11,8 @@ from . import charts, jobs, ratings, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Item, Job
 from .params import parse_id
+from .redirects import redirect_to_next
 from .services import history, serving
-
-
-def _next_or(request, default: str):
-    """Where to go after a POST: the form's "next" when it is a page of this site, else the default."""
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect(default)
 
 
 def landing(request):
@@ -65,7 +57,7 @@ def choose_dataset(request):
         request.session[selectors.SESSION_DATASET_KEY] = form.cleaned_data["dataset"].pk
     else:
         messages.error(request, "That dataset does not exist.")
-    return _next_or(request, "recsys:home")
+    return redirect_to_next(request, "recsys:home")
 
 
 @login_required
@@ -111,7 +103,7 @@ def add_to_history(request, item_id):
         history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id
         messages.success(request, f"Added “{item.title}” to your history.")
-    return _next_or(request, "recsys:catalogue")
+    return redirect_to_next(request, "recsys:catalogue")
 
 
 @staff_required
