@@ -35,6 +35,9 @@ from .context import DriftUnavailable
 log = logging.getLogger(__name__)
 
 JOB_KIND = "drift_alerts"
+# A check still queued this long after its delay lost its broker message (a worker holding it died): replaced.
+# Generous, because a check may wait behind long xai jobs (experiments) and a replacement would wait too.
+LOST_AFTER_SECONDS = 20 * 60
 CAME_BACK = "A later check found your recommendations back on your usual taste."
 ALL_MUTED = "You asked HikmaX not to flag what it named."
 
@@ -75,7 +78,7 @@ def sweep() -> list[int]:
     """Queue checks for datasets with members due again (beat); replace a check whose message was lost."""
     now = timezone.now()
     due = selectors.datasets_with_due_watches(now - timedelta(minutes=alert_minutes()))
-    lost_before = now - timedelta(seconds=settle_seconds() + jobs.stale_seconds())
+    lost_before = now - timedelta(seconds=settle_seconds() + LOST_AFTER_SECONDS)
     started = []
     for dataset in Dataset.objects.filter(pk__in=due):
         job = schedule(dataset, countdown=0)
@@ -98,7 +101,7 @@ def check_due(*, dataset: Dataset, progress=None) -> dict:
         if progress is not None:
             progress(100 * n / len(watches), f"Checking member {n + 1} of {len(watches)}")
         outcome = check_member(watch)
-        key = outcome.split(":")[0]
+        key = outcome.split(":")[0] if outcome.startswith(("unavailable", "error")) else outcome  # no messages
         outcomes[key] = outcomes.get(key, 0) + 1
     seconds = time.perf_counter() - started
     waiting = DriftWatch.objects.filter(dataset=dataset, arrivals__gt=F("checked_arrivals")).count()

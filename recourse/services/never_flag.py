@@ -34,6 +34,8 @@ def respect(check, *, user, dataset):
     result.flagged_interaction_ids = [row.pk for row in kept]
     result.save(update_fields=["drift", "reason", "flagged_interaction_ids"])
     check.flagged = kept
+    if isinstance(getattr(check, "changes", None), dict):  # a check that also proposes its fix
+        check.changes = {pk: weight for pk, weight in check.changes.items() if pk not in muted}
     return check
 
 
