@@ -32,21 +32,27 @@ COMEDIES, HORROR = genre_items(1), genre_items(3)
 BURST = HORROR[:4]  # what no comedy watcher's history predicts
 
 
+def build_alert_dataset(name="alert-films"):
+    """200 reference members who each stick to one genre (one in ten switches genre half-way), a SASRec that
+    learns it (d=32, L=20) and its drift calibration."""
+    dataset = make_dataset(name=name, n_items=N_ITEMS)
+    rng = np.random.default_rng(5)
+    for u in range(200):
+        items = rng.permutation(genre_items(u % 5)).tolist()[:10]
+        if u % 10 == 0:
+            items = items[:6] + rng.permutation(genre_items((u % 5 + 1 + u % 4) % 5)).tolist()[:6]
+        make_history(dataset, external_user_id=f"u{u}", item_ids=items)
+    model = train_now(dataset, epochs=30, hidden=32, max_len=20, dropout=0.1)
+    context.calibrate(model, serving.loaded_model(dataset)[1])
+    return dataset
+
+
 @pytest.fixture(scope="module")
 def alert_model(django_db_setup, django_db_blocker):
-    """200 reference members who each stick to one genre (one in ten switches genre half-way), a SASRec that
-    learns it (d=32, L=20) and its drift calibration; shared by the module."""
+    """The alert world's dataset and model, shared by the module."""
     with django_db_blocker.unblock():
         started = timezone.now()
-        dataset = make_dataset(name="alert-films", n_items=N_ITEMS)
-        rng = np.random.default_rng(5)
-        for u in range(200):
-            items = rng.permutation(genre_items(u % 5)).tolist()[:10]
-            if u % 10 == 0:
-                items = items[:6] + rng.permutation(genre_items((u % 5 + 1 + u % 4) % 5)).tolist()[:6]
-            make_history(dataset, external_user_id=f"u{u}", item_ids=items)
-        model = train_now(dataset, epochs=30, hidden=32, max_len=20, dropout=0.1)
-        context.calibrate(model, serving.loaded_model(dataset)[1])
+        dataset = build_alert_dataset()
         yield dataset
         dataset.delete()
         delete_jobs_since(started)
@@ -69,7 +75,7 @@ def alert_world(alert_model, make_user):
     return AlertWorld(alert_model, *members)
 
 
-def _add(client, w, number):
+def add_through_api(client, w, number):
     """Add item `number` (its external id) to the signed-in member's history through the API."""
     item_id = w.dataset.items.get(external_id=str(number)).pk
     response = client.post("/api/history/", {"item_id": item_id}, content_type="application/json")
@@ -93,10 +99,10 @@ def run_queued_checks() -> list[dict]:
 def test_a_burst_arriving_through_the_api_raises_an_alert_for_that_member_only(client, alert_world):
     w = alert_world
     client.force_login(w.planted)
-    added = [_add(client, w, pk)["id"] for pk in BURST]
+    added = [add_through_api(client, w, pk)["id"] for pk in BURST]
     client.force_login(w.clean)
-    _add(client, w, COMEDIES[10])
-    _add(client, w, COMEDIES[11])
+    add_through_api(client, w, COMEDIES[10])
+    add_through_api(client, w, COMEDIES[11])
 
     jobs = Job.objects.filter(kind=alerts.JOB_KIND)
     assert jobs.count() == 1 and jobs.get().queue == "xai"  # six arrivals, one queued check (coalesced)
@@ -123,7 +129,7 @@ def test_the_notice_previews_the_fix_of_the_flagged_interactions(client, alert_w
     w = alert_world
     client.force_login(w.planted)
     for pk in BURST:
-        _add(client, w, pk)
+        add_through_api(client, w, pk)
     run_queued_checks()
     alert = DriftAlert.objects.get(user=w.planted)
     form = {f"action-{pk}": "remove" for pk in alert.flagged_interaction_ids}
@@ -135,10 +141,10 @@ def test_the_notice_previews_the_fix_of_the_flagged_interactions(client, alert_w
 def test_checks_are_rate_limited_and_late_arrivals_are_swept_up(client, alert_world, settings):
     w = alert_world
     client.force_login(w.clean)
-    _add(client, w, COMEDIES[10])
+    add_through_api(client, w, COMEDIES[10])
     [first] = run_queued_checks()
     assert first["members"] == 1
-    _add(client, w, COMEDIES[11])  # within the rate limit: queued, but the member is not checked again yet
+    add_through_api(client, w, COMEDIES[11])  # within the rate limit: queued, but the member is not checked again yet
     [second] = run_queued_checks()
     assert second["members"] == 0 and second["still_waiting"] == 1
     assert alerts.sweep() == []  # nothing due yet
@@ -154,7 +160,7 @@ def test_checks_are_rate_limited_and_late_arrivals_are_swept_up(client, alert_wo
 def test_a_lost_queued_check_is_replaced_by_the_sweep(client, alert_world):
     w = alert_world
     client.force_login(w.clean)
-    _add(client, w, COMEDIES[10])
+    add_through_api(client, w, COMEDIES[10])
     lost = Job.objects.get(kind=alerts.JOB_KIND)
     Job.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=1))
     [replacement] = alerts.sweep()
@@ -211,7 +217,7 @@ def test_dont_flag_again_is_respected_by_the_drift_check_and_undoable(client, al
     w = alert_world
     client.force_login(w.planted)
     for pk in BURST:
-        _add(client, w, pk)
+        add_through_api(client, w, pk)
     run_queued_checks()
     alert = DriftAlert.objects.get(user=w.planted)
     first, *rest = alert.flagged_interaction_ids
