@@ -37,6 +37,12 @@ def test_the_alert_previews_the_fix_drops_a_choice_and_stays_dismissed(browser_p
     for row in rows:
         expect(notice.get_by_text(title_of(row.item_id), exact=True)).to_be_visible()
     screenshot(page, "drift-alert-for-you")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the notice wraps, nothing scrolls sideways
+    page.goto("/for-you/")
+    expect(page.locator("#drift-alert").get_by_role("button", name="Preview the fix")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "drift-alert-for-you-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     notice.get_by_role("button", name="Preview the fix").click()
     preview = page.locator("#preview")
