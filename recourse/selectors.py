@@ -112,13 +112,20 @@ def open_drift_alert(user, dataset: Dataset | None) -> AlertNotice | None:
     if dataset is None or not getattr(user, "is_authenticated", False):
         return None
     alert = open_alert_row(user, dataset)
-    if alert is None:
+    if alert is None or _checked_clean_since(user, dataset, alert):
         return None
     ids = [pk for pk in alert.flagged_interaction_ids if isinstance(pk, int)]
     rows = Interaction.objects.filter(pk__in=ids, sequence__user=user).active().select_related("item").in_bulk()
     muted = never_flag_interaction_ids(user, dataset)
     flagged = [rows[pk] for pk in ids if pk in rows and pk not in muted]
     return AlertNotice(alert, flagged) if flagged else None
+
+
+def _checked_clean_since(user, dataset: Dataset, alert: DriftAlert) -> bool:
+    """The member's own latest drift check, run after the alert was last updated, found no drift."""
+    latest = (DriftResult.objects.filter(user=user, trained_model__dataset=dataset, created_at__gt=alert.updated_at)
+              .order_by("-created_at").values_list("drift", flat=True).first())
+    return latest is False
 
 
 def dismissed_flagged_ids(user, dataset: Dataset) -> set[int]:

@@ -195,6 +195,19 @@ def test_one_open_alert_per_member_and_a_dismissal_is_remembered(alert_world):
     assert recourse_selectors.open_drift_alert(w.planted, w.dataset) is None
 
 
+def test_a_later_check_of_the_member_finding_no_drift_hides_the_notice(client, alert_world):
+    w = alert_world
+    rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
+    alerts.record(_check(w.planted, w.dataset, rows[-1:]), user=w.planted, dataset=w.dataset)
+    notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
+    assert notice is not None and notice.flagged == rows[-1:]
+    check = drift.check_drift(user=w.planted, dataset=w.dataset)  # ten comedies: no drift
+    assert not check.result.drift
+    assert recourse_selectors.open_drift_alert(w.planted, w.dataset) is None
+    client.force_login(w.planted)
+    assert "pulled off your usual taste" not in client.get(reverse("recourse:for-you")).content.decode()
+
+
 def test_dismiss_hides_the_notice_and_only_its_owner_can_dismiss(client, alert_world):
     w = alert_world
     rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
