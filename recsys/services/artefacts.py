@@ -182,6 +182,7 @@ def delete(names: Iterable[str], prefixes: Iterable[str] = ()) -> None:
     names = [name for name in names if name]
     for prefix in prefixes:
         names.extend(_files_under(store, prefix.strip("/")))
+    names = list(dict.fromkeys(names))
     for name in names:
         try:
             store.delete(name)
