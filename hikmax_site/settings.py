@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recourse.context_processors.drift_alert",
             ],
         },
     },
@@ -211,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys.tasks.reap_stale_jobs",
         "schedule": env.float("HIKMAX_REAP_EVERY_SECONDS", default=60.0),
     },
+    "drift-alert-sweep": {
+        "task": "recourse.tasks.sweep_drift_alerts",
+        "schedule": env.float("HIKMAX_DRIFT_ALERT_SWEEP_SECONDS", default=60.0),
+    },
 }
 
 HIKMAX = {
@@ -223,6 +228,10 @@ HIKMAX = {
     "SIGNUPS_PER_HOUR": env.int("HIKMAX_SIGNUPS_PER_HOUR", default=5),
     # Unpacked artefacts kept in ARTEFACT_CACHE_DIR (least recently used ones beyond this are removed).
     "ARTEFACT_CACHE_ENTRIES": env.int("HIKMAX_ARTEFACT_CACHE_ENTRIES", default=8),
+    # Proactive drift alerts: at most one background check per member per DRIFT_ALERT_MINUTES; a check starts
+    # DRIFT_ALERT_SETTLE_SECONDS after the first new interaction, so a burst of arrivals is checked once.
+    "DRIFT_ALERT_MINUTES": env.float("HIKMAX_DRIFT_ALERT_MINUTES", default=10.0),
+    "DRIFT_ALERT_SETTLE_SECONDS": env.float("HIKMAX_DRIFT_ALERT_SETTLE_SECONDS", default=30.0),
 }
 
 LOGGING = {
