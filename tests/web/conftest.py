@@ -5,6 +5,7 @@ from recsys.models import Job, TrainedModel
 from recsys.services import training
 
 from .factories import make_dataset, make_history
+from .s3 import s3_server  # noqa: F401 (a fixture: moto's S3 server for the artefact-storage tests)
 
 
 def delete_jobs_since(started) -> None:

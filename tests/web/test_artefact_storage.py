@@ -9,11 +9,9 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from django.core.files.base import ContentFile
@@ -29,6 +27,7 @@ from tests.conftest import ROOT
 
 from .conftest import train_now
 from .factories import make_dataset, make_history
+from .s3 import S3_ENV, s3_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -254,57 +253,9 @@ def test_the_command_checks_the_store(in_memory, capsys):
 
 # --- S3 (moto's S3 server standing in for MinIO) and a second machine ---------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    """moto's S3 server in its own process on loopback. MOTO_PYTHON may name another interpreter with moto."""
-    python = os.environ.get("MOTO_PYTHON", sys.executable)
-    found = subprocess.run([python, "-c", "import moto.server, flask"], capture_output=True, text=True)
-    if found.returncode:
-        pytest.fail(f"moto[s3] and Flask are needed for the S3 tests (requirements-dev.txt):\n{found.stderr}")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.time() > deadline:
-                server.kill()
-                pytest.fail(f"moto's S3 server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
-
-
-S3_ENV = {"S3_ACCESS_KEY": "hikmax-test", "S3_SECRET_KEY": "hikmax-test-secret", "S3_REGION": "us-east-1"}
-
-
-def _s3_settings(endpoint: str, bucket: str) -> dict:
-    """What hikmax_site.settings builds from the S3_* environment (checked by the second machine below)."""
-    return {
-        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": bucket, "endpoint_url": endpoint, "access_key": S3_ENV["S3_ACCESS_KEY"],
-            "secret_key": S3_ENV["S3_SECRET_KEY"], "region_name": S3_ENV["S3_REGION"],
-            "addressing_style": "path", "signature_version": "s3v4", "default_acl": None, "file_overwrite": False}},
-        "staticfiles": {"BACKEND": "hikmax_site.storage.HashedStaticFiles"},
-    }
-
-
 @pytest.mark.s3
 def test_the_command_creates_a_missing_bucket_and_checks_it(s3_server, settings, capsys):
-    settings.STORAGES = _s3_settings(s3_server, "fresh-bucket")
+    settings.STORAGES = s3_settings(s3_server, "fresh-bucket")
     with pytest.raises(Exception, match="not usable"):
         call_command("ensure_artefact_store", "--no-create")
     call_command("ensure_artefact_store")
@@ -316,7 +267,7 @@ def test_the_command_creates_a_missing_bucket_and_checks_it(s3_server, settings,
 @pytest.mark.trains
 def test_a_second_machine_loads_a_model_trained_by_another_through_s3(
         s3_server, settings, tmp_path, django_capture_on_commit_callbacks):
-    settings.STORAGES = _s3_settings(s3_server, "hikmax-artefacts")
+    settings.STORAGES = s3_settings(s3_server, "hikmax-artefacts")
     call_command("ensure_artefact_store")
     model = train_now(_films())
     store = artefacts.storage()
