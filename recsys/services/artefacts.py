@@ -116,6 +116,18 @@ def local_directory(name: str) -> Path:
     digest = content_hash(name)
     root = cache_dir()
     target = root / digest
+    for _attempt in range(3):
+        _unpack_into_cache(name, digest, root, target)
+        try:
+            os.utime(target)  # most recently used
+        except FileNotFoundError:  # another process pruned it just now
+            continue
+        _prune(root, keep=digest)
+        return target
+    raise ArtefactMissing(f"Could not keep the artefact {name} unpacked in {root}.")
+
+
+def _unpack_into_cache(name: str, digest: str, root: Path, target: Path) -> None:
     if not target.is_dir():
         with tempfile.TemporaryDirectory(prefix=".download-", dir=root) as scratch:
             archive = Path(scratch) / "artefact.tar"
@@ -135,9 +147,6 @@ def local_directory(name: str) -> Path:
                     unpacked.rename(target)  # atomic: the folder appears complete or not at all
         if not target.is_dir():
             raise ArtefactMissing(f"Could not unpack the artefact {name} into {root}.")
-    os.utime(target)  # most recently used
-    _prune(root, keep=digest)
-    return target
 
 
 def evict(names: Iterable[str]) -> None:
@@ -150,9 +159,13 @@ def evict(names: Iterable[str]) -> None:
 
 def _prune(root: Path, keep: str) -> None:
     limit = max(int(settings.HIKMAX.get("ARTEFACT_CACHE_ENTRIES", 8)), 1)
-    entries = [path for path in root.iterdir() if _HASH.match(path.name) and path.name != keep]
-    entries.sort(key=lambda path: path.stat().st_mtime, reverse=True)
-    for stale in entries[limit - 1:]:
+    used: list[tuple[float, Path]] = []
+    for path in root.iterdir():
+        if _HASH.match(path.name) and path.name != keep:
+            with contextlib.suppress(FileNotFoundError):  # removed by another process meanwhile
+                used.append((path.stat().st_mtime, path))
+    used.sort(reverse=True)
+    for _, stale in used[limit - 1:]:
         shutil.rmtree(stale, ignore_errors=True)
 
 

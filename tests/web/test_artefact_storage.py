@@ -261,6 +261,14 @@ def test_the_command_creates_a_missing_bucket_and_checks_it(s3_server, settings,
     call_command("ensure_artefact_store")
     assert "Artefact store ready: S3 bucket fresh-bucket" in capsys.readouterr().out
     call_command("ensure_artefact_store")  # idempotent
+    name = artefacts.save_bytes("diagnostics/run-1", b'{"u1": []}', ".json")
+    assert artefacts.read_bytes(name) == b'{"u1": []}'
+    with pytest.raises(artefacts.ArtefactMissing):
+        artefacts.local_directory(f"models/model-1/{'b' * 64}.tar")
+    with pytest.raises(artefacts.ArtefactMissing):
+        artefacts.read_bytes(f"diagnostics/run-2/{'c' * 64}.json")
+    artefacts.delete([], prefixes=["diagnostics"])
+    assert artefacts._files_under(artefacts.storage(), "diagnostics") == []
 
 
 @pytest.mark.s3
