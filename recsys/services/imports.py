@@ -11,6 +11,7 @@ from django.db.models import Max
 
 from recsys.importers import ImportFormatError, ParsedDataset, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
+from recsys.services import artefacts
 from recsys.signals import interactions_added
 
 ProgressFn = Callable[[float, str], None]
@@ -55,6 +56,19 @@ def import_dataset(
     _check_id_lengths(parsed)
     progress(50, f"Writing {len(parsed.interactions):,} interactions")
     return load_parsed(name=name, parsed=parsed, title=title, progress=progress)
+
+
+def import_uploaded_dataset(*, uploads: list[str], **options) -> Dataset:
+    """Import files an admin uploaded. They are stored through the storage API (the worker running this may be
+    on another machine), copied into a temporary folder here, and deleted from the storage once imported;
+    after a failure they stay, so a retry finds them."""
+    try:
+        with artefacts.downloaded(uploads) as folder:
+            dataset = import_dataset(path=folder, **options)
+    except artefacts.ArtefactMissing as exc:
+        raise DatasetImportError(f"The uploaded files are no longer stored ({exc}); upload them again.") from exc
+    artefacts.delete(uploads)
+    return dataset
 
 
 def _named(error: ImportFormatError, path: Path, source_name: str) -> str:
