@@ -123,7 +123,8 @@ def test_a_burst_arriving_through_the_api_raises_an_alert_for_that_member_only(c
 
     alert = DriftAlert.objects.get()
     assert alert.user == w.planted and alert.state == "open"
-    assert set(alert.flagged_interaction_ids) <= set(added) and alert.flagged_interaction_ids
+    named_burst = set(alert.flagged_interaction_ids) & set(added)
+    assert len(named_burst) >= 3 and len(named_burst) >= 0.75 * len(alert.flagged_interaction_ids)
     assert recourse_selectors.open_drift_alert(w.clean, w.dataset) is None
 
     client.force_login(w.planted)

@@ -62,4 +62,5 @@ def test_a_burst_through_the_api_is_checked_by_a_worker_once(alert_world, privat
     assert (job.started_at - job.created_at).total_seconds() >= 7.5  # it waited for the rest of the burst
     assert job.result["members"] == 2 and job.result["still_waiting"] == 0
     alert = DriftAlert.objects.get()
-    assert alert.user == w.planted and set(alert.flagged_interaction_ids) <= set(added)
+    named_burst = set(alert.flagged_interaction_ids) & set(added)
+    assert alert.user == w.planted and len(named_burst) >= 0.75 * len(alert.flagged_interaction_ids) >= 3
