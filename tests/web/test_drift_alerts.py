@@ -305,3 +305,20 @@ def test_an_import_adding_to_a_members_history_queues_a_check(tmp_path, make_use
     watch = DriftWatch.objects.get()
     assert watch.user == member and watch.dataset == dataset and watch.is_pending
     assert Job.objects.get(kind=alerts.JOB_KIND).params == {"dataset_id": dataset.pk}
+
+
+def test_the_admin_lists_and_shows_alerts_watches_and_choices(client, make_user):
+    from .factories import make_dataset
+
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    member = make_user("mona")
+    dataset = make_dataset(name="admin-films")
+    row = make_history(dataset, user=member, external_user_id="mona", item_ids=(1, 2, 3)).interactions.first()
+    objects = [DriftAlert.objects.create(user=member, dataset=dataset, flagged_interaction_ids=[row.pk]),
+               DriftWatch.objects.create(user=member, dataset=dataset, arrivals=1),
+               NeverFlag.objects.create(user=member, interaction=row)]
+    client.force_login(admin)
+    for obj in objects:
+        name = obj._meta.model_name
+        assert client.get(reverse(f"admin:recourse_{name}_changelist")).status_code == 200, name
+        assert client.get(reverse(f"admin:recourse_{name}_change", args=[obj.pk])).status_code == 200, name
