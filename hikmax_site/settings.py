@@ -81,6 +81,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-based test database lets a real worker process see the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hikmax.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+else:
+    # Persistent connections: opening one per request cost PostgreSQL a new backend process each time.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=300))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection the server dropped is replaced, not used
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Per-process memory by default; production shares one Redis cache between processes (CACHE_URL).

@@ -4,7 +4,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import FloatField, Q, QuerySet, Value
 
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
 from .ratings import model_weight
@@ -68,10 +68,16 @@ def history_fingerprint(user, dataset: Dataset) -> str:
 
     Keys the stored explanations and the cached recommendation lists, so those are never served for a
     history they were not computed on (a change of history is a change of key; nothing to invalidate)."""
-    rows = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).order_by("pk")
-    state = list(rows.values_list("pk", "state", "weight", "rating"))
-    hidden = sorted(not_interested_item_ids(user, dataset))
-    return hashlib.sha256(repr((state, hidden)).encode()).hexdigest()
+    rows = (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).order_by()
+            .values_list("pk", "state", "weight", "rating"))
+    hidden = (NotInterested.objects.filter(user=user, item__dataset=dataset, undone_at__isnull=True).order_by()
+              .values_list("item_id", Value(HIDDEN), Value(0.0), Value(None, output_field=FloatField())))
+    both = list(rows.union(hidden, all=True))  # one round trip for both; split again below
+    state = sorted(row for row in both if row[1] != HIDDEN)
+    return hashlib.sha256(repr((state, sorted(row[0] for row in both if row[1] == HIDDEN))).encode()).hexdigest()
+
+
+HIDDEN = "not-interested"  # not an Interaction.State: marks the "Not interested" rows of the query above
 
 
 def sequence_histories(
