@@ -115,16 +115,13 @@ def start_gunicorn(args) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def _cpu_seconds(pids) -> float:
-    """User + system CPU seconds used so far by these processes (those gone are skipped)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds used so far by one process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _processes() -> list[tuple[int, int, str]]:
@@ -141,17 +138,57 @@ def _processes() -> list[tuple[int, int, str]]:
     return found
 
 
-def cpu_snapshot(server_group: int) -> dict[str, float]:
-    """CPU seconds so far of gunicorn, of the PostgreSQL backends of our database, of Redis and of this process."""
-    database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0]
-    processes = _processes()
-    return {
-        "gunicorn": _cpu_seconds(pid for pid, group, _ in processes if group == server_group),
-        "postgres": _cpu_seconds(pid for pid, _, command in processes
-                                 if database and command.startswith("postgres:") and f" {database} " in command),
-        "redis": _cpu_seconds(pid for pid, _, command in processes if command.startswith("redis-server")),
-        "load_generator": time.process_time(),
-    }
+class CpuMeter:
+    """CPU seconds spent during a run by gunicorn (its process group), the PostgreSQL backends of our
+    database, Redis and this load generator. Processes are sampled every half second, so a backend that
+    ends mid-run (a persistent connection reaching CONN_MAX_AGE) still counts up to its last sample."""
+
+    def __init__(self, server_group: int):
+        self.server_group = server_group
+        self.database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0]
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.stop = threading.Event()
+        self.sample(initial=True)
+        self.own_start = time.process_time()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _kind(self, group: int, command: str) -> str | None:
+        if group == self.server_group:
+            return "gunicorn"
+        if self.database and command.startswith("postgres:") and f" {self.database} " in command:
+            return "postgres"
+        if command.startswith("redis-server"):
+            return "redis"
+        return None
+
+    def sample(self, initial: bool = False) -> None:
+        for pid, group, command in _processes():
+            kind = self.kind.get(pid) or self._kind(group, command)
+            if kind is None:
+                continue
+            cpu = _cpu_of(pid)
+            if cpu is None:
+                continue
+            self.kind[pid] = kind
+            self.first.setdefault(pid, cpu if initial else 0.0)  # a process started mid-run counts from 0
+            self.last[pid] = cpu
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def finish(self) -> dict[str, float]:
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+        used = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0,
+                "load_generator": time.process_time() - self.own_start}
+        for pid, kind in self.kind.items():
+            used[kind] += self.last[pid] - self.first[pid]
+        return used
 
 
 def run_page(args, path: str, server_group: int) -> dict:
@@ -184,7 +221,7 @@ def run_page(args, path: str, server_group: int) -> dict:
             errors.extend(failed)
 
     load_before = os.getloadavg()
-    cpu_before = cpu_snapshot(server_group)
+    meter = CpuMeter(server_group)
     threads = [threading.Thread(target=client, args=(session,)) for session in sessions]
     began = time.perf_counter()
     for thread in threads:
@@ -192,10 +229,9 @@ def run_page(args, path: str, server_group: int) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
-    cpu_after = cpu_snapshot(server_group)
+    cpu_used = meter.finish()
     latencies.sort()
-    cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before[name]) / max(1, len(latencies)), 2)
-              for name in cpu_before}
+    cpu_ms = {name: round(1000 * seconds / max(1, len(latencies)), 2) for name, seconds in cpu_used.items()}
 
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1) if latencies else 0.0
@@ -204,7 +240,7 @@ def run_page(args, path: str, server_group: int) -> dict:
             "requests_per_second": round(len(latencies) / elapsed, 1), "p50_ms": pct(50), "p95_ms": pct(95),
             "p99_ms": pct(99), "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
             "cpu_ms_per_request": cpu_ms,
-            "cpu_cores_busy": round(sum(cpu_after[n] - cpu_before[n] for n in cpu_before) / elapsed, 2),
+            "cpu_cores_busy": round(sum(cpu_used.values()) / elapsed, 2),
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
