@@ -11,7 +11,7 @@ class RecsysConfig(AppConfig):
 
         from accounts import personal_data
 
-        from . import page_cache, selectors
+        from . import page_cache, receivers, selectors  # noqa: F401 (receivers connect on import)
         from .models import Item
         from .services import history
 
