@@ -7,7 +7,9 @@
 Starts gunicorn on 127.0.0.1 (its own port, --workers/--threads), signs the demo member in once per client,
 warms the Why? cache for the member's top-10, then runs `--clients` keep-alive clients for `--seconds`
 per page, each in a closed loop (next request as soon as the previous answers). Prints and writes to
-var/bench/load-<UTC>.json: requests/s, p50/p95/p99 latency, errors, and the load average before and after.
+var/bench/load-<UTC>.json: requests/s, p50/p95/p99 latency, errors, the load average before and after, and
+where the CPU went: milliseconds of CPU per request in gunicorn (all its processes), in the PostgreSQL
+backends serving this database, in Redis, and in this load generator (read from /proc, so Linux only).
 Targets (issue 20): For you p95 < 100 ms at >= 150 requests/s; Why? (cached) p95 < 300 ms; 0 errors.
 """
 
@@ -34,9 +36,10 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="per page; at most 300")
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients (at most 64)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, help="default: hikmax_site/gunicorn.conf.py's")
+    parser.add_argument("--threads", type=int, help="default: hikmax_site/gunicorn.conf.py's")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--page", choices=("for-you", "why", "both"), default="both")
     parser.add_argument("--username", default="demo")
     parser.add_argument("--password", default="hikmax-demo-member")
     args = parser.parse_args(argv)
@@ -88,6 +91,11 @@ class Session:
 
 
 def start_gunicorn(args) -> subprocess.Popen:
+    if args.workers is None or args.threads is None:  # the production configuration's own sizing
+        config: dict = {}
+        exec((ROOT / "hikmax_site/gunicorn.conf.py").read_text(), config)  # noqa: S102 (our own config file)
+        args.workers = args.workers or config["workers"]
+        args.threads = args.threads or config["threads"]
     env = {**os.environ, "DEBUG": "false"}
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "hikmax_site.wsgi:application", "-c", "hikmax_site/gunicorn.conf.py",
@@ -107,7 +115,83 @@ def start_gunicorn(args) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def run_page(args, path: str) -> dict:
+def _cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds used so far by one process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, process group, command line) of every process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                group = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found.append((int(entry.name), group, command))
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent during a run by gunicorn (its process group), the PostgreSQL backends of our
+    database, Redis and this load generator. Processes are sampled every half second, so a backend that
+    ends mid-run (a persistent connection reaching CONN_MAX_AGE) still counts up to its last sample."""
+
+    def __init__(self, server_group: int):
+        self.server_group = server_group
+        self.database = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0]
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.stop = threading.Event()
+        self.sample(initial=True)
+        self.own_start = time.process_time()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _kind(self, group: int, command: str) -> str | None:
+        if group == self.server_group:
+            return "gunicorn"
+        if self.database and command.startswith("postgres:") and f" {self.database} " in command:
+            return "postgres"
+        if command.startswith("redis-server"):
+            return "redis"
+        return None
+
+    def sample(self, initial: bool = False) -> None:
+        for pid, group, command in _processes():
+            kind = self.kind.get(pid) or self._kind(group, command)
+            if kind is None:
+                continue
+            cpu = _cpu_of(pid)
+            if cpu is None:
+                continue
+            self.kind[pid] = kind
+            self.first.setdefault(pid, cpu if initial else 0.0)  # a process started mid-run counts from 0
+            self.last[pid] = cpu
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def finish(self) -> dict[str, float]:
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+        used = {"gunicorn": 0.0, "postgres": 0.0, "redis": 0.0,
+                "load_generator": time.process_time() - self.own_start}
+        for pid, kind in self.kind.items():
+            used[kind] += self.last[pid] - self.first[pid]
+        return used
+
+
+def run_page(args, path: str, server_group: int) -> dict:
     sessions = []
     for _ in range(args.clients):
         session = Session(args.port)
@@ -137,6 +221,7 @@ def run_page(args, path: str) -> dict:
             errors.extend(failed)
 
     load_before = os.getloadavg()
+    meter = CpuMeter(server_group)
     threads = [threading.Thread(target=client, args=(session,)) for session in sessions]
     began = time.perf_counter()
     for thread in threads:
@@ -144,7 +229,9 @@ def run_page(args, path: str) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
+    cpu_used = meter.finish()
     latencies.sort()
+    cpu_ms = {name: round(1000 * seconds / max(1, len(latencies)), 2) for name, seconds in cpu_used.items()}
 
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))], 1) if latencies else 0.0
@@ -152,6 +239,8 @@ def run_page(args, path: str) -> dict:
     return {"path": path, "clients": args.clients, "seconds": round(elapsed, 1), "requests": len(latencies),
             "requests_per_second": round(len(latencies) / elapsed, 1), "p50_ms": pct(50), "p95_ms": pct(95),
             "p99_ms": pct(99), "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
+            "cpu_ms_per_request": cpu_ms,
+            "cpu_cores_busy": round(sum(cpu_used.values()) / elapsed, 2),
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
@@ -168,8 +257,11 @@ def why_path(args) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     server = start_gunicorn(args)
+    pages = [] if args.page == "why" else ["/for-you/"]
     try:
-        results = [run_page(args, "/for-you/"), run_page(args, why_path(args))]
+        if args.page != "for-you":
+            pages.append(why_path(args))
+        results = [run_page(args, path, server.pid) for path in pages]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -1,6 +1,16 @@
-"""gunicorn settings shared by bin/demo and docker-compose."""
+"""gunicorn settings shared by bin/demo, docker-compose and benchmarks/load.py."""
 
 import logging
+import os
+
+# Sized for the CPU: a cached member page costs ~11 ms of CPU in the worker and waits ~9 times on
+# PostgreSQL and Redis (docs/benchmarks.md); one process per core plus one keeps the cores busy while a
+# worker waits, and 2 threads a worker overlap those waits (more threads only contend for the GIL). Each
+# worker holds its own copy of the active models (TensorFlow), so more workers cost memory.
+# WEB_CONCURRENCY / GUNICORN_THREADS override (set WEB_CONCURRENCY in a container with a CPU quota:
+# os.cpu_count() sees the host's cores).
+workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 2))
 
 
 def post_worker_init(worker):

@@ -82,10 +82,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file-based test database lets a real worker process see the test data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hikmax.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+else:
+    # Persistent connections: opening one per request cost PostgreSQL a new backend process each time.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=300))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection the server dropped is replaced, not used
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Per-process memory by default; production shares one Redis cache between processes (CACHE_URL).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+if _SHARED_CACHE:
+    # Sessions read from the shared cache (written through to the database): one query less per request.
+    # Not with a per-process cache: a sign-out in one process would leave the session alive in the others.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -226,6 +235,9 @@ HIKMAX = {
     # Reverse proxies in front of the site that append to X-Forwarded-For (0: none, the header is ignored).
     "TRUSTED_PROXIES": env.int("HIKMAX_TRUSTED_PROXIES", default=0),
     "SIGNUPS_PER_HOUR": env.int("HIKMAX_SIGNUPS_PER_HOUR", default=5),
+    # Rendered fragments of For you and Why? cached per member, model version, history and catalogue
+    # (recsys.page_cache); only with a cache every process shares, else one process could keep a stale one.
+    "FRAGMENT_CACHE": env.bool("HIKMAX_FRAGMENT_CACHE", default=_SHARED_CACHE),
     # Unpacked artefacts kept in ARTEFACT_CACHE_DIR (least recently used ones beyond this are removed).
     "ARTEFACT_CACHE_ENTRIES": env.int("HIKMAX_ARTEFACT_CACHE_ENTRIES", default=8),
     # Proactive drift alerts: at most one background check per member per DRIFT_ALERT_MINUTES; a check starts

@@ -1,5 +1,3 @@
-import plotly.graph_objects as go
-
 from recsys.charts import to_html
 
 LABEL_CHARS = 22  # longer titles are cut in the axis labels (full title on hover) so the bars keep their room
@@ -14,17 +12,17 @@ def top_contributors(titles: list[str], scores: list[float], *, method_label: st
     strongest = sorted(range(len(scores)), key=lambda i: abs(scores[i]), reverse=True)[:8]  # up or down
     order = sorted(strongest, key=lambda i: scores[i])
     labels = _unique([short_label(titles[i]) for i in order])
-    figure = go.Figure(go.Bar(
-        x=[scores[i] for i in order], y=labels, orientation="h",
-        marker_color=["#1f5fa8" if scores[i] >= 0 else "#a8261f" for i in order],
-        customdata=[titles[i] for i in order], hovertemplate="%{customdata}: %{x:+.3f}<extra></extra>",
-    ))
-    figure.update_layout(title="What pushed it up (blue) or down (red)",
-                         xaxis_title=f"← pushed down · pushed up → ({method_label})",
-                         height=80 + 36 * max(len(order), 1),
-                         yaxis={"automargin": True, "tickfont": {"size": 12}},
-                         xaxis={"zeroline": True, "zerolinecolor": "#444", "automargin": True})
-    return to_html(figure, div_id="top-contributors")
+    spec = {  # the JSON plotly.graph_objects would build, written out (recsys.charts.to_html says why)
+        "data": [{"customdata": [titles[i] for i in order], "hovertemplate": "%{customdata}: %{x:+.3f}<extra></extra>",
+                  "marker": {"color": ["#1f5fa8" if scores[i] >= 0 else "#a8261f" for i in order]},
+                  "orientation": "h", "x": [scores[i] for i in order], "y": labels, "type": "bar"}],
+        "layout": {"title": {"text": "What pushed it up (blue) or down (red)"},
+                   "xaxis": {"title": {"text": f"← pushed down · pushed up → ({method_label})"},
+                             "zeroline": True, "zerolinecolor": "#444", "automargin": True},
+                   "height": 80 + 36 * max(len(order), 1),
+                   "yaxis": {"automargin": True, "tickfont": {"size": 12}}},
+    }
+    return to_html(spec, div_id="top-contributors")
 
 
 def _unique(labels: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ Histories and categories come from recsys.selectors (the only place they are rea
 into what the engine works on: Histories over a model's item indices and a CategoryIndex.
 """
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,23 +44,20 @@ class MemberHistory:
     fingerprint: str
 
 
-def member_history(user, dataset: Dataset, recommender) -> MemberHistory:
-    """The member's active history restricted to the items the model knows, oldest first."""
+def member_history(user, dataset: Dataset, recommender, *, fingerprint: str | None = None) -> MemberHistory:
+    """The member's active history restricted to the items the model knows, oldest first.
+
+    ``fingerprint``: the history's fingerprint when the caller has just computed it (saves two queries)."""
     rows = recsys_selectors.member_history(user, dataset)
     known = [row for row in rows if str(row.item_id) in recommender.index]
     items = np.array([recommender.index.index_of(str(row.item_id)) for row in known], dtype=np.int64)
     weights = np.array([model_weight(row.weight, row.rating) for row in known], dtype=np.float32)
     titles = {int(i): row.item.title for i, row in zip(items, known, strict=True)}
-    return MemberHistory(known, History(items, weights), titles, history_fingerprint(user, dataset))
+    return MemberHistory(known, History(items, weights), titles,
+                         fingerprint or history_fingerprint(user, dataset))
 
 
-def history_fingerprint(user, dataset: Dataset) -> str:
-    """Changes whenever any of the member's interactions is added, removed, excluded, re-weighted or re-rated,
-    or an item is hidden ("Not interested") or shown again: anything that changes their top 10."""
-    rows = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).order_by("pk")
-    state = list(rows.values_list("pk", "state", "weight", "rating"))
-    hidden = sorted(recsys_selectors.not_interested_item_ids(user, dataset))
-    return hashlib.sha256(repr((state, hidden)).encode()).hexdigest()
+history_fingerprint = recsys_selectors.history_fingerprint
 
 
 def model_histories(sequence_ids: Iterable[int], index) -> dict[int, History]:

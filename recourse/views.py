@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from recourse.engine import faithful
 from recsys import charts as recsys_charts
-from recsys import ratings, selectors
+from recsys import page_cache, ratings, selectors
 from recsys.forms import DatasetChoiceForm
 from recsys.models import Interaction, Item, NotInterested
 from recsys.params import parse_id
@@ -35,13 +35,25 @@ def why(request, item_id):
     if dataset is None:
         raise Http404("No dataset has been imported yet.")
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
+    item.dataset = dataset  # the same row: spares a query
     method = request.GET.get("method", "ig")
     try:
-        view = explanations.explain(user=request.user, dataset=dataset, item_id=item.pk, method=method)
+        model, _ = serving.loaded_model(dataset)
+        fingerprint = selectors.history_fingerprint(request.user, dataset)  # read once: it keys every cache below
+
+        def why_context():
+            view = explanations.explain(user=request.user, dataset=dataset, item_id=item.pk, method=method,
+                                        fingerprint=fingerprint)
+            return _why_context(view, item, method)
+
+        # Only a page that was explained is cached, so its key's method is always one of the valid ones.
+        body = page_cache.fragment(
+            request, serving.member_cache_key("why", request.user, dataset, model, fingerprint, item.pk, method),
+            "recourse/_why_body.html", why_context)
     except (explanations.ExplanationError, serving.NoActiveModel) as exc:
         status = 404 if isinstance(exc, explanations.NotRecommended) else 200
         return render(request, "recourse/why_unavailable.html", {"item": item, "message": str(exc)}, status=status)
-    return render(request, "recourse/why.html", _why_context(view, item, method))
+    return render(request, "recourse/why.html", {"item": item, "body": body})
 
 
 PLAIN_METHODS = {"ig": "Contributions", "attention": "Where the model looked", "occlusion": "Leave one out"}
@@ -94,16 +106,25 @@ def for_you(request):
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
     try:
-        recommendations = serving.recommend_for_member(request.user, dataset, n=10)
+        model, _ = serving.loaded_model(dataset)
     except serving.NoActiveModel as exc:
         return render(request, "recourse/for_you.html", {"dataset": dataset, "unavailable": str(exc)})
-    reasons = {}
-    if not recommendations.fallback:
-        reasons = explanations.one_line_reasons(
-            user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items])
+    fingerprint = selectors.history_fingerprint(request.user, dataset)  # read once: it keys every cache below
+
+    def list_context():
+        recommendations = serving.recommend_for_member(request.user, dataset, n=10, fingerprint=fingerprint)
+        reasons = {}
+        if not recommendations.fallback:
+            reasons = explanations.one_line_reasons(
+                user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items],
+                fingerprint=fingerprint)
+        return {"recs": recommendations, "reasons": reasons}
+
+    body = page_cache.fragment(
+        request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),
+        "recourse/_for_you_list.html", list_context)
     return render(request, "recourse/for_you.html", {
-        "dataset": dataset, "recs": recommendations, "reasons": reasons,
-        "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
+        "dataset": dataset, "body": body, "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
     })
 
 

@@ -15,10 +15,18 @@ def _white_template() -> dict:
     return pio.templates["plotly_white"].to_plotly_json()
 
 
-def to_html(figure: go.Figure, *, div_id: str) -> str:
-    """The figure as a <div> + script. The theme is added to the JSON: assigning a named template to
-    the figure deep-copies it each time, which cost ~50 ms per chart on a 2-core machine."""
-    spec = figure.to_plotly_json()
+@functools.cache
+def _colorscale(name: str) -> list:
+    """A named colour scale as the [[position, colour], ...] list Plotly writes into a figure's JSON."""
+    return [list(step) for step in go.scatter.Marker(colorscale=name).to_plotly_json()["colorscale"]]
+
+
+def to_html(figure: go.Figure | dict, *, div_id: str) -> str:
+    """The figure (a Figure, or its plain JSON spec {"data": [...], "layout": {...}}) as a <div> + script.
+    The theme is added to the JSON: assigning a named template to the figure deep-copies it each time,
+    which cost ~50 ms per chart on a 2-core machine. Member pages pass plain specs: building a Figure
+    validates every property (~3 ms a chart) for JSON that is the same."""
+    spec = figure if isinstance(figure, dict) else figure.to_plotly_json()
     spec["layout"] = {**spec["layout"], **HOUSE_LAYOUT, "template": _white_template()}
     return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id, config=CHART_CONFIG,
                        validate=False)
@@ -30,26 +38,18 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
     x = [r.timestamp if ordinal_time else datetime.fromtimestamp(r.timestamp, UTC) for r in rows]
     y = [(r.item.category_list or ["(no category)"])[0] for r in rows]
     text = [f"{r.item.title}" + (" — excluded" if r.state == "excluded" else "") for r in rows]
-    marker = dict(size=10, color="#1f5fa8", line=dict(width=1, color="#ffffff"))
+    marker: dict = {"color": "#1f5fa8", "line": {"color": "#ffffff", "width": 1}, "size": 10}
     if highlight is not None:
-        marker.update(
-            color=[highlight.get(r.pk, 0.0) for r in rows],
-            colorscale="YlOrRd",
-            cmin=0,
-            cmax=1,
-            showscale=True,
-            colorbar=dict(title="Influence"),
-        )
-    figure = go.Figure(
-        go.Scatter(x=x, y=y, mode="markers", text=text, hovertemplate="%{text}<extra></extra>", marker=marker)
-    )
-    figure.update_layout(
-        title="Your history over time",
-        xaxis_title="Step" if ordinal_time else "Date",
-        yaxis_title="Category",
-        height=360,
-    )
-    return to_html(figure, div_id="history-timeline")
+        marker.update(color=[highlight.get(r.pk, 0.0) for r in rows], colorscale=_colorscale("YlOrRd"), cmin=0, cmax=1,
+                      showscale=True, colorbar={"title": {"text": "Influence"}})
+    spec = {
+        "data": [{"hovertemplate": "%{text}<extra></extra>", "marker": marker, "mode": "markers", "text": text,
+                  "x": x, "y": y, "type": "scatter"}],
+        "layout": {"title": {"text": "Your history over time"}, "xaxis": {"title": {"text": "Step" if ordinal_time
+                                                                                   else "Date"}},
+                   "yaxis": {"title": {"text": "Category"}}, "height": 360},
+    }
+    return to_html(spec, div_id="history-timeline")
 
 
 def training_curve(curve: list[dict]) -> str:

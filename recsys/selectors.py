@@ -1,9 +1,10 @@
 """Reads shared by pages, API and services."""
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import FloatField, Q, QuerySet, Value
 
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
 from .ratings import model_weight
@@ -32,7 +33,8 @@ def current_dataset(request) -> Dataset | None:
 
 def active_model(dataset: Dataset) -> TrainedModel | None:
     """The dataset's active model version when it is ready to serve (the registry only activates ready ones)."""
-    return TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY).first()
+    return (TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY)
+            .select_related("dataset").first())
 
 
 def member_history(user, dataset: Dataset) -> QuerySet[Interaction]:
@@ -58,6 +60,24 @@ def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] 
                                     active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
         for pk, item_id, weight, rating, state in rows
     ]
+
+
+def history_fingerprint(user, dataset: Dataset) -> str:
+    """Changes whenever any of the member's interactions is added, removed, excluded, re-weighted or re-rated,
+    or an item is hidden ("Not interested") or shown again: anything that changes their top 10.
+
+    Keys the stored explanations and the cached recommendation lists, so those are never served for a
+    history they were not computed on (a change of history is a change of key; nothing to invalidate)."""
+    rows = (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).order_by()
+            .values_list("pk", "state", "weight", "rating"))
+    hidden = (NotInterested.objects.filter(user=user, item__dataset=dataset, undone_at__isnull=True).order_by()
+              .values_list("item_id", Value(HIDDEN), Value(0.0), Value(None, output_field=FloatField())))
+    both = list(rows.union(hidden, all=True))  # one round trip for both; split again below
+    state = sorted(row for row in both if row[1] != HIDDEN)
+    return hashlib.sha256(repr((state, sorted(row[0] for row in both if row[1] == HIDDEN))).encode()).hexdigest()
+
+
+HIDDEN = "not-interested"  # not an Interaction.State: marks the "Not interested" rows of the query above
 
 
 def sequence_histories(

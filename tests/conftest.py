@@ -16,6 +16,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache(settings):
+    """Each test starts with an empty per-process cache: cached lists are keyed by ids, and on SQLite a
+    rolled-back test's ids come back for another test's members and histories."""
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        from django.core.cache import cache  # here: conftest is imported before Django is set up
+
+        cache.clear()
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username="member", password="a-long-test-password", **extra):

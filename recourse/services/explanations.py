@@ -36,17 +36,20 @@ class ExplanationView:
     rank: int | None = None
 
 
-def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig") -> ExplanationView:
+def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
+            fingerprint: str | None = None) -> ExplanationView:
+    """``fingerprint``: the member's history fingerprint when the caller has just computed it."""
     if method not in METHODS:
         raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
     model, recommender = serving.loaded_model(dataset)
-    mine = member_history(user, dataset, recommender)
+    mine = member_history(user, dataset, recommender, fingerprint=fingerprint)
     if len(mine.history) == 0:
         raise ExplanationError(
             "You have no history the model knows yet, so your recommendations are the most popular items "
             "and there is nothing personal to explain."
         )
-    recommendations = serving.recommend_for_member(user, dataset, n=10)
+    recommendations = serving.recommend_for_member(user, dataset, n=10, fingerprint=mine.fingerprint,
+                                                   loaded=(model, recommender))
     rank = next((rec.rank for rec in recommendations.items if rec.item.pk == item_id), None)
     if rank is None:
         raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
@@ -172,19 +175,24 @@ def _save_row(user, model, item_id, method, mine, attribution, details) -> Expla
     return row
 
 
-def one_line_reasons(*, user, dataset: Dataset, items: list[Item]) -> dict[int, str]:
+def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: str | None = None) -> dict[int, str]:
     """'Because you watched X and Y' for each recommended item, naming only interactions whose removal
     lowers that item (one batched IG pass, then one batched re-scoring of every candidate removal).
 
-    Cached per member, model version, history and items.
+    Cached per member, model version, history fingerprint (pass ``fingerprint`` when it was just computed)
+    and items; the history itself is read only when the reasons have to be computed.
     """
-    model, recommender = serving.loaded_model(dataset)
-    mine = member_history(user, dataset, recommender)
-    if len(mine.history) == 0 or not items:
+    if not items:
         return {}
-    key = f"reasons:{user.pk}:{model.pk}:{mine.fingerprint}:{','.join(str(item.pk) for item in items)}"
+    model, recommender = serving.loaded_model(dataset)
+    fingerprint = fingerprint or selectors.history_fingerprint(user, dataset)
+    key = serving.member_cache_key("reasons", user, dataset, model, fingerprint,
+                                   ",".join(str(item.pk) for item in items))
     reasons = cache.get(key)
     if reasons is None:
+        mine = member_history(user, dataset, recommender, fingerprint=fingerprint)
+        if len(mine.history) == 0:
+            return {}
         targets = [recommender.index.index_of(str(item.pk)) for item in items]
         attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
         exclude = never_recommended_mask(user, dataset, recommender)

@@ -3,6 +3,8 @@
 import threading
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
+
 from recsys import selectors
 from recsys.ml.pipeline import TrainedRecommender
 from recsys.models import Dataset, Item, TrainedModel
@@ -53,25 +55,57 @@ def loaded_model(dataset: Dataset):
         return model, _loaded[dataset.pk][1]
 
 
-def recommend_for_member(user, dataset: Dataset, *, n: int = 10,
-                         changes: dict[int, float] | None = None) -> MemberRecommendations:
+LIST_CACHE_SECONDS = 24 * 3600
+
+
+def member_cache_key(kind: str, user, dataset: Dataset, model: TrainedModel, fingerprint: str, *extra) -> str:
+    """A cache key for something computed from one member's history by one model version.
+
+    The history fingerprint (``selectors.history_fingerprint``) changes with every change of the history
+    or of what the member is not interested in, and a new model version is a new ``model.pk``: an entry
+    is never read for a state it was not computed on, so nothing has to be invalidated.
+    """
+    tail = ":".join(str(part) for part in extra)
+    return f"hikmax:{kind}:{user.pk}:{dataset.pk}:{model.pk}:{fingerprint}:{tail}"
+
+
+def recommend_for_member(user, dataset: Dataset, *, n: int = 10, changes: dict[int, float] | None = None,
+                         fingerprint: str | None = None, loaded: tuple | None = None) -> MemberRecommendations:
     """The member's top-n: what For you shows, and (with ``changes``) what a fix's preview shows.
 
     Never recommends an item of the history (removed ones included) nor one the member is not interested in.
+    Without ``changes`` the list is cached per member, model version and history fingerprint (pass
+    ``fingerprint`` when it was just computed, and ``loaded``, ``loaded_model``'s answer, when it was just
+    asked); the Item rows are always read afresh.
     """
-    model, recommender = loaded_model(dataset)
-    entries = selectors.member_history_entries(user, dataset, changes=changes)
-    hidden = [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
-    [result] = recommender.recommend([entries], n=n, exclude=[hidden])
-    items = Item.objects.in_bulk([int(key) for key in result.items])
-    unknown = [int(key) for key in result.unknown_items]  # usually none: skip building the query (~0.3 ms)
+    model, recommender = loaded or loaded_model(dataset)
+    if changes:
+        ranked = _rank(user, dataset, recommender, n=n, changes=changes)
+    else:
+        key = member_cache_key("recs", user, dataset, model,
+                               fingerprint or selectors.history_fingerprint(user, dataset), n)
+        ranked = cache.get(key)
+        if ranked is None:
+            ranked = _rank(user, dataset, recommender, n=n, changes=None)
+            cache.set(key, ranked, timeout=LIST_CACHE_SECONDS)
+    items = Item.objects.in_bulk([pk for pk, _ in ranked["items"]])
+    unknown = ranked["unknown"]  # usually none: skip building the query (~0.3 ms)
     ignored = list(Item.objects.filter(pk__in=unknown).order_by("title")) if unknown else []
     return MemberRecommendations(
         model=model,
-        items=[RecommendedItem(rank, items[int(key)], score) for rank, (key, score)
-               in enumerate(zip(result.items, result.scores, strict=True), start=1)],
-        fallback=result.fallback, ignored=ignored, truncated=result.truncated,
+        items=[RecommendedItem(rank, items[pk], score) for rank, (pk, score) in enumerate(ranked["items"], start=1)],
+        fallback=ranked["fallback"], ignored=ignored, truncated=ranked["truncated"],
     )
+
+
+def _rank(user, dataset: Dataset, recommender, *, n: int, changes: dict[int, float] | None) -> dict:
+    """The model's top-n for the member's history (with ``changes``), as plain data that can be cached."""
+    entries = selectors.member_history_entries(user, dataset, changes=changes)
+    hidden = [str(pk) for pk in selectors.not_interested_item_ids(user, dataset)]
+    [result] = recommender.recommend([entries], n=n, exclude=[hidden])
+    return {"items": [(int(key), float(score)) for key, score in zip(result.items, result.scores, strict=True)],
+            "unknown": [int(key) for key in result.unknown_items],
+            "fallback": bool(result.fallback), "truncated": bool(result.truncated)}
 
 
 def warm_up_recommenders() -> list[str]:
