@@ -30,6 +30,8 @@ from recsys.ml.sequences import Sequences
 
 FULL_SOFTMAX_MAX_ITEMS = 12_000  # where a full-softmax step costs ~4.7x a sampled one (docs/benchmarks.md)
 FULL_SOFTMAX_FIXED_MS, FULL_SOFTMAX_MS_PER_ITEM, SAMPLED_STEP_MS = 450.0, 0.17, 520.0  # measured, d = 128
+NEGATIVE_SAMPLING_LOSSES = ("sampled", "gbce")
+NEGATIVES = 1000  # shared by a batch; the sampled step cost was measured with this many (docs/benchmarks.md)
 MIN_MAX_LEN, MAX_MAX_LEN = 50, 200
 DENSE_MIN_INTERACTIONS = 500_000
 DENSE_MIN_DENSITY = 0.01
@@ -73,6 +75,9 @@ def choose_config(architecture: str, given: Mapping[str, Any], profile: DataProf
         choices["max_len"] = _max_len(profile)
     for name, value in ARCHITECTURE_DEFAULTS.get(architecture, {}).items():
         choices[name] = (value, f"{value}: tuned for {architecture} on MovieLens-100K (docs/tuning-ml100k.md)")
+    loss = given.get("loss", choices["loss"][0])
+    if loss in NEGATIVE_SAMPLING_LOSSES:
+        choices["num_sampled"] = _negatives(loss)
     chosen = {name: choice for name, choice in choices.items() if name not in given}
     if "heads" in chosen and given.get("hidden", chosen.get("hidden", (0,))[0]) % chosen["heads"][0]:
         chosen["heads"] = (1, "1: the given width is odd")
@@ -87,6 +92,20 @@ def _loss(profile: DataProfile) -> tuple[str, str]:
     return "sampled", (
         f"sampled: {profile.items:,} items > {FULL_SOFTMAX_MAX_ITEMS:,}; a full-softmax step would cost about "
         f"{_full_softmax_cost_ratio(profile.items):.0f}x a sampled one"
+    )
+
+
+def _negatives(loss: str) -> tuple[int, str]:
+    shared = "negatives shared by each batch"
+    if loss == "gbce":
+        return NEGATIVES, (
+            f"{NEGATIVES}: {shared} for gBCE (gSASRec: Petrov & Macdonald 2023 use 256 negatives per "
+            "positive, calibration t = 0.75, the default gbce_t)"
+        )
+    return NEGATIVES, (
+        f"{NEGATIVES}: {shared}, drawn from the sampling proposal and log-Q corrected; SASRec needs many "
+        "negatives, not its original one (Klenitskiy & Vasilev 2023 sample 3,000), and a step costs about "
+        "the same at any catalogue size"
     )
 
 
