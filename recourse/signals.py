@@ -1,7 +1,8 @@
 from django.dispatch import receiver
 
-from recsys.signals import model_trained
+from recsys.signals import interactions_added, model_trained
 
+from .services import alerts
 from .services.context import start_calibration
 
 
@@ -9,3 +10,8 @@ from .services.context import start_calibration
 def calibrate_new_model(sender, model, **kwargs):
     if model.dataset.has_categories:
         start_calibration(model)
+
+
+@receiver(interactions_added)
+def check_for_drift_soon(sender, dataset, user_ids, **kwargs):
+    alerts.note_arrivals(dataset=dataset, user_ids=user_ids)

@@ -13,7 +13,7 @@ from recsys.models import Dataset, InteractionSequence, Job, TrainedModel
 
 REFERENCE_USERS = 200
 _lock = threading.Lock()
-_categories: dict[str, CategoryIndex] = {}  # model artefact path -> categories over its item index
+_categories: dict[str, CategoryIndex] = {}  # model artefact name -> categories over its item index
 
 
 class DriftUnavailable(Exception):

@@ -15,6 +15,7 @@ from recourse.selectors import member_history, model_histories
 from recsys.models import Dataset, Interaction, InteractionSequence
 from recsys.services.serving import loaded_model
 
+from . import never_flag
 from .context import DriftUnavailable, categories_for, drift_calibration
 
 
@@ -62,11 +63,12 @@ def check_drift(*, user, dataset: Dataset) -> DriftCheck:
     by_id = {row.pk: row for row in mine.interactions}
     scores = dict(zip(result.interaction_ids, result.drift_scores, strict=True))
     top = max([*scores.values(), 1e-9])
-    return DriftCheck(
+    check = DriftCheck(
         result=result, narrative=narratives.drift_narrative(report, mine.titles),
         flagged=[by_id[pk] for pk in flagged_ids], scores=scores,
         heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions, **metrics,
     )
+    return never_flag.respect(check, user=user, dataset=dataset)  # "Don't flag this again" (issue 19 item 5)
 
 
 def _category_metrics(network, history: History, flagged: np.ndarray, categories) -> dict:
