@@ -99,8 +99,8 @@ def _negatives(loss: str) -> tuple[int, str]:
     shared = "negatives shared by each batch"
     if loss == "gbce":
         return NEGATIVES, (
-            f"{NEGATIVES}: {shared} for gBCE (gSASRec: Petrov & Macdonald 2023 use 256 negatives per "
-            "positive, calibration t = 0.75, the default gbce_t)"
+            f"{NEGATIVES}: {shared}, drawn uniformly, for gBCE (gSASRec: Petrov & Macdonald 2023 use 256 "
+            "uniform negatives per positive, calibration t = 0.75, the default gbce_t)"
         )
     return NEGATIVES, (
         f"{NEGATIVES}: {shared}, drawn from the sampling proposal and log-Q corrected; SASRec needs many "

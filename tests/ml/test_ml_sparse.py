@@ -166,3 +166,12 @@ def test_negatives_are_listed_only_for_the_losses_that_sample_them():
     assert "gSASRec" in gbce.auto["num_sampled"] and "loss" not in gbce.auto
     given = choose_config("sasrec", {"num_sampled": 3000}, profile(items=50_000))
     assert given.num_sampled == 3000 and "num_sampled" not in given.auto
+
+
+@pytest.mark.parametrize(("loss", "uniform"), [("gbce", True), ("sampled", False)])
+def test_gbce_draws_uniform_negatives_the_sampled_softmax_popular_ones(toy_data, loss, uniform):
+    model = build_model("sasrec", tiny_config(len(toy_data.index), loss=loss, num_sampled=8))
+    trainer = training.Trainer(model)
+    trainer._set_proposal(toy_data.split.train)
+    log_q = trainer._log_proposal.numpy()[1:]
+    assert np.allclose(log_q, log_q[0]) == uniform
