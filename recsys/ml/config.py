@@ -35,7 +35,7 @@ class ModelConfig:
     loss: str = "full"  # "full" softmax over the catalogue, "sampled" softmax or "gbce" (gSASRec)
     num_sampled: int = 1000  # negatives shared by a batch when loss is "sampled" or "gbce"
     gbce_t: float = 0.75  # gBCE calibration t (Petrov & Macdonald 2023): 0 = plain BCE, 1 = fully calibrated
-    sampling_proposal: str = "popularity"  # proposal Q of sampled negatives (log-Q corrected)
+    sampling_proposal: str = "popularity"  # proposal Q of sampled negatives (log-Q corrected); gbce: uniform
     proposal_power: float = 0.75  # Q(i) proportional to count(i) ** power
     kernel_size: int = 3  # TCN convolution width
     dilations: list[int] = field(default_factory=lambda: [1, 4])  # TCN, per block: d then 2d

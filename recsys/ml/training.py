@@ -193,7 +193,9 @@ class Trainer:
 
     def _set_proposal(self, train: Sequences) -> None:
         counts = item_counts(train, self.config.num_items)
-        if self.config.sampling_proposal == "uniform":
+        if self.config.sampling_proposal == "uniform" or self.config.loss == "gbce":
+            # gBCE has no log-Q term: its calibration assumes uniform negatives (gSASRec samples them so);
+            # popularity-drawn negatives would teach it that popular items are unlikely.
             counts = np.ones_like(counts)
         proposal = (counts + 1.0) ** self.config.proposal_power  # +1: never-seen items stay reachable
         proposal[0] = 0.0

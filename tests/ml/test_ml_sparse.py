@@ -101,11 +101,11 @@ def test_small_catalogue_gets_the_full_softmax_large_one_the_sampled_softmax():
     assert f"{FULL_SOFTMAX_MAX_ITEMS + 1:,} items" in large.auto["loss"]
 
 
-def test_window_follows_the_median_history_within_bounds():
+def test_window_is_short_for_short_histories_and_long_for_long_ones():
     assert choose_config("sasrec", {}, profile(median_length=9)).max_len == 50
-    assert choose_config("sasrec", {}, profile(median_length=65)).max_len == 70
-    assert choose_config("sasrec", {}, profile(median_length=900)).max_len == 200
-    assert "median training history 65" in choose_config("sasrec", {}, profile(median_length=65)).auto["max_len"]
+    assert choose_config("sasrec", {}, profile(median_length=50)).max_len == 50
+    assert choose_config("sasrec", {}, profile(median_length=63)).max_len == 200
+    assert "median 63" in choose_config("sasrec", {}, profile(median_length=63)).auto["max_len"]
     assert "max_len" not in choose_config("gru4rec", {}, profile()).auto
 
 
@@ -156,3 +156,22 @@ def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="loss must be one of"):
         tiny_config(10, loss="bpr")
 
+
+
+def test_negatives_are_listed_only_for_the_losses_that_sample_them():
+    large = choose_config("sasrec", {}, profile(items=FULL_SOFTMAX_MAX_ITEMS + 1))
+    assert large.loss == "sampled" and large.num_sampled == 3000 and "log-Q" in large.auto["num_sampled"]
+    assert "num_sampled" not in choose_config("sasrec", {}, profile(items=FULL_SOFTMAX_MAX_ITEMS)).auto
+    gbce = choose_config("sasrec", {"loss": "gbce"}, profile())
+    assert "gSASRec" in gbce.auto["num_sampled"] and "loss" not in gbce.auto and gbce.num_sampled == 1000
+    given = choose_config("sasrec", {"num_sampled": 500}, profile(items=50_000))
+    assert given.num_sampled == 500 and "num_sampled" not in given.auto
+
+
+@pytest.mark.parametrize(("loss", "uniform"), [("gbce", True), ("sampled", False)])
+def test_gbce_draws_uniform_negatives_the_sampled_softmax_popular_ones(toy_data, loss, uniform):
+    model = build_model("sasrec", tiny_config(len(toy_data.index), loss=loss, num_sampled=8))
+    trainer = training.Trainer(model)
+    trainer._set_proposal(toy_data.split.train)
+    log_q = trainer._log_proposal.numpy()[1:]
+    assert np.allclose(log_q, log_q[0]) == uniform
