@@ -103,7 +103,7 @@ def trained_world_model(django_db_setup, django_db_blocker, tmp_path_factory) ->
         dataset = build_rows(member)
         try:
             model = train_now(dataset, **HYPERPARAMETERS)
-            context.calibrate(model, serving.loaded_model(dataset)[1])
+            context.calibrate_all(model, serving.loaded_model(dataset)[1])
             model.refresh_from_db()
             kept = tmp_path_factory.mktemp("loop-model") / "artefact"
             shutil.copytree(model.artefact_path, kept)
