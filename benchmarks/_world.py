@@ -26,6 +26,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -202,16 +203,26 @@ def ensure_members(dataset):
     return ensure_members(dataset)
 
 
-def ensure_model(dataset, epochs: int, train_minutes: float):
-    from django.conf import settings
+def _stored(name: str) -> bool:
+    from recsys.services import artefacts
 
+    try:
+        artefacts.content_hash(name)
+    except artefacts.ArtefactMissing:
+        return False
+    return artefacts.storage().exists(name)
+
+
+def ensure_model(dataset, epochs: int, train_minutes: float):
     from recsys.ml.pipeline import train_recommender
     from recsys.models import TrainedModel
     from recsys.selectors import sequence_histories
+    from recsys.services import artefacts
+    from recsys.services.registry import artefact_prefix
     from recsys.services.training import data_snapshot
 
     model = TrainedModel.objects.filter(dataset=dataset, is_active=True, status=TrainedModel.Status.READY).first()
-    if model is not None and Path(model.artefact_path).exists():
+    if model is not None and _stored(model.artefact_path):
         return model
     log("Reading histories for training")
     histories = sequence_histories(dataset=dataset)
@@ -222,7 +233,7 @@ def ensure_model(dataset, epochs: int, train_minutes: float):
     deadline = time.monotonic() + 60 * train_minutes
     started = time.monotonic()
 
-    def on_epoch(epoch, loss, valid, seconds):
+    def on_epoch(epoch, loss, valid, seconds, *_):
         ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
         log(f"  epoch {epoch}/{epochs}: loss {loss:.4f}{ndcg} ({seconds:.0f} s; load {load_average()})")
 
@@ -230,12 +241,13 @@ def ensure_model(dataset, epochs: int, train_minutes: float):
     trained = train_recommender(histories, "sasrec", config, on_epoch=on_epoch,
                                 should_stop=lambda: time.monotonic() > deadline)
     seconds = time.monotonic() - started
-    artefact = Path(settings.ARTEFACT_ROOT) / f"model-{row.pk}"
-    trained.save(artefact)
+    with tempfile.TemporaryDirectory() as scratch:
+        trained.save(Path(scratch) / "model")
+        artefact = artefacts.save_directory(artefact_prefix(row.pk), Path(scratch) / "model")
     result = trained.training_result.to_dict()
     TrainedModel.objects.filter(dataset=dataset, is_active=True).update(is_active=False)
     TrainedModel.objects.filter(pk=row.pk).update(
-        status=TrainedModel.Status.READY, is_active=True, artefact_path=str(artefact), data_snapshot=snapshot,
+        status=TrainedModel.Status.READY, is_active=True, artefact_path=artefact, data_snapshot=snapshot,
         training_curve=result["curve"], device=trained.training_result.device, training_seconds=seconds,
         hyperparameters=trained.model.config.to_dict(),
         metrics={"note": "benchmark model: few epochs, validation only", "best_valid": result.get("best_valid")},

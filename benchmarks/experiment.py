@@ -1,7 +1,7 @@
 """Time (and record) the population drift/recourse experiment end to end on a real database.
 
     createdb -h 127.0.0.1 -U postgres hikmax_exp
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hikmax_exp ARTEFACT_ROOT=var/exp-artefacts \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hikmax_exp MEDIA_ROOT=var/exp-media \
       .venv/bin/python benchmarks/experiment.py --synthetic-ml1m --arch sasrec --max-len 200 --epochs 1 \
       --users 500 --out var/exp/ml1m-sasrec.json
 

@@ -8,11 +8,9 @@ finished work is never repeated. A retrain whose worker dies is redelivered by t
 
 import json
 import socket
-from pathlib import Path
 
 import numpy as np
 from celery import group
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -24,6 +22,7 @@ from recsys import jobs
 from recsys.ml.config import ModelConfig
 from recsys.models import Dataset, Job, TrainingExclusion
 from recsys.selectors import sequence_histories
+from recsys.services import artefacts
 
 JOB_KIND = "deletion_diagnostics"
 MAX_SEEDS = 10
@@ -59,7 +58,7 @@ def start_run(
             seeds=list(range(seeds)), sample_seed=sample_seed, evaluated_users=data.evaluated_users,
             created_by=owner,
         )
-        run.data_path = str(_write_histories(run, histories))
+        run.data_path = _write_histories(run, histories)
         entities = [("none", "")] + [("user", u) for u in sampled_users] + [("item", i) for i in sampled_items]
         Retrain.objects.bulk_create(Retrain(run=run, kind=kind, key=key, seed=seed)
                                     for kind, key in entities for seed in run.seeds)
@@ -86,18 +85,19 @@ def _sample(rng: np.random.Generator, keys: list[str], count: int) -> list[str]:
     return [keys[i] for i in sorted(chosen)]
 
 
-def _write_histories(run: DiagnosticRun, histories: dict) -> Path:
-    folder = Path(settings.VAR_DIR) / "diagnostics"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"run-{run.pk}.json"
-    path.write_text(json.dumps(histories))
-    return path
+def data_prefix(run_id: int) -> str:
+    return f"diagnostics/run-{run_id}"
+
+
+def _write_histories(run: DiagnosticRun, histories: dict) -> str:
+    """Store the run's histories through the storage API: retrains run on workers of any machine."""
+    return artefacts.save_bytes(data_prefix(run.pk), json.dumps(histories).encode(), ".json")
 
 
 def run_data(run: DiagnosticRun) -> DiagnosticData:
-    """The run's data, read once per worker process."""
+    """The run's data, read from the storage once per worker process."""
     if run.data_path not in _data_cache:
-        histories = json.loads(Path(run.data_path).read_text())
+        histories = json.loads(artefacts.read_bytes(run.data_path))
         _data_cache[run.data_path] = DiagnosticData.from_histories(
             {user: [tuple(entry) for entry in entries] for user, entries in histories.items()})
     return _data_cache[run.data_path]

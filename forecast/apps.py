@@ -9,6 +9,6 @@ class ForecastConfig(AppConfig):
         # Models are loaded only once apps are ready, so the registration is imported here.
         from accounts import personal_data
 
-        from . import selectors
+        from . import receivers, selectors  # noqa: F401 (receivers connect on import)
 
         personal_data.register("forecast", export=selectors.export_for_user, models=selectors.EXPORTED_MODELS)

@@ -15,6 +15,7 @@ from forecast.engine.card import governance_card
 from forecast.models import EmergingTitle, Forecaster
 from recsys import jobs
 from recsys.models import Dataset, Interaction, Job
+from recsys.services import artefacts
 
 ProgressFn = Any
 
@@ -107,12 +108,17 @@ def _explanation(run, item_id) -> dict:
 
 
 def _save_artefacts(forecaster: Forecaster, run) -> None:
+    """Store the pipelines and the card through the storage API (each one complete write); a re-run's new files
+    replace what an earlier, failed run of the same version stored."""
+    previous = [field.name for field in (forecaster.artefact, forecaster.card) if field.name]
     buffer = io.BytesIO()
     joblib.dump({"pipelines": run.pipelines, "sentiment": run.sentiment, "feature_names": run.feature_names,
                  "settings": forecaster.settings}, buffer, compress=3)
     forecaster.artefact.save("model.joblib", ContentFile(buffer.getvalue()), save=False)
     card = governance_card(run.report, name=str(forecaster), dataset=forecaster.dataset.title)
     forecaster.card.save("governance-card.html", ContentFile(card.encode()), save=False)
+    stale = [name for name in previous if name not in (forecaster.artefact.name, forecaster.card.name)]
+    artefacts.delete_after_commit(stale)
 
 
 @transaction.atomic

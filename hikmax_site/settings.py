@@ -69,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recourse.context_processors.drift_alert",
             ],
         },
     },
@@ -121,14 +122,38 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
 ]
+# Every artefact (trained models, diagnostics inputs, uploaded dataset files, forecasters) goes through the
+# default storage: the local filesystem (MEDIA_ROOT) on the embedded default; with S3_BUCKET set, an
+# S3-compatible store (MinIO in docker-compose.yml) that workers on several machines share.
+S3_BUCKET = env("S3_BUCKET", default="")
+if S3_BUCKET:
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env("S3_ENDPOINT_URL", default="") or None,  # e.g. http://minio:9000
+            "access_key": env("S3_ACCESS_KEY", default="") or None,  # else boto3's own lookup (env, role)
+            "secret_key": env("S3_SECRET_KEY", default="") or None,
+            "region_name": env("S3_REGION", default="us-east-1"),
+            "location": env("S3_PREFIX", default=""),
+            "addressing_style": env("S3_ADDRESSING_STYLE", default="path"),  # MinIO serves path-style
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    DEFAULT_STORAGE = {"BACKEND": "hikmax_site.storage.AtomicFileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {"BACKEND": "hikmax_site.storage.HashedStaticFiles"},
 }
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
-ARTEFACT_ROOT = Path(env("ARTEFACT_ROOT", default=str(VAR_DIR / "artefacts")))
+# This machine's unpacked copies of stored artefacts (Keras loads weights from local files), by content hash.
+ARTEFACT_CACHE_DIR = Path(env("ARTEFACT_CACHE_DIR", default=str(VAR_DIR / "artefact-cache")))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -187,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recsys.tasks.reap_stale_jobs",
         "schedule": env.float("HIKMAX_REAP_EVERY_SECONDS", default=60.0),
     },
+    "drift-alert-sweep": {
+        "task": "recourse.tasks.sweep_drift_alerts",
+        "schedule": env.float("HIKMAX_DRIFT_ALERT_SWEEP_SECONDS", default=60.0),
+    },
 }
 
 HIKMAX = {
@@ -197,6 +226,12 @@ HIKMAX = {
     # Reverse proxies in front of the site that append to X-Forwarded-For (0: none, the header is ignored).
     "TRUSTED_PROXIES": env.int("HIKMAX_TRUSTED_PROXIES", default=0),
     "SIGNUPS_PER_HOUR": env.int("HIKMAX_SIGNUPS_PER_HOUR", default=5),
+    # Unpacked artefacts kept in ARTEFACT_CACHE_DIR (least recently used ones beyond this are removed).
+    "ARTEFACT_CACHE_ENTRIES": env.int("HIKMAX_ARTEFACT_CACHE_ENTRIES", default=8),
+    # Proactive drift alerts: at most one background check per member per DRIFT_ALERT_MINUTES; a check starts
+    # DRIFT_ALERT_SETTLE_SECONDS after the first new interaction, so a burst of arrivals is checked once.
+    "DRIFT_ALERT_MINUTES": env.float("HIKMAX_DRIFT_ALERT_MINUTES", default=10.0),
+    "DRIFT_ALERT_SETTLE_SECONDS": env.float("HIKMAX_DRIFT_ALERT_SETTLE_SECONDS", default=30.0),
 }
 
 LOGGING = {
@@ -207,5 +242,5 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"}},
 }
 
-for path in (VAR_DIR, MEDIA_ROOT, ARTEFACT_ROOT, STATIC_ROOT):
+for path in (VAR_DIR, MEDIA_ROOT, ARTEFACT_CACHE_DIR, STATIC_ROOT):
     path.mkdir(parents=True, exist_ok=True)

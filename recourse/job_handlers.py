@@ -5,7 +5,7 @@ from recsys.models import Dataset, TrainedModel
 from recsys.services import serving
 
 from .models import Experiment
-from .services import context, experiments, explanations
+from .services import alerts, context, experiments, explanations
 
 
 @jobs.register("explain_members", queue="xai")
@@ -43,3 +43,8 @@ def calibrate_drift(job, progress):
                            "false_alarm_rate": calibration.false_alarm_rate,
                            "flag_threshold": calibration.flag_threshold, "ads_cutoff": calibration.ads_cutoff}
     return result
+
+
+@jobs.register(alerts.JOB_KIND, queue="xai")
+def drift_alerts(job, progress):
+    return alerts.check_due(dataset=Dataset.objects.get(pk=job.params["dataset_id"]), progress=progress)

@@ -143,3 +143,88 @@ class Experiment(models.Model):
 
     def __str__(self):
         return f"{self.name} on {self.dataset}"
+
+
+class DriftWatch(models.Model):
+    """Proactive drift checks of one member in one dataset: new interactions not checked yet and the rate limit.
+
+    ``arrivals`` counts batches of new interactions; a check covers those counted when it started
+    (``checked_arrivals``), so interactions arriving during a check are checked next time.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drift_watches")
+    dataset = models.ForeignKey("recsys.Dataset", on_delete=models.CASCADE, related_name="+")
+    arrivals = models.PositiveIntegerField(default=0)
+    checked_arrivals = models.PositiveIntegerField(default=0)
+    pending_since = models.DateTimeField(null=True, blank=True, help_text="First arrival not checked yet")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["pending_since", "pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "dataset"], name="drift_watch_once_per_member")]
+
+    def __str__(self):
+        return f"Drift watch of {self.user} in {self.dataset_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.arrivals > self.checked_arrivals
+
+
+class DriftAlert(models.Model):
+    """A proactive notice: a background drift check found interactions pulling the member's recommendations off
+    their taste. At most one open (neither dismissed nor closed) per member and dataset."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drift_alerts")
+    dataset = models.ForeignKey("recsys.Dataset", on_delete=models.CASCADE, related_name="+")
+    drift_result = models.ForeignKey(DriftResult, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    flagged_interaction_ids = models.JSONField(default=list, help_text="What pulled them, most suspicious first")
+    narrative = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dataset"], name="one_open_drift_alert_per_member",
+                                    condition=models.Q(dismissed_at__isnull=True, closed_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"Drift alert for {self.user} ({self.state})"
+
+    @property
+    def state(self) -> str:
+        if self.dismissed_at:
+            return "dismissed"
+        return "closed" if self.closed_at else "open"
+
+
+class NeverFlag(models.Model):
+    """A member's "Don't flag this again" on one interaction: drift checks never flag it (until undone).
+
+    Undo sets ``undone_at``; the row stays as a record of the choice.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="never_flags")
+    interaction = models.ForeignKey("recsys.Interaction", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "interaction"], condition=models.Q(undone_at__isnull=True),
+                                    name="never_flag_once_per_interaction"),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: don't flag interaction {self.interaction_id}"
+
+    @property
+    def is_undone(self) -> bool:
+        return self.undone_at is not None

@@ -7,8 +7,10 @@ into what the engine works on: Histories over a model's item indices and a Categ
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
+from django.db.models import F, Q
 
 from recourse.engine.alignment import CategoryIndex
 from recourse.engine.sequences import History, as_history
@@ -17,7 +19,16 @@ from recsys.models import Dataset, Interaction, Item
 from recsys.ratings import model_weight
 from recsys.selectors import watched_at
 
-from .models import DriftResult, Experiment, Explanation, ExplanationFeedback, RecourseResult
+from .models import (
+    DriftAlert,
+    DriftResult,
+    DriftWatch,
+    Experiment,
+    Explanation,
+    ExplanationFeedback,
+    NeverFlag,
+    RecourseResult,
+)
 
 
 @dataclass
@@ -69,12 +80,83 @@ def category_index(dataset: Dataset, index) -> CategoryIndex:
     return CategoryIndex.of_items([by_pk.get(int(key), []) for key in index.keys])
 
 
+# --- proactive drift alerts ---------------------------------------------------------------------------
+
+
+def never_flag_interaction_ids(user, dataset: Dataset) -> set[int]:
+    """The member's interactions in this dataset they asked drift checks never to flag (not undone)."""
+    return set(NeverFlag.objects.filter(user=user, interaction__sequence__dataset=dataset, undone_at__isnull=True)
+               .values_list("interaction_id", flat=True))
+
+
+def never_flags_of(user):
+    """Every "Don't flag this again" of the member, newest first, with titles (My corrections)."""
+    return NeverFlag.objects.filter(user=user).select_related("interaction__item", "interaction__sequence__dataset")
+
+
+def open_alert_row(user, dataset: Dataset) -> DriftAlert | None:
+    return DriftAlert.objects.filter(user=user, dataset=dataset, dismissed_at__isnull=True,
+                                     closed_at__isnull=True).first()
+
+
+@dataclass
+class AlertNotice:
+    """An open drift alert as the member's pages show it: what still pulls them, oldest alert data dropped."""
+
+    alert: DriftAlert
+    flagged: list[Interaction]  # still active, not marked "Don't flag this again"; most suspicious first
+
+
+def open_drift_alert(user, dataset: Dataset | None) -> AlertNotice | None:
+    """The member's open alert in this dataset, naming only interactions that still pull (none: no notice)."""
+    if dataset is None or not getattr(user, "is_authenticated", False):
+        return None
+    alert = open_alert_row(user, dataset)
+    if alert is None or _checked_clean_since(user, dataset, alert):
+        return None
+    ids = [pk for pk in alert.flagged_interaction_ids if isinstance(pk, int)]
+    rows = Interaction.objects.filter(pk__in=ids, sequence__user=user).active().select_related("item").in_bulk()
+    muted = never_flag_interaction_ids(user, dataset)
+    flagged = [rows[pk] for pk in ids if pk in rows and pk not in muted]
+    return AlertNotice(alert, flagged) if flagged else None
+
+
+def _checked_clean_since(user, dataset: Dataset, alert: DriftAlert) -> bool:
+    """The member's own latest drift check, run after the alert was last updated, found no drift."""
+    latest = (DriftResult.objects.filter(user=user, trained_model__dataset=dataset, created_at__gt=alert.updated_at)
+              .order_by("-created_at").values_list("drift", flat=True).first())
+    return latest is False
+
+
+def dismissed_flagged_ids(user, dataset: Dataset) -> set[int]:
+    """Interactions named by alerts the member dismissed: a later alert naming only these is not raised."""
+    lists = DriftAlert.objects.filter(user=user, dataset=dataset, dismissed_at__isnull=False).values_list(
+        "flagged_interaction_ids", flat=True)
+    return {pk for ids in lists for pk in ids}
+
+
+def due_drift_watches(dataset: Dataset, checked_before: datetime):
+    """Members of the dataset with interactions not checked yet whose last check is older than the rate limit."""
+    return (DriftWatch.objects.filter(dataset=dataset, arrivals__gt=F("checked_arrivals"))
+            .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lte=checked_before))
+            .select_related("user", "dataset"))
+
+
+def datasets_with_due_watches(checked_before: datetime) -> list[int]:
+    return sorted(set(DriftWatch.objects.filter(arrivals__gt=F("checked_arrivals"))
+                      .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lte=checked_before))
+                      .values_list("dataset_id", flat=True)))
+
+
 EXPORTED_MODELS = {
     "recourse.Explanation": "explanations",
     "recourse.ExplanationFeedback": "explanation_feedback",
     "recourse.DriftResult": "drift_checks",
     "recourse.RecourseResult": "corrections",
     "recourse.Experiment": "experiments",
+    "recourse.DriftAlert": "drift_alerts",
+    "recourse.DriftWatch": "drift_alert_checks",
+    "recourse.NeverFlag": "never_flag",
 }
 
 
@@ -101,6 +183,36 @@ def export_for_user(user) -> dict:
              "params": x.params, "results": x.results, "created_at": x.created_at.isoformat()}
             for x in Experiment.objects.filter(created_by=user).select_related("dataset", "trained_model__dataset")
             .order_by("created_at")
+        ],
+        **_alert_sections(user),
+    }
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _alert_sections(user) -> dict:
+    alerts = list(DriftAlert.objects.filter(user=user).select_related("dataset").order_by("created_at"))
+    flags = list(NeverFlag.objects.filter(user=user).select_related("interaction__item").order_by("created_at"))
+    referenced = _Interactions(user, [a.flagged_interaction_ids for a in alerts])
+    return {
+        "drift_alerts": [
+            {"dataset": a.dataset.name, "state": a.state, "narrative": a.narrative,
+             "flagged": [referenced.describe(pk) for pk in a.flagged_interaction_ids],
+             "created_at": a.created_at.isoformat(), "updated_at": a.updated_at.isoformat(),
+             "dismissed_at": _iso(a.dismissed_at), "closed_at": _iso(a.closed_at), "closed_reason": a.closed_reason}
+            for a in alerts
+        ],
+        "drift_alert_checks": [
+            {"dataset": w.dataset.name, "new_interaction_batches": w.arrivals, "checked_batches": w.checked_arrivals,
+             "last_checked_at": _iso(w.last_checked_at), "last_outcome": w.last_outcome}
+            for w in DriftWatch.objects.filter(user=user).select_related("dataset").order_by("pk")
+        ],
+        "never_flag": [
+            {"interaction_id": f.interaction_id, "title": f.interaction.item.title,
+             "created_at": f.created_at.isoformat(), "undone_at": _iso(f.undone_at)}
+            for f in flags
         ],
     }
 

@@ -16,4 +16,7 @@ urlpatterns = [
     path("not-interested/<int:item_id>/", views.not_interested, name="not-interested"),
     path("not-interested/<int:signal_id>/undo/", views.undo_not_interested, name="undo-not-interested"),
     path("explanations/<int:explanation_id>/feedback/", views.feedback, name="feedback"),
+    path("drift-alerts/<int:alert_id>/dismiss/", views.dismiss_alert, name="dismiss-alert"),
+    path("history/<int:interaction_id>/never-flag/", views.never_flag, name="never-flag"),
+    path("never-flag/<int:flag_id>/undo/", views.undo_never_flag, name="undo-never-flag"),
 ]

@@ -19,10 +19,11 @@ from recsys.redirects import redirect_to_next
 from recsys.services import history, serving
 
 from . import charts
+from . import selectors as recourse_selectors
 from .forms import FeedbackForm
-from .models import Explanation, RecourseResult
+from .models import DriftAlert, Explanation, NeverFlag, RecourseResult
 from .selectors import member_history
-from .services import corrections, drift, explanations
+from .services import alerts, corrections, drift, explanations
 from .services.context import DriftUnavailable
 
 
@@ -221,7 +222,8 @@ def apply_fix(request):
 def correction_list(request):
     results = RecourseResult.objects.filter(user=request.user).select_related("sequence__dataset", "trained_model")
     signals = NotInterested.objects.filter(user=request.user).select_related("item")
-    entries: list[RecourseResult | NotInterested] = [*results, *signals]
+    never = recourse_selectors.never_flags_of(request.user)
+    entries: list[RecourseResult | NotInterested | NeverFlag] = [*results, *signals, *never]
     entries.sort(key=lambda entry: entry.created_at, reverse=True)
     return render(request, "recourse/corrections.html", {"entries": entries})
 
@@ -292,3 +294,38 @@ def undo_not_interested(request, signal_id):
     messages.success(request, f"Undone: “{signal.item.title}” can be recommended to you again.")
     return redirect("recourse:corrections")
 
+
+
+@login_required
+@require_POST
+def dismiss_alert(request, alert_id):
+    try:
+        alerts.dismiss(user=request.user, alert_id=alert_id)
+    except DriftAlert.DoesNotExist:
+        raise Http404("No such alert.") from None
+    messages.success(request, "Dismissed. HikmaX will not alert you about these interactions again; "
+                              "new ones that pull your recommendations away still raise a notice.")
+    return redirect_to_next(request, "recourse:for-you")
+
+
+@login_required
+@require_POST
+def never_flag(request, interaction_id):
+    try:
+        flag = alerts.never_flag_interaction(user=request.user, interaction_id=interaction_id)
+    except Interaction.DoesNotExist:
+        raise Http404("No such entry in your history.") from None
+    messages.success(request, f"HikmaX will not flag “{flag.interaction.item.title}” again: drift checks now count "
+                              "it as part of your taste. You can undo this on My corrections.")
+    return redirect_to_next(request, "recourse:for-you")
+
+
+@login_required
+@require_POST
+def undo_never_flag(request, flag_id):
+    try:
+        flag = alerts.undo_never_flag(user=request.user, flag_id=flag_id)
+    except NeverFlag.DoesNotExist:
+        raise Http404("No such choice.") from None
+    messages.success(request, f"Undone: drift checks may flag “{flag.interaction.item.title}” again.")
+    return redirect("recourse:corrections")

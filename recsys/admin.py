@@ -2,7 +2,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,8 +12,8 @@ from . import charts, jobs, selectors
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from .selectors import categories_of
+from .services import artefacts, registry
 from .services import datasets as dataset_service
-from .services import registry
 from .services.registry import delete
 from .services.training import TrainingError, start_evaluation, start_training
 
@@ -148,13 +147,14 @@ class DatasetAdmin(admin.ModelAdmin):
         form = ImportDatasetForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            source = data["path"] or str(_save_uploads(data["files"]))
+            # Uploads go to the storage (any worker machine may run the import), never to a local folder.
+            uploads = [] if data["path"] else artefacts.save_uploads(f"uploads/{uuid.uuid4().hex}", data["files"])
             uploaded = ", ".join(Path(upload.name).name for upload in data["files"] or [])
             job = jobs.start_job(
                 kind="import_dataset",
                 owner=request.user,
-                params={"name": data["name"], "title": data["title"], "format": data["format"], "path": source,
-                        "source_name": uploaded if not data["path"] else ""},
+                params={"name": data["name"], "title": data["title"], "format": data["format"],
+                        "path": data["path"], "uploads": uploads, "source_name": uploaded if uploads else ""},
             )
             job_queued(request, f"Import of {data['name']}", job)
             return redirect("admin:recsys_dataset_changelist")
@@ -165,16 +165,6 @@ class DatasetAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/recsys/dataset/import.html", context)
-
-
-def _save_uploads(files) -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    for upload in files:
-        with open(folder / Path(upload.name).name, "wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-    return folder
 
 
 @admin.register(Item)

@@ -5,9 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors
-from .models import Interaction
-from .serializers import InteractionSerializer, RecommendationsSerializer
-from .services import serving
+from .models import Interaction, Item
+from .serializers import AddInteractionSerializer, InteractionSerializer, RecommendationsSerializer
+from .services import history, serving
 
 
 class HistoryView(generics.ListAPIView):
@@ -20,6 +20,18 @@ class HistoryView(generics.ListAPIView):
         if dataset is None:
             return Interaction.objects.none()
         return selectors.member_interactions(self.request.user, dataset)
+
+    @extend_schema(request=AddInteractionSerializer, responses={201: InteractionSerializer})
+    def post(self, request):
+        """Add an item of the current dataset to the signed-in member's history (newest entry)."""
+        serializer = AddInteractionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dataset = selectors.current_dataset(request)
+        item = Item.objects.filter(pk=serializer.validated_data["item_id"], dataset=dataset).first()
+        if dataset is None or item is None:
+            raise NotFound("No such item in the current dataset.")
+        added = history.add_item(user=request.user, item=item, rating=serializer.validated_data.get("rating"))
+        return Response(InteractionSerializer(added).data, status=201)
 
 
 class RecommendationsView(APIView):

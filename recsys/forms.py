@@ -53,7 +53,9 @@ class ImportDatasetForm(forms.Form):
     name = forms.SlugField(label="Dataset name (slug)", max_length=64)
     title = forms.CharField(label="Title", max_length=200, required=False)
     format = forms.ChoiceField(choices=FORMATS, required=False)
-    path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500)
+    path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500,
+                           help_text="Read by the worker that runs the import: with workers on several machines, "
+                                     "a path they all see (uploaded files need nothing).")
     # Named like Form.files: the form metaclass moves declared fields off the class, so they never clash.
     files = MultipleFileField(label="…or upload the files", required=False)  # type: ignore[assignment]
 

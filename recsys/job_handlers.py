@@ -9,14 +9,12 @@ from .signals import model_trained
 @jobs.register("import_dataset", queue="default")
 def import_dataset(job, progress):
     params = job.params
-    dataset = imports.import_dataset(
-        name=params["name"],
-        path=params["path"],
-        format=params.get("format") or None,
-        title=params.get("title", ""),
-        progress=progress,
-        source_name=params.get("source_name", ""),
-    )
+    options = {"name": params["name"], "format": params.get("format") or None, "title": params.get("title", ""),
+               "progress": progress, "source_name": params.get("source_name", "")}
+    if params.get("uploads"):
+        dataset = imports.import_uploaded_dataset(uploads=params["uploads"], **options)
+    else:
+        dataset = imports.import_dataset(path=params["path"], **options)
     return {
         "dataset": dataset.name,
         "users": dataset.n_users,

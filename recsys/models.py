@@ -1,3 +1,5 @@
+import re
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q, TextChoices
@@ -68,13 +70,10 @@ class Item(models.Model):
 
     @staticmethod
     def in_category(name: str, prefix: str = "") -> Q:
-        field = f"{prefix}categories"
-        return (
-            Q(**{field: name})
-            | Q(**{f"{field}__startswith": f"{name}|"})
-            | Q(**{f"{field}__endswith": f"|{name}"})
-            | Q(**{f"{field}__contains": f"|{name}|"})
-        )
+        """Rows whose categories, as parse_categories reads them, include this name exactly."""
+        separator = r"[|,]"
+        pattern = rf"(^|{separator})\s*{re.escape(name.strip())}\s*($|{separator})"
+        return Q(**{f"{prefix}categories__regex": pattern})
 
 
 class InteractionSequence(models.Model):

@@ -19,6 +19,11 @@ class InteractionSerializer(serializers.ModelSerializer):
         fields = ["id", "item", "timestamp", "rating", "weight", "state", "source"]
 
 
+class AddInteractionSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="An item of the current dataset")
+    rating = serializers.FloatField(required=False, allow_null=True, min_value=0.5, max_value=5.0)
+
+
 class RecommendedItemSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField()

@@ -89,7 +89,8 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     stop_worker(worker)
 
 
-TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model", "planted", "shared", "forecaster"}
+TRAINING_FIXTURES = {"trained", "calibrated", "member", "member_with_model", "planted", "shared", "forecaster",
+                     "alert_world"}
 
 
 def pytest_collection_modifyitems(items):

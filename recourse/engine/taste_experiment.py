@@ -97,7 +97,11 @@ def run_experiment(
         "calibration": {"flag_threshold": calibration.flag_threshold, "gain_cutoff": calibration.gain_cutoff,
                         "false_alarm_rate": calibration.false_alarm_rate, "basis": calibration.false_alarm_basis,
                         "n_reference": calibration.n_reference,
-                        "external": calibration_histories is not None},
+                        "external": calibration_histories is not None, "choice": calibration.choice,
+                        "removal_cost": calibration.removal_cost, "suffixes": calibration.suffixes,
+                        "removal_depth": calibration.removal_depth,
+                        "flag_quantile": calibration.flag_quantile,
+                        "verdict_quantile": calibration.verdict_quantile, "simulated": calibration.simulated},
         "clean_false_alarms": float(np.mean([a.drift for a in clean_analyses])),
         "kinds": {},
     }
@@ -389,7 +393,8 @@ def render_markdown(results: dict[str, Any]) -> str:
              f"\nCalibration: flag threshold {results['calibration']['flag_threshold']:.2f}, gain cutoff "
              f"{results['calibration']['gain_cutoff']:.4f}, stored false-alarm rate "
              f"{results['calibration']['false_alarm_rate']:.3f} ({results['calibration']['basis']}); "
-             f"clean members of the experiment judged \"drift: yes\": {results['clean_false_alarms']:.3f}."]
+             f"clean members of the experiment judged \"drift: yes\": {results['clean_false_alarms']:.3f}."
+             + _choice_line(results["calibration"])]
     for kind, summary in results["kinds"].items():
         lines += [f"\n**{kind} drift** — won back (oracle = 100 %), mean [95 % CI]; verdict \"yes\" on drifted "
                   f"members {summary['verdict_yes']:.3f}; changes by the taste fix that were injected: "
@@ -419,6 +424,18 @@ def render_markdown(results: dict[str, Any]) -> str:
             cells = [_test(metrics[m]) for m in ("sampled:HR@10", "full:HR@10", "sampled:NDCG@10", "ADS")]
             lines.append(f"| {comparison} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _choice_line(calibration: dict[str, Any]) -> str:
+    if calibration.get("choice", "threshold") != "prefix":
+        return " Removal set: every flag, pruned by Psi (first measurement's rule)."
+    simulated = calibration.get("simulated") or {}
+    won = simulated.get("ads_won_back")
+    family = " or run of most recent interactions" if calibration.get("suffixes") else ""
+    where = f", where it won back {100 * won:.0f} % of the ADS to clean" if won is not None else ""
+    return (f" Removal set: the prefix of the suspicion order{family} maximising Psi - "
+            f"{calibration['removal_cost']} x removals, at most {calibration.get('removal_depth') or 'max'} "
+            f"removals (cost and depth chosen on the reference members' simulated drift{where}).")
 
 
 def _number(value: float | None) -> str:

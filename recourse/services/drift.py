@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, evidence_of
+from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration
 from recourse.models import DriftResult
-from recourse.selectors import MemberHistory, member_history
+from recourse.selectors import MemberHistory, member_history, never_flag_interaction_ids
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
 from recsys.services.serving import loaded_model
 
-from . import taste_policy
+from . import never_flag, taste_policy
 from .context import DriftUnavailable, rated_histories, taste_calibration
 
 METHOD = "taste"
@@ -72,12 +72,17 @@ class DriftCheck:
         return "No drift found"
 
 
-def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, hidden: set[int]) -> TasteAnalysis:
-    """The taste analysis of a member's history under the ratings policy (see recourse.services.taste_policy)."""
+def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, hidden: set[int],
+                   muted: set[int] | None = None) -> TasteAnalysis:
+    """The taste analysis of a member's history under the ratings policy (see recourse.services.taste_policy);
+    interactions the member asked never to flag (``muted`` ids, "Don't flag this again") are protected like
+    liked titles: never chosen for the fix."""
     ratings = [row.rating for row in mine.interactions]
     hidden_at = [row.item_id in hidden for row in mine.interactions]
+    protected = taste_policy.protected_positions(ratings) | {
+        position for position, row in enumerate(mine.interactions) if row.pk in (muted or set())}
     return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.explicit_positions(
-        ratings, hidden_at), taste_policy.protected_positions(ratings))
+        ratings, hidden_at), protected)
 
 
 def check_drift(*, user, dataset: Dataset) -> DriftCheck:
@@ -89,7 +94,8 @@ def check_drift(*, user, dataset: Dataset) -> DriftCheck:
                                "recommender knows (titles rated 1.5 stars or lower do not count).")
     calibration = taste_calibration(model, recommender)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
-    analysis = analyze_member(recommender.model, mine, calibration, hidden)
+    muted = set(never_flag_interaction_ids(user, dataset))
+    analysis = analyze_member(recommender.model, mine, calibration, hidden, muted)
     ids = [row.pk for row in mine.interactions]
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
     top_now = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
@@ -103,12 +109,11 @@ def check_drift(*, user, dataset: Dataset) -> DriftCheck:
     unusual_positions = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix_positions)]
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
-    evidence = _evidence(analysis, calibration, fix_positions)
     details = {
         "changes": {str(pk): w for pk, w in changes.items()},
         "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
         "objective_before": analysis.objective_before, "objective_after": analysis.objective_after,
-        "evidence": evidence, "evidence_cutoff": calibration.gain_cutoff,
+        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": analysis.reason,
         "flag_threshold": calibration.flag_threshold, "false_alarm_rate": calibration.false_alarm_rate,
         "false_alarm_basis": calibration.false_alarm_basis, "reference_histories": calibration.n_reference,
         # calibrate_taste holds out 30 % of the reference histories (its default) when there are 10 or more
@@ -138,13 +143,7 @@ def check_drift(*, user, dataset: Dataset) -> DriftCheck:
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
     )
     check.narrative = narrative(check)
-    return check
-
-
-def _evidence(analysis: TasteAnalysis, calibration: TasteCalibration, fix_positions: list[int]) -> float:
-    """The evidence the fix removes, as the engine measures it for its verdict."""
-    return evidence_of(dict.fromkeys(fix_positions, 0.0), analysis, analysis.scores,  # type: ignore[arg-type]
-                       analysis.explicit_positions.tolist(), calibration.flag_threshold)
+    return never_flag.respect(check, user=user, dataset=dataset)  # a no-op: muted ones are never in the fix
 
 
 def describe_in_words(items: list[Item]) -> str:
@@ -169,18 +168,23 @@ def narrative(check: DriftCheck) -> str:
     """The verdict in plain words; every sentence is a measured fact of this check."""
     n_fix, total = len(check.flagged), len(check.top_now)
     things = "title" if n_fix == 1 else "titles"
-    kind = f" ({check.described})" if check.described else ""
+    kind = f", {check.described}," if check.described else ""
+    disliked = set(check.result.details.get("explicit_interaction_ids", [])) & {row.pk for row in check.flagged}
+    why = "do not fit the rest of your history"
+    if disliked:
+        why = (f"do not fit the rest of your history or got 2.5 stars or lower from you ({len(disliked)} of "
+               f"{n_fix})")
     if check.result.drift:
         verb = "matches" if check.matching == 1 else "match"
-        return (f"{n_fix} recent {things}{kind} do not fit the rest of your history and pull your recommendations "
-                f"away from your usual taste. {check.matching} of your top {total} {verb} your usual taste; "
-                f"leaving {'it' if n_fix == 1 else 'them'} out puts {_titles(check.returning)} into your top "
-                f"{total}.")
+        return (f"{n_fix} recent {things}{kind} {why}, and pull your recommendations away from your usual taste. "
+                f"{check.matching} of your top {total} {verb} your usual taste; leaving "
+                f"{'it' if n_fix == 1 else 'them'} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual:
         return "Everything you watched recently fits the rest of your history."
     if check.flagged and check.leaving:
-        return (f"{n_fix} recent {things}{kind} are less predictable from the rest of your history than usual, "
-                "but no more than in ordinary histories, so we do not call it drift.")
+        return (f"{n_fix} recent {things}{kind} {why}; leaving them out would change {len(check.leaving)} of your "
+                f"top {total}, but the evidence is no stronger than in the histories of many other people, so we "
+                "do not call it drift.")
     return ("A few recent picks are unusual for you, but leaving them out would not bring your recommendations "
             "closer to your usual taste, so nothing needs fixing.")
 

@@ -1,13 +1,9 @@
-"""Deleting a dataset with everything built on it (models, their artefact folders, histories), as a job."""
-
-from pathlib import Path
+"""Deleting a dataset with everything built on it (models, their stored artefacts, histories), as a job."""
 
 from django.db import transaction
 
 from recsys import jobs
 from recsys.models import Dataset, Interaction, Job, TrainedModel
-
-from .registry import remove_artefact_after_commit
 
 
 class DeletionRefused(Exception):
@@ -57,9 +53,7 @@ def delete_dataset(dataset_id: int, progress) -> dict:
     progress(10, "Deleting the trained models")
     with transaction.atomic():
         for model in TrainedModel.objects.filter(dataset=dataset):
-            artefact = Path(model.artefact_path) if model.artefact_path else None
-            model.delete()
-            remove_artefact_after_commit(artefact)
+            model.delete()  # its stored artefacts go once committed (recsys.receivers)
     progress(30, "Deleting the interactions")
     Interaction.objects.filter(sequence__dataset=dataset).delete()
     progress(80, "Deleting the histories and the catalogue")

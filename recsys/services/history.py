@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, NotInterested
 from recsys.selectors import sequences_of
+from recsys.signals import interactions_added
 
 
 class HistoryError(Exception):
@@ -37,13 +38,15 @@ def add_item(*, user, item: Item, rating: float | None = None) -> Interaction:
     last = sequence.interactions.aggregate(ts=Max("timestamp"))["ts"] or 0
     # Ordinal datasets count steps, not seconds: a new entry goes right after the last one.
     timestamp = int(time.time()) if item.dataset.has_timestamps else last + 1
-    return Interaction.objects.create(
+    interaction = Interaction.objects.create(
         sequence=sequence,
         item=item,
         timestamp=max(timestamp, last),
         rating=rating,
         source=Interaction.Source.MANUAL,
     )
+    interactions_added.send(sender=Interaction, dataset=item.dataset, user_ids=[user.pk])
+    return interaction
 
 
 def not_interested(*, user, item: Item) -> NotInterested:

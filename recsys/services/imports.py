@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 from django.db import connection, transaction
+from django.db.models import Max
 
 from recsys.importers import ImportFormatError, ParsedDataset, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
+from recsys.services import artefacts
+from recsys.signals import interactions_added
 
 ProgressFn = Callable[[float, str], None]
 
@@ -55,6 +58,19 @@ def import_dataset(
     return load_parsed(name=name, parsed=parsed, title=title, progress=progress)
 
 
+def import_uploaded_dataset(*, uploads: list[str], **options) -> Dataset:
+    """Import files an admin uploaded. They are stored through the storage API (the worker running this may be
+    on another machine), copied into a temporary folder here, and deleted from the storage once imported;
+    after a failure they stay, so a retry finds them."""
+    try:
+        with artefacts.downloaded(uploads) as folder:
+            dataset = import_dataset(path=folder, **options)
+    except artefacts.ArtefactMissing as exc:
+        raise DatasetImportError(f"The uploaded files are no longer stored ({exc}); upload them again.") from exc
+    artefacts.delete(uploads)
+    return dataset
+
+
 def _named(error: ImportFormatError, path: Path, source_name: str) -> str:
     """An error about the upload folder itself names the uploaded files, not the folder's random name."""
     if source_name and Path(error.path) == path:
@@ -81,15 +97,25 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
         raise DatasetImportError("The files contain no interactions.")
     with transaction.atomic():
         dataset = _upsert_dataset(name, parsed, title)
+        last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0
         item_ids = _load_items(dataset, parsed.items)
         sequence_ids = _load_sequences(dataset, parsed)
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
         _insert_interactions(dataset, frame)
         _load_tags(parsed.tags, item_ids, sequence_ids)
         _refresh_counts(dataset)
+        members = _members_with_new_interactions(dataset, last_before)
+        if members:
+            interactions_added.send(sender=Interaction, dataset=dataset, user_ids=members)
     _analyze_tables()
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
     return dataset
+
+
+def _members_with_new_interactions(dataset: Dataset, last_before: int) -> list[int]:
+    """Accounts linked to histories of this dataset that the import added rows to (new rows get higher ids)."""
+    linked = InteractionSequence.objects.filter(dataset=dataset, user__isnull=False, interactions__pk__gt=last_before)
+    return sorted(set(linked.values_list("user_id", flat=True)))
 
 
 def _analyze_tables() -> None:

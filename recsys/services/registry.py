@@ -1,12 +1,9 @@
 """The model registry: which trained model version serves each dataset."""
 
-import shutil
-from pathlib import Path
-
-from django.conf import settings
 from django.db import transaction
 
 from recsys.models import Dataset, TrainedModel
+from recsys.services import artefacts
 
 
 class RegistryError(Exception):
@@ -42,15 +39,18 @@ def make_default(dataset: Dataset) -> Dataset:
 
 
 def delete(model: TrainedModel) -> None:
-    """Delete an inactive version and its artefact folder; the active one must be replaced first."""
+    """Delete an inactive version and its stored artefacts; the active one must be replaced first."""
     if model.is_active:
         raise RegistryError(f"{model} is active; activate another version before deleting it.")
-    artefact = Path(model.artefact_path) if model.artefact_path else None
-    model.delete()
-    remove_artefact_after_commit(artefact)
+    model.delete()  # recsys.receivers deletes the artefacts once the deletion is committed
 
 
-def remove_artefact_after_commit(artefact: Path | None) -> None:
-    """Remove an artefact folder once the deletion is committed (only inside ARTEFACT_ROOT)."""
-    if artefact is not None and artefact.resolve().is_relative_to(Path(settings.ARTEFACT_ROOT).resolve()):
-        transaction.on_commit(lambda: shutil.rmtree(artefact, ignore_errors=True))
+def artefact_prefix(model_id: int) -> str:
+    """Where a model version's artefacts are stored (deleting the model deletes everything under it)."""
+    return f"models/model-{model_id}"
+
+
+def remove_artefacts_after_commit(model: TrainedModel) -> None:
+    """Delete a model version's artefacts through the storage API once its deletion is committed: the one it
+    names and anything else under its prefix (e.g. left by a run that died before recording its artefact)."""
+    artefacts.delete_after_commit([model.artefact_path], prefixes=[artefact_prefix(model.pk)])

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from recsys import selectors
 from recsys.ml.pipeline import TrainedRecommender
 from recsys.models import Dataset, Item, TrainedModel
+from recsys.services import artefacts
 
 _lock = threading.Lock()
-_loaded: dict[int, tuple[str, TrainedRecommender]] = {}  # dataset id -> (artefact path, recommender)
+_loaded: dict[int, tuple[str, TrainedRecommender]] = {}  # dataset id -> (artefact name, recommender)
 
 
 class NoActiveModel(Exception):
@@ -32,8 +33,12 @@ class MemberRecommendations:
 
 
 def load_recommender(model: TrainedModel):
-    """The TrainedRecommender of any ready model version (not cached)."""
-    return TrainedRecommender.load(model.artefact_path)
+    """The TrainedRecommender of any ready model version (not cached in memory).
+
+    Its artefact comes from the storage (any machine may have trained it), unpacked once per machine."""
+    if not model.artefact_path:
+        raise artefacts.ArtefactMissing(f"{model} has no stored artefact.")
+    return TrainedRecommender.load(artefacts.local_directory(model.artefact_path))
 
 
 def loaded_model(dataset: Dataset):

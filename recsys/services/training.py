@@ -1,10 +1,9 @@
 """Training model versions from a dataset's active histories, as background jobs."""
 
-import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
 
@@ -13,6 +12,8 @@ from recsys.ml.config import ModelConfig
 from recsys.ml.pipeline import train_recommender
 from recsys.ml.sequences import build_sequences, leave_one_out
 from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
+from recsys.services import artefacts
+from recsys.services.registry import artefact_prefix
 from recsys.services.serving import load_recommender
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
@@ -114,7 +115,7 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
     result = trained.training_result
     assert result is not None  # set by training
     TrainedModel.objects.filter(pk=model.pk).update(
-        status=TrainedModel.Status.READY, artefact_path=str(artefact), data_snapshot=snapshot,
+        status=TrainedModel.Status.READY, artefact_path=artefact, data_snapshot=snapshot,
         metrics=_metrics_of(reports),
         training_curve=result.to_dict()["curve"], device=result.device,
         hyperparameters=trained.model.config.to_dict(), training_seconds=time.monotonic() - started,
@@ -172,16 +173,15 @@ def headline(metrics: dict) -> dict:
     return {f"{name} (full)": full[name] for name in ("NDCG@10", "HR@10") if name in full}
 
 
-def _save_artefact(model: TrainedModel, trained) -> Path:
-    """Write to a temporary folder and rename, so a crash never leaves a half-written artefact."""
-    root = Path(settings.ARTEFACT_ROOT)
-    final = root / f"model-{model.pk}"
-    partial = root / f".partial-model-{model.pk}"
-    shutil.rmtree(partial, ignore_errors=True)
-    trained.save(partial)
-    shutil.rmtree(final, ignore_errors=True)
-    partial.rename(final)
-    return final
+def _save_artefact(model: TrainedModel, trained) -> str:
+    """Save into a temporary folder, then store it as one archive through the storage API; returns its name.
+
+    The row turns 'ready' with the name only after the store accepted the whole archive, so a crash never
+    leaves a ready model with a half-written artefact."""
+    with tempfile.TemporaryDirectory(prefix="hikmax-model-") as scratch:
+        folder = Path(scratch) / "model"
+        trained.save(folder)
+        return artefacts.save_directory(artefact_prefix(model.pk), folder)
 
 
 def schedule_retraining() -> list[Job]:

@@ -6,7 +6,6 @@ Each test then re-creates the same rows (milliseconds) with a TrainedModel point
 artefact, so the live server's cached model is reused from one test to the next.
 """
 
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,11 +90,11 @@ def _history(dataset, external_id, user, pairs) -> None:
 
 
 @pytest.fixture(scope="session")
-def trained_world_model(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
+def trained_world_model(django_db_setup, django_db_blocker) -> dict:
     """Train and calibrate once; returns the TrainedModel fields and the artefact's kept copy."""
     from accounts.models import User
     from recourse.services import context
-    from recsys.services import serving
+    from recsys.services import artefacts, serving
     from tests.web.conftest import train_now
 
     with django_db_blocker.unblock():
@@ -105,13 +104,13 @@ def trained_world_model(django_db_setup, django_db_blocker, tmp_path_factory) ->
             model = train_now(dataset, **HYPERPARAMETERS)
             context.calibrate_all(model, serving.loaded_model(dataset)[1])
             model.refresh_from_db()
-            kept = tmp_path_factory.mktemp("loop-model") / "artefact"
-            shutil.copytree(model.artefact_path, kept)
+            archive = artefacts.read_bytes(model.artefact_path)
             fields = {name: getattr(model, name) for name in MODEL_FIELDS}
         finally:
-            dataset.delete()
+            dataset.delete()  # deletes the model's stored artefact too
             member.delete()
-    return {**fields, "artefact_path": str(kept)}
+    # Kept in the storage under a name of its own, which every test's model row shares.
+    return {**fields, "artefact_path": artefacts.save_bytes("models/loop-world", archive, artefacts.ARCHIVE_SUFFIX)}
 
 
 @pytest.fixture

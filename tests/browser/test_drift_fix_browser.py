@@ -70,7 +70,7 @@ def test_category_free_dataset_drift_check_fix_preview_apply_and_undo(browser_pa
     expect(page.locator("section.verdict h2")).to_have_text("Yes — your recommendations are drifting")
     expect(page.get_by_text("has no item categories")).to_have_count(0)
     page.get_by_text("Details: how this was measured").click()
-    expect(page.get_by_text("Evidence that the titles do not fit")).to_be_visible()
+    expect(page.get_by_text("What the check measured")).to_be_visible()
     page.get_by_role("button", name="Preview this fix").click()
     page.get_by_role("button", name="Apply these changes").click()
     expect(page.get_by_text("you can undo this any time")).to_be_visible()

@@ -5,8 +5,10 @@ from tests.web.factories import make_dataset, make_history
 
 @pytest.fixture(autouse=True)
 def diagnostics_folder(settings, tmp_path):
-    """Each test writes its runs' histories to its own folder (database ids restart between test databases)."""
+    """Each test stores its runs' histories in its own folder (database ids restart between test databases)."""
     settings.VAR_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"  # the default storage's root
+    settings.ARTEFACT_CACHE_DIR = tmp_path / "artefact-cache"
 
 
 def make_films(users: int = 12, items: int = 10):

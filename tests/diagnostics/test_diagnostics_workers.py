@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from diagnostics import services
 from diagnostics.models import Retrain
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 def start_worker(name: str, log_path: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1",
+           "MEDIA_ROOT": str(settings.MEDIA_ROOT),  # the storage the runs' histories are in
            "HIKMAX_VISIBILITY_TIMEOUT": "3"}  # a lost task goes to another worker after 3 s (+ its 10 s check)
     with open(log_path, "w") as log:
         return subprocess.Popen(

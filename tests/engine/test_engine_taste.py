@@ -1,6 +1,8 @@
 """Category-free taste check (issue 19) on a tiny real SASRec trained on the toy data."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,15 @@ from recourse.engine.injection import KINDS, inject
 from recourse.engine.sequences import History
 from recourse.engine.taste import _log_softmax, measure_taste, next_log_probs
 from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, run_experiment
-from recourse.engine.taste_recourse import TasteCalibration, analyze, analyze_batch, calibrate_taste
+from recourse.engine.taste_recourse import (
+    REMOVAL_COSTS,
+    REMOVAL_DEPTHS,
+    TasteCalibration,
+    analyze,
+    analyze_batch,
+    calibrate_taste,
+    prefix_curves,
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +90,7 @@ def test_off_taste_items_are_flagged_and_the_fix_brings_recommendations_back(tra
     analyses = analyze_batch(trained.model, [s.history for s in scenarios], calibration)
     found = [np.isin(s.injected_positions, a.flagged_positions).mean() for a, s in zip(analyses, scenarios)]
     assert np.mean(found) >= 0.6
-    assert np.mean([a.drift for a in analyses]) >= 0.5
+    drifted_yes = np.mean([a.drift for a in analyses])
     for analysis in analyses:
         if analysis.drift:
             assert analysis.gain > 0
@@ -89,6 +99,48 @@ def test_off_taste_items_are_flagged_and_the_fix_brings_recommendations_back(tra
             assert "raises the likelihood" in analysis.reason
     clean_verdicts = [a.drift for a in analyze_batch(trained.model, clean, calibration)]
     assert np.mean(clean_verdicts) <= 0.25
+    # The calibrated removal cost may leave weak drift alone on this 32-item toy (measured: 35 % "yes"
+    # against 0 % on the same members clean); the drifted must still be told "yes" far more often.
+    assert drifted_yes >= np.mean(clean_verdicts) + 0.25
+
+
+def test_the_fix_is_the_prefix_of_the_suspicion_order_that_maximises_psi_minus_the_removal_cost(trained, calibration):
+    assert calibration.choice == "prefix" and calibration.verdict_top == 3
+    assert calibration.removal_cost in REMOVAL_COSTS and calibration.removal_depth in REMOVAL_DEPTHS
+    assert set(calibration.simulated) == {"ads_won_back", "ads_won_back_ungated", "verdict_yes", "members"}
+    rng = np.random.default_rng(5)
+    histories = [inject("interleaved", h, trained.model.num_items, rng, k=3, m=6).history
+                 for h in _histories(trained, 30)[20:]]
+    measures = measure_taste(trained.model, histories)
+    scores = [calibration.norm.scores(m) for m in measures]
+    curves = prefix_curves(trained.model, histories, calibration, measures, scores, [[] for _ in histories])
+    analyses = analyze_batch(trained.model, histories, calibration)
+    for curve, analysis in zip(curves, analyses):
+        removed = [c.position for c in analysis.changes]
+        assert removed == curve.order[:len(removed)].tolist()  # a prefix of the suspicion order
+        sizes = np.arange(len(curve.psi))
+        penalised = np.where(sizes <= calibration.removal_depth,
+                             curve.psi - calibration.removal_cost * sizes, -np.inf)
+        assert len(removed) <= calibration.removal_depth
+        assert penalised[len(removed)] == pytest.approx(penalised.max())
+        assert analysis.objective_after == pytest.approx(curve.psi[len(removed)])
+    strict = TasteCalibration.from_json(calibration.to_json())
+    strict.removal_cost = 1e6  # no removal can earn that much Psi
+    assert all(not a.changes and not a.drift for a in analyze_batch(trained.model, histories, strict))
+
+
+def test_a_calibration_stored_before_the_prefix_choice_keeps_the_first_rule(trained, calibration):
+    stored = json.loads(calibration.to_json())
+    for added in ("choice", "removal_cost", "simulated", "suffixes", "verdict_top", "removal_depth"):
+        del stored[added]
+    old = TasteCalibration.from_json(json.dumps(stored))
+    assert old.choice == "threshold" and old.verdict_top == 0
+    history = inject("appended", _histories(trained, 1)[0], trained.model.num_items, np.random.default_rng(2),
+                     k=3).history
+    result = analyze(trained.model, history, old)
+    assert {c.position for c in result.changes} <= set(result.flagged_positions.tolist())
+    with pytest.raises(ValueError, match="unknown removal-set choice"):
+        calibrate_taste(trained.model, _histories(trained, 20), choice="sideways")
 
 
 def test_explicit_dislike_is_flagged_first(trained, calibration):

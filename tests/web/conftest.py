@@ -5,6 +5,7 @@ from recsys.models import Job, TrainedModel
 from recsys.services import training
 
 from .factories import make_dataset, make_history
+from .s3 import s3_server  # noqa: F401 (a fixture: moto's S3 server for the artefact-storage tests)
 
 
 def delete_jobs_since(started) -> None:
@@ -14,9 +15,10 @@ def delete_jobs_since(started) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_artefacts(settings, tmp_path):
-    """Each test writes model artefacts to its own folder (database ids restart between test databases)."""
-    settings.ARTEFACT_ROOT = tmp_path / "artefacts"
-    settings.ARTEFACT_ROOT.mkdir()
+    """Each test stores artefacts in its own folder (the default storage's root: database ids restart between
+    test databases) and unpacks them into its own cache."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ARTEFACT_CACHE_DIR = tmp_path / "artefact-cache"
 
 
 @pytest.fixture(autouse=True)

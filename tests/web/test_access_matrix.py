@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from recourse.models import Experiment, Explanation, RecourseResult
+from recourse.models import DriftAlert, Experiment, Explanation, NeverFlag, RecourseResult
 from recsys.models import Job, NotInterested, TrainedModel
 
 from .factories import make_dataset, make_history
@@ -66,6 +66,9 @@ RULES = {
     "recourse:not-interested": Rule("member", P, ("item",)),
     "recourse:undo-not-interested": Rule("own", P, ("signal",)),
     "recourse:feedback": Rule("own", P, ("explanation",)),
+    "recourse:dismiss-alert": Rule("own", P, ("alert",)),
+    "recourse:never-flag": Rule("own", P, ("interaction",)),
+    "recourse:undo-never-flag": Rule("own", P, ("never_flag",)),
     "dashboard:index": Rule("staff"),
     "dashboard:overview": Rule("staff"),
     "dashboard:registry": Rule("staff"),
@@ -159,7 +162,10 @@ def world(make_user):
                "missing": 987654,
                "signal": NotInterested.objects.create(user=users["member"], item=interaction.item).pk,
                "job": Job.objects.create(kind="import_dataset", status="failed").pk,
-               "experiment": Experiment.objects.create(name="e", dataset=dataset, trained_model=model).pk}
+               "experiment": Experiment.objects.create(name="e", dataset=dataset, trained_model=model).pk,
+               "alert": DriftAlert.objects.create(user=users["member"], dataset=dataset,
+                                                  flagged_interaction_ids=[interaction.pk]).pk,
+               "never_flag": NeverFlag.objects.create(user=users["member"], interaction=interaction).pk}
     return users, objects
 
 

@@ -1,7 +1,6 @@
 """Administration: an explicit site-default dataset, deactivating a model, deleting a dataset as a job, job
 links in messages, and the trained model's read-only model card."""
 
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -9,6 +8,7 @@ from django.urls import reverse
 
 from recsys import jobs, selectors
 from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys.services import artefacts
 
 from .factories import make_dataset, make_history
 
@@ -73,9 +73,10 @@ def test_deleting_a_dataset_is_a_job_that_removes_its_models_and_artefacts(
         root, settings, django_capture_on_commit_callbacks):
     dataset = make_dataset()
     make_history(dataset)
-    artefact = Path(settings.ARTEFACT_ROOT) / "model-to-delete"
-    artefact.mkdir(parents=True)
-    ready_model(dataset, is_active=True, artefact_path=str(artefact))
+    model = ready_model(dataset, is_active=True)
+    stored = artefacts.save_bytes(f"models/model-{model.pk}", b"weights")
+    TrainedModel.objects.filter(pk=model.pk).update(artefact_path=stored)
+    left_over = artefacts.save_bytes(f"models/model-{model.pk}", b"from a run that died before recording it")
     other = make_dataset("other")
     make_history(other)
 
@@ -90,7 +91,8 @@ def test_deleting_a_dataset_is_a_job_that_removes_its_models_and_artefacts(
         jobs.run(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED, job.error
-    assert not Dataset.objects.filter(pk=dataset.pk).exists() and not artefact.exists()
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+    assert not artefacts.storage().exists(stored) and not artefacts.storage().exists(left_over)
     assert not TrainedModel.objects.exists() and Interaction.objects.filter(sequence__dataset=other).count() == 3
 
 

@@ -15,6 +15,8 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://hikmax@db.invalid:5432/hikmax",
     "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
     "CACHE_URL": "redis://redis.invalid:6379/1",
+    "S3_BUCKET": "hikmax-artefacts",
+    "S3_ENDPOINT_URL": "http://minio.invalid:9000",
     "PATH": "/usr/bin:/bin",
     "HIKMAX_VAR_DIR": str(ROOT / "var" / "deploy-check"),
 }
@@ -30,7 +32,7 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY"])
+@pytest.mark.parametrize("name", ["DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "S3_BUCKET"])
 def test_production_refuses_to_start_without_its_services(name):
     result = _manage({k: v for k, v in PRODUCTION.items() if k != name}, "check")
     assert result.returncode != 0
@@ -61,9 +63,18 @@ def test_compose_file_has_the_production_services():
     assert "training" in " ".join(training["command"])
     devices = training["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
-    for name in ("web", "worker", "worker-training", "beat"):
+    for name in ("init", "web", "worker", "worker-training", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
+        # Artefacts live in MinIO, never on a volume the app containers share.
+        assert env["S3_BUCKET"] and env["S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert env["S3_SECRET_KEY"] == services["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
+        assert name == "beat" or not services[name].get("volumes")
+        if name != "init":
+            assert services[name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+            assert services[name]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "ensure_artefact_store" in " ".join(services["init"]["command"])
+    assert services["minio"]["image"].startswith("minio/minio:") and "healthcheck" in services["minio"]
 
 
 def _stages(dockerfile: str) -> dict[str, list[str]]:

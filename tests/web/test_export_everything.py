@@ -17,7 +17,16 @@ from django.urls import reverse
 from accounts.export import exported_models
 from diagnostics.models import DiagnosticRun
 from forecast.models import Forecaster
-from recourse.models import DriftResult, Experiment, Explanation, ExplanationFeedback, RecourseResult
+from recourse.models import (
+    DriftAlert,
+    DriftResult,
+    DriftWatch,
+    Experiment,
+    Explanation,
+    ExplanationFeedback,
+    NeverFlag,
+    RecourseResult,
+)
 from recsys.models import Interaction, ItemTag, Job, NotInterested, TrainedModel, TrainingExclusion
 
 from .factories import make_dataset, make_history
@@ -79,7 +88,7 @@ def member_with_everything(make_user):
             user=user, trained_model=model, target_item=item, method="ig", history_fingerprint="f",
             interaction_ids=[interaction.pk], raw_scores=[0.5], normalized_scores=[1.0])
         ExplanationFeedback.objects.create(explanation=explanation, user=user, helpful=True, comment=f"{username} ok")
-        DriftResult.objects.create(
+        check = DriftResult.objects.create(
             user=user, trained_model=model, drift=True, reason="off-taste", alignment=0.5,
             alignment_without_flagged=0.7, ads_without_flagged=0.1, ads_cutoff=0.05,
             interaction_ids=[interaction.pk], drift_scores=[0.9], flagged_interaction_ids=[interaction.pk],
@@ -96,6 +105,10 @@ def member_with_everything(make_user):
         DiagnosticRun.objects.create(dataset=dataset, architecture="mf", created_by=user)
         Forecaster.objects.create(dataset=dataset, version=1, created_by=user)
         NotInterested.objects.create(user=user, item=item)
+        DriftAlert.objects.create(user=user, dataset=dataset, drift_result=check,
+                                  flagged_interaction_ids=[interaction.pk], narrative=f"{username}'s alert")
+        DriftWatch.objects.create(user=user, dataset=dataset, arrivals=2, checked_arrivals=1)
+        NeverFlag.objects.create(user=user, interaction=interaction)
         ItemTag.objects.create(item=item, sequence=sequence, tag=f"{username}'s tag", timestamp=1_000_000)
         LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(job), object_id=str(job.pk),
                                 object_repr=str(job), action_flag=ADDITION)

@@ -151,4 +151,5 @@ def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, djan
     job = _upload_through_the_admin(client, django_user_model, "notes.bin", "hello\n")
     assert job.status == "failed"
     assert "notes.bin" in job.message and "uploads" not in job.message
-    assert job.params["path"].split("/")[-1] not in job.message  # not the upload folder's random name
+    [stored] = job.params["uploads"]
+    assert stored.split("/")[1] not in job.message  # not the upload folder's random name

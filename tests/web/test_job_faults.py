@@ -10,7 +10,6 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from recsys import jobs
 from recsys.models import Job, TrainedModel
-from recsys.services import training
+from recsys.services import artefacts, training
 from tests.conftest import start_worker, stop_worker
 from tests.helpers import wait_for_job
 
@@ -53,8 +52,8 @@ def _wait(condition, what: str, timeout: float = 90, poll: float = 0.2):
 
 @pytest.mark.worker
 def test_a_worker_killed_mid_training_leaves_a_failed_retryable_job_and_never_a_ready_model(
-        fast_reaping, settings, tmp_path):
-    settings.ARTEFACT_ROOT = tmp_path  # shared with the worker processes below
+        fast_reaping, settings):
+    media = settings.MEDIA_ROOT  # the default storage, shared with the worker processes below
     dataset = _trainable_dataset()
     job = training.start_training(dataset=dataset, architecture="sasrec",
                                   hyperparameters={**TINY, "epochs": 40, "patience": 40},
@@ -63,7 +62,7 @@ def test_a_worker_killed_mid_training_leaves_a_failed_retryable_job_and_never_a_
     Job.objects.filter(pk=job.pk).update(queue=queue)
     job.refresh_from_db()
     model = TrainedModel.objects.get(pk=job.params["model_id"])
-    env = {**FAST_REAPING, "ARTEFACT_ROOT": str(tmp_path)}
+    env = {**FAST_REAPING, "MEDIA_ROOT": str(media)}
 
     first = start_worker(queue, f"faults-first-{queue}.log", **env)
     try:
@@ -93,8 +92,9 @@ def test_a_worker_killed_mid_training_leaves_a_failed_retryable_job_and_never_a_
         assert job.attempts == 2
         model.refresh_from_db()
         assert model.status == TrainedModel.Status.READY
-        assert any(Path(model.artefact_path).iterdir())
-        assert not list(tmp_path.glob(".partial-*"))
+        assert artefacts.storage().exists(model.artefact_path)
+        assert any(artefacts.local_directory(model.artefact_path).iterdir())
+        assert not list(media.rglob(".partial-*"))
     finally:
         stop_worker(second)
 

@@ -112,4 +112,4 @@ def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, setting
     model = TrainedModel.objects.get(pk=job.params["model_id"])
     assert job.status == "failed" and "simulated out-of-memory" in job.message
     assert model.status == "failed" and "simulated" in model.error
-    assert not list(settings.ARTEFACT_ROOT.glob(f"*model-{model.pk}"))
+    assert not (settings.MEDIA_ROOT / "models" / f"model-{model.pk}").exists()

@@ -48,20 +48,19 @@ def test_admin_shows_the_settings_chosen_from_the_data(client, django_user_model
 
 def test_deleting_a_version_removes_its_artefact_but_never_the_active_one(
         client, django_user_model, trained, django_capture_on_commit_callbacks, settings):
-    from pathlib import Path
-
-    from recsys.services import registry
+    from recsys.services import artefacts, registry
 
     dataset, active, _ = trained
-    old = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
-                                      artefact_path=str(Path(settings.ARTEFACT_ROOT) / "old-version"))
-    Path(old.artefact_path).mkdir()
+    old = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY)
+    old.artefact_path = artefacts.save_bytes(f"models/model-{old.pk}", b"old version")
+    old.save()
     client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:recsys_trainedmodel_changelist"),
                     {"action": "delete_selected", "_selected_action": [old.pk], "post": "yes"})
     assert list(TrainedModel.objects.values_list("pk", flat=True)) == [active.pk]
-    assert not Path(old.artefact_path).exists() and Path(active.artefact_path).exists()
+    store = artefacts.storage()
+    assert not store.exists(old.artefact_path) and store.exists(active.artefact_path)
     delete_active = reverse("admin:recsys_trainedmodel_delete", args=[active.pk])
     assert client.post(delete_active, {"post": "yes"}).status_code == 403
     with pytest.raises(registry.RegistryError, match="active"):

@@ -23,6 +23,19 @@ def test_one_category_parser_splits_on_bars_and_commas():
     assert Item(categories="Sci-Fi, Film-Noir").category_list == ["Sci-Fi", "Film-Noir"]
 
 
+def test_category_filter_reads_categories_as_the_parser_does():
+    dataset = make_dataset(n_items=5)
+    titles = {"Sci-Fi, Film-Noir": "a", "Action|Sci-Fi": "b", "Sci-Fi": "c", "Sci-Fiction|Drama": "d", "Drama": "e"}
+    for item, (categories, title) in zip(dataset.items.order_by("pk"), titles.items(), strict=True):
+        Item.objects.filter(pk=item.pk).update(categories=categories, title=title)
+
+    def titles_in(category):
+        return sorted(Item.objects.filter(Item.in_category(category), dataset=dataset).values_list("title", flat=True))
+
+    assert titles_in("Sci-Fi") == ["a", "b", "c"]
+    assert titles_in("Film-Noir") == ["a"]
+
+
 def test_history_reads_leave_out_excluded_interactions_and_keep_order():
     dataset = make_dataset(n_items=6)
     sequence = make_history(dataset, external_user_id="u1", item_ids=(3, 1, 2))

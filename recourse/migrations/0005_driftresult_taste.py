@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recourse', '0003_recourseresult_origin'),
+        ('recourse', '0004_drift_alerts'),
     ]
 
     operations = [
