@@ -56,7 +56,8 @@ def burst_rows(sequence: InteractionSequence) -> set[int] | None:
     burst = sequence.attributes.get("planted_off_taste_burst")
     if not burst:
         return None
-    start = int(datetime.fromisoformat(burst["start"]).replace(tzinfo=UTC).timestamp())
+    # The exact first burst timestamp (the day alone would also count the member's own titles earlier that day)
+    start = burst.get("start_timestamp") or int(datetime.fromisoformat(burst["start"]).replace(tzinfo=UTC).timestamp())
     rows = Interaction.objects.filter(sequence=sequence, timestamp__gte=start).chronological()
     return set(rows.values_list("pk", flat=True)[: burst["length"]])
 

@@ -56,7 +56,8 @@ def planted_bursts(parsed) -> dict[str, dict]:
     for user, rows in interactions.groupby("user_id", sort=False):
         names = sorted({name for item in rows["item_id"] for name in categories.get(item, ())} & set(disliked[user]))
         start = datetime.fromtimestamp(int(rows["timestamp"].min()), tz=UTC).date().isoformat()
-        bursts[str(user)] = {"start": start, "length": len(rows), "categories": names}
+        bursts[str(user)] = {"start": start, "start_timestamp": int(rows["timestamp"].min()), "length": len(rows),
+                             "categories": names}
     return bursts
 
 
