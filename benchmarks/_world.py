@@ -13,7 +13,7 @@ What it holds:
 - a SASRec (L=200, d=64, 2 blocks, 1 head) trained for a few epochs, saved as the artefact of a ready,
   active ``TrainedModel``; epochs, validation NDCG@10 and training time are recorded in
   var/bench/world.json;
-- drift calibration stored on the model (``recourse.services.context.calibrate``).
+- drift calibrations (taste and genre) stored on the model (``recourse.services.context.calibrate_all``).
 
 Import ``setup_django()`` before any Django import; it points Django at the bench database and var dir.
 """
@@ -233,7 +233,7 @@ def ensure_model(dataset, epochs: int, train_minutes: float):
     deadline = time.monotonic() + 60 * train_minutes
     started = time.monotonic()
 
-    def on_epoch(epoch, loss, valid, seconds):
+    def on_epoch(epoch, loss, valid, seconds, *_):
         ndcg = f", valid NDCG@10 {valid['NDCG@10']:.4f}" if valid else ""
         log(f"  epoch {epoch}/{epochs}: loss {loss:.4f}{ndcg} ({seconds:.0f} s; load {load_average()})")
 
@@ -257,14 +257,14 @@ def ensure_model(dataset, epochs: int, train_minutes: float):
 
 
 def ensure_calibration(model):
-    from recourse.services.context import calibrate
+    from recourse.services.context import calibrate_all, needs_calibration
     from recsys.services.serving import load_recommender
 
-    if "drift" in model.calibration:
+    if not needs_calibration(model):
         return model
-    log("Calibrating drift detection on reference histories (recourse.services.context.calibrate)")
+    log("Calibrating the drift checks on reference histories (recourse.services.context.calibrate_all)")
     started = time.monotonic()
-    calibrate(model, load_recommender(model))
+    calibrate_all(model, load_recommender(model))
     log(f"Calibrated in {time.monotonic() - started:.0f} s")
     model.refresh_from_db()
     return model

@@ -1,5 +1,3 @@
-from datetime import UTC, datetime, time
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
@@ -65,7 +63,8 @@ def _client_error(exc):
 
 
 class DriftCheckView(APIView):
-    """Run a drift check on the signed-in member's history."""
+    """Run a drift check (the category-free taste check) on the signed-in member's history; the result holds
+    its suggested fix, which is what a preview without changes returns."""
 
     @extend_schema(request=None, responses=DriftResultSerializer)
     def post(self, request):
@@ -86,11 +85,8 @@ class RecoursePreviewView(APIView):
         try:
             if data.get("changes"):
                 shown = corrections.preview(user=request.user, dataset=dataset, changes=_changes(data))
-            else:
-                went_off = data.get("went_off_after")
-                when = datetime.combine(went_off, time.min, tzinfo=UTC) if went_off else None
-                shown = corrections.suggest(user=request.user, dataset=dataset, went_off_after=when,
-                                            min_rating=4.0 if data["liked_only"] else None)
+            else:  # the drift check's fix (the same analysis of the same history)
+                shown = corrections.suggest(user=request.user, dataset=dataset)
         except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel) as exc:
             raise _client_error(exc) from exc
         return Response(PreviewSerializer(shown).data)

@@ -23,16 +23,26 @@ def population_experiment(job, progress):
 
 @jobs.register("calibrate_drift", queue="xai")
 def calibrate_drift(job, progress):
+    """The taste check's calibration (every dataset) and the paper's genre method's (datasets with categories)."""
     model = TrainedModel.objects.select_related("dataset").get(pk=job.params["model_id"])
-    if not model.dataset.has_categories:
-        return {"skipped": "the dataset has no item categories"}
-    if "drift" in model.calibration:
+    missing = context.needs_calibration(model)
+    if not missing:
         return {"skipped": "already calibrated"}
-    progress(5, "Calibrating drift detection on reference histories")
     recommender = serving.load_recommender(model)
-    calibration = context.calibrate(model, recommender)
-    return {"reference_histories": calibration.n_reference, "false_alarm_rate": calibration.false_alarm_rate,
-            "flag_threshold": calibration.flag_threshold, "ads_cutoff": calibration.ads_cutoff}
+    progress(5, "Calibrating the drift check on reference histories")
+    fitted = context.calibrate_all(model, recommender)
+    result: dict = {}
+    if "taste" in fitted:
+        taste = fitted["taste"]
+        result["taste"] = {"reference_histories": taste.n_reference, "false_alarm_rate": taste.false_alarm_rate,
+                           "false_alarm_basis": taste.false_alarm_basis, "flag_threshold": taste.flag_threshold,
+                           "evidence_cutoff": taste.gain_cutoff}
+    if "drift" in fitted:
+        calibration = fitted["drift"]
+        result["genre"] = {"reference_histories": calibration.n_reference,
+                           "false_alarm_rate": calibration.false_alarm_rate,
+                           "flag_threshold": calibration.flag_threshold, "ads_cutoff": calibration.ads_cutoff}
+    return result
 
 
 @jobs.register(alerts.JOB_KIND, queue="xai")

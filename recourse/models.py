@@ -57,17 +57,21 @@ class DriftResult(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="drift_results")
     trained_model = models.ForeignKey("recsys.TrainedModel", on_delete=models.CASCADE, related_name="drift_results")
-    method = models.CharField(max_length=20, default="ig_alignment")
+    method = models.CharField(max_length=20, default="taste")
     drift = models.BooleanField()
     reason = models.CharField(max_length=300)
-    alignment = models.FloatField()
-    alignment_without_flagged = models.FloatField()
-    ads_without_flagged = models.FloatField()
-    ads_cutoff = models.FloatField()
+    # The paper's genre method (ig_alignment) only; None for the taste check.
+    alignment = models.FloatField(null=True, blank=True)
+    alignment_without_flagged = models.FloatField(null=True, blank=True)
+    ads_without_flagged = models.FloatField(null=True, blank=True)
+    ads_cutoff = models.FloatField(null=True, blank=True)
     interaction_ids = models.JSONField(default=list, help_text="The checked interactions, oldest first")
     drift_scores = models.JSONField(default=list)
     flagged_interaction_ids = models.JSONField(default=list, help_text="Most suspicious first")
     history_fingerprint = models.CharField(max_length=64)
+    details = models.JSONField(default=dict, blank=True, help_text=(
+        "Taste check: the suggested fix {interaction id: weight}, top 10 now and after it (item ids), the "
+        "likelihood of the established taste before/after, the evidence and its calibrated cutoff"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

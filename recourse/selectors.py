@@ -246,6 +246,10 @@ def _drift_check(check: DriftResult, referenced: _Interactions) -> dict:
         "ads_without_flagged": check.ads_without_flagged, "ads_cutoff": check.ads_cutoff,
         "checked_interactions": len(check.interaction_ids),
         "flagged": [referenced.describe(pk) for pk in check.flagged_interaction_ids],
+        "suggested_fix": [referenced.describe(int(pk), weight=weight)
+                          for pk, weight in check.details.get("changes", {}).items()],
+        "measurements": {key: value for key, value in check.details.items()
+                         if isinstance(value, int | float | str | bool) or value is None},
     }
 
 

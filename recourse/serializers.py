@@ -18,9 +18,8 @@ class ExplanationSerializer(serializers.ModelSerializer):
 class DriftResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = DriftResult
-        fields = ["id", "trained_model_id", "method", "drift", "reason", "alignment", "alignment_without_flagged",
-                  "ads_without_flagged", "ads_cutoff", "interaction_ids", "drift_scores", "flagged_interaction_ids",
-                  "created_at"]
+        fields = ["id", "trained_model_id", "method", "drift", "reason", "interaction_ids", "drift_scores",
+                  "flagged_interaction_ids", "details", "created_at"]
 
 
 class ChangeSerializer(serializers.Serializer):
@@ -36,22 +35,22 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class PreviewRequestSerializer(serializers.Serializer):
-    changes = ChangeSerializer(many=True, required=False, help_text="Your own changes; omit to get a suggestion")
-    went_off_after = serializers.DateField(required=False, help_text="For a suggestion: when things went off")
-    liked_only = serializers.BooleanField(default=False, help_text="For a suggestion: taste = items rated 4 or more")
+    changes = ChangeSerializer(many=True, required=False,
+                               help_text="Your own changes; omit to preview the fix your drift check found")
 
 
 class PreviewSerializer(serializers.Serializer):
     changes = serializers.SerializerMethodField()
     fingerprint = serializers.CharField(help_text="Send back with apply; refused if your history changed since")
-    alignment_before = serializers.FloatField()
-    alignment_after = serializers.FloatField()
-    ads = serializers.FloatField()
-    dtc = serializers.FloatField(allow_null=True)
+    taste_before = serializers.FloatField(help_text="Mean log-probability of your kept interactions, now")
+    taste_after = serializers.FloatField(help_text="The same after the change (higher: closer to your taste)")
+    ads = serializers.FloatField(help_text="Shift of the next-item distribution (Jensen-Shannon, 0-1)")
     top_before = serializers.SerializerMethodField()
     top_after = serializers.SerializerMethodField()
     suggested = serializers.BooleanField()
+    satisfied = serializers.BooleanField(allow_null=True, help_text="For a suggestion: it brings items back")
     note = serializers.CharField()
+    drift_check_id = serializers.IntegerField(source="check_id", allow_null=True)
 
     def get_changes(self, obj) -> list[dict]:
         return [{"interaction_id": pk, "weight": weight} for pk, weight in obj.changes.items()]

@@ -8,8 +8,7 @@ from .services.context import start_calibration
 
 @receiver(model_trained)
 def calibrate_new_model(sender, model, **kwargs):
-    if model.dataset.has_categories:
-        start_calibration(model)
+    start_calibration(model)  # the taste check needs no categories
 
 
 @receiver(interactions_added)

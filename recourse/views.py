@@ -1,6 +1,5 @@
 import json
 import math
-from datetime import UTC, datetime, time
 from typing import Any
 
 from django.contrib import messages
@@ -8,7 +7,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from recourse.engine import faithful
@@ -139,7 +137,15 @@ def drift_check(request):
         return render(request, "recourse/drift.html", {"dataset": dataset, "unavailable": str(exc)})
     timeline = recsys_charts.history_timeline(check.interactions, ordinal_time=not dataset.has_timestamps,
                                               highlight=check.heat)
-    return render(request, "recourse/drift.html", {"dataset": dataset, "check": check, "timeline": timeline})
+    details = check.result.details
+    rate = details.get("false_alarm_rate")
+    return render(request, "recourse/drift.html", {
+        "dataset": dataset, "check": check, "timeline": timeline, "ordinal": not dataset.has_timestamps,
+        "flag_share": f"{round(100 * details.get('flag_quantile', 0))} %",
+        "verdict_share": f"{round(100 * details.get('verdict_quantile', 0))} %",
+        "false_alarm_rate": rate if isinstance(rate, float) and math.isfinite(rate) else None,
+        "reference_held_out": details.get("held_out_histories"),
+    })
 
 
 def _changes_from_form(post) -> dict[int, float]:
@@ -173,29 +179,17 @@ def _weight(value) -> float:
     return weight
 
 
-def _went_off_after(text: str) -> datetime | None:
-    try:
-        day = parse_date(text) if text else None
-    except ValueError:  # well-formed but impossible, e.g. 2024-02-31
-        day = None
-    if text and day is None:
-        raise corrections.CorrectionError(f"{text[:20]!r} is not a date; use the date picker.")
-    return datetime.combine(day, time.min, tzinfo=UTC) if day else None
-
-
 @login_required
 def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context: dict[str, Any] = {"dataset": dataset, "liked_only": bool(request.POST.get("liked_only"))}
+    context: dict[str, Any] = {"dataset": dataset, "rating_policy": ratings.POLICY}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions
         if request.method == "POST" and "suggest" in request.POST:
-            went_off = _went_off_after(request.POST.get("went_off_after") or "")
-            context["preview"] = corrections.suggest(user=request.user, dataset=dataset, went_off_after=went_off,
-                                                     min_rating=4.0 if request.POST.get("liked_only") else None)
+            context["preview"] = corrections.suggest(user=request.user, dataset=dataset)
         elif request.method == "POST":
             context["preview"] = corrections.preview(
                 user=request.user, dataset=dataset, changes=_changes_from_form(request.POST))

@@ -105,6 +105,17 @@ def sequence_histories(
     return histories
 
 
+def sequence_ratings(sequence_ids: Iterable[int]) -> dict[int, list[tuple[str, float, float | None]]]:
+    """Active interactions of these sequences as {sequence id: [(item pk, weight, rating)]}, oldest first."""
+    rows = (Interaction.objects.active().filter(sequence_id__in=list(sequence_ids))
+            .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
+            .values_list("sequence_id", "item_id", "weight", "rating"))
+    histories: dict[int, list[tuple[str, float, float | None]]] = {}
+    for sequence_id, item_id, weight, rating in rows.iterator(chunk_size=20000):
+        histories.setdefault(int(sequence_id), []).append((str(item_id), weight, rating))
+    return histories
+
+
 def excluded_from_training(dataset: Dataset) -> QuerySet:
     """Sequences with a TrainingExclusion in force (as a subquery of sequence ids)."""
     return TrainingExclusion.objects.filter(sequence__dataset=dataset, lifted_at__isnull=True).values("sequence_id")

@@ -5,17 +5,15 @@ its state becomes "excluded"), a weight in (0, 1) down-weights it. Nothing is ev
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from recourse.engine.alignment import alignment_from_logits
 from recourse.engine.attribution import score_histories
 from recourse.engine.drift_metrics import drift_metrics_from_logits
-from recourse.engine.recourse_search import plan_recourse, search_recourse
-from recourse.engine.sequences import History, seen_mask
+from recourse.engine.sequences import seen_mask
+from recourse.engine.taste import established_likelihood, final_log_probs
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
@@ -23,12 +21,11 @@ from recsys.ratings import model_weight
 from recsys.services import serving
 from recsys.services.serving import loaded_model
 
-from .context import categories_for, drift_calibration
-from .drift import member_profile
+from . import drift
 
 STALE_PREVIEW = "Your history changed since this preview; please preview again."
-NO_DRIFT_NOTE = ("Your latest drift check found no drift, so no change is needed. If your recommendations went "
-                 "off after a certain day, pick that date to compare with how they were before it.")
+NO_DRIFT_NOTE = ("Your drift check found no drift (nothing beyond what the histories of other people show), so "
+                 "HikmaX suggests no change. You can still choose titles to remove or lower yourself below.")
 
 
 class CorrectionError(Exception):
@@ -40,10 +37,9 @@ class Preview:
     changes: dict[int, float]  # interaction id -> new weight (0 = exclude)
     titles: dict[int, str]  # interaction id -> title
     fingerprint: str
-    alignment_before: float
-    alignment_after: float
-    ads: float
-    dtc: float | None
+    taste_before: float  # mean log-probability the next-item distribution gives the kept interactions
+    taste_after: float
+    ads: float  # Jensen-Shannon divergence (base 2) of the next-item distribution, now vs after
     top_before: list[Item]
     top_after: list[Item]
     suggested: bool = False
@@ -51,11 +47,13 @@ class Preview:
     note: str = ""
     entered: list[Item] = field(default_factory=list)
     left: list[Item] = field(default_factory=list)
+    check_id: int | None = None  # the drift check whose fix this is (suggestions)
 
     def metrics(self) -> dict:
         return {
-            "alignment_before": self.alignment_before, "alignment_after": self.alignment_after, "ads": self.ads,
-            "dtc": self.dtc, "top_before": [i.pk for i in self.top_before], "top_after": [i.pk for i in self.top_after],
+            "taste_before": self.taste_before, "taste_after": self.taste_after, "ads": self.ads,
+            "top_before": [i.pk for i in self.top_before], "top_after": [i.pk for i in self.top_after],
+            "drift_check_id": self.check_id,
         }
 
 
@@ -64,100 +62,72 @@ def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
     model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     _validate(changes, mine.interactions)
-    return _preview(user, dataset, model, recommender, mine, changes)
+    return _preview(user, dataset, recommender, mine, changes)
 
 
-def suggest(*, user, dataset: Dataset, went_off_after: datetime | None = None, min_rating: float | None = None):
-    """The engine's smallest correction restoring alignment (eq. 6), as a preview.
+def suggest(*, user, dataset: Dataset) -> Preview:
+    """The drift check's fix, as a preview: the SAME analysis of the SAME history (fingerprint) as the drift
+    check page, so the check, the flagged interactions and the suggestion cannot disagree.
 
-    Without a date, a member whose latest drift check of this history found no drift is told that no
-    change is needed instead of being offered removals that chase the alignment margin.
+    The latest check of exactly this history and model is reused; without one, the check runs now (and is
+    stored, as if the member had opened the drift check).
     """
     model, recommender = loaded_model(dataset)
-    categories = categories_for(model, recommender)
     mine = member_history(user, dataset, recommender)
-    if len(mine.history) < 3:
+    if int((mine.history.weights > 0).sum()) < drift.MIN_INTERACTIONS:
         raise CorrectionError("A suggestion needs at least three interactions in your history that the model knows.")
-    profile = member_profile(mine.history, categories, interactions=mine.interactions, min_rating=min_rating)
-    reference = _history_before(mine, went_off_after)
-    check = _latest_check(user, model, mine) if min_rating is None else None
-    if check is not None and not check.drift and reference is None:
-        shown = _preview(user, dataset, model, recommender, mine, {}, profile=profile)
-        shown.suggested, shown.satisfied, shown.note = True, True, NO_DRIFT_NOTE
-        return shown
+    check = latest_check(user, model, mine.fingerprint)
     if check is None:
-        result = plan_recourse(recommender.model, mine.history, profile, categories,
-                                 calibration=drift_calibration(model, recommender), reference=reference)
-    else:
-        result = search_recourse(recommender.model, mine.history, profile, categories,
-                                 _ranked_positions(check, mine), reference=reference)
-    changes = {mine.interactions[c.position].pk: c.weight for c in result.changes}
-    shown = _preview(user, dataset, model, recommender, mine, changes, profile=profile)
-    shown.suggested, shown.satisfied = True, result.satisfied
-    shown.note = _suggestion_note(result, reference is not None)
+        check = drift.check_drift(user=user, dataset=dataset).result
+    if not check.drift:
+        shown = _preview(user, dataset, recommender, mine, {})
+        shown.suggested, shown.satisfied, shown.note, shown.check_id = True, True, NO_DRIFT_NOTE, check.pk
+        return shown
+    changes = {int(pk): float(weight) for pk, weight in check.details.get("changes", {}).items()}
+    shown = _preview(user, dataset, recommender, mine, changes)
+    shown.suggested, shown.check_id = True, check.pk
+    shown.satisfied = bool(shown.entered)
+    shown.note = _suggestion_note(shown)
     return shown
 
 
-def _latest_check(user, model, mine) -> DriftResult | None:
-    """The latest drift check of exactly this history and model (same profile: all active interactions)."""
-    return DriftResult.objects.filter(user=user, trained_model=model, history_fingerprint=mine.fingerprint,
-                                      method="ig_alignment").first()
+def latest_check(user, model: TrainedModel, fingerprint: str) -> DriftResult | None:
+    """The latest taste check of exactly this history and model."""
+    return DriftResult.objects.filter(user=user, trained_model=model, history_fingerprint=fingerprint,
+                                      method=drift.METHOD).first()
 
 
-def _ranked_positions(check: DriftResult, mine) -> np.ndarray:
-    """History positions, most suspicious first, from a stored check (saves recomputing its IG pass).
-
-    Ties, which need identical float scores, fall back to history order instead of the raw attribution.
-    """
-    position = {row.pk: p for p, row in enumerate(mine.interactions)}
-    positions = np.array([position[pk] for pk in check.interaction_ids], dtype=np.int64)
-    return positions[np.argsort(-np.asarray(check.drift_scores), kind="stable")]
-
-
-def _history_before(mine, went_off_after: datetime | None) -> History | None:
-    if went_off_after is None:
-        return None
-    if went_off_after > timezone.now():
-        raise CorrectionError("That date is in the future; pick the day your recommendations went off.")
-    cutoff = went_off_after.timestamp()
-    keep = np.array([row.timestamp < cutoff for row in mine.interactions], dtype=bool)
-    if keep.sum() < 3:
-        raise CorrectionError("Fewer than three interactions come before that date; pick a later date.")
-    return History(mine.history.items[keep], mine.history.weights[keep])
+def _suggestion_note(shown: Preview) -> str:
+    n = len(shown.changes)
+    what = f"Leaving out {'this title' if n == 1 else f'these {n} titles'}, which do not fit the rest of your history,"
+    if shown.entered:
+        return (f"{what} puts {len(shown.entered)} new titles into your top 10 "
+                f"({', '.join(item.title for item in shown.entered[:3])}{' …' if len(shown.entered) > 3 else ''}). "
+                "This is exactly the fix your drift check found.")
+    return f"{what} would not change your top 10, so HikmaX does not suggest applying it."
 
 
-def _suggestion_note(result, with_reference: bool) -> str:
-    goal = "your recommendations before the date you picked" if with_reference else "slightly better than now"
-    if not result.changes:
-        return "Your recommendations already match your usual interests; no change is needed."
-    if result.satisfied:
-        return f"These changes bring your recommendations back in line with your usual interests ({goal})."
-    return (f"No correction of up to {len(result.changes)} changes reaches the target ({goal}), so HikmaX does not "
-            "suggest applying one; below is the closest it found. You can still choose interactions yourself.")
-
-
-def _preview(user, dataset, model, recommender, mine, changes: dict[int, float], profile=None) -> Preview:
+def _preview(user, dataset, recommender, mine, changes: dict[int, float]) -> Preview:
     """The one path from a correction to what the member will see: the top 10 before and after come from
     ``serving.recommend_for_member`` (what For you shows), so the applied top 10 is the previewed one."""
-    categories = categories_for(model, recommender)
-    profile = member_profile(mine.history, categories) if profile is None else profile
     position = {row.pk: p for p, row in enumerate(mine.interactions)}
     changed = mine.history.reweighted({position[pk]: model_weight(weight, mine.interactions[position[pk]].rating)
                                        for pk, weight in changes.items()})
     network = recommender.model
     logits = score_histories(network, [mine.history, changed])
     exclude = np.repeat(seen_mask([mine.history], network.num_items), 2, axis=0)
-    target = categories.dominant([mine.history.items[position[pk]] for pk in changes]) if changes else None
     metrics = drift_metrics_from_logits(logits[:1], logits[1:], exclude_before=exclude[:1], exclude_after=exclude[1:],
-                                        categories=categories, target_categories=None if target is None else [target])
-    alignment = alignment_from_logits(logits, np.stack([profile, profile]), categories)
+                                        categories=None)
+    kept = np.asarray([i for p, i in enumerate(mine.history.items.tolist())
+                       if mine.history.weights[p] > 0 and mine.interactions[p].pk not in changes], dtype=np.int64)
+    taste = established_likelihood(final_log_probs(network, [mine.history, changed]), [kept, kept])
     top_before = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
-    top_after = [rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
+    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
+                 if changes else list(top_before))
     return Preview(
         changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
-        fingerprint=mine.fingerprint, alignment_before=float(alignment[0]), alignment_after=float(alignment[1]),
-        ads=float(metrics.ads[0]), dtc=None if metrics.dtc is None else float(metrics.dtc[0]),
-        top_before=top_before, top_after=top_after,
+        fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),
+        ads=float(metrics.ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
     )
 
@@ -184,7 +154,9 @@ def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str
     if mine.fingerprint != fingerprint:
         raise CorrectionError(STALE_PREVIEW)
     _validate(changes, mine.interactions)
-    shown = _preview(user, dataset, model, recommender, mine, changes)
+    shown = _preview(user, dataset, recommender, mine, changes)
+    check = latest_check(user, model, fingerprint) if suggested else None
+    shown.check_id = None if check is None else check.pk
     with transaction.atomic():
         sequence = _locked_sequence(user, dataset)
         if history_fingerprint(user, dataset) != fingerprint:

@@ -1,108 +1,211 @@
-"""A member's drift check: which interactions pull their recommendations away from their usual taste."""
+"""A member's drift check: which interactions pull their recommendations away from their usual taste.
 
-from dataclasses import dataclass
+The check is the category-free taste analysis of ``recourse.engine.taste_recourse`` (issue 19): the model's own
+surprisal flags interactions the rest of the history does not predict, and the analysis proposes the fix (which of
+them to leave out). ONE analysis answers the drift check, names the flagged interactions and is the fix
+"Suggest the smallest fix" offers (``recourse.services.corrections.suggest`` reads it back by history fingerprint).
+
+"Yes" needs three things at once: the evidence the fix removes exceeds what clean reference histories show (the
+calibrated cutoff), the fix raises the likelihood of the member's established taste, and the fix brings
+recommendations back into the member's top 10 as For you computes it (``serving.recommend_for_member`` with the
+fix as ``changes``: the same code path as the preview and the applied fix).
+
+Ratings follow ``recsys.ratings``: an interaction rated 2.5 stars or lower (or of an item marked "Not
+interested") is passed to the engine as explicit evidence; one rated 4 or more is never suggested for removal
+(the member said it is their taste). Categories, where the dataset has them, only describe the result in words.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from recourse.engine import narratives
-from recourse.engine.alignment import preference_profile
-from recourse.engine.attribution import score_histories
-from recourse.engine.drift_detection import detect_drift
-from recourse.engine.drift_metrics import drift_metrics_from_logits
-from recourse.engine.sequences import History, seen_mask, without_positions
+from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration
 from recourse.models import DriftResult
-from recourse.selectors import member_history, model_histories
-from recsys.models import Dataset, Interaction, InteractionSequence
+from recourse.selectors import MemberHistory, member_history, never_flag_interaction_ids
+from recsys import selectors as recsys_selectors
+from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.services import serving
 from recsys.services.serving import loaded_model
 
-from . import never_flag
-from .context import DriftUnavailable, categories_for, drift_calibration
+from . import never_flag, taste_policy
+from .context import DriftUnavailable, rated_histories, taste_calibration
+
+METHOD = "taste"
+MIN_INTERACTIONS = 3
 
 
 @dataclass
 class DriftCheck:
     result: DriftResult
-    narrative: str
-    flagged: list[Interaction]
-    scores: dict[int, float]  # interaction id -> drift score
+    narrative: str  # plain words: the verdict's one-paragraph explanation
+    flagged: list[Interaction]  # what the check names as pulling away (= the suggested fix), most suspicious first
+    scores: dict[int, float]  # interaction id -> suspicion (how much less predictable than usual at that point)
     heat: dict[int, float]  # interaction id -> 0..1 for the timeline
-    dtc: float | None
-    target_category: str | None
-    category_ads: float | None
     interactions: list[Interaction]
+    changes: dict[int, float] = field(default_factory=dict)  # the suggested fix: interaction id -> weight
+    top_now: list[Item] = field(default_factory=list)  # For you now
+    top_after: list[Item] = field(default_factory=list)  # For you after the fix (the preview's list)
+    unusual: list[Interaction] = field(default_factory=list)  # flagged as unusual but not part of the fix
+    described: str = ""  # "mostly Horror", when categories exist
+
+    @property
+    def returning(self) -> list[Item]:
+        """What the fix brings (back) into the top 10."""
+        return [item for item in self.top_after if item not in self.top_now]
+
+    @property
+    def leaving(self) -> list[Item]:
+        return [item for item in self.top_now if item not in self.top_after]
+
+    @property
+    def matching(self) -> int:
+        """How many of the current top 10 would stay without the interactions that do not fit (match the taste)."""
+        return len(self.top_now) - len(self.leaving)
+
+    @property
+    def headline(self) -> str:
+        if self.result.drift:
+            return "Yes — your recommendations are drifting"
+        if self.changes and self.leaving:
+            return "Some of your recommendations come from recent picks that are unusual for you"
+        return "No drift found"
 
 
-def member_profile(history: History, categories, *, interactions=None, min_rating: float | None = None):
-    """The member's stable taste: category distribution of all active interactions (or those rated >= min)."""
-    if min_rating is not None and interactions is not None:
-        keep = np.array([(row.rating or 0) >= min_rating for row in interactions], dtype=bool)
-        if keep.any():
-            history = History(history.items[keep], history.weights[keep])
-    return preference_profile(history, categories)
+def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, hidden: set[int],
+                   muted: set[int] | None = None) -> TasteAnalysis:
+    """The taste analysis of a member's history under the ratings policy (see recourse.services.taste_policy);
+    interactions the member asked never to flag (``muted`` ids, "Don't flag this again") are protected like
+    liked titles: never chosen for the fix."""
+    ratings = [row.rating for row in mine.interactions]
+    hidden_at = [row.item_id in hidden for row in mine.interactions]
+    protected = taste_policy.protected_positions(ratings) | {
+        position for position, row in enumerate(mine.interactions) if row.pk in (muted or set())}
+    return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.explicit_positions(
+        ratings, hidden_at), protected)
 
 
 def check_drift(*, user, dataset: Dataset) -> DriftCheck:
+    """Run the member's drift check, store it (with its fix) and return it with what it means for For you."""
     model, recommender = loaded_model(dataset)
-    categories = categories_for(model, recommender)
     mine = member_history(user, dataset, recommender)
-    if len(mine.history) < 3:
-        raise DriftUnavailable("A drift check needs at least three interactions in your history.")
-    calibration = drift_calibration(model, recommender)
-    profile = member_profile(mine.history, categories)
-    report = detect_drift(recommender.model, mine.history, profile, categories, calibration)
-    flagged_ids = [mine.interactions[p].pk for p in report.flagged_positions.tolist()]
-    result = DriftResult.objects.create(
-        user=user, trained_model=model, method=report.method, drift=report.drift, reason=report.reason[:300],
-        alignment=report.alignment, alignment_without_flagged=report.alignment_without_flagged,
-        ads_without_flagged=report.ads_without_flagged, ads_cutoff=report.ads_cutoff,
-        interaction_ids=[mine.interactions[p].pk for p in report.positions.tolist()],
-        drift_scores=[float(s) for s in report.drift_scores], flagged_interaction_ids=flagged_ids,
-        history_fingerprint=mine.fingerprint,
-    )
-    metrics = _category_metrics(recommender.model, mine.history, report.flagged_positions, categories)
-    by_id = {row.pk: row for row in mine.interactions}
-    scores = dict(zip(result.interaction_ids, result.drift_scores, strict=True))
-    top = max([*scores.values(), 1e-9])
-    check = DriftCheck(
-        result=result, narrative=narratives.drift_narrative(report, mine.titles),
-        flagged=[by_id[pk] for pk in flagged_ids], scores=scores,
-        heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions, **metrics,
-    )
-    return never_flag.respect(check, user=user, dataset=dataset)  # "Don't flag this again" (issue 19 item 5)
-
-
-def _category_metrics(network, history: History, flagged: np.ndarray, categories) -> dict:
-    """DTC and top-10 category ADS between now and without the flagged interactions."""
-    if len(flagged) == 0:
-        return {"dtc": None, "target_category": None, "category_ads": None}
-    logits = score_histories(network, [history, without_positions(history, flagged)])
-    exclude = seen_mask([history], network.num_items)
-    target = categories.dominant(history.items[flagged])
-    metrics = drift_metrics_from_logits(
-        logits[:1], logits[1:], exclude_before=exclude, exclude_after=exclude, categories=categories,
-        target_categories=[target],
-    )
-    return {
-        "dtc": None if metrics.dtc is None else float(metrics.dtc[0]),
-        "target_category": categories.name(target),
-        "category_ads": None if metrics.category_ads is None else float(metrics.category_ads[0]),
+    if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
+        raise DriftUnavailable("A drift check needs at least three interactions in your history that the "
+                               "recommender knows (titles rated 1.5 stars or lower do not count).")
+    calibration = taste_calibration(model, recommender)
+    hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
+    muted = set(never_flag_interaction_ids(user, dataset))
+    analysis = analyze_member(recommender.model, mine, calibration, hidden, muted)
+    ids = [row.pk for row in mine.interactions]
+    changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
+    top_now = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
+    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
+                 if changes else list(top_now))
+    moves_back = bool(set(top_after) - set(top_now))
+    drift = analysis.drift and moves_back
+    fix_positions = [c.position for c in analysis.changes]
+    order = {int(p): rank for rank, p in enumerate(analysis.flagged_positions.tolist())}
+    fix_positions.sort(key=lambda p: order.get(p, len(order)))
+    unusual_positions = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix_positions)]
+    scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
+                                                     strict=True) if np.isfinite(s)}
+    details = {
+        "changes": {str(pk): w for pk, w in changes.items()},
+        "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
+        "objective_before": analysis.objective_before, "objective_after": analysis.objective_after,
+        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": analysis.reason,
+        "flag_threshold": calibration.flag_threshold, "false_alarm_rate": calibration.false_alarm_rate,
+        "false_alarm_basis": calibration.false_alarm_basis, "reference_histories": calibration.n_reference,
+        # calibrate_taste holds out 30 % of the reference histories (its default) when there are 10 or more
+        "held_out_histories": (int(calibration.n_reference * 0.3) if calibration.false_alarm_basis == "held-out"
+                               else calibration.n_reference),
+        "flag_quantile": calibration.flag_quantile, "verdict_quantile": calibration.verdict_quantile,
+        "unusual_interaction_ids": [ids[p] for p in unusual_positions],
+        "explicit_interaction_ids": [ids[int(p)] for p in analysis.explicit_positions.tolist()],
+        "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
+    reason = analysis.reason if moves_back or not analysis.drift else (
+        "the suggested change would not change your top 10 as For you shows it")
+    result = DriftResult.objects.create(
+        user=user, trained_model=model, method=METHOD, drift=drift, reason=reason[:300],
+        interaction_ids=[ids[int(p)] for p in analysis.positions.tolist()],
+        drift_scores=[float(s) if np.isfinite(s) else None for s in analysis.scores.tolist()],
+        flagged_interaction_ids=[ids[p] for p in fix_positions], history_fingerprint=mine.fingerprint,
+        details=details,
+    )
+    top = max([*scores.values(), 1e-9])
+    flagged = [mine.interactions[p] for p in fix_positions]
+    check = DriftCheck(
+        result=result, narrative="", flagged=flagged, scores=scores,
+        heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions,
+        changes=changes, top_now=top_now, top_after=top_after,
+        unusual=[mine.interactions[p] for p in unusual_positions],
+        described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
+    )
+    check.narrative = narrative(check)
+    return never_flag.respect(check, user=user, dataset=dataset)  # a no-op: muted ones are never in the fix
+
+
+def describe_in_words(items: list[Item]) -> str:
+    """ "mostly Horror" when most of these items share a category; "" otherwise (or without categories)."""
+    counts = Counter(name for item in items for name in item.category_list)
+    if not items or not counts:
+        return ""
+    name, count = counts.most_common(1)[0]
+    if count * 2 <= len(items):
+        return ""
+    return f"all {name}" if count == len(items) else f"mostly {name} ({count} of {len(items)})"
+
+
+def _titles(items, limit: int = 3) -> str:
+    names = [f"“{item.title}”" for item in items[:limit]]
+    more = len(items) - limit
+    text = ", ".join(names)
+    return text + (f" and {more} more" if more > 0 else "")
+
+
+def narrative(check: DriftCheck) -> str:
+    """The verdict in plain words; every sentence is a measured fact of this check."""
+    n_fix, total = len(check.flagged), len(check.top_now)
+    things = "title" if n_fix == 1 else "titles"
+    kind = f", {check.described}," if check.described else ""
+    disliked = set(check.result.details.get("explicit_interaction_ids", [])) & {row.pk for row in check.flagged}
+    why = "do not fit the rest of your history"
+    if disliked:
+        why = (f"do not fit the rest of your history or got 2.5 stars or lower from you ({len(disliked)} of "
+               f"{n_fix})")
+    if check.result.drift:
+        verb = "matches" if check.matching == 1 else "match"
+        return (f"{n_fix} recent {things}{kind} {why}, and pull your recommendations away from your usual taste. "
+                f"{check.matching} of your top {total} {verb} your usual taste; leaving "
+                f"{'it' if n_fix == 1 else 'them'} out puts {_titles(check.returning)} into your top {total}.")
+    if not check.flagged and not check.unusual:
+        return "Everything you watched recently fits the rest of your history."
+    if check.flagged and check.leaving:
+        return (f"{n_fix} recent {things}{kind} {why}; leaving them out would change {len(check.leaving)} of your "
+                f"top {total}, but the evidence is no stronger than in the histories of many other people, so we "
+                "do not call it drift.")
+    return ("A few recent picks are unusual for you, but leaving them out would not bring your recommendations "
+            "closer to your usual taste, so nothing needs fixing.")
 
 
 def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool) -> str | None:
-    """The first of these dataset users whose history the active model judges drifting (or not), if any."""
+    """The first of these dataset users whose history the active model's taste check judges drifting (or not).
+
+    Judged as the engine's verdict on the imported history under the ratings policy (the account-level check
+    also asks For you whether the fix brings items back, once the history belongs to a member).
+    """
     model, recommender = loaded_model(dataset)
-    categories = categories_for(model, recommender)
-    calibration = drift_calibration(model, recommender)
+    calibration = taste_calibration(model, recommender)
     sequence_of = dict(InteractionSequence.objects.filter(dataset=dataset, external_user_id__in=external_ids)
                        .values_list("external_user_id", "pk"))
-    histories = model_histories(sequence_of.values(), recommender.index)
+    rated = rated_histories(sequence_of.values(), recommender)
     for external_id in external_ids:
-        sequence_id = sequence_of.get(external_id)
-        history = None if sequence_id is None else histories.get(sequence_id)
-        if history is None or len(history) < 3:
+        member = rated.get(sequence_of.get(external_id, -1))
+        if member is None:
             continue
-        report = detect_drift(recommender.model, history, member_profile(history, categories), categories, calibration)
-        if report.drift == drift:
+        analysis = taste_policy.analyze_rated(recommender.model, member.history, calibration, member.explicit,
+                                              member.protected)
+        if analysis.drift == drift:
             return external_id
     return None

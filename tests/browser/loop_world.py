@@ -102,7 +102,7 @@ def trained_world_model(django_db_setup, django_db_blocker) -> dict:
         dataset = build_rows(member)
         try:
             model = train_now(dataset, **HYPERPARAMETERS)
-            context.calibrate(model, serving.loaded_model(dataset)[1])
+            context.calibrate_all(model, serving.loaded_model(dataset)[1])
             model.refresh_from_db()
             archive = artefacts.read_bytes(model.artefact_path)
             fields = {name: getattr(model, name) for name in MODEL_FIELDS}

@@ -25,7 +25,7 @@ def member(make_user):
     alice = make_user("alice")
     make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 6, 11, 2, 3, 4))
     model = train_now(dataset)
-    context.calibrate(model, serving.loaded_model(dataset)[1])
+    context.calibrate_all(model, serving.loaded_model(dataset)[1])
     return alice
 
 

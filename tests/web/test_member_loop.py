@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def calibrated(trained):
     dataset, model, alice = trained
-    context.calibrate(model, serving.loaded_model(dataset)[1])
+    context.calibrate_all(model, serving.loaded_model(dataset)[1])
     return dataset, model, alice
 
 

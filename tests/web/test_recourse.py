@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def calibrated(trained):
     dataset, model, alice = trained
-    context.calibrate(model, serving.loaded_model(dataset)[1])
+    context.calibrate_all(model, serving.loaded_model(dataset)[1])
     return dataset, model, alice
 
 
@@ -36,29 +36,24 @@ def test_drift_check_page_gives_a_verdict_and_stores_it(client, calibrated):
     client.force_login(alice)
     page = client.get(reverse("recourse:drift"))
     assert page.status_code == 200
-    assert b"No drift found" in page.content or b"your recommendations are drifting" in page.content
+    check = page.context["check"]
+    assert check.headline in page.content.decode()
     result = DriftResult.objects.get(user=alice)
-    assert len(result.interaction_ids) == 4 and result.trained_model == model
+    assert len(result.interaction_ids) == 4 and result.trained_model == model and result.method == "taste"
+    assert result.details["top_now"] == [rec.item.pk for rec in serving.recommend_for_member(alice, dataset).items]
 
 
-def test_drift_page_offers_a_preview_of_removing_the_flagged_interactions(client, calibrated, monkeypatch):
-    import re
-
+def test_the_drift_page_previews_exactly_the_checks_fix(client, calibrated, monkeypatch):
     dataset, model, alice = calibrated
-    real_check = drift.check_drift
-
-    def drifting(**kwargs):
-        check = real_check(**kwargs)
-        check.result.drift, check.flagged = True, alice_rows(alice)[:2]
-        return check
-
-    monkeypatch.setattr(drift, "check_drift", drifting)
     client.force_login(alice)
-    page = client.get(reverse("recourse:drift")).content.decode()
-    assert "Preview removing these 2 interactions" in page
-    fields = dict(re.findall(r'name="(action-\d+)" value="(remove)"', page))
-    preview = client.post(reverse("recourse:fix"), {**fields, "preview": "1"}).context["preview"]
-    assert preview.changes == {row.pk: 0.0 for row in alice_rows(alice)[:2]}
+    page = client.get(reverse("recourse:drift"))
+    result = page.context["check"].result
+    fix = {str(row.pk): 0.0 for row in alice_rows(alice)[:2]}
+    DriftResult.objects.filter(pk=result.pk).update(drift=True, details={**result.details, "changes": fix})
+    preview = client.post(reverse("recourse:fix"), {"suggest": "1"}).context["preview"]
+    assert preview.changes == {int(pk): w for pk, w in fix.items()} and preview.check_id == result.pk
+    assert preview.top_after == [rec.item for rec in serving.recommend_for_member(
+        alice, dataset, changes=preview.changes).items]
 
 
 def test_first_with_verdict_follows_the_drift_check(calibrated):
@@ -91,26 +86,36 @@ def test_preview_changes_nothing(client, calibrated):
 
 def test_suggestion_reuses_the_drift_check_of_the_same_history(calibrated, monkeypatch):
     dataset, model, alice = calibrated
-    fresh = corrections.suggest(user=alice, dataset=dataset)
     check = drift.check_drift(user=alice, dataset=dataset).result
-    DriftResult.objects.filter(pk=check.pk).update(drift=True)
+    fix = {str(alice_rows(alice)[0].pk): 0.0}
+    DriftResult.objects.filter(pk=check.pk).update(drift=True, details={**check.details, "changes": fix})
 
     def recompute(*args, **kwargs):
-        raise AssertionError("the drift ranking was recomputed instead of reused")
+        raise AssertionError("the analysis was recomputed instead of reused")
 
-    monkeypatch.setattr(corrections, "plan_recourse", recompute)
-    assert corrections.suggest(user=alice, dataset=dataset).changes == fresh.changes
+    monkeypatch.setattr(drift, "analyze_member", recompute)
+    assert corrections.suggest(user=alice, dataset=dataset).changes == {alice_rows(alice)[0].pk: 0.0}
 
 
-def test_no_drift_means_no_suggested_change_unless_a_date_is_picked(client, calibrated):
+def test_a_changed_history_gets_a_fresh_check_before_a_suggestion(calibrated):
+    dataset, model, alice = calibrated
+    old = drift.check_drift(user=alice, dataset=dataset).result
+    Interaction.objects.filter(pk=alice_rows(alice)[0].pk).update(weight=0.5)
+    shown = corrections.suggest(user=alice, dataset=dataset)
+    latest = DriftResult.objects.filter(user=alice).first()
+    assert latest.pk != old.pk and shown.check_id == latest.pk
+    assert latest.history_fingerprint == recourse_selectors.history_fingerprint(alice, dataset)
+
+
+def test_no_drift_means_no_suggested_change(client, calibrated):
     dataset, model, alice = calibrated
     check = drift.check_drift(user=alice, dataset=dataset).result
     DriftResult.objects.filter(pk=check.pk).update(drift=False)
     shown = corrections.suggest(user=alice, dataset=dataset)
     assert shown.changes == {} and shown.note == corrections.NO_DRIFT_NOTE
     client.force_login(alice)
-    page = client.post(reverse("recourse:fix"), {"suggest": "1", "went_off_after": "2999-01-01"})
-    assert "in the future" in page.context["error"]
+    page = client.post(reverse("recourse:fix"), {"suggest": "1"})
+    assert b"Apply these changes" not in page.content and corrections.NO_DRIFT_NOTE in page.content.decode()
 
 
 def test_unreached_target_is_shown_without_an_apply_button(client, calibrated, monkeypatch):
@@ -226,11 +231,23 @@ def test_api_round_trip(client, calibrated):
     assert undone.status_code == 200 and undone.json()["undone_at"]
 
 
-def test_dataset_without_categories_says_drift_is_unavailable(client, trained):
+def test_dataset_without_categories_still_gets_a_drift_check(client, calibrated):
+    dataset, model, alice = calibrated
+    Dataset.objects.filter(pk=dataset.pk).update(has_categories=False)
+    client.force_login(alice)
+    page = client.get(reverse("recourse:drift"))
+    assert page.status_code == 200 and b"has no item categories" not in page.content
+    assert page.context["check"].described == ""
+
+
+def test_uncalibrated_category_free_model_queues_its_calibration(client, trained):
+    from recsys.models import Job
+
     dataset, model, alice = trained
     Dataset.objects.filter(pk=dataset.pk).update(has_categories=False)
     client.force_login(alice)
-    assert b"has no item categories" in client.get(reverse("recourse:drift")).content
+    assert b"being calibrated" in client.get(reverse("recourse:drift")).content
+    assert Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk).exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,74 @@
+"""The ratings policy of the taste check (recsys.ratings), applied the same way to members and to the reference
+histories it is calibrated on.
+
+* Explicit evidence: an interaction rated 2.5 stars or lower, or whose item the member marked "Not interested",
+  is passed to the engine as an explicit dislike (flagged first; the verdict's evidence counts it).
+* Liked films: an interaction rated 4 stars or more is never chosen for removal. It stays in the model's input;
+  its suspicion is not scored, as for interactions older than the calibrated window. If the engine's second
+  round still picks one, the fix is re-measured without it, so the fix shown is the one whose effect was measured.
+"""
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from recourse.engine.sequences import History
+from recourse.engine.taste import established_likelihood, final_log_probs, measure_taste
+from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch
+from recsys.ratings import SO_SO_AT_MOST
+
+LIKED_AT_LEAST = 4.0
+TOP_K = 10
+
+
+def explicit_positions(ratings: Sequence[float | None], hidden: Sequence[bool] | None = None) -> list[int]:
+    hidden = hidden or [False] * len(ratings)
+    return [position for position, (rating, not_interested) in enumerate(zip(ratings, hidden, strict=True))
+            if (rating is not None and rating <= SO_SO_AT_MOST) or not_interested]
+
+
+def protected_positions(ratings: Sequence[float | None]) -> set[int]:
+    return {position for position, rating in enumerate(ratings) if rating is not None and rating >= LIKED_AT_LEAST}
+
+
+def analyze_rated(network, history: History, calibration: TasteCalibration, explicit: list[int],
+                  protected: set[int]) -> TasteAnalysis:
+    """One member's taste analysis under the policy."""
+    return analyze_rated_batch(network, [history], calibration, [explicit], [protected])[0]
+
+
+def analyze_rated_batch(network, histories: Sequence[History], calibration: TasteCalibration,
+                        explicit: Sequence[list[int]], protected: Sequence[set[int]]) -> list[TasteAnalysis]:
+    """Many histories under the policy, in the engine's batched passes."""
+    measures = measure_taste(network, list(histories), window=calibration.window)
+    masked = []
+    for measure, kept in zip(measures, protected, strict=True):
+        keep = np.asarray([int(p) not in kept for p in measure.positions], dtype=bool)
+        masked.append(replace(measure, candidates=measure.candidates & keep))
+    analyses = analyze_batch(network, list(histories), calibration, explicit=list(explicit), measures=masked)
+    return [_restricted(network, history, analysis, kept)
+            if any(change.position in kept for change in analysis.changes) else analysis
+            for history, analysis, kept in zip(histories, analyses, protected, strict=True)]
+
+
+def _restricted(network, history: History, analysis: TasteAnalysis, protected: set[int]) -> TasteAnalysis:
+    """The analysis with the protected positions taken out of its fix; objective, top 10 and verdict re-measured."""
+    changes = [change for change in analysis.changes if change.position not in protected]
+    plan = {change.position: change.weight for change in changes}
+    corrected = history.reweighted(plan) if plan else history
+    final = final_log_probs(network, [history, corrected])
+    established = analysis.items[~np.isin(analysis.positions, analysis.flagged_positions)]
+    before, after = established_likelihood(final, [established, established]).tolist()
+    tops = []
+    for row in range(2):
+        scores = final[row].copy()
+        scores[history.items - 1] = -np.inf
+        tops.append((np.argsort(-scores, kind="stable")[:TOP_K] + 1).astype(np.int64))
+    moved = set(tops[0].tolist()) != set(tops[1].tolist())
+    drift = analysis.drift and bool(changes) and after > before and moved
+    reason = analysis.reason if drift else ("leaving out the unusual films you did not rate highly would not "
+                                            "bring the recommendations closer to your taste")
+    return replace(analysis, changes=changes, corrected=corrected, objective_before=before, objective_after=after,
+                   top_before=tops[0], top_after=tops[1], drift=drift, verdict="drift: yes" if drift else "drift: no",
+                   reason=reason)
