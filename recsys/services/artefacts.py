@@ -235,6 +235,7 @@ def ensure_store(*, create_bucket: bool = True) -> str:
     bucket = getattr(store, "bucket_name", None)
     if bucket:
         client = store.connection.meta.client  # type: ignore[attr-defined]
+        # botocore comes with the S3 backend only; the embedded default has none.
         from botocore.exceptions import ClientError
 
         try:

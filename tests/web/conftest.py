@@ -13,12 +13,16 @@ def delete_jobs_since(started) -> None:
     Job.objects.filter(created_at__gte=started).delete()
 
 
-@pytest.fixture(autouse=True)
-def isolated_artefacts(settings, tmp_path):
-    """Each test stores artefacts in its own folder (the default storage's root: database ids restart between
-    test databases) and unpacks them into its own cache."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ARTEFACT_CACHE_DIR = tmp_path / "artefact-cache"
+@pytest.fixture(autouse=True, scope="module")
+def module_artefacts(tmp_path_factory):
+    """Each test module stores artefacts in its own folder (the default storage's root: database ids restart
+    between test databases) and unpacks them into its own cache; module-scoped so that a model a module
+    fixture trained stays loadable in every test of that module."""
+    from django.test import override_settings
+
+    root = tmp_path_factory.mktemp("artefacts")
+    with override_settings(MEDIA_ROOT=root / "media", ARTEFACT_CACHE_DIR=root / "artefact-cache"):
+        yield root
 
 
 @pytest.fixture(autouse=True)

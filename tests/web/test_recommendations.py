@@ -99,8 +99,10 @@ def test_cancelled_training_leaves_no_ready_model():
     assert job.status == "cancelled" and model.status == "failed" and not model.artefact_path
 
 
-def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, settings):
+def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, settings, tmp_path):
     from recsys import jobs
+
+    settings.MEDIA_ROOT = tmp_path / "media"  # ids repeat on SQLite: an earlier test's model-1 must not count
 
     def explode(*args, **kwargs):
         raise MemoryError("simulated out-of-memory")
