@@ -71,6 +71,7 @@ def test_the_live_preview_is_on_screen_next_to_the_change(browser_page, live_ser
     preview = page.locator("#live-preview")
     expect(preview).to_contain_text("Live preview — nothing has changed yet")
     expect(preview.locator("ol").last.locator("li")).to_have_count(10)
+    select.scroll_into_view_if_needed()  # where the member is looking once the preview has updated
     box, row = preview.bounding_box(), select.bounding_box()
     viewport = page.viewport_size
     assert box["y"] < viewport["height"] and box["y"] + box["height"] > 0, "the preview is off screen"
