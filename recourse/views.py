@@ -316,7 +316,6 @@ def undo_not_interested(request, signal_id):
     return redirect("recourse:corrections")
 
 
-
 @login_required
 @require_POST
 def dismiss_alert(request, alert_id):

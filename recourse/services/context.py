@@ -50,24 +50,21 @@ def categories_for(model: TrainedModel, recommender) -> CategoryIndex:
 
 def drift_calibration(model: TrainedModel, recommender) -> DriftCalibration:
     """The model's stored calibration; when missing, a calibration job is queued and the caller told to wait."""
-    model.refresh_from_db(fields=["calibration"])
-    if "drift" in model.calibration:
-        return DriftCalibration.from_json(model.calibration["drift"])
-    start_calibration(model)
-    raise DriftUnavailable(
-        "Drift detection for this model version is being calibrated on reference histories; "
-        "this takes about a minute. Please try again shortly."
-    )
+    return DriftCalibration.from_json(_stored_calibration(model, "drift", "Drift detection"))
 
 
 def taste_calibration(model: TrainedModel, recommender) -> TasteCalibration:
     """The model's stored taste calibration; when missing, a calibration job is queued and the caller told to wait."""
+    return TasteCalibration.from_json(_stored_calibration(model, "taste", "The drift check"))
+
+
+def _stored_calibration(model: TrainedModel, key: str, what: str) -> str:
     model.refresh_from_db(fields=["calibration"])
-    if "taste" in model.calibration:
-        return TasteCalibration.from_json(model.calibration["taste"])
+    if key in model.calibration:
+        return model.calibration[key]
     start_calibration(model)
     raise DriftUnavailable(
-        "The drift check for this model version is being calibrated on reference histories; "
+        f"{what} for this model version is being calibrated on reference histories; "
         "this takes about a minute. Please try again shortly."
     )
 
