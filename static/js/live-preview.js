@@ -6,6 +6,7 @@
   if (!form || !panel) return;
   const csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
   let timer = null;
+  let latest = 0;  // only the answer to the newest question is shown
 
   function changes() {
     const chosen = [];
@@ -34,15 +35,26 @@
 
   async function refresh() {
     const chosen = changes();
+    const asked = ++latest;
     if (!chosen.length) { panel.hidden = true; return; }
-    const response = await fetch("/api/recourse/preview/", {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
-      body: JSON.stringify({changes: chosen}),
-    });
-    const data = await response.json();
+    let response, data;
+    try {
+      response = await fetch("/api/recourse/preview/", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
+        body: JSON.stringify({changes: chosen}),
+      });
+      data = await response.json();
+    } catch (error) {  // offline, or an answer that is not JSON (a proxy's error page)
+      response = null;
+      data = {};
+    }
+    if (asked !== latest) return;
     panel.hidden = false;
-    if (!response.ok) { panel.textContent = data.detail || "The preview is unavailable."; return; }
+    if (!response || !response.ok) {
+      panel.textContent = data.detail || "The live preview is unavailable right now; the Preview button still works.";
+      return;
+    }
     panel.innerHTML = `<h3>Live preview — nothing has changed yet</h3>
       <p>${replaced(data.top_after)}</p>
       <div class="grid-2"><div><h4>Now</h4><ol class="compact">${listItems(data.top_before, "left", "leaves")}</ol></div>
@@ -51,4 +63,7 @@
   }
 
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(refresh, 400); });
+  // A selection made before this script ran (a slow load, or the browser restoring the form on "Back")
+  // gets its preview too.
+  if (changes().length) refresh();
 })();

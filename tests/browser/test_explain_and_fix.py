@@ -1,6 +1,7 @@
 """A member asks "Why?", rates the explanation, runs a drift check, previews and applies a fix, then undoes it."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -53,6 +54,7 @@ def test_drift_check_fix_apply_and_undo(browser_page, live_server, member):
     expect(page.locator("section.verdict h2")).to_be_visible()
     screenshot(page, "drift-check")
     page.get_by_role("link", name="Fix my recommendations").last.click()
+    page.wait_for_load_state()  # the live preview's script is attached at the end of the page
     first_title = "Film 01 (1991)"
     page.get_by_label(f"Change for {first_title}").select_option("remove")
     expect(page.locator("#live-preview")).to_contain_text("Live preview — nothing has changed yet")
@@ -73,3 +75,13 @@ def test_drift_check_fix_apply_and_undo(browser_page, live_server, member):
     expect(page.get_by_text("Undone: your history is exactly as it was")).to_be_visible()
     assert Interaction.objects.get(sequence__user=member, item__external_id="1").state == "active"
     screenshot(page, "corrections-undone")
+
+
+def test_a_change_made_before_the_preview_script_loads_still_gets_its_live_preview(browser_page, live_server, member):
+    page = browser_page
+    sign_in(page, member, live_server.url)
+    page.route("**/live-preview*.js", lambda route: (time.sleep(2), route.continue_()))  # a slow network
+    page.goto("/fix/", wait_until="commit")
+    page.get_by_label("Change for Film 01 (1991)").select_option("remove")
+    expect(page.locator("#live-preview")).to_contain_text("Live preview — nothing has changed yet")
+    expect(page.locator("#live-preview ol").last.locator("li")).to_have_count(10)
