@@ -17,7 +17,6 @@ from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.ratings import model_weight
-from recsys.services import serving
 from recsys.services.serving import loaded_model
 
 from . import drift
@@ -122,10 +121,7 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
     kept = np.asarray([i for p, i in enumerate(mine.history.items.tolist())
                        if mine.history.weights[p] > 0 and mine.interactions[p].pk not in changes], dtype=np.int64)
     taste = established_likelihood(log_probs_from_logits(logits), [kept, kept])
-    known = {"fingerprint": mine.fingerprint, "loaded": loaded}
-    top_before = [rec.item for rec in serving.recommend_for_member(user, dataset, **known).items]
-    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes, **known).items]
-                 if changes else list(top_before))
+    top_before, top_after = drift.top_now_and_after(user, dataset, loaded, mine.fingerprint, changes)
     return Preview(
         changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
         fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),

@@ -102,10 +102,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     analysis = analyze_member(recommender.model, mine, calibration, hidden, muted)
     ids = [row.pk for row in mine.interactions]
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
-    known = {"fingerprint": mine.fingerprint, "loaded": (model, recommender)}
-    top_now = [rec.item for rec in serving.recommend_for_member(user, dataset, **known).items]
-    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes, **known).items]
-                 if changes else list(top_now))
+    top_now, top_after = top_now_and_after(user, dataset, (model, recommender), mine.fingerprint, changes)
     moves_back = bool(set(top_after) - set(top_now))
     drift = analysis.drift and moves_back
     fix_positions = [c.position for c in analysis.changes]
@@ -150,6 +147,17 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     check.narrative = narrative(check)
     # a no-op: muted ones are never in the fix
     return never_flag.respect(check, user=user, dataset=dataset, muted=muted)
+
+
+def top_now_and_after(user, dataset: Dataset, loaded: tuple, fingerprint: str, changes: dict[int, float]
+                       ) -> tuple[list[Item], list[Item]]:
+    """For you now and with the fix, as For you computes them (the history and model were just read)."""
+    top_now = [rec.item for rec in serving.recommend_for_member(user, dataset, fingerprint=fingerprint,
+                                                                loaded=loaded).items]
+    if not changes:
+        return top_now, list(top_now)
+    return top_now, [rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes,
+                                                                      fingerprint=fingerprint, loaded=loaded).items]
 
 
 def describe_in_words(items: list[Item]) -> str:
