@@ -21,12 +21,14 @@ pull. Positions are caller indices into the History, as everywhere in the engine
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+import tensorflow as tf
 
 from .protocol import ScoringModel
 from .sequences import History, without_positions
@@ -74,25 +76,42 @@ def _position_log_probs(model: CausalModel, ids: np.ndarray, weights: np.ndarray
     """log p(ids[b, t+1] | ids[b, <=t]) for the slots t where wanted[b, t]; [count] in row-major order.
 
     Uses the hidden states and the output embedding matrix when the model exposes them (all
-    recsys/ml models do), so logits are only formed at the wanted slots; otherwise the full
-    score_all_positions pass.
+    recsys/ml models do: ``hidden_states`` compiled, else ``sequence_hidden``), so logits are only
+    formed at the wanted slots; otherwise the full score_all_positions pass.
     """
     rows, slots = np.nonzero(wanted)
     targets = ids[rows, slots + 1].astype(np.int64)
-    if hasattr(model, "sequence_hidden") and hasattr(model, "output_embeddings"):
-        hidden = np.asarray(model.sequence_hidden(ids, weights))[rows, slots]  # [count, d]
-        table = np.asarray(model.output_embeddings())[1:].astype(np.float32)  # [N, d]
+    hidden_of = getattr(model, "hidden_states", None) or getattr(model, "sequence_hidden", None)
+    if hidden_of is not None and hasattr(model, "output_embeddings"):
+        hidden = np.asarray(hidden_of(ids, weights))[rows, slots]  # [count, d]
+        table = model.output_embeddings()  # [N + 1, d]
         values = np.empty(len(rows))
         step = max(1, MAX_CELLS // max(1, model.num_items))
         for begin in range(0, len(rows), step):
-            logits = hidden[begin : begin + step] @ table.T
-            top = logits.max(axis=1, keepdims=True)
-            norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-            chosen = logits[np.arange(len(logits)), targets[begin : begin + step] - 1]
-            values[begin : begin + step] = chosen - norm
+            chosen = _chosen_log_probs()(hidden[begin : begin + step].astype(np.float32), table,
+                                         targets[begin : begin + step])
+            values[begin : begin + step] = np.asarray(chosen)
         return values
     log_probs = _log_softmax(np.asarray(model.score_all_positions(ids, weights)))
     return np.asarray(log_probs[rows, slots, targets - 1], dtype=np.float64)
+
+
+def _chosen_log_probs_graph(hidden: tf.Tensor, table: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    logits = tf.matmul(hidden, table[1:], transpose_b=True)  # [count, N]: item i is column i - 1
+    top = tf.reduce_max(logits, axis=1, keepdims=True)
+    norm = top[:, 0] + tf.math.log(tf.reduce_sum(tf.exp(logits - top), axis=1))
+    return tf.gather(logits, targets - 1, batch_dims=1) - norm
+
+
+@cache
+def _chosen_log_probs() -> Callable[[np.ndarray, tf.Tensor, np.ndarray], tf.Tensor]:
+    """log softmax over items 1..N of hidden @ table[1:].T at each row's target item, compiled once (the same
+    arithmetic in NumPy measured ~5x the CPU time at L = 200 on 3,706 items)."""
+    compiled: Callable[[np.ndarray, tf.Tensor, np.ndarray], tf.Tensor] = tf.function(
+        _chosen_log_probs_graph, autograph=False,
+        input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, None], tf.float32),
+                         tf.TensorSpec([None], tf.int64)])
+    return compiled
 
 
 def next_log_probs(
@@ -145,7 +164,7 @@ class TasteMeasure:
 
     positions: IntArray
     items: IntArray
-    surprisal: FloatArray  # -log p(x_t | x_<t), NaN for the first visible interaction
+    surprisal: FloatArray  # -log p(x_t | x_<t); NaN at the first visible one (before the candidates: candidates_only)
     pull: FloatArray  # mean rise of log p of later interactions when t is left out (NaN: not a candidate)
     pull_total: FloatArray  # the same, summed over the later interactions
     candidates: BoolArray  # positions considered for removal (the last `window` visible ones)
@@ -156,11 +175,15 @@ class TasteMeasure:
 
 def measure_taste(
     model: CausalModel, histories: Sequence[History], *, window: int = DEFAULT_WINDOW,
-    horizon: int = DEFAULT_HORIZON, pull: bool = False,
+    horizon: int = DEFAULT_HORIZON, pull: bool = False, candidates_only: bool = False,
 ) -> list[TasteMeasure]:
-    """Surprisal (one pass) and, with pull=True, leave-one-out pull (one row per candidate)."""
-    base = next_log_probs(model, histories)
+    """Surprisal (one pass) and, with pull=True, leave-one-out pull (one row per candidate).
+
+    candidates_only=True: surprisal only at the candidates (NaN before them), all a check's suspicion scores
+    read (TasteNorm.scores); fitting a TasteNorm needs every position."""
     visible_of = [visible(h, model.max_len) for h in histories]
+    base = next_log_probs(model, histories,
+                          first=[max(0, len(seen) - window) for seen in visible_of] if candidates_only else None)
     if not pull:
         return [_measure(histories[row], seen, base[row], np.full(len(seen), np.nan), np.full(len(seen), np.nan),
                          window) for row, seen in enumerate(visible_of)]
@@ -286,7 +309,13 @@ def final_log_probs(model: CausalModel, histories: Sequence[History]) -> FloatAr
     if not histories:
         return np.zeros((0, model.num_items))
     ids, weights, _ = _encoded(model, histories)
-    return _log_softmax(np.asarray(model.score_last(ids, weights)))
+    return log_probs_from_logits(model.score_last(ids, weights))
+
+
+def log_probs_from_logits(logits: np.ndarray) -> FloatArray:
+    """final_log_probs of next-item logits [B, N+1] some other pass already computed (column 0 = padding)."""
+    result: FloatArray = _log_softmax(np.asarray(logits))
+    return result
 
 
 def established_likelihood(final: FloatArray, established: Sequence[IntArray]) -> FloatArray:

@@ -116,7 +116,7 @@ class TasteAnalysis:
     positions: IntArray  # visible caller indices, oldest first
     items: IntArray
     scores: FloatArray  # suspicion per visible position (-inf: not a candidate)
-    surprisal: FloatArray
+    surprisal: FloatArray  # NaN where not measured (a check measures the candidates only)
     pull: FloatArray
     flagged_positions: IntArray  # most suspicious first (explicit evidence first)
     explicit_positions: IntArray
@@ -165,7 +165,7 @@ def analyze_batch(
     """Check many histories: flag (two rounds), prune the fix to what helps, judge it; batched passes."""
     histories = list(histories)
     if measures is None:
-        measures = measure_taste(model, histories, window=calibration.window)
+        measures = measure_taste(model, histories, window=calibration.window, candidates_only=True)
     explicit = explicit or [[] for _ in histories]
     scores = [calibration.norm.scores(m) for m in measures]
     if calibration.choice == "prefix":
@@ -180,10 +180,21 @@ def analyze_batch(
     plans = [_pruning_plans(order) for order in flagged]
     psi, tops, count = _evaluate_plans(model, histories, measures, flagged, plans)
     chosen = [_pruned(plans[row], psi[row]) for row in range(len(histories))]
-    final_psi, final_tops, _ = _evaluate_plans(model, histories, measures, flagged, [[plan] for plan in chosen])
+    # The pruned fix is usually one of the plans just scored (nothing, every flag, or every flag but one);
+    # only the others need a pass of their own.
+    scored = [next((index for index, plan in enumerate(plans[row]) if plan == chosen[row]), None)
+              for row in range(len(histories))]
+    missing = [row for row, index in enumerate(scored) if index is None]
+    extra_psi, extra_tops, _ = _evaluate_plans(model, [histories[row] for row in missing],
+                                               [measures[row] for row in missing], [flagged[row] for row in missing],
+                                               [[chosen[row]] for row in missing])
+    final = {row: (float(value[0]), top[0]) for row, value, top in zip(missing, extra_psi, extra_tops, strict=True)}
+    for row, index in enumerate(scored):
+        if index is not None:
+            final[row] = (float(psi[row][index]), tops[row][index])
     return [
         _analysis(history, measures[row], scores[row], flagged[row], explicit[row], chosen[row], float(psi[row][0]),
-                  float(final_psi[row][0]), tops[row][0], final_tops[row][0], calibration, count[row] + 1)
+                  final[row][0], tops[row][0], final[row][1], calibration, count[row] + int(scored[row] is None))
         for row, history in enumerate(histories)
     ]
 
@@ -311,7 +322,7 @@ def _second_round_order(
     if not rows:
         return orders, rescored
     reduced = [without_positions(histories[row], firsts[row][1].tolist()) for row in rows]
-    again = measure_taste(model, reduced, window=calibration.window)
+    again = measure_taste(model, reduced, window=calibration.window, candidates_only=True)
     for row, measure in zip(rows, again, strict=True):
         flags = firsts[row][1].tolist()
         rest, _ = _search_order(measure, calibration.norm.scores(measure), [], calibration.flag_threshold, depth)
@@ -379,7 +390,7 @@ def _second_round(
     if not rows:
         return flagged
     reduced = [without_positions(histories[row], flagged[row].tolist()) for row in rows]
-    again = measure_taste(model, reduced, window=calibration.window)
+    again = measure_taste(model, reduced, window=calibration.window, candidates_only=True)
     result = list(flagged)
     for row, measure in zip(rows, again, strict=True):
         scores = calibration.norm.scores(measure)

@@ -53,13 +53,16 @@ def drift_calibration(model: TrainedModel, recommender) -> DriftCalibration:
     return DriftCalibration.from_json(_stored_calibration(model, "drift", "Drift detection"))
 
 
-def taste_calibration(model: TrainedModel, recommender) -> TasteCalibration:
-    """The model's stored taste calibration; when missing, a calibration job is queued and the caller told to wait."""
-    return TasteCalibration.from_json(_stored_calibration(model, "taste", "The drift check"))
+def taste_calibration(model: TrainedModel, recommender, *, just_read: bool = False) -> TasteCalibration:
+    """The model's stored taste calibration; when missing, a calibration job is queued and the caller told to wait.
+
+    ``just_read``: the row was read in this request (``loaded_model``), so it holds the current calibrations."""
+    return TasteCalibration.from_json(_stored_calibration(model, "taste", "The drift check", just_read))
 
 
-def _stored_calibration(model: TrainedModel, key: str, what: str) -> str:
-    model.refresh_from_db(fields=["calibration"])
+def _stored_calibration(model: TrainedModel, key: str, what: str, just_read: bool = False) -> str:
+    if not just_read:
+        model.refresh_from_db(fields=["calibration"])
     if key in model.calibration:
         return model.calibration[key]
     start_calibration(model)

@@ -11,14 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from recourse.engine.attribution import score_histories
-from recourse.engine.drift_metrics import drift_metrics_from_logits
-from recourse.engine.sequences import seen_mask
-from recourse.engine.taste import established_likelihood, final_log_probs
+from recourse.engine.drift_metrics import algorithmic_drift_score
+from recourse.engine.taste import established_likelihood, log_probs_from_logits
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.ratings import model_weight
-from recsys.services import serving
 from recsys.services.serving import loaded_model
 
 from . import drift
@@ -59,10 +57,10 @@ class Preview:
 
 def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
     """What the recommendations would be with these changes. Changes nothing."""
-    model, recommender = loaded_model(dataset)
-    mine = member_history(user, dataset, recommender)
+    loaded = loaded_model(dataset)
+    mine = member_history(user, dataset, loaded[1])
     _validate(changes, mine.interactions)
-    return _preview(user, dataset, recommender, mine, changes)
+    return _preview(user, dataset, loaded, mine, changes)
 
 
 def suggest(*, user, dataset: Dataset) -> Preview:
@@ -72,19 +70,19 @@ def suggest(*, user, dataset: Dataset) -> Preview:
     The latest check of exactly this history and model is reused; without one, the check runs now (and is
     stored, as if the member had opened the drift check).
     """
-    model, recommender = loaded_model(dataset)
+    loaded = model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     if int((mine.history.weights > 0).sum()) < drift.MIN_INTERACTIONS:
         raise CorrectionError("A suggestion needs at least three interactions in your history that the model knows.")
     check = latest_check(user, model, mine.fingerprint)
     if check is None:
-        check = drift.check_drift(user=user, dataset=dataset).result
+        check = drift.check_drift(user=user, dataset=dataset, loaded=loaded, mine=mine).result
     if not check.drift:
-        shown = _preview(user, dataset, recommender, mine, {})
+        shown = _preview(user, dataset, loaded, mine, {})
         shown.suggested, shown.satisfied, shown.note, shown.check_id = True, True, NO_DRIFT_NOTE, check.pk
         return shown
     changes = {int(pk): float(weight) for pk, weight in check.details.get("changes", {}).items()}
-    shown = _preview(user, dataset, recommender, mine, changes)
+    shown = _preview(user, dataset, loaded, mine, changes)
     shown.suggested, shown.check_id = True, check.pk
     shown.satisfied = bool(shown.entered)
     shown.note = _suggestion_note(shown)
@@ -107,27 +105,27 @@ def _suggestion_note(shown: Preview) -> str:
     return f"{what} would not change your top 10, so HikmaX does not suggest applying it."
 
 
-def _preview(user, dataset, recommender, mine, changes: dict[int, float]) -> Preview:
+def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
     """The one path from a correction to what the member will see: the top 10 before and after come from
-    ``serving.recommend_for_member`` (what For you shows), so the applied top 10 is the previewed one."""
+    ``serving.recommend_for_member`` (what For you shows), so the applied top 10 is the previewed one.
+    ``loaded``: ``loaded_model``'s answer the history ``mine`` was read with."""
+    _, recommender = loaded
     position = {row.pk: p for p, row in enumerate(mine.interactions)}
     changed = mine.history.reweighted({position[pk]: model_weight(weight, mine.interactions[position[pk]].rating)
                                        for pk, weight in changes.items()})
     network = recommender.model
-    logits = score_histories(network, [mine.history, changed])
-    exclude = np.repeat(seen_mask([mine.history], network.num_items), 2, axis=0)
-    metrics = drift_metrics_from_logits(logits[:1], logits[1:], exclude_before=exclude[:1], exclude_after=exclude[1:],
-                                        categories=None)
+    # One pass gives both the distributions (ADS) and Psi; without changes the two rows are the same history.
+    logits = score_histories(network, [mine.history, changed] if changes else [mine.history])
+    logits = logits if changes else np.repeat(logits, 2, axis=0)
+    ads = algorithmic_drift_score(logits[:1], logits[1:])
     kept = np.asarray([i for p, i in enumerate(mine.history.items.tolist())
                        if mine.history.weights[p] > 0 and mine.interactions[p].pk not in changes], dtype=np.int64)
-    taste = established_likelihood(final_log_probs(network, [mine.history, changed]), [kept, kept])
-    top_before = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
-    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
-                 if changes else list(top_before))
+    taste = established_likelihood(log_probs_from_logits(logits), [kept, kept])
+    top_before, top_after = drift.top_now_and_after(user, dataset, loaded, mine.fingerprint, changes)
     return Preview(
         changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
         fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),
-        ads=float(metrics.ads[0]), top_before=top_before, top_after=top_after,
+        ads=float(ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
     )
 
@@ -149,12 +147,12 @@ def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str
     The metrics are computed before the row lock is taken and the fingerprint is checked again
     under it, so the lock is held only for the writes.
     """
-    model, recommender = loaded_model(dataset)
+    loaded = model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
     if mine.fingerprint != fingerprint:
         raise CorrectionError(STALE_PREVIEW)
     _validate(changes, mine.interactions)
-    shown = _preview(user, dataset, recommender, mine, changes)
+    shown = _preview(user, dataset, loaded, mine, changes)
     check = latest_check(user, model, fingerprint) if suggested else None
     shown.check_id = None if check is None else check.pk
     with transaction.atomic():

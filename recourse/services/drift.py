@@ -85,22 +85,24 @@ def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, 
         ratings, hidden_at), protected)
 
 
-def check_drift(*, user, dataset: Dataset) -> DriftCheck:
-    """Run the member's drift check, store it (with its fix) and return it with what it means for For you."""
-    model, recommender = loaded_model(dataset)
-    mine = member_history(user, dataset, recommender)
+def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: MemberHistory | None = None
+                ) -> DriftCheck:
+    """Run the member's drift check, store it (with its fix) and return it with what it means for For you.
+
+    ``loaded`` (``loaded_model``'s answer) and ``mine`` (the member's history read with that recommender) save
+    their queries when the caller has just read them."""
+    model, recommender = loaded or loaded_model(dataset)
+    mine = mine or member_history(user, dataset, recommender)
     if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
         raise DriftUnavailable("A drift check needs at least three interactions in your history that the "
                                "recommender knows (titles rated 1.5 stars or lower do not count).")
-    calibration = taste_calibration(model, recommender)
+    calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
     analysis = analyze_member(recommender.model, mine, calibration, hidden, muted)
     ids = [row.pk for row in mine.interactions]
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
-    top_now = [rec.item for rec in serving.recommend_for_member(user, dataset).items]
-    top_after = ([rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes).items]
-                 if changes else list(top_now))
+    top_now, top_after = top_now_and_after(user, dataset, (model, recommender), mine.fingerprint, changes)
     moves_back = bool(set(top_after) - set(top_now))
     drift = analysis.drift and moves_back
     fix_positions = [c.position for c in analysis.changes]
@@ -143,7 +145,19 @@ def check_drift(*, user, dataset: Dataset) -> DriftCheck:
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
     )
     check.narrative = narrative(check)
-    return never_flag.respect(check, user=user, dataset=dataset)  # a no-op: muted ones are never in the fix
+    # a no-op: muted ones are never in the fix
+    return never_flag.respect(check, user=user, dataset=dataset, muted=muted)
+
+
+def top_now_and_after(user, dataset: Dataset, loaded: tuple, fingerprint: str, changes: dict[int, float]
+                       ) -> tuple[list[Item], list[Item]]:
+    """For you now and with the fix, as For you computes them (the history and model were just read)."""
+    top_now = [rec.item for rec in serving.recommend_for_member(user, dataset, fingerprint=fingerprint,
+                                                                loaded=loaded).items]
+    if not changes:
+        return top_now, list(top_now)
+    return top_now, [rec.item for rec in serving.recommend_for_member(user, dataset, changes=changes,
+                                                                      fingerprint=fingerprint, loaded=loaded).items]
 
 
 def describe_in_words(items: list[Item]) -> str:

@@ -14,9 +14,10 @@ from recourse.selectors import never_flag_interaction_ids
 from recsys.models import Interaction
 
 
-def respect(check, *, user, dataset):
-    """The drift check without the interactions the member asked never to flag (its stored result too)."""
-    muted = never_flag_interaction_ids(user, dataset)
+def respect(check, *, user, dataset, muted: set[int] | None = None):
+    """The drift check without the interactions the member asked never to flag (its stored result too);
+    ``muted``: those interaction ids, when the caller has just read them."""
+    muted = never_flag_interaction_ids(user, dataset) if muted is None else muted
     left_out = [row for row in check.flagged if row.pk in muted]
     if not left_out:
         return check

@@ -41,7 +41,7 @@ def analyze_rated(network, history: History, calibration: TasteCalibration, expl
 def analyze_rated_batch(network, histories: Sequence[History], calibration: TasteCalibration,
                         explicit: Sequence[list[int]], protected: Sequence[set[int]]) -> list[TasteAnalysis]:
     """Many histories under the policy, in the engine's batched passes."""
-    measures = measure_taste(network, list(histories), window=calibration.window)
+    measures = measure_taste(network, list(histories), window=calibration.window, candidates_only=True)
     masked = []
     for measure, kept in zip(measures, protected, strict=True):
         keep = np.asarray([int(p) not in kept for p in measure.positions], dtype=bool)

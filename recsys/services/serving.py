@@ -1,5 +1,6 @@
 """Top-N for a member from the dataset's active model; the loaded model is cached per process."""
 
+import hashlib
 import threading
 from dataclasses import dataclass, field
 
@@ -74,20 +75,17 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10, changes: dict[i
     """The member's top-n: what For you shows, and (with ``changes``) what a fix's preview shows.
 
     Never recommends an item of the history (removed ones included) nor one the member is not interested in.
-    Without ``changes`` the list is cached per member, model version and history fingerprint (pass
-    ``fingerprint`` when it was just computed, and ``loaded``, ``loaded_model``'s answer, when it was just
-    asked); the Item rows are always read afresh.
+    The list is cached per member, model version, history fingerprint and changes (pass ``fingerprint`` when
+    it was just computed, and ``loaded``, ``loaded_model``'s answer, when it was just asked): the drift check,
+    its preview and the applied fix's preview rank the same fix once. The Item rows are always read afresh.
     """
     model, recommender = loaded or loaded_model(dataset)
-    if changes:
-        ranked = _rank(user, dataset, recommender, n=n, changes=changes)
-    else:
-        key = member_cache_key("recs", user, dataset, model,
-                               fingerprint or selectors.history_fingerprint(user, dataset), n)
-        ranked = cache.get(key)
-        if ranked is None:
-            ranked = _rank(user, dataset, recommender, n=n, changes=None)
-            cache.set(key, ranked, timeout=LIST_CACHE_SECONDS)
+    key = ranking_cache_key(user, dataset, model, fingerprint or selectors.history_fingerprint(user, dataset), n,
+                            changes)
+    ranked = cache.get(key)
+    if ranked is None:
+        ranked = _rank(user, dataset, recommender, n=n, changes=changes or None)
+        cache.set(key, ranked, timeout=LIST_CACHE_SECONDS)
     items = Item.objects.in_bulk([pk for pk, _ in ranked["items"]])
     unknown = ranked["unknown"]  # usually none: skip building the query (~0.3 ms)
     ignored = list(Item.objects.filter(pk__in=unknown).order_by("title")) if unknown else []
@@ -96,6 +94,15 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10, changes: dict[i
         items=[RecommendedItem(rank, items[pk], score) for rank, (pk, score) in enumerate(ranked["items"], start=1)],
         fallback=ranked["fallback"], ignored=ignored, truncated=ranked["truncated"],
     )
+
+
+def ranking_cache_key(user, dataset: Dataset, model: TrainedModel, fingerprint: str, n: int,
+                      changes: dict[int, float] | None = None) -> str:
+    """Where ``recommend_for_member`` keeps the member's top-n (with ``changes``: the top-n with that fix)."""
+    if not changes:
+        return member_cache_key("recs", user, dataset, model, fingerprint, n)
+    fix = hashlib.sha256(repr(sorted((int(pk), float(weight)) for pk, weight in changes.items())).encode())
+    return member_cache_key("recs-changed", user, dataset, model, fingerprint, n, fix.hexdigest())
 
 
 def _rank(user, dataset: Dataset, recommender, *, n: int, changes: dict[int, float] | None) -> dict:

@@ -8,7 +8,13 @@ import pytest
 
 from recourse.engine.injection import KINDS, inject
 from recourse.engine.sequences import History
-from recourse.engine.taste import _log_softmax, measure_taste, next_log_probs
+from recourse.engine.taste import (
+    _log_softmax,
+    established_likelihood,
+    final_log_probs,
+    measure_taste,
+    next_log_probs,
+)
 from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, run_experiment
 from recourse.engine.taste_recourse import (
     REMOVAL_COSTS,
@@ -172,3 +178,54 @@ def test_experiment_reports_every_method_and_the_oracle_wins_everything_back(tra
     assert oracle["mean"] == pytest.approx(1.0)
     assert summary["detection"]["taste"]["roc_auc"] > summary["detection"]["random"]["roc_auc"]
     assert "not applicable" in render_markdown(results)
+
+
+class _EagerOnly:
+    """The model without its compiled hidden_states: the engine then runs sequence_hidden eagerly, as it did
+    before the compiled path existed (the reference the compiled path must agree with)."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        if name == "hidden_states":
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+
+def test_compiled_hidden_states_match_the_eager_pass(trained):
+    model = trained.model
+    ids, weights = model.encode_inputs([h.items.tolist() for h in _histories(trained, 8)])
+    compiled = model.hidden_states(ids, weights)
+    eager = np.asarray(model.sequence_hidden(ids, weights))
+    assert compiled.shape == eager.shape
+    assert np.allclose(compiled, eager, atol=1e-5)
+    histories = _histories(trained, 8)
+    for fast, slow in zip(next_log_probs(model, histories), next_log_probs(_EagerOnly(model), histories)):
+        assert np.allclose(fast, slow, atol=1e-5, equal_nan=True)
+
+
+def test_the_threshold_fix_scored_in_the_plan_pass_is_what_a_pass_of_its_own_gives(trained):
+    """analyze_batch takes the fix's Psi and top 10 from the batched plan pass when the fix is one of its plans;
+    the flags, the fix and the verdict must be those of the eager reference, and Psi / the top 10 those of a
+    separate pass over the corrected history (what the analysis computed before)."""
+    model = trained.model
+    calibration = calibrate_taste(model, _histories(trained, 60), choice="threshold")
+    rng = np.random.default_rng(7)
+    clean = _histories(trained, 60)[20:50]
+    histories = [inject(KINDS[row % len(KINDS)], h, model.num_items, rng, k=3, m=6).history if row % 3 else h
+                 for row, h in enumerate(clean)]
+    analyses = analyze_batch(model, histories, calibration)
+    reference = analyze_batch(_EagerOnly(model), histories, calibration)
+    assert any(a.changes for a in analyses) and any(not a.changes for a in analyses)
+    for analysis, expected in zip(analyses, reference, strict=True):
+        assert analysis.flagged_positions.tolist() == expected.flagged_positions.tolist()
+        assert analysis.changes == expected.changes
+        assert (analysis.drift, analysis.verdict) == (expected.drift, expected.verdict)
+        assert np.allclose(analysis.scores, expected.scores, atol=1e-4)
+        final = final_log_probs(model, [analysis.corrected])
+        established = analysis.items[~np.isin(analysis.positions, analysis.flagged_positions)]
+        assert analysis.objective_after == pytest.approx(established_likelihood(final, [established])[0], abs=1e-5)
+        seen = final[0].copy()
+        seen[analysis.corrected.items - 1] = -np.inf
+        assert set(analysis.top_after.tolist()) == set((np.argsort(-seen, kind="stable")[:10] + 1).tolist())

@@ -89,7 +89,10 @@ class RecommenderModel:
         keras.utils.set_random_seed(config.seed)
         self.network = self.network_class(config)
         self.network(np.zeros((1, config.max_len), dtype=np.int32))
-        self._score_fn = tf.function(self._score_graph, reduce_retracing=True)
+        # One trace each for every batch size and length: calls then skip the shape-relaxation bookkeeping.
+        batch = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)]
+        self._score_fn = tf.function(self._score_graph, input_signature=batch, autograph=False)
+        self._hidden_fn = tf.function(self._hidden_graph, input_signature=batch, autograph=False)
 
     @property
     def num_items(self) -> int:
@@ -170,6 +173,16 @@ class RecommenderModel:
 
     def _score_graph(self, ids: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
         return self.logits_from_input_embeddings(self.item_input_embeddings(ids, w), ids)
+
+    def _hidden_graph(self, ids: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+        return self.sequence_hidden(ids, w, training=False)
+
+    def hidden_states(self, ids: tf.Tensor, w: tf.Tensor) -> np.ndarray:
+        """Hidden states at every position [B, l, d] for inference, in a ``tf.function`` (``sequence_hidden``
+        runs eagerly, layer by layer; compiled, a pass at L = 200 costs a fraction of that)."""
+        self._require_trained()
+        ids, w = self._check_batch(ids, w)
+        return np.asarray(self._hidden_fn(ids, w).numpy())
 
     def _require_trained(self) -> None:
         if not self.is_trained:
