@@ -110,3 +110,28 @@ def test_forms_in_a_cached_page_carry_the_requests_own_csrf_token(cached):
                          r'value="([^"]+)"', page)
         assert form, "the Not interested form has no CSRF token"
         assert browser.post(action, {"csrfmiddlewaretoken": form.group(1)}).status_code == 302
+
+
+def test_a_fix_is_ranked_once_per_history_and_fix(cached, count_rankings):
+    """The top 10 with a fix is cached too (the check, its preview and the apply preview rank it once), keyed by
+    the fix and the history's fingerprint: another fix, or the same fix after a change of history, is ranked anew."""
+    dataset, model, alice = cached
+    rows = list(Interaction.objects.filter(sequence__user=alice).order_by("pk"))
+    fix = {rows[0].pk: 0.0}
+    first = corrections.preview(user=alice, dataset=dataset, changes=fix)
+    rankings = len(count_rankings)
+    assert corrections.preview(user=alice, dataset=dataset, changes=dict(fix)).top_after == first.top_after
+    assert len(count_rankings) == rankings  # the same fix of the same history: from the cache
+
+    _, recommender = serving.loaded_model(dataset)
+    bigger = {rows[0].pk: 0.0, rows[1].pk: 0.0}
+    other = corrections.preview(user=alice, dataset=dataset, changes=bigger)
+    assert len(count_rankings) == rankings + 1
+    assert [item.pk for item in other.top_after] == [
+        pk for pk, _ in serving._rank(alice, dataset, recommender, n=10, changes=bigger)["items"]]
+
+    history.not_interested(user=alice, item=first.top_after[0])
+    after_hiding = corrections.preview(user=alice, dataset=dataset, changes=fix)
+    assert first.top_after[0] not in after_hiding.top_after  # a new fingerprint: ranked again
+    assert [item.pk for item in after_hiding.top_after] == [
+        pk for pk, _ in serving._rank(alice, dataset, recommender, n=10, changes=fix)["items"]]
