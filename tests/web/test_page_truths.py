@@ -55,6 +55,15 @@ def test_profile_counts_one_interaction_in_the_singular(member_client):
     assert "(1 interaction)" in content
 
 
+def test_why_without_a_single_reason_does_not_claim_it_rests_on_many_films():
+    """Attention found no single film for the demo's #1 while Integrated Gradients (and For you) named one."""
+    from recourse.engine import faithful
+
+    checked = faithful.CheckedWhy(target=7, rank=1, reasons=[], smallest=None, tried_up_to=10, candidates_scored=10)
+    narrative = faithful.why_words(checked, {7: "Film 7"}, popular=False).narrative
+    assert "by this way of explaining" in narrative and "rests on many" not in narrative
+
+
 # --- the drift check's words -------------------------------------------------------------------------------------
 
 
