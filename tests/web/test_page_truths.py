@@ -138,3 +138,9 @@ def test_drift_details_name_a_suggested_fix_only_when_there_is_one(member_client
     monkeypatch.setattr(views.recsys_charts, "history_timeline", lambda *args, **kwargs: "")
     content = member_client.get(reverse("recourse:drift")).content.decode()
     assert expected in content and absent not in content
+
+
+def test_pages_that_name_no_icon_get_the_site_icon_not_a_404(client):
+    """The Django admin names no icon, so the browser asks for /favicon.ico (a console error on every admin page)."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith(".svg")
