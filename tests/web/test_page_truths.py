@@ -144,3 +144,18 @@ def test_pages_that_name_no_icon_get_the_site_icon_not_a_404(client):
     """The Django admin names no icon, so the browser asks for /favicon.ico (a console error on every admin page)."""
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response["Location"].endswith(".svg")
+
+
+def test_the_preview_says_why_its_taste_figure_differs_from_the_drift_checks(member_client, monkeypatch):
+    """The demo's suggested fix: -7.965 → -6.598 on Drift check, -7.866 → -6.744 in the preview (other titles)."""
+    from recourse import views
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    monkeypatch.setattr(views.serving, "loaded_model", lambda dataset: (None, None))
+    monkeypatch.setattr(views, "member_history", lambda user, dataset, recommender: SimpleNamespace(interactions=[]))
+    shown = SimpleNamespace(note="", changes={101: 0.0}, titles={101: "Film 1"}, entered=[], left=[], top_before=[],
+                            top_after=[], taste_before=-7.866, taste_after=-6.744, ads=0.7, suggested=True,
+                            satisfied=True, fingerprint="f")
+    monkeypatch.setattr(views.corrections, "suggest", lambda user, dataset: shown)
+    content = member_client.post(reverse("recourse:fix"), {"suggest": "1"}).content.decode()
+    assert "-7.866 → -6.744" in content and "only the titles it found to fit" in content
