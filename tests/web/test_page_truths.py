@@ -159,3 +159,26 @@ def test_the_preview_says_why_its_taste_figure_differs_from_the_drift_checks(mem
     monkeypatch.setattr(views.corrections, "suggest", lambda user, dataset: shown)
     content = member_client.post(reverse("recourse:fix"), {"suggest": "1"}).content.decode()
     assert "-7.866 → -6.744" in content and "only the titles it found to fit" in content
+
+
+def test_research_recourse_does_not_present_changes_that_lower_alignment_as_a_fix(analyst_client, trained,
+                                                                                  monkeypatch):
+    """The demo's user 10: target not reached, alignment 0.709 → 0.609, under "Changes made"."""
+    from dataclasses import replace
+
+    from dashboard import reads
+    from recourse.engine.recourse_search import Change
+
+    dataset, model, alice = trained
+    real = reads.recourse_run
+
+    def unreached(view, drift_view):
+        item = int(drift_view.injection.history.items[0])
+        return replace(real(view, drift_view), changes=[Change(position=0, item=item, action="remove", weight=0.0)],
+                       satisfied=False, alignment_before=0.709, alignment_after=0.609)
+
+    monkeypatch.setattr(reads, "recourse_run", unreached)
+    content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk}).content.decode()
+    assert "Changes made" not in content and "Changes tried, target not reached" in content
+    assert "lower the alignment (0.709 → 0.609)" in content
+    assert content.count("not reached") == 2  # the verdict and the caption, not the engine's echo of the verdict
