@@ -182,3 +182,16 @@ def test_research_recourse_does_not_present_changes_that_lower_alignment_as_a_fi
     assert "Changes made" not in content and "Changes tried, target not reached" in content
     assert "lower the alignment (0.709 → 0.609)" in content
     assert content.count("not reached") == 2  # the verdict and the caption, not the engine's echo of the verdict
+
+
+def test_my_history_status_says_what_each_film_counts_for_under_the_ratings_policy(member_client):
+    """The page states the policy (1.5 stars or lower: not used; 2-2.5: half) above a Status column that said
+    "In use" for every film the member had not lowered or removed."""
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice", item_ids=(1, 2, 3, 4))
+    rows = list(Interaction.objects.filter(sequence__user=member_client.user).order_by("position"))
+    for row, rating, weight in zip(rows, (1.0, 2.0, 2.0, 4.0), (1.0, 1.0, 0.5, 1.0), strict=True):
+        Interaction.objects.filter(pk=row.pk).update(rating=rating, weight=weight)
+    content = member_client.get(reverse("recsys:home")).content.decode()
+    statuses = [cell.split("<", 1)[0].strip() for cell in content.split('<td>')[1:]
+                if cell.startswith(("In use", "Not used", "Counts", "Removed"))]
+    assert statuses == ["Not used (your rating)", "Counts 50.0%", "Counts 25.0%", "In use"]
