@@ -4,8 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from recsys import views as recsys_views
 
+from . import views
+
 urlpatterns = [
     path("", recsys_views.landing, name="landing"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("", include("recsys.urls")),
     path("", include("recourse.urls")),

@@ -1,6 +1,7 @@
 from django.core.exceptions import BadRequest
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 
 def bad_request(request, exception):
@@ -9,3 +10,8 @@ def bad_request(request, exception):
     if request.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json"):
         return JsonResponse({"detail": message or "Bad request."}, status=400)
     return render(request, "400.html", {"message": message}, status=400)
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on pages that name no icon (the Django admin, the API docs)."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -68,8 +68,9 @@ def _why_context(view, item, method):
         "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
         "unavailable": view.unavailable, "methods": [(value, PLAIN_METHODS[value], label)
                                                      for value, label in Explanation.Method.choices],
-        "scored": [(interaction, raw, scaled, abs(scaled) * 50) for interaction, raw, scaled
-                   in sorted(scored, key=lambda s: s[1], reverse=True)],
+        "scored": [(interaction, raw, scaled, abs(scaled) * 50, ratings.model_weight(interaction.weight,
+                                                                                   interaction.rating))
+                   for interaction, raw, scaled in sorted(scored, key=lambda s: s[1], reverse=True)],
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),
         "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=PLAIN_METHODS[method]),

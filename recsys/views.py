@@ -86,6 +86,7 @@ def catalogue(request):
             "page": page,
             "own_items": own,
             "known": known,
+            "marks_new": bool(known) and any(item.pk not in known for item in page),
             "rating_form": AddToHistoryForm(),
             "query_string": query_string.urlencode(),
         },

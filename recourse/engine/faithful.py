@@ -172,8 +172,9 @@ def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, ver
     else:
         reason = reason_line([], verb)
         popular_part = " It is also one of the most popular films overall." if popular else ""
-        narrative = (f"“{target}” rests on many of your interactions together rather than a few: removing any one "
-                     f"of those that count most for it would not move it down.{popular_part}")
+        # Relative to this method: another method (and For you's one-line reason) may still find a single film.
+        narrative = (f"“{target}” has no single main reason by this way of explaining: removing any one of the "
+                     f"films that count most for it would not move it down.{popular_part}")
     return WhyWords(reason, narrative, _change_sentence(checked, target, title), drops)
 
 

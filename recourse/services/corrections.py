@@ -22,8 +22,8 @@ from recsys.services.serving import loaded_model
 from . import drift
 
 STALE_PREVIEW = "Your history changed since this preview; please preview again."
-NO_DRIFT_NOTE = ("Your drift check found no drift (nothing beyond what the histories of other people show), so "
-                 "HikmaX suggests no change. You can still choose titles to remove or lower yourself below.")
+NO_DRIFT_NOTE = ("Your drift check found no drift, so HikmaX suggests no change. "
+                 "You can still choose titles to remove or lower yourself below.")
 
 
 class CorrectionError(Exception):

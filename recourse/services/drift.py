@@ -68,7 +68,7 @@ class DriftCheck:
         if self.result.drift:
             return "Yes — your recommendations are drifting"
         if self.changes and self.leaving:
-            return "Some of your recommendations come from recent picks that are unusual for you"
+            return "Some of your recommendations come from picks that are unusual for you"
         return "No drift found"
 
 
@@ -179,27 +179,36 @@ def _titles(items, limit: int = 3) -> str:
 
 
 def narrative(check: DriftCheck) -> str:
-    """The verdict in plain words; every sentence is a measured fact of this check."""
+    """The verdict in plain words; every sentence is a measured fact of this check (no "recent": the check reads
+    the model's whole window, which can reach back to the start of a history)."""
     n_fix, total = len(check.flagged), len(check.top_now)
-    things = "title" if n_fix == 1 else "titles"
-    kind = f", {check.described}," if check.described else ""
+    one = n_fix == 1
+    things, fit, pull, them = ("title", "does not fit", "pulls", "it") if one else ("titles", "do not fit", "pull",
+                                                                                 "them")
+    kind = f", {check.described}," if check.described and not one else ""
     disliked = set(check.result.details.get("explicit_interaction_ids", [])) & {row.pk for row in check.flagged}
-    why = "do not fit the rest of your history"
+    why = f"{fit} the rest of your history"
     if disliked:
-        why = (f"do not fit the rest of your history or got 2.5 stars or lower from you ({len(disliked)} of "
-               f"{n_fix})")
+        count = "" if one else f" ({len(disliked)} of {n_fix})"
+        why = f"{fit} the rest of your history or got 2.5 stars or lower from you{count}"
     if check.result.drift:
         verb = "matches" if check.matching == 1 else "match"
-        return (f"{n_fix} recent {things}{kind} {why}, and pull your recommendations away from your usual taste. "
+        return (f"{n_fix} {things}{kind} {why}, and {pull} your recommendations away from your usual taste. "
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
-                f"{'it' if n_fix == 1 else 'them'} out puts {_titles(check.returning)} into your top {total}.")
+                f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual:
         return "Everything you watched recently fits the rest of your history."
     if check.flagged and check.leaving:
-        return (f"{n_fix} recent {things}{kind} {why}; leaving them out would change {len(check.leaving)} of your "
-                f"top {total}, but the evidence is no stronger than in the histories of many other people, so we "
-                "do not call it drift.")
-    return ("A few recent picks are unusual for you, but leaving them out would not bring your recommendations "
+        details = check.result.details
+        closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)
+        but = ("the evidence is no stronger than in the histories of many other people" if closer else
+               "it would not bring your recommendations closer to your usual taste")
+        return (f"{n_fix} {things}{kind} {why}; leaving {them} out would change {len(check.leaving)} of your "
+                f"top {total}, but {but}, so we do not call it drift.")
+    if check.flagged:
+        return (f"{n_fix} {things}{kind} {why}, but leaving {them} out would not change your top {total}, "
+                "so nothing needs fixing.")
+    return ("A few picks are unusual for you, but leaving them out would not bring your recommendations "
             "closer to your usual taste, so nothing needs fixing.")
 
 

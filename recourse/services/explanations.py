@@ -198,7 +198,8 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
         exclude = never_recommended_mask(user, dataset, recommender)
         verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude)
         reasons = {
-            item.pk: faithful.reason_line([mine.titles.get(int(i), "") for i in found])
+            # a film watched twice is one reason, named once
+            item.pk: faithful.reason_line(list(dict.fromkeys(mine.titles.get(int(i), "") for i in found)))
             for item, found in zip(items, verified, strict=True)
         }
         cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)

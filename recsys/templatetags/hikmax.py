@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 
 from django import template
 
+from recsys.ratings import model_weight
+
 register = template.Library()
 
 
@@ -29,3 +31,9 @@ def percent(value) -> str:
 def words(identifier: str) -> str:
     """population_experiment -> Population experiment."""
     return str(identifier).replace("_", " ").capitalize()
+
+
+@register.filter
+def counts_for(interaction) -> float:
+    """What an active interaction counts for in the model: its weight times its rating's factor (recsys.ratings)."""
+    return model_weight(interaction.weight, interaction.rating)

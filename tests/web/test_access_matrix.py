@@ -37,6 +37,7 @@ class Rule:
 G, P = "get", "post"
 RULES = {
     "landing": Rule("public"),
+    "favicon": Rule("public"),
     "signup": Rule("public"),
     "login": Rule("public"),
     "logout": Rule("public", P),
