@@ -13,7 +13,8 @@ Each interaction of user u at step t is drawn from
 
 Optional drift episodes: for ``drift_users_fraction`` of the users, ``drift_burst_len`` consecutive
 interactions in the last ``drift_window`` of the history are items from categories the user
-dislikes and none the user likes (``interactions.drift_episode``). Users never see an item twice.
+dislikes and none the user likes (``interactions.drift_episode``), drawn by popularity or, with
+``drift_items="uniform"``, uniformly among them. Users never see an item twice.
 
 Optional sequential structure, off by default (the paper's model has none), on for the demo:
 
@@ -67,6 +68,7 @@ UNIFORM_RETRIES = 30
 MEAN_RATING = {RANDOM: 3.0, HISTORY: 4.1, REC: 3.5, DRIFT: 2.6, SEQUEL: 4.0}
 FRANCHISE_LENGTHS = (2, 3, 4, 5)
 NEW_SESSION_SHARE = 0.08  # a new viewing session starts before ~8% of the interactions
+DRIFT_ITEM_CHOICES = ("popular", "uniform")  # how a burst's off-profile items are drawn
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class GeneratorParameters:
     sequel_share: float = 0.0
     taste_evolution: float = 0.0
     session_theme: float = 0.0
+    drift_items: str = "popular"
 
     def validate(self) -> None:
         if min(self.n_users, self.n_items, self.n_interactions, self.n_categories) < 1:
@@ -96,6 +99,8 @@ class GeneratorParameters:
             raise ValueError("drift_window must be in (0, 1]")
         if not all(0 <= share <= 1 for share in (self.sequel_share, self.taste_evolution, self.session_theme)):
             raise ValueError("sequel_share, taste_evolution and session_theme must be in [0, 1]")
+        if self.drift_items not in DRIFT_ITEM_CHOICES:
+            raise ValueError(f"drift_items must be one of {', '.join(DRIFT_ITEM_CHOICES)}")
         if self.n_users * self.n_items > MAX_USER_ITEM_CELLS:
             raise ValueError("n_users x n_items is too large for the in-memory generator (limit 4e8)")
         if self.n_interactions < self.n_users:
@@ -164,12 +169,13 @@ def generate(
     sequel_share: float = 0.0,
     taste_evolution: float = 0.0,
     session_theme: float = 0.0,
+    drift_items: str = "popular",
 ) -> ParsedDataset:
     """Generate a seeded log; with ``catalogue`` (an importer items frame) titles and genres are real
     and ``n_categories`` is ignored (the catalogue's own categories are used)."""
     parameters = GeneratorParameters(
         n_users, n_items, n_interactions, n_categories, seed, alpha, beta, drift_users_fraction, drift_burst_len,
-        drift_window, sequel_share, taste_evolution, session_theme,
+        drift_window, sequel_share, taste_evolution, session_theme, drift_items,
     )
     parameters.validate()
     report = StageProgress(progress, total=12)
@@ -371,7 +377,8 @@ def plan_drift(parameters: GeneratorParameters, lengths, world: Catalogue, profi
         off_profile = _off_profile_items(users, world, profiles)
         plan.length[users] = np.minimum(np.minimum(off_profile.sum(axis=1), burst), lengths[users] // 2)
         plan.start[users] = _burst_starts(lengths[users], plan.length[users], rng, parameters.drift_window)
-        plan.items[users, :burst] = _burst_items(off_profile, world.popularity, plan.length[users], burst, rng)
+        weights = world.popularity if parameters.drift_items == "popular" else np.ones(len(world.active))
+        plan.items[users, :burst] = _burst_items(off_profile, weights, plan.length[users], burst, rng)
     return plan
 
 
@@ -390,9 +397,9 @@ def _burst_starts(lengths: np.ndarray, burst_lengths: np.ndarray, rng, window: f
     return np.where(burst_lengths > 0, starts, -1)
 
 
-def _burst_items(off_profile: np.ndarray, popularity: np.ndarray, burst_lengths, burst: int, rng) -> np.ndarray:
-    """Distinct off-profile items per user, drawn by popularity (Gumbel top-k); -1 pads short bursts."""
-    keys = np.where(off_profile, np.log(popularity), -np.inf) + rng.gumbel(size=off_profile.shape)
+def _burst_items(off_profile: np.ndarray, weights: np.ndarray, burst_lengths, burst: int, rng) -> np.ndarray:
+    """Distinct off-profile items per user, drawn by ``weights`` (Gumbel top-k); -1 pads short bursts."""
+    keys = np.where(off_profile, np.log(weights), -np.inf) + rng.gumbel(size=off_profile.shape)
     ranked = np.argsort(-keys, axis=1, kind="stable")[:, :burst]
     return np.where(np.arange(burst) < burst_lengths[:, None], ranked, -1)
 
@@ -638,7 +645,10 @@ def _profiles_frame(user_ids, world: Catalogue, profiles: Profiles, plan: DriftP
 
 
 def _parameters_checksum(parameters: GeneratorParameters, world: Catalogue) -> str:
-    digest = hashlib.sha256(json.dumps(asdict(parameters), sort_keys=True).encode())
+    fields = asdict(parameters)
+    if fields["drift_items"] == "popular":  # the default: datasets generated before the option keep their checksum
+        del fields["drift_items"]
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     digest.update("\0".join(world.items["external_id"] + "\t" + world.items["title"]).encode())
     return digest.hexdigest()
 

@@ -90,6 +90,22 @@ def test_drift_episodes_are_off_profile_bursts(dataset):
         assert steps[0] == profiles.loc[user, "drift_start"] >= int(0.4 * len(history))
 
 
+def test_uniform_bursts_are_off_profile_and_less_popular_than_popular_ones(dataset):
+    uniform = generate(**{**SMALL, "drift_items": "uniform"})
+    profiles, categories = uniform.profiles.set_index("user_id"), categories_of(uniform)
+    drift = uniform.interactions[uniform.interactions["drift_episode"]]
+    assert drift["user_id"].nunique() == 15
+    for user, item in zip(drift["user_id"], drift["item_id"]):
+        assert not set(categories[item]) & set(profiles.loc[user, "favourite_categories"])
+        assert set(categories[item]) & set(profiles.loc[user, "disliked_categories"])
+
+    def burst_item_popularity(parsed) -> float:  # how many users rated each burst item, on average
+        counts = parsed.interactions["item_id"].value_counts()
+        return float(counts[parsed.interactions.loc[parsed.interactions["drift_episode"], "item_id"]].mean())
+
+    assert burst_item_popularity(uniform) < 0.8 * burst_item_popularity(dataset)
+
+
 def test_history_component_stays_on_profile(dataset):
     interactions = dataset.interactions
     favourites = dataset.profiles.set_index("user_id")["favourite_categories"]
@@ -173,6 +189,7 @@ def test_paper_scale_entry_point_with_progress(tmp_path):
         {"drift_window": 0},
         {"sequel_share": 1.5},
         {"session_theme": -0.1},
+        {"drift_items": "sometimes"},
     ],
 )
 def test_invalid_parameters(bad):
@@ -226,6 +243,8 @@ def test_session_themes_make_consecutive_choices_share_a_category():
 
 
 def test_the_optional_structure_leaves_the_default_log_unchanged(dataset):
-    explicit_off = generate(**{**SMALL, "sequel_share": 0.0, "taste_evolution": 0.0, "session_theme": 0.0})
+    explicit_off = generate(**{**SMALL, "sequel_share": 0.0, "taste_evolution": 0.0, "session_theme": 0.0,
+                               "drift_items": "popular"})
     pd.testing.assert_frame_equal(dataset.interactions, explicit_off.interactions)
+    assert explicit_off.checksum == dataset.checksum
     assert "sequel" not in set(dataset.interactions["component"])

@@ -40,6 +40,16 @@ def test_demo_candidates_put_the_most_recent_drift_episode_first():
     assert demo_candidates(interactions) == {"demo": ["b", "a"], "calm": ["c"]}
 
 
+def test_since_burst_marks_each_planted_burst_and_what_followed_it():
+    import pandas as pd
+
+    from recourse.management.commands.setup_demo import since_burst
+
+    rows = [("a", False), ("a", True), ("a", True), ("a", False), ("b", False), ("b", False), ("c", True)]
+    interactions = pd.DataFrame(rows, columns=["user_id", "drift_episode"])
+    assert since_burst(interactions).tolist() == [False, True, True, True, False, False, True]
+
+
 def _unix(iso_date: str) -> int:
     from datetime import UTC, datetime
 
