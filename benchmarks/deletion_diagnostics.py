@@ -281,7 +281,9 @@ def reliability(args: argparse.Namespace) -> None:
     initialisation (common random numbers); both are compared with the R-seed mean and seed by seed.
     """
     data, spec = load(), spec_for(args)
-    removals = sample(data, args.users, args.items, args.sample_seed)
+    sampled = sample(data, args.users, args.items, args.sample_seed)
+    # users and items alternate, so a run stopped early has both kinds
+    removals = sorted(sampled, key=lambda r: ([x for x in sampled if x.kind == r.kind].index(r), r.kind))
     users = data.evaluated_users
     metrics = ("NDCG@10", "MAP@10")
     entities, seeds = len(removals), args.seeds
@@ -316,11 +318,8 @@ def reliability(args: argparse.Namespace) -> None:
             found = run(model, data, removals)
             add_time(name, since(started), len(removals))
             table = approx_influence.setdefault(name, {m: np.zeros((entities, seeds)) for m in metrics})
-            for row, item in enumerate(found):
-                reference = base if item.reference_ranks is None else item.reference_ranks
-                for m in metrics:
-                    table[m][row, seed] = (item.score if item.ranks is None else mean_metric(reference, masks[row], m)
-                                           - mean_metric(item.ranks, masks[row], m))
+            for m in metrics:
+                table[m][:, seed] = approximate_influences(found, base, masks, m)
         print(f"seed {seed}: full model and approximations, load {os.getloadavg()[0]:.1f}", flush=True)
     # entity by entity, every seed: a run stopped early still has complete R-seed influences for the done ones
     for row, removal in enumerate(removals):
@@ -348,6 +347,50 @@ def reliability(args: argparse.Namespace) -> None:
     summary = analyse(partial)
     print(json.dumps(summary["metrics"], indent=1), flush=True)
     write(f"reliability-{args.tag or spec.architecture}", summary)
+
+
+def approximate_influences(found: list, base: np.ndarray, masks: list[np.ndarray], metric: str) -> np.ndarray:
+    values = []
+    for item, mask in zip(found, masks, strict=True):
+        if item.ranks is None:
+            values.append(item.score)
+            continue
+        reference = base if item.reference_ranks is None else item.reference_ranks
+        values.append(mean_metric(reference, mask, metric) - mean_metric(item.ranks, mask, metric))
+    return np.asarray(values)
+
+
+def extend(args: argparse.Namespace) -> None:
+    """More MF approximations on a finished ``reliability`` run: the full models are refitted (ALS is
+    deterministic for a seed) and only the approximations not in the run yet are computed and timed."""
+    name = f"reliability-{args.tag}-raw"
+    raw = json.loads((OUT / f"{name}.json").read_text())
+    data, spec = load(), RetrainSpec(MF, raw["spec"])
+    removals = [Removal(kind, key) for kind, key in raw["removals"]]
+    masks = [user_mask(data.evaluated_users, removal) for removal in removals]
+    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps) if n not in raw["approx"]]
+    tables = {n: {m: np.zeros((len(removals), raw["seeds_done"])) for m in raw["exact"]} for n, _ in wanted}
+    raw["loads"].append(os.getloadavg())
+    for seed in range(raw["seeds_done"]):
+        model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
+        base = mf_ranks(model, data.split.test)
+        if abs(mean_metric(base, np.ones(len(base), bool), "NDCG@10") - raw["base_metric"]["NDCG@10"][seed]) > 1e-12:
+            raise RuntimeError(f"seed {seed}: the refitted full model differs from the run's")
+        for approximation, run in wanted:
+            started = clocks()
+            found = run(model, data, removals)
+            wall, cpu = since(started)
+            entry = raw["times"].setdefault(approximation, {"wall": 0.0, "cpu": 0.0, "count": 0})
+            entry["wall"] += wall
+            entry["cpu"] += cpu
+            entry["count"] += len(found)
+            for m in tables[approximation]:
+                tables[approximation][m][:, seed] = approximate_influences(found, base, masks, m)
+        print(f"seed {seed} load {os.getloadavg()[0]:.1f}", flush=True)
+    raw["loads"].append(os.getloadavg())
+    raw["approx"].update({n: {m: v.tolist() for m, v in t.items()} for n, t in tables.items()})
+    write(name, raw)
+    write(f"reliability-{args.tag}", analyse(raw))
 
 
 def approximations(spec: RetrainSpec, half_sweeps: list[int]) -> list[tuple[str, object]]:
@@ -393,6 +436,8 @@ def analyse(raw: dict) -> dict:
         summary: dict = {"baseline": float(base.mean()), "noise": noise}
         for kind in ("user", "item", "all"):
             rows = np.ones(len(kinds), bool) if kind == "all" else kinds == kind
+            if rows.sum() < 3:
+                continue
             per_seed = exact[rows]
             mean = per_seed.mean(1)
             halves = split_half(per_seed, rng)
@@ -427,7 +472,7 @@ def write(name: str, result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["exact", "prune", "sweeps", "reliability", "analyse"])
+    parser.add_argument("phase", choices=["exact", "prune", "sweeps", "reliability", "analyse", "extend"])
     parser.add_argument("--architecture", default=MF, choices=sorted(SPECS))
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--items", type=int, default=100)
@@ -445,7 +490,7 @@ def main() -> None:
         raw = json.loads((OUT / f"reliability-{args.tag or args.architecture}-raw.json").read_text())
         write(f"reliability-{args.tag or args.architecture}", analyse(raw))
         return
-    {"exact": exact, "prune": prune, "sweeps": sweeps, "reliability": reliability}[args.phase](args)
+    {"exact": exact, "prune": prune, "sweeps": sweeps, "reliability": reliability, "extend": extend}[args.phase](args)
 
 
 if __name__ == "__main__":
