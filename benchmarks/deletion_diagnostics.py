@@ -320,7 +320,8 @@ def reliability(args: argparse.Namespace) -> None:
             table = approx_influence.setdefault(name, {m: np.zeros((entities, seeds)) for m in metrics})
             for m in metrics:
                 table[m][:, seed] = approximate_influences(found, base, masks, m)
-        print(f"seed {seed}: full model and approximations, load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"seed {seed}: full model and approximations, {json.dumps(times)}, load {os.getloadavg()[0]:.1f}",
+              flush=True)
     # entity by entity, every seed: a run stopped early still has complete R-seed influences for the done ones
     for row, removal in enumerate(removals):
         for seed in range(seeds):
