@@ -3,6 +3,14 @@ against them, and the pruning experiment. Results go to var/diagnostics-research
 
     nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py exact --architecture mf --users 100 --items 100
     nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py prune --architecture mf --ks 10 20 50
+
+Second measurement (reliability of the exact influences, approximations scored against the seed mean):
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py sweeps --seeds 5
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
+        --architecture mf --seeds 8 --sweeps 40 --half-sweeps 1 2 4
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
+        --architecture sasrec --users 10 --items 10 --seeds 2
 """
 
 from __future__ import annotations
@@ -15,11 +23,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sparse
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diagnostics.engine.approximate import als_warm_start, tracin_scores  # noqa: E402
+from diagnostics.engine.approximate import (  # noqa: E402
+    als_closed_form,
+    als_warm_start,
+    als_warm_sweeps,
+    tracin_scores,
+)
 from diagnostics.engine.exact import (  # noqa: E402
     MF,
     DiagnosticData,
@@ -30,7 +44,15 @@ from diagnostics.engine.exact import (  # noqa: E402
     train_sequential,
 )
 from diagnostics.engine.influence import influences, mean_metric, spearman  # noqa: E402
-from diagnostics.engine.mf import fit_als  # noqa: E402
+from diagnostics.engine.mf import ALSModel, alternate, fit_als, initial_item_factors, interaction_matrix  # noqa: E402
+from diagnostics.engine.reliability import (  # noqa: E402
+    bootstrap_rank_correlation,
+    disattenuated,
+    pairwise_seed_agreement,
+    rank_correlation,
+    seed_confidence_excludes_zero,
+    split_half,
+)
 from diagnostics.engine.removal import Removal, user_mask, without_users  # noqa: E402
 from recsys.importers.movielens import parse_ml100k  # noqa: E402
 from recsys.ml.evaluation import compute_ranks  # noqa: E402
@@ -140,13 +162,13 @@ def prune(args: argparse.Namespace) -> None:
     Fresh seeds (100, 101, ...) that were not used to estimate the influences, so the choice cannot
     be fitted to one seed's noise; the evaluated users are those never removed in any condition.
     """
-    data, spec = load(), RetrainSpec(args.architecture, SPECS[args.architecture])
-    exact_rows = json.loads((OUT / f"exact-{args.architecture}.json").read_text())["metrics"]["MAP@10"]["rows"]
-    users = sorted((r for r in exact_rows if r["kind"] == "user"), key=lambda r: r["influence"])
-    pool = [r["key"] for r in users]
+    data, spec = load(), spec_for(args)
+    pool = users_by_influence(args.influences or f"exact-{args.architecture}")
     seeds = [100 + s for s in range(args.seeds)]
     rng = np.random.default_rng(7)
-    result = {"architecture": args.architecture, "seeds": seeds, "pool": len(pool), "load": os.getloadavg(), "ks": {}}
+    result = {"architecture": args.architecture, "spec": dict(spec.hyperparameters), "seeds": seeds,
+              "pool": len(pool), "influences": args.influences, "load": os.getloadavg(), "ks": {}}
+    unablated: dict[int, np.ndarray] = {}  # the no-removal model of a seed serves every k
     for k in args.ks:
         least = set(pool[:k])
         randoms = [set(rng.choice(pool, k, replace=False).tolist()) for _ in seeds]
@@ -155,13 +177,30 @@ def prune(args: argparse.Namespace) -> None:
         for seed, random_users in zip(seeds, randoms, strict=True):
             mask = np.asarray([u not in least | random_users for u in data.evaluated_users])
             for condition, removed in (("none", set()), ("least", least), ("random", random_users)):
-                ranks = ranks_without(data, spec, removed, seed)
+                if not removed and seed in unablated:
+                    ranks = unablated[seed]
+                else:
+                    ranks = ranks_without(data, spec, removed, seed)
+                    if not removed:
+                        unablated[seed] = ranks
                 for metric in table[condition]:
                     table[condition][metric].append(mean_metric(ranks, mask, metric))
             print(k, seed, {c: round(v["MAP@10"][-1], 5) for c, v in table.items()}, flush=True)
         result["ks"][str(k)] = {"values": table, "comparisons": compare(table)}
         print(k, json.dumps(result["ks"][str(k)]["comparisons"]), flush=True)
-    write(f"prune-{args.architecture}", result)
+        result["load_end"] = os.getloadavg()
+        write(f"prune-{args.tag or args.architecture}", result)
+
+
+def users_by_influence(name: str) -> list[str]:
+    """Sampled users, least exact MAP@10 influence first, from an ``exact`` or a ``reliability`` raw result."""
+    found = json.loads((OUT / f"{name}.json").read_text())
+    if "rows" in found.get("metrics", {}).get("MAP@10", {}):
+        rows = [(r["influence"], r["key"]) for r in found["metrics"]["MAP@10"]["rows"] if r["kind"] == "user"]
+    else:
+        means = np.asarray(found["exact"]["MAP@10"]).mean(1)
+        rows = [(float(v), key) for (kind, key), v in zip(found["removals"], means, strict=True) if kind == "user"]
+    return [key for _, key in sorted(rows)]
 
 
 def compare(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -181,6 +220,252 @@ def compare(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dic
     return out
 
 
+def clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def since(started: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - started[0], time.process_time() - started[1]
+
+
+def spec_for(args: argparse.Namespace) -> RetrainSpec:
+    hyperparameters = dict(SPECS[args.architecture])
+    if args.architecture == MF and args.sweeps:
+        hyperparameters["sweeps"] = args.sweeps
+    if args.architecture != MF and args.epochs:
+        hyperparameters["epochs"] = args.epochs
+    return RetrainSpec(args.architecture, hyperparameters)
+
+
+def sweeps(args: argparse.Namespace) -> None:
+    """How the full MF model settles with more sweeps: metric mean and seed-to-seed SD, last sweep's change."""
+    data = load()
+    spec = RetrainSpec(MF, SPECS[MF])
+    weights = sparse.csr_matrix(interaction_matrix(data.split.train, len(data.index)))
+    result: dict[str, object] = {"load_start": os.getloadavg(), "by_sweeps": {}}
+    checkpoints = sorted(args.checkpoints)
+    per_seed: dict[int, dict[str, list[float]]] = {c: {"NDCG@10": [], "MAP@10": [], "change": []} for c in checkpoints}
+    for seed in range(args.seeds):
+        config = als_config(spec, seed)
+        items = initial_item_factors(len(data.index), config)
+        users = np.zeros((len(data.split.train), config.factors))
+        done = 0
+        for checkpoint in checkpoints:
+            users, items = alternate(weights, users, items, config, 2 * (checkpoint - done - 1), users_first=True)
+            before = users @ items.T
+            users, items = alternate(weights, users, items, config, 2, users_first=True)
+            after = users @ items.T
+            done = checkpoint
+            model = ALSModel(users, items, list(data.split.train.users), config)
+            ranks = mf_ranks(model, data.split.test)
+            mask = np.ones(len(ranks), bool)
+            for metric in ("NDCG@10", "MAP@10"):
+                per_seed[checkpoint][metric].append(mean_metric(ranks, mask, metric))
+            per_seed[checkpoint]["change"].append(float(np.linalg.norm(after - before) / np.linalg.norm(after)))
+        print(seed, {c: round(v["NDCG@10"][-1], 5) for c, v in per_seed.items()}, flush=True)
+    for checkpoint, values in per_seed.items():
+        result["by_sweeps"][str(checkpoint)] = {  # type: ignore[index]
+            metric: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)), "values": v}
+            for metric, v in values.items()
+        }
+    result["load_end"] = os.getloadavg()
+    print(json.dumps({c: {m: (round(v["mean"], 5), round(v["sd"], 5)) for m, v in by.items()}
+                      for c, by in result["by_sweeps"].items()}))  # type: ignore[attr-defined]
+    write("sweeps-mf", result)
+
+
+def reliability(args: argparse.Namespace) -> None:
+    """Exact influences over R seeds (ranks kept), the approximations computed from each seed's full model.
+
+    The exact retrain of seed r and the approximation of seed r start from the same full model / the same
+    initialisation (common random numbers); both are compared with the R-seed mean and seed by seed.
+    """
+    data, spec = load(), spec_for(args)
+    sampled = sample(data, args.users, args.items, args.sample_seed)
+    # users and items alternate, so a run stopped early has both kinds
+    removals = sorted(sampled, key=lambda r: ([x for x in sampled if x.kind == r.kind].index(r), r.kind))
+    users = data.evaluated_users
+    metrics = ("NDCG@10", "MAP@10")
+    entities, seeds = len(removals), args.seeds
+    base_metric = {m: np.zeros(seeds) for m in metrics}
+    exact_influence = {m: np.zeros((entities, seeds)) for m in metrics}
+    approx_influence: dict[str, dict[str, np.ndarray]] = {}
+    times: dict[str, dict[str, float]] = {}
+    loads = [os.getloadavg()]
+    masks = [user_mask(users, removal) for removal in removals]
+
+    def add_time(name: str, seconds: tuple[float, float], count: int = 1) -> None:
+        entry = times.setdefault(name, {"wall": 0.0, "cpu": 0.0, "count": 0})
+        entry["wall"] += seconds[0]
+        entry["cpu"] += seconds[1]
+        entry["count"] += count
+
+    bases = []
+    for seed in range(seeds):
+        started = clocks()
+        if spec.architecture == MF:
+            model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
+            base = mf_ranks(model, data.split.test)
+        else:
+            model = train_sequential(data.split.train, data, spec, seed)
+            base = np.asarray(compute_ranks(model, data.split.test, "full"))
+        add_time("full model", since(started))
+        bases.append(base)
+        for m in metrics:
+            base_metric[m][seed] = mean_metric(base, np.ones(len(users), bool), m)
+        for name, run in approximations(spec, args.half_sweeps):
+            started = clocks()
+            found = run(model, data, removals)
+            add_time(name, since(started), len(removals))
+            table = approx_influence.setdefault(name, {m: np.zeros((entities, seeds)) for m in metrics})
+            for m in metrics:
+                table[m][:, seed] = approximate_influences(found, base, masks, m)
+        print(f"seed {seed}: full model and approximations, {json.dumps(times)}, load {os.getloadavg()[0]:.1f}",
+              flush=True)
+    # entity by entity, every seed: a run stopped early still has complete R-seed influences for the done ones
+    for row, removal in enumerate(removals):
+        for seed in range(seeds):
+            started = clocks()
+            outcome = retrain(data, spec, removal, seed)
+            add_time("exact retrain", since(started))
+            for m in metrics:
+                exact_influence[m][row, seed] = (mean_metric(bases[seed], masks[row], m)
+                                                 - mean_metric(outcome.ranks, masks[row], m))
+            if spec.architecture != MF:
+                print(f"{row + 1}/{entities} {removal.label} seed {seed} {outcome.seconds:.1f}s "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+        if spec.architecture != MF or (row + 1) % 20 == 0 or row + 1 == entities:
+            loads.append(os.getloadavg())
+            done = row + 1
+            partial = {"architecture": spec.architecture, "spec": dict(spec.hyperparameters), "seeds_done": seeds,
+                       "entities_done": done, "removals": [[r.kind, r.key] for r in removals[:done]],
+                       "loads": loads, "times": times, "sample_seed": args.sample_seed,
+                       "base_metric": {m: v.tolist() for m, v in base_metric.items()},
+                       "exact": {m: v[:done].tolist() for m, v in exact_influence.items()},
+                       "approx": {n: {m: v[:done].tolist() for m, v in t.items()} for n, t in approx_influence.items()}}
+            write(f"reliability-{args.tag or spec.architecture}-raw", partial)
+            print(f"{done}/{entities} entities x {seeds} seeds, load {os.getloadavg()[0]:.1f}", flush=True)
+    summary = analyse(partial)
+    print(json.dumps(summary["metrics"], indent=1), flush=True)
+    write(f"reliability-{args.tag or spec.architecture}", summary)
+
+
+def approximate_influences(found: list, base: np.ndarray, masks: list[np.ndarray], metric: str) -> np.ndarray:
+    values = []
+    for item, mask in zip(found, masks, strict=True):
+        if item.ranks is None:
+            values.append(item.score)
+            continue
+        reference = base if item.reference_ranks is None else item.reference_ranks
+        values.append(mean_metric(reference, mask, metric) - mean_metric(item.ranks, mask, metric))
+    return np.asarray(values)
+
+
+def extend(args: argparse.Namespace) -> None:
+    """More MF approximations on a finished ``reliability`` run: the full models are refitted (ALS is
+    deterministic for a seed) and only the approximations not in the run yet are computed and timed."""
+    name = f"reliability-{args.tag}-raw"
+    raw = json.loads((OUT / f"{name}.json").read_text())
+    data, spec = load(), RetrainSpec(MF, raw["spec"])
+    removals = [Removal(kind, key) for kind, key in raw["removals"]]
+    masks = [user_mask(data.evaluated_users, removal) for removal in removals]
+    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps) if n not in raw["approx"]]
+    tables = {n: {m: np.zeros((len(removals), raw["seeds_done"])) for m in raw["exact"]} for n, _ in wanted}
+    raw["loads"].append(os.getloadavg())
+    for seed in range(raw["seeds_done"]):
+        model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
+        base = mf_ranks(model, data.split.test)
+        if abs(mean_metric(base, np.ones(len(base), bool), "NDCG@10") - raw["base_metric"]["NDCG@10"][seed]) > 1e-12:
+            raise RuntimeError(f"seed {seed}: the refitted full model differs from the run's")
+        for approximation, run in wanted:
+            started = clocks()
+            found = run(model, data, removals)
+            wall, cpu = since(started)
+            entry = raw["times"].setdefault(approximation, {"wall": 0.0, "cpu": 0.0, "count": 0})
+            entry["wall"] += wall
+            entry["cpu"] += cpu
+            entry["count"] += len(found)
+            for m in tables[approximation]:
+                tables[approximation][m][:, seed] = approximate_influences(found, base, masks, m)
+        print(f"seed {seed} load {os.getloadavg()[0]:.1f}", flush=True)
+    raw["loads"].append(os.getloadavg())
+    raw["approx"].update({n: {m: v.tolist() for m, v in t.items()} for n, t in tables.items()})
+    write(name, raw)
+    write(f"reliability-{args.tag}", analyse(raw))
+
+
+def approximations(spec: RetrainSpec, half_sweeps: list[int]) -> list[tuple[str, object]]:
+    if spec.architecture != MF:
+        return [("TracIn", tracin_scores)]
+    found: list[tuple[str, object]] = [("block re-solve", als_warm_start), ("closed form", als_closed_form)]
+    for count in half_sweeps:
+        found.append((f"warm {count} half-sweep{'s' if count > 1 else ''}",
+                      lambda model, data, removals, count=count: als_warm_sweeps(model, data, removals, count)))
+    return found
+
+
+def analyse(raw: dict) -> dict:
+    """Reliability of the exact influences, and each approximation against the seed mean and seed by seed."""
+    rng = np.random.default_rng(0)
+    kinds = np.asarray([kind for kind, _ in raw["removals"]])
+    times = raw["times"]
+    entities = len(raw["removals"])
+    out: dict = {key: raw.get(key) for key in ("architecture", "spec", "seeds_done", "entities_done", "loads", "times")}
+
+    def per(name: str, clock: str) -> float:
+        return float(times[name][clock] / times[name]["count"])
+
+    # a run over E entities: the exact one fits the full model and E retrains per seed, an approximation
+    # fits the full model and approximates E entities per seed
+    out["timing"] = {"exact retrain": {"seconds_per_entity": per("exact retrain", "wall"),
+                                       "cpu_per_entity": per("exact retrain", "cpu"),
+                                       "full_model_seconds": per("full model", "wall"),
+                                       "full_model_cpu": per("full model", "cpu")}}
+    for name in times:
+        if name in ("exact retrain", "full model"):
+            continue
+        out["timing"][name] = {"seconds_per_entity": per(name, "wall"), "cpu_per_entity": per(name, "cpu")}
+        for clock, label in (("wall", "speed_up_wall"), ("cpu", "speed_up_cpu")):
+            exact_run = per("full model", clock) + entities * per("exact retrain", clock)
+            out["timing"][name][label] = exact_run / (per("full model", clock) + entities * per(name, clock))
+        out["timing"][name]["speed_up_per_entity_wall"] = per("exact retrain", "wall") / per(name, "wall")
+    out["metrics"] = {}
+    for metric, per_seed_list in raw["exact"].items():
+        exact = np.asarray(per_seed_list)
+        base = np.asarray(raw["base_metric"][metric])
+        noise = float(np.std(base, ddof=1)) if len(base) > 1 else float("nan")
+        summary: dict = {"baseline": float(base.mean()), "noise": noise}
+        for kind in ("user", "item", "all"):
+            rows = np.ones(len(kinds), bool) if kind == "all" else kinds == kind
+            if rows.sum() < 3:
+                continue
+            per_seed = exact[rows]
+            mean = per_seed.mean(1)
+            halves = split_half(per_seed, rng)
+            entry: dict = {
+                "n": int(rows.sum()), "max_abs": float(np.abs(mean).max()),
+                "within_noise": int((np.abs(mean) <= noise).sum()),
+                "ci_excludes_zero": int(seed_confidence_excludes_zero(per_seed).sum()),
+                "pairwise_seed_agreement": pairwise_seed_agreement(per_seed),
+                "split_half": halves.to_dict(), "approx": {},
+            }
+            for name, tables in raw["approx"].items():
+                approx = np.asarray(tables[metric])[rows]
+                observed, low, high = bootstrap_rank_correlation(approx.mean(1), mean, rng)
+                approx_halves = split_half(approx, rng)
+                same_seed = [rank_correlation(approx[:, s], per_seed[:, s]) for s in range(per_seed.shape[1])]
+                entry["approx"][name] = {
+                    "spearman_vs_seed_mean": observed, "ci": [low, high],
+                    "disattenuated_exact": disattenuated(observed, halves.reliability),
+                    "disattenuated_both": disattenuated(observed, halves.reliability, approx_halves.reliability),
+                    "approx_split_half": approx_halves.to_dict(),
+                    "same_seed_spearman_mean": float(np.nanmean(same_seed)),
+                }
+            summary[kind] = entry
+        out["metrics"][metric] = summary
+    return out
+
+
 def write(name: str, result: dict) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=1))
@@ -188,15 +473,25 @@ def write(name: str, result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["exact", "prune"])
+    parser.add_argument("phase", choices=["exact", "prune", "sweeps", "reliability", "analyse", "extend"])
     parser.add_argument("--architecture", default=MF, choices=sorted(SPECS))
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--items", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--sample-seed", type=int, default=0)
     parser.add_argument("--ks", type=int, nargs="+", default=[10, 25])
+    parser.add_argument("--sweeps", type=int, default=0, help="MF: ALS sweeps instead of the spec's")
+    parser.add_argument("--epochs", type=int, default=0, help="sequential: epochs instead of the spec's")
+    parser.add_argument("--half-sweeps", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 20, 40, 80])
+    parser.add_argument("--influences", default="", help="prune: result file ranking the users (no .json)")
+    parser.add_argument("--tag", default="", help="name of the result files (default: the architecture)")
     args = parser.parse_args()
-    exact(args) if args.phase == "exact" else prune(args)
+    if args.phase == "analyse":
+        raw = json.loads((OUT / f"reliability-{args.tag or args.architecture}-raw.json").read_text())
+        write(f"reliability-{args.tag or args.architecture}", analyse(raw))
+        return
+    {"exact": exact, "prune": prune, "sweeps": sweeps, "reliability": reliability, "extend": extend}[args.phase](args)
 
 
 if __name__ == "__main__":

@@ -71,24 +71,59 @@ def solve_side(weights: sparse.csr_matrix, other: FloatArray, config: ALSConfig)
     For row u: (O^T O + alpha O^T W_u O + lambda I) x_u = (1 + alpha) ... written with the
     confidence matrix C_u = I + alpha W_u and preference 1 on the observed entries.
     """
+    lhs, rhs = normal_equations(weights, other, config)
+    return np.asarray(np.linalg.solve(lhs, rhs[..., None])[..., 0])
+
+
+def normal_equations(weights: sparse.csr_matrix, other: FloatArray, config: ALSConfig) -> tuple[FloatArray, FloatArray]:
+    """[rows, k, k] left-hand sides and [rows, k] right-hand sides of ``solve_side``."""
     k = other.shape[1]
     gram = other.T @ other
-    outer = (other[:, :, None] * other[:, None, :]).reshape(len(other), k * k)
-    lhs = np.asarray((weights @ outer) * config.alpha).reshape(weights.shape[0], k, k)
+    # the sparse product is most of an ALS sweep: form only the upper triangle of each symmetric outer product
+    upper, lower = np.triu_indices(k)
+    packed = np.asarray(weights @ (other[:, upper] * other[:, lower])) * config.alpha
+    lhs = np.zeros((weights.shape[0], k, k))
+    lhs[:, upper, lower] = packed
+    lhs[:, lower, upper] = packed
     lhs += gram[None] + config.regularization * np.eye(k)[None]
     observed = weights.copy()
     observed.data = 1.0 + config.alpha * observed.data
-    rhs = np.asarray(observed @ other)
-    return np.asarray(np.linalg.solve(lhs, rhs[..., None])[..., 0])
+    return lhs, np.asarray(observed @ other)
+
+
+def rank_one_downdate(
+    factors: FloatArray, inverses: FloatArray, removed: FloatArray, confidence: FloatArray, taken: FloatArray
+) -> FloatArray:
+    """Solutions after every row's equations A f = b lose ``confidence`` v v^T and b loses ``taken`` v.
+
+    ``factors`` solve the current equations (f = A^-1 b) and ``inverses`` are the A^-1; Sherman-Morrison
+    gives f' = f + z (c v.f - t) / (1 - c v.z) with z = A^-1 v, O(k^2) per row instead of a new solve.
+    """
+    z = np.einsum("nij,j->ni", inverses, removed)
+    scale = (confidence * (factors @ removed) - taken) / (1.0 - confidence * (z @ removed))
+    return np.asarray(factors + z * scale[:, None])
 
 
 def fit_als(train: Sequences, num_items: int, config: ALSConfig, initial_items: FloatArray | None = None) -> ALSModel:
     weights = sparse.csr_matrix(interaction_matrix(train, num_items))
-    weights_by_item = weights.T.tocsr()
     items = initial_item_factors(num_items, config) if initial_items is None else initial_items.copy()
     users = np.zeros((len(train), config.factors))
-    for _ in range(config.sweeps):
-        users = solve_side(weights, items, config)
-        items = solve_side(weights_by_item, users, config)
-        items[0] = 0.0
+    users, items = alternate(weights, users, items, config, 2 * config.sweeps, users_first=True)
     return ALSModel(users, items, list(train.users), config)
+
+
+def alternate(
+    weights: sparse.csr_matrix, users: FloatArray, items: FloatArray, config: ALSConfig, half_sweeps: int,
+    users_first: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """``half_sweeps`` least-squares solves, alternating sides; a full sweep is two of them."""
+    weights_by_item = weights.T.tocsr()
+    solve_users = users_first
+    for _ in range(half_sweeps):
+        if solve_users:
+            users = solve_side(weights, items, config)
+        else:
+            items = solve_side(weights_by_item, users, config)
+            items[0] = 0.0
+        solve_users = not solve_users
+    return users, items
