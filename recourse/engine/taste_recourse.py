@@ -16,6 +16,9 @@ searched order), so prefixes compare fairly. removal_cost (nats per removal) is 
 simulated drift on the clean reference members (see calibrate_taste), not on the members judged.
 Choice "threshold" (the first measurement; calibrations stored before the second one load with it):
 remove every flag, then keep back each flag whose removal does not raise Psi.
+Choice "joint" (the third measurement, taste_joint.py): the plan - a prefix of the same order, a run of
+consecutive interactions or a neighbour of the best one - that best explains the recent history as taste
+plus off-taste noise; its verdict can use the J gain of the fix ("glr").
 
 Verdict: "drift: yes" only when the evidence the fix removes (the summed excess suspicion of its
 changes over the flag threshold; an explicit dislike adds 1) exceeds the cutoff calibrated on clean
