@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kinds", default=",".join(DRIFT_KINDS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ig-steps", type=int, default=20)
+    parser.add_argument("--taste", default="{}",
+                        help='calibrate_taste options for "taste" as JSON, e.g. {"choice": "joint", "episodes": true}')
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -149,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     config = ExperimentConfig(kinds=tuple(args.kinds.split(",")), seed=args.seed, ig_steps=args.ig_steps)
     started = time.monotonic()
     results = run_experiment(recommender.model, members, category_index(parsed, recommender), config,
-                             calibration_histories=reference, progress=lambda message: print(message, flush=True))
+                             calibration_histories=reference, progress=lambda message: print(message, flush=True),
+                             taste_options=json.loads(args.taste))
     results["run"] = {"data": args.data, "format": args.format, "name": name, "drop_categories": args.drop_categories,
                       "arch": args.arch, "max_len": args.max_len, "train_seconds": round(train_seconds, 1),
                       "experiment_seconds": round(time.monotonic() - started, 1),

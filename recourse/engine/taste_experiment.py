@@ -13,10 +13,11 @@ after each condition (sampled 1+100 and full protocols). Reported per method:
 
 Methods: taste (ours: calibrated flags + pruned fix, applied only when the verdict is "yes", as the
 product does; no categories), taste_fix (the same fix applied whatever the verdict), taste_k (our
-order, the k most suspicious removed), paper_ig (IG of genre alignment + the paper's greedy eq. 6
-search towards R(clean); needs categories), attention_k, occlusion_k (leave-one-out shift of the
-next-item distribution), recent_k, random_k, oracle. Baselines with `_k` are told k, the number
-of injected items (information the taste method does not get).
+order, the k most suspicious removed), taste_prefix (the second measurement's "prefix" rule, gated, when
+the run's own rule is another one: taste_options={"choice": "joint", ...}), paper_ig (IG of genre
+alignment + the paper's greedy eq. 6 search towards R(clean); needs categories), attention_k,
+occlusion_k (leave-one-out shift of the next-item distribution), recent_k, random_k, oracle.
+Baselines with `_k` are told k, the number of injected items (information the taste method does not get).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
 
 DRIFT_KINDS = ("appended", "interleaved", "burst", "mid")
-METHODS = ("taste", "taste_fix", "taste_k", "paper_ig", "attention_k", "occlusion_k", "recent_k", "random_k", "oracle")
+METHODS = ("taste", "taste_fix", "taste_k", "taste_prefix", "paper_ig", "attention_k", "occlusion_k", "recent_k",
+           "random_k", "oracle")
 DETECTORS = ("taste", "ig_alignment", "attention", "occlusion", "recency", "random")
 PROTOCOL_METRICS = ("sampled:HR@10", "sampled:NDCG@10", "full:HR@10", "full:NDCG@10")
 NUM_NEGATIVES = 100
@@ -81,13 +83,19 @@ def run_experiment(
     *,
     calibration_histories: Sequence[History] | None = None,
     progress: Progress | None = None,
+    taste_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Calibrate on clean histories, then every drift kind on the same members; JSON-ready results."""
+    """Calibrate on clean histories, then every drift kind on the same members; JSON-ready results.
+
+    taste_options are calibrate_taste's keyword options for "taste" (default: the "prefix" rule); when they
+    choose another rule, the "prefix" rule also runs, as the method taste_prefix."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
     say(f"calibrating on {len(calibration_histories or clean)} clean histories")
-    calibration = calibrate_taste(model, list(calibration_histories or clean))
+    options = dict(taste_options or {})
+    calibration = calibrate_taste(model, list(calibration_histories or clean), **options)
+    previous = None if calibration.choice == "prefix" else calibrate_taste(model, list(calibration_histories or clean))
     say(f"calibrated: flag threshold {calibration.flag_threshold:.2f}, gain cutoff {calibration.gain_cutoff:.4f}, "
         f"false alarms {calibration.false_alarm_rate:.3f} ({calibration.false_alarm_basis})")
     clean_analyses = analyze_batch(model, clean, calibration)
@@ -101,14 +109,22 @@ def run_experiment(
                         "removal_cost": calibration.removal_cost, "suffixes": calibration.suffixes,
                         "removal_depth": calibration.removal_depth,
                         "flag_quantile": calibration.flag_quantile,
-                        "verdict_quantile": calibration.verdict_quantile, "simulated": calibration.simulated},
+                        "verdict_quantile": calibration.verdict_quantile, "simulated": calibration.simulated,
+                        "noise_margin": calibration.noise_margin, "episodes": calibration.episodes,
+                        "verdict_statistic": calibration.verdict_statistic, "verdict_top": calibration.verdict_top,
+                        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}},
         "clean_false_alarms": float(np.mean([a.drift for a in clean_analyses])),
         "kinds": {},
     }
+    if previous is not None:
+        results["previous_calibration"] = {
+            "choice": previous.choice, "removal_cost": previous.removal_cost, "removal_depth": previous.removal_depth,
+            "gain_cutoff": previous.gain_cutoff, "false_alarm_rate": previous.false_alarm_rate,
+            "clean_false_alarms": float(np.mean([a.drift for a in analyze_batch(model, clean, previous)]))}
     for kind in config.kinds:
         begin = time.monotonic()
         say(f"{kind}: injecting and analysing {len(members)} members")
-        results["kinds"][kind] = run_kind(model, members, categories, calibration, kind, config)
+        results["kinds"][kind] = run_kind(model, members, categories, calibration, kind, config, previous)
         results["kinds"][kind]["seconds"] = round(time.monotonic() - begin, 1)
         say(f"{kind}: done in {results['kinds'][kind]['seconds']} s")
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -117,7 +133,7 @@ def run_experiment(
 
 def run_kind(
     model: CausalModel, members: Sequence[Member], categories: CategoryIndex | None,
-    calibration: TasteCalibration, kind: str, config: ExperimentConfig,
+    calibration: TasteCalibration, kind: str, config: ExperimentConfig, previous: TasteCalibration | None = None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(config.seed)
     clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
@@ -131,6 +147,9 @@ def run_kind(
     analyses = analyze_batch(model, drifted, calibration, measures=measures)
     detectors = detector_scores(model, drifted, measures, analyses, clean, categories, config)
     conditions = corrected_histories(model, members, scenarios, analyses, detectors, clean, categories, config)
+    if previous is not None:
+        conditions["taste_prefix"] = [(a.corrected, len(a.changes)) if a.drift else (s.history, 0) for a, s in
+                                      zip(analyze_batch(model, drifted, previous), scenarios, strict=True)]
     per_member = evaluate_conditions(model, members, scenarios, conditions, config.seed)
     return summarise(per_member, conditions, scenarios, detectors, analyses, config)
 
@@ -323,8 +342,8 @@ def summarise(
     tests: dict[str, Any] = {}
     ours = per_member["taste"]
     assert ours is not None
-    for other in ("drifted", "taste_fix", "recent_k", "paper_ig", "attention_k", "occlusion_k", "random_k", "taste_k",
-                  "oracle"):
+    for other in ("drifted", "taste_fix", "taste_prefix", "recent_k", "paper_ig", "attention_k", "occlusion_k",
+                  "random_k", "taste_k", "oracle"):
         values = per_member.get(other)
         if values is not None:
             tests[f"taste vs {other}"] = {metric: paired(ours[metric], values[metric], seed, resamples)
@@ -372,7 +391,8 @@ def _flagged_precision(analyses: Sequence[TasteAnalysis], scenarios: Sequence[Sc
 LABELS = {
     "clean": "clean history", "drifted": "after drift", "taste": "**taste (ours), fix applied when \"yes\"**",
     "taste_fix": "taste fix, applied whatever the verdict",
-    "taste_k": "taste order, k removed", "paper_ig": "paper IG-greedy (eq. 6)", "attention_k": "attention, k removed",
+    "taste_k": "taste order, k removed", "taste_prefix": "second measurement's prefix rule, when \"yes\"",
+    "paper_ig": "paper IG-greedy (eq. 6)", "attention_k": "attention, k removed",
     "occlusion_k": "occlusion, k removed", "recent_k": "k most recent removed", "random_k": "k random removed",
     "oracle": "oracle (injected removed)",
 }
@@ -427,6 +447,12 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 def _choice_line(calibration: dict[str, Any]) -> str:
+    if calibration.get("choice") == "joint":
+        return (f" Removal set: the plan (prefixes of the suspicion order"
+                f"{', runs of consecutive interactions' if calibration.get('episodes') else ''}) that best explains "
+                f"the recent history as taste plus noise, noise margin {calibration.get('noise_margin')} spreads, "
+                f"at most {calibration.get('removal_depth')} removals; verdict statistic "
+                f"{calibration.get('verdict_statistic')}.")
     if calibration.get("choice", "threshold") != "prefix":
         return " Removal set: every flag, pruned by Psi (first measurement's rule)."
     simulated = calibration.get("simulated") or {}

@@ -16,6 +16,9 @@ searched order), so prefixes compare fairly. removal_cost (nats per removal) is 
 simulated drift on the clean reference members (see calibrate_taste), not on the members judged.
 Choice "threshold" (the first measurement; calibrations stored before the second one load with it):
 remove every flag, then keep back each flag whose removal does not raise Psi.
+Choice "joint" (the third measurement, taste_joint.py): the plan - a prefix of the same order, a run of
+consecutive interactions or a neighbour of the best one - that best explains the recent history as taste
+plus off-taste noise; its verdict can use the J gain of the fix ("glr").
 
 Verdict: "drift: yes" only when the evidence the fix removes (the summed excess suspicion of its
 changes over the flag threshold; an explicit dislike adds 1) exceeds the cutoff calibrated on clean
@@ -30,6 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +51,7 @@ from .taste import (
     final_log_probs,
     measure_taste,
 )
+from .taste_joint import VERDICT_STATISTICS, JointCurve, calibrate_joint, joint_curves
 
 METHOD = "taste"
 DEFAULT_FLAG_QUANTILE = 0.80
@@ -54,11 +59,19 @@ DEFAULT_VERDICT_QUANTILE = 0.96  # nominal 4 %: room for the sampling error of a
 DEFAULT_VERDICT_TOP = 3  # choice "prefix": the verdict sums the suspicion of the 3 most unusual candidates
 DEFAULT_MAX_CHANGES = 12
 TOP_K = 10
-CHOICES = ("prefix", "threshold")
+CHOICES = ("prefix", "threshold", "joint")
 REMOVAL_COSTS = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)  # nats per removal, searched by calibration
 REMOVAL_DEPTHS = (6, 8, 10, 12)  # most removals a fix may make, searched by calibration (<= max_changes)
 SIMULATED_KINDS = ("appended", "interleaved", "burst")
 PLAN_CHUNK = 48  # members per batched plan pass (bounds memory at members x plans x items)
+# Named removal rules (calibrate_taste options): "threshold" (first measurement), "prefix" (second), "joint"
+# (third measurement, taste_joint.py: J over prefixes, runs and the best plan's neighbours, J-gain (GLR) verdict).
+RULES: dict[str, dict[str, Any]] = {
+    "threshold": {"choice": "threshold"},
+    "prefix": {"choice": "prefix"},
+    "joint": {"choice": "joint", "episodes": True, "refine": True, "verdict_statistic": "glr",
+              "reference_prefixes": (5, 10)},
+}
 
 
 @dataclass
@@ -87,6 +100,14 @@ class TasteCalibration:
     # holds the cutoff on that statistic.
     verdict_top: int = 0
     removal_depth: int = 0  # choice "prefix": at most this many removals (0 = max_changes); calibrated
+    # Added in the third measurement, choice "joint" (taste_joint.py): calling an interaction noise costs a
+    # clean surprisal plus noise_margin spreads; episodes adds runs of consecutive interactions to the plans;
+    # verdict_statistic "glr" (J gain of the fix), "scan" (the top-verdict_top suspicion sum) or "either".
+    noise_margin: float = 0.0
+    episodes: bool = False
+    verdict_statistic: str = "scan"
+    refine: bool = False  # choice "joint": also try the best plan's neighbours (taste_joint.joint_curves)
+    verdict_scales: list[float] = field(default_factory=lambda: [1.0, 1.0])  # verdict "either": scan, glr scales
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -168,6 +189,11 @@ def analyze_batch(
         measures = measure_taste(model, histories, window=calibration.window, candidates_only=True)
     explicit = explicit or [[] for _ in histories]
     scores = [calibration.norm.scores(m) for m in measures]
+    if calibration.choice == "joint":
+        joint = joint_curves(model, histories, calibration, measures, scores, explicit,
+                             refine_margin=calibration.noise_margin if calibration.refine else None)
+        return [_from_joint_curve(histories[row], measures[row], scores[row], curve, explicit[row], calibration)
+                for row, curve in enumerate(joint)]
     if calibration.choice == "prefix":
         curves = prefix_curves(model, histories, calibration, measures, scores, explicit)
         return [_from_curve(histories[row], measures[row], scores[row], curve, explicit[row], calibration)
@@ -356,6 +382,19 @@ def _from_curve(history: History, measure: TasteMeasure, scores: FloatArray, cur
                      curve.passes, statistic=curve.statistic(index, calibration.verdict_top))
 
 
+def _from_joint_curve(history: History, measure: TasteMeasure, scores: FloatArray, curve: JointCurve,
+                      explicit: Sequence[int], calibration: TasteCalibration) -> TasteAnalysis:
+    margin, kind = calibration.noise_margin, calibration.verdict_statistic
+    index = curve.choose(margin, calibration.removal_depth)
+    plan = {int(p): 0.0 for p in curve.plans[index]}
+    flagged = curve.flagged.tolist() + [p for p in curve.plans[index].tolist() if p not in set(curve.flagged.tolist())]
+    joint_gain = float(curve.values(margin)[index] - curve.values(margin)[0])
+    return _analysis(history, measure, scores, np.asarray(flagged, dtype=np.int64), explicit, plan,
+                     float(curve.psi[0]), float(curve.psi[index]), curve.tops[0], curve.tops[index], calibration,
+                     curve.passes, statistic=curve.statistic(index, margin, kind, calibration.verdict_scales),
+                     joint_gain=joint_gain)
+
+
 def evidence_of(plan: dict[int, float], measure: TasteMeasure, scores: FloatArray, explicit: Sequence[int],
                 threshold: float) -> float:
     """Summed excess suspicion of the changed interactions over the flag threshold (+1 per explicit dislike)."""
@@ -462,7 +501,7 @@ def _top_k(final: FloatArray, seen: Sequence[IntArray], k: int = TOP_K) -> list[
 def _analysis(
     history: History, measure: TasteMeasure, scores: FloatArray, flagged: IntArray, explicit: Sequence[int],
     plan: dict[int, float], before: float, after: float, top_before: IntArray, top_after: IntArray,
-    calibration: TasteCalibration, scored: int, statistic: float | None = None,
+    calibration: TasteCalibration, scored: int, statistic: float | None = None, joint_gain: float | None = None,
 ) -> TasteAnalysis:
     changes = [TasteChange(p, int(history.items[p]), "remove" if w == 0 else "down_weight", w)
                for p, w in plan.items()]
@@ -471,11 +510,18 @@ def _analysis(
     evidence = evidence_of(plan, measure, scores, explicit, calibration.flag_threshold) if statistic is None \
         else statistic
     cutoff = calibration.gain_cutoff
-    drift = bool(changes) and evidence > cutoff and gain > 0 and moved
+    # The joint rule's own measure of "moves the recommendations back" is its J gain (taste_joint.py).
+    improves = gain > 0 if joint_gain is None else joint_gain > 0
+    drift = bool(changes) and evidence > cutoff and improves and moved
     if not len(flagged):
         reason = "every recent interaction fits what the rest of the history predicts"
     elif not changes:
         reason = "leaving out the unusual interactions would not bring the recommendations closer to your taste"
+    elif drift and joint_gain is not None:
+        reason = (f"your most unusual recent interactions are far less predictable from the rest of your history "
+                  f"than in clean histories (evidence {evidence:.2f} > {cutoff:.2f}); with {len(changes)} "
+                  f"interaction(s) left out the model explains your recent history better by {joint_gain:.2f} "
+                  f"nats and the likelihood of your established taste changes by {gain:+.3f} nats")
     elif drift and calibration.verdict_top > 0:
         reason = (f"your {calibration.verdict_top} most unusual recent interactions are far less predictable from "
                   f"the rest of your history than in clean histories (evidence {evidence:.2f} > {cutoff:.2f}); "
@@ -487,7 +533,7 @@ def _analysis(
                   f"raises the likelihood of your established taste by {gain:.3f} nats")
     elif not moved:
         reason = "the suggested change would not change your top 10"
-    elif gain <= 0:
+    elif not improves:
         reason = "leaving out the unusual interactions would not bring the recommendations closer to your taste"
     else:
         reason = (f"the unusual interactions are within what clean histories show (evidence {evidence:.2f} "
@@ -518,6 +564,10 @@ def calibrate_taste(
     choice: str = "prefix",
     seed: int = 0,
     suffixes: bool = False,
+    episodes: bool = False,
+    verdict_statistic: str = "scan",
+    refine: bool = False,
+    reference_prefixes: Sequence[int] = (),
 ) -> TasteCalibration:
     """Fit the norm, the flag threshold and the verdict cutoff on clean members; measure false alarms.
 
@@ -526,25 +576,39 @@ def calibrate_taste(
     burst; no categories): the cost whose gated fix moves the simulated members' next-item
     distribution closest back to their clean one, the cutoff at `verdict_quantile` of the clean
     members' evidence for that cost. The held-out members then give the stored false-alarm rate.
+
+    Choice "joint" (taste_joint.py) chooses the noise margin and depth the same way; `reference_prefixes`
+    (e.g. (5, 10)) adds each fitting history cut short by that many interactions as a further clean
+    history for the norm, the flag threshold and the verdict cutoff (small datasets have few reference
+    members; the held-out check stays on whole histories of other members).
     """
     if choice not in CHOICES:
         raise ValueError(f"unknown removal-set choice {choice!r}; valid: {', '.join(CHOICES)}")
+    if verdict_statistic not in VERDICT_STATISTICS:
+        raise ValueError(f"unknown verdict statistic {verdict_statistic!r}; valid: {', '.join(VERDICT_STATISTICS)}")
     histories = [h for h in clean_histories if (h.weights > 0).sum() >= 3]
     if len(histories) < 5:
         raise ValueError("need at least 5 clean histories with 3 or more interactions to calibrate")
     n_fit = len(histories) - int(len(histories) * holdout_fraction) if len(histories) >= 10 else len(histories)
     fit, held_out = histories[:n_fit], histories[n_fit:]
     measures = measure_taste(model, histories, window=window)
-    norm = TasteNorm.fit(measures[:n_fit], model.max_len)  # surprisal only, see TasteNorm.use_pull
-    pooled = np.concatenate([s[np.isfinite(s)] for s in (norm.scores(m) for m in measures[:n_fit])])
+    shorter = [History(h.items[:-cut], h.weights[:-cut]) for cut in reference_prefixes for h in fit
+               if (h.weights[:-cut] > 0).sum() >= 3]
+    reference, reference_measures = fit + shorter, measures[:n_fit] + measure_taste(model, shorter, window=window)
+    norm = TasteNorm.fit(reference_measures, model.max_len)  # surprisal only, see TasteNorm.use_pull
+    pooled = np.concatenate([s[np.isfinite(s)] for s in (norm.scores(m) for m in reference_measures)])
     threshold = float(np.quantile(pooled, flag_quantile)) if pooled.size else float("inf")
     calibration = TasteCalibration(
         norm=norm, flag_threshold=threshold, gain_cutoff=-np.inf, false_alarm_rate=float("nan"),
         false_alarm_basis="held-out" if held_out else "in-sample", n_reference=len(histories),
         flag_quantile=flag_quantile, verdict_quantile=verdict_quantile, window=window, max_changes=max_changes,
-        choice=choice, suffixes=suffixes, verdict_top=DEFAULT_VERDICT_TOP if choice == "prefix" else 0,
+        choice=choice, suffixes=suffixes, verdict_top=DEFAULT_VERDICT_TOP if choice != "threshold" else 0,
+        episodes=episodes, verdict_statistic=verdict_statistic, refine=refine,
     )
-    if choice == "prefix":
+    if choice == "joint":
+        calibrate_joint(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed), clean=reference,
+                        clean_measures=reference_measures)
+    elif choice == "prefix":
         _fit_removal_cost(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed))
     else:
         fit_analyses = analyze_batch(model, fit, calibration, measures=measures[:n_fit])

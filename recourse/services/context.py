@@ -13,6 +13,7 @@ import numpy as np
 from recourse.engine.alignment import CategoryIndex, preference_profile
 from recourse.engine.drift_detection import DriftCalibration, calibrate_drift
 from recourse.engine.sequences import History, as_history
+from recourse.engine.taste_recourse import RULES as TASTE_RULES
 from recourse.engine.taste_recourse import TasteCalibration, calibrate_taste
 from recourse.selectors import category_index, model_histories
 from recsys import jobs
@@ -26,7 +27,8 @@ REFERENCE_USERS = 200
 # The removal rule members get: the first measurement's "threshold" rule. The engine's newer "prefix" rule (the
 # research default) calibrated a removal cost of 0.2 nats on the category-free test world
 # (tests/web/sasrec_world.py) and then offered no fix for its planted 4-title burst (removing the most unusual
-# title gained 0.13 nats); switch when the prefix rule is shown to give members their fixes.
+# title gained 0.13 nats); switch when the prefix rule is shown to give members their fixes. Any name of
+# TASTE_RULES can be chosen, including "joint" (issue 19's third measurement, docs/research-report.md).
 PRODUCT_CHOICE = "threshold"
 _lock = threading.Lock()
 _categories: dict[str, CategoryIndex] = {}  # model artefact name -> categories over its item index
@@ -106,7 +108,7 @@ def calibrate_taste_check(model: TrainedModel, recommender, **options) -> TasteC
     if len(members) < 5:
         raise DriftUnavailable("Too few histories in this dataset to calibrate the drift check.")
     network = recommender.model
-    calibration = calibrate_taste(network, [m.history for m in members], **{"choice": PRODUCT_CHOICE, **options})
+    calibration = calibrate_taste(network, [m.history for m in members], **{**TASTE_RULES[PRODUCT_CHOICE], **options})
     n_fit = len(members) - int(len(members) * 0.3) if len(members) >= 10 else len(members)
     held_out = members[n_fit:] or members[:n_fit]
     verdicts = [analysis.drift for analysis in taste_policy.analyze_rated_batch(

@@ -16,9 +16,11 @@ from recourse.engine.taste import (
     next_log_probs,
 )
 from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, run_experiment
+from recourse.engine.taste_joint import NOISE_MARGINS, joint_curves, joint_plans
 from recourse.engine.taste_recourse import (
     REMOVAL_COSTS,
     REMOVAL_DEPTHS,
+    RULES,
     TasteCalibration,
     analyze,
     analyze_batch,
@@ -229,3 +231,51 @@ def test_the_threshold_fix_scored_in_the_plan_pass_is_what_a_pass_of_its_own_giv
         seen = final[0].copy()
         seen[analysis.corrected.items - 1] = -np.inf
         assert set(analysis.top_after.tolist()) == set((np.argsort(-seen, kind="stable")[:10] + 1).tolist())
+@pytest.fixture(scope="module")
+def joint_calibration(trained):
+    return calibrate_taste(trained.model, _histories(trained, 60), **{**RULES["joint"], "reference_prefixes": (2,)})
+
+
+def test_the_joint_fix_is_the_plan_that_best_explains_the_recent_history_as_taste_plus_noise(trained,
+                                                                                           joint_calibration):
+    calibration = joint_calibration
+    assert calibration.choice == "joint" and calibration.episodes and calibration.refine
+    assert calibration.verdict_statistic == "glr"
+    assert calibration.noise_margin in NOISE_MARGINS and calibration.removal_depth in REMOVAL_DEPTHS
+    assert calibration.simulated["clean_references"] > calibration.n_reference * 0.7  # the cut-short histories
+    assert TasteCalibration.from_json(calibration.to_json()) == calibration
+    rng = np.random.default_rng(5)
+    histories = [inject("appended", h, trained.model.num_items, rng, k=3).history for h in _histories(trained, 30)[20:]]
+    measures = measure_taste(trained.model, histories)
+    scores = [calibration.norm.scores(m) for m in measures]
+    curves = joint_curves(trained.model, histories, calibration, measures, scores, [[] for _ in histories],
+                          refine_margin=calibration.noise_margin)
+    analyses = analyze_batch(trained.model, histories, calibration)
+    for history, measure, score, curve, analysis in zip(histories, measures, scores, curves, analyses):
+        first = joint_plans(curve.order, measure, score, episodes=True)
+        assert [p.tolist() for p in first] == [p.tolist() for p in curve.plans[:len(first)]]
+        sizes = np.asarray([len(p) for p in first])
+        first_best = set(first[int(np.argmax(np.where(sizes <= calibration.removal_depth,
+                                                      curve.values(calibration.noise_margin)[:len(first)],
+                                                      -np.inf)))].tolist())
+        for neighbour in curve.plans[len(first):]:  # the best first-pass plan with one kept or one more removed
+            assert len(set(neighbour.tolist()) ^ first_best) == 1
+        plans = curve.plans
+        assert any(sorted(p.tolist()) == list(range(len(history) - 3, len(history))) for p in plans)  # last three
+        removed = sorted(c.position for c in analysis.changes)
+        values = np.where([len(p) <= calibration.removal_depth for p in plans], curve.values(calibration.noise_margin),
+                          -np.inf)
+        best = plans[int(np.argmax(values))]
+        assert removed == sorted(best.tolist())
+        if analysis.drift:
+            assert "explains your recent history better" in analysis.reason
+    # the J of "nothing removed" is the summed log-probability of the scored interactions, no noise charged
+    assert all(curve.noise_mean[0] == 0.0 and curve.noise_spread[0] == 0.0 for curve in curves)
+    found = [np.isin(np.arange(len(h) - 3, len(h)), [c.position for c in a.changes]).mean()
+             for h, a in zip(histories, analyses)]
+    assert np.mean(found) >= 0.6
+    strict = TasteCalibration.from_json(calibration.to_json())
+    strict.noise_margin = -1e6  # calling anything noise would pay off: every analysis removes up to the depth
+    assert all(len(a.changes) > 0 for a in analyze_batch(trained.model, histories, strict))
+    with pytest.raises(ValueError, match="unknown verdict statistic"):
+        calibrate_taste(trained.model, _histories(trained, 20), choice="joint", verdict_statistic="vibes")

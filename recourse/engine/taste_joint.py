@@ -1,0 +1,349 @@
+"""Choice "joint" of the taste check (issue 19, third measurement): the removal set that best explains the
+member's recent interactions as their taste plus off-taste noise.
+
+Each plan S (interactions to remove) is scored by the joint log-likelihood of the recent history when S's
+interactions are explained as noise and every other one by the model, reading the history without S:
+
+    J(S) = sum over t >= first, t not in S, of log p(x_t | x_<t without S)
+           - sum over t in S of (mu_d(t) + margin x sigma_d(t))
+
+mu_d and sigma_d are the clean reference members' mean and spread of surprisal at t's distance from the end
+(TasteNorm): calling an interaction noise costs what an interaction `margin` spreads more surprising than a
+clean one costs. `first` is the oldest interaction any plan of the member removes, so every plan is judged on
+the same interactions. Removing an off-taste interaction gains twice: its own surprise is replaced by the
+noise cost, and the genuine interactions after it are predicted better without it in the context. Removing a
+genuine recent interaction gives up its good likelihood, so J, unlike Psi (the likelihood of the ESTABLISHED
+items after the history, which rewards reverting to the older taste), does not favour removing whatever is
+recent; that is what let "remove the j most recent" plans hurt in the second measurement.
+
+Plans: every prefix of the two-round suspicion order (as choice "prefix") and, with `episodes`, runs of
+consecutive interactions: the j most recent (appended drift) and, per length, the run among the last
+EPISODE_REACH interactions with the largest summed suspicion (a burst that started on some day).
+
+Verdict statistic ("glr"): J(S*) - J(nothing), the log-likelihood ratio of the best noise explanation over
+none; ("scan") the summed suspicion of the 3 most unusual candidates, as the second measurement; or ("either")
+the larger of the two, each divided by its clean quantile. The cutoff is the clean reference members'
+`verdict_quantile`; "yes" also needs the top 10 to change.
+margin and the depth are chosen with simulated drift on the reference members (calibrate_joint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .injection import inject
+from .sequences import History, without_positions
+from .taste import (
+    CausalModel,
+    FloatArray,
+    IntArray,
+    TasteMeasure,
+    TasteNorm,
+    established_likelihood,
+    final_log_probs,
+    measure_taste,
+    next_log_probs,
+    visible,
+)
+
+if TYPE_CHECKING:
+    from .taste_recourse import TasteCalibration
+
+NOISE_MARGINS = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # spreads of clean surprisal; searched by calibration
+EPISODE_REACH = 12  # runs are searched among this many most recent interactions
+EPISODE_LENGTHS = range(1, 9)
+VERDICT_STATISTICS = ("glr", "scan", "either")
+NEIGHBOUR_ADDS = 4  # refinement: at most this many "one more of the order" neighbours
+
+
+@dataclass(frozen=True)
+class JointCurve:
+    """One member's removal plans with what J needs for any margin (J = likelihood - noise_mean - margin x
+    noise_spread), Psi, the top 10 and (calibration only) the JS divergence to the clean distribution."""
+
+    order: IntArray
+    flagged: IntArray
+    plans: list[IntArray]
+    likelihood: FloatArray  # per plan: summed log-probability of the kept interactions from `first` on
+    noise_mean: FloatArray  # per plan: summed clean mean surprisal of the removed interactions
+    noise_spread: FloatArray  # per plan: summed clean spread of surprisal of the removed interactions
+    psi: FloatArray
+    tops: list[IntArray]
+    distance: FloatArray | None
+    passes: int
+    scan: float
+    explicit_in: FloatArray
+
+    def values(self, margin: float) -> FloatArray:
+        result: FloatArray = self.likelihood - self.noise_mean - margin * self.noise_spread
+        return result
+
+    def choose(self, margin: float, depth: int = 0) -> int:
+        """Index of the plan maximising J (the first, i.e. nothing removed or the smallest prefix, on ties)."""
+        sizes = np.asarray([len(plan) for plan in self.plans])
+        value = self.values(margin)
+        if depth > 0:
+            value = np.where(sizes <= depth, value, -np.inf)
+        return int(np.argmax(value))
+
+    def moved(self, index: int) -> bool:
+        return not np.array_equal(np.sort(self.tops[0]), np.sort(self.tops[index]))
+
+    def statistic(self, index: int, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)) -> float:
+        """kind "scan": top suspicion sum (+1 per explicit dislike removed); "glr": J gain of the plan;
+        "either": the larger of the two, each divided by its scale (their clean quantiles)."""
+        scan = float(self.scan + self.explicit_in[index])
+        values = self.values(margin)
+        glr = float(values[index] - values[0])
+        if kind == "scan":
+            return scan
+        if kind == "glr":
+            return glr
+        return max(scan / scales[0], glr / scales[1])
+
+    def judged(self, index: int, cutoff: float, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)
+               ) -> bool:
+        return bool(len(self.plans[index]) > 0 and self.statistic(index, margin, kind, scales) > cutoff
+                    and self.moved(index))
+
+
+def joint_curves(
+    model: CausalModel, histories: Sequence[History], calibration: TasteCalibration,
+    measures: Sequence[TasteMeasure], scores: Sequence[FloatArray], explicit: Sequence[Sequence[int]],
+    reference: FloatArray | None = None, refine_margin: float | None = None,
+) -> list[JointCurve]:
+    """Suspicion order (two rounds, as choice "prefix"), episode plans, and J's parts for each plan; batched.
+
+    With refine_margin, a second pass adds the neighbours of each member's best plan at that margin (one
+    interaction of it kept, or one more of the order removed): a genuine interaction ranked among the
+    off-taste ones no longer has to go with them."""
+    # taste_recourse imports this module for its "joint" choice; its helpers are shared, not copied.
+    from .taste_recourse import PLAN_CHUNK, _scan, _search_order, _second_round_order
+
+    threshold, depth = calibration.flag_threshold, calibration.max_changes
+    firsts = [_search_order(m, s, e, threshold, depth) for m, s, e in zip(measures, scores, explicit, strict=True)]
+    orders, rescored = _second_round_order(model, histories, firsts, calibration, depth)
+    curves: list[JointCurve] = []
+    for start in range(0, len(histories), PLAN_CHUNK):
+        rows = list(range(start, min(start + PLAN_CHUNK, len(histories))))
+        plans = {row: joint_plans(orders[row], measures[row], scores[row], calibration.episodes) for row in rows}
+        searched = {row: np.unique(np.concatenate(plans[row])).astype(np.int64) for row in rows}
+        parts = _score_plans(model, histories, plans, searched, measures, calibration, explicit, reference)
+        if refine_margin is not None:
+            more = {row: _neighbours(plans[row], parts[row], orders[row], refine_margin,
+                                     calibration.removal_depth or calibration.max_changes) for row in rows}
+            extra = _score_plans(model, histories, more, searched, measures, calibration, explicit, reference)
+            for row in rows:
+                plans[row] = plans[row] + more[row]
+                parts[row] = parts[row].extended(extra[row])
+        for row in rows:
+            part = parts[row]
+            curves.append(JointCurve(
+                order=orders[row], flagged=orders[row][:len(firsts[row][1])], plans=plans[row],
+                likelihood=part.likelihood, noise_mean=part.noise_mean, noise_spread=part.noise_spread,
+                psi=part.psi, tops=part.tops, distance=part.distance if reference is not None else None,
+                passes=len(plans[row]) + 1 + int(rescored[row]), scan=_scan(scores[row], calibration.verdict_top),
+                explicit_in=np.asarray([float(np.isin(plan, np.asarray(explicit[row], dtype=np.int64)).sum())
+                                        for plan in plans[row]]),
+            ))
+    return curves
+
+
+@dataclass(frozen=True)
+class _PlanScores:
+    likelihood: FloatArray
+    noise_mean: FloatArray
+    noise_spread: FloatArray
+    psi: FloatArray
+    distance: FloatArray
+    tops: list[IntArray]
+
+    def extended(self, other: _PlanScores) -> _PlanScores:
+        return _PlanScores(
+            likelihood=np.concatenate([self.likelihood, other.likelihood]),
+            noise_mean=np.concatenate([self.noise_mean, other.noise_mean]),
+            noise_spread=np.concatenate([self.noise_spread, other.noise_spread]),
+            psi=np.concatenate([self.psi, other.psi]), distance=np.concatenate([self.distance, other.distance]),
+            tops=self.tops + other.tops)
+
+
+def _score_plans(
+    model: CausalModel, histories: Sequence[History], plans: dict[int, list[IntArray]],
+    searched: dict[int, IntArray], measures: Sequence[TasteMeasure], calibration: TasteCalibration,
+    explicit: Sequence[Sequence[int]], reference: FloatArray | None,
+) -> dict[int, _PlanScores]:
+    """Per member: J's parts, Psi, top 10 (and the JS divergence to `reference`) of each plan, one batched pass.
+
+    J's likelihood is summed from the oldest interaction any first-pass plan removes, and Psi over the
+    visible interactions outside every first-pass plan, so all plans of a member are judged on the same
+    interactions (refinement plans only use positions of the first pass)."""
+    from .taste_recourse import _established, _js_divergence, _top_k  # see joint_curves
+
+    variants: list[History] = []
+    owners: list[int] = []
+    starts: list[int] = []
+    oldest = {row: int(searched[row].min()) if len(searched[row]) else int(measures[row].positions[-1])
+              for row in plans}
+    for row, member_plans in plans.items():
+        for plan in member_plans:
+            variant = without_positions(histories[row], plan.tolist()) if len(plan) else histories[row]
+            variants.append(variant)
+            owners.append(row)
+            starts.append(int(np.searchsorted(visible(variant, model.max_len), oldest[row])))
+    log_probs = next_log_probs(model, variants, first=starts)
+    final = final_log_probs(model, variants)
+    psi = established_likelihood(final, [_established(measures[row], searched[row]) for row in owners])
+    tops = _top_k(final, [histories[row].items for row in owners]) if variants else []
+    distance = np.zeros(len(variants)) if reference is None else _js_divergence(final, reference[owners])
+    likelihood = np.asarray([_kept_likelihood(variant, values, oldest[row], measures[row], model.max_len)
+                             for variant, values, row in zip(variants, log_probs, owners, strict=True)])
+    result: dict[int, _PlanScores] = {}
+    cursor = 0
+    for row, member_plans in plans.items():
+        span = slice(cursor, cursor + len(member_plans))
+        cursor += len(member_plans)
+        noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row]) for plan in member_plans]
+        result[row] = _PlanScores(likelihood[span], np.asarray([n[0] for n in noise], dtype=np.float64),
+                                  np.asarray([n[1] for n in noise], dtype=np.float64), psi[span], distance[span],
+                                  tops[span])
+    return result
+
+
+def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, margin: float,
+                depth: int) -> list[IntArray]:
+    """The best plan at `margin` with one of its interactions kept, or with one of the next of the order added."""
+    sizes = np.asarray([len(plan) for plan in plans])
+    values = parts.likelihood - parts.noise_mean - margin * parts.noise_spread
+    best = plans[int(np.argmax(np.where(sizes <= depth, values, -np.inf)))]
+    known = {tuple(sorted(int(p) for p in plan)) for plan in plans}
+    candidates = [np.delete(best, index) for index in range(len(best))] if len(best) > 1 else []
+    if len(best) < depth:
+        candidates += [np.append(best, q) for q in order.tolist() if q not in set(best.tolist())][:NEIGHBOUR_ADDS]
+    result: list[IntArray] = []
+    for plan in candidates:
+        key = tuple(sorted(int(p) for p in plan))
+        if key not in known:
+            known.add(key)
+            result.append(np.asarray(plan, dtype=np.int64))
+    return result
+
+
+def joint_plans(order: IntArray, measure: TasteMeasure, scores: FloatArray, episodes: bool) -> list[IntArray]:
+    """Nothing, each prefix of the order and (episodes) the most recent runs and the most suspicious run per
+    length among the last EPISODE_REACH candidates; duplicates dropped, first occurrence kept."""
+    plans = [order[:size] for size in range(len(order) + 1)]
+    if episodes:
+        candidates = np.flatnonzero(measure.candidates)[-EPISODE_REACH:]
+        positions = measure.positions[candidates]
+        suspicion = np.nan_to_num(scores[candidates], nan=0.0, neginf=0.0)
+        for length in EPISODE_LENGTHS:
+            if length > len(positions):
+                break
+            plans.append(positions[-length:])
+            sums = np.convolve(suspicion, np.ones(length), mode="valid")
+            best = int(np.argmax(sums))
+            plans.append(positions[best: best + length])
+    unique: list[IntArray] = []
+    seen: set[tuple[int, ...]] = set()
+    for plan in plans:
+        key = tuple(sorted(int(p) for p in plan))
+        if key not in seen:
+            seen.add(key)
+            unique.append(np.asarray(plan, dtype=np.int64))
+    return unique
+
+
+def _kept_likelihood(variant: History, values: FloatArray, oldest: int, measure: TasteMeasure,
+                     max_len: int) -> float:
+    """Summed log-probability of the member's visible interactions from `oldest` on that the variant keeps."""
+    positions = visible(variant, max_len)
+    keep = (positions >= oldest) & np.isin(positions, measure.positions) & np.isfinite(values)
+    return float(values[keep].sum())
+
+
+def _noise_cost(plan: IntArray, measure: TasteMeasure, norm: TasteNorm, explicit: Sequence[int]) -> tuple[
+        float, float]:
+    """(summed clean mean, summed clean spread) of surprisal at the removed interactions' distances from the
+    end; an explicit dislike costs nothing to call noise."""
+    if not len(plan):
+        return 0.0, 0.0
+    index = np.searchsorted(measure.positions, plan)
+    distance = np.minimum(measure.distance_from_end()[index], len(norm.surprisal_mean) - 1)
+    charged = ~np.isin(plan, np.asarray(list(explicit), dtype=np.int64))
+    means = np.asarray(norm.surprisal_mean)[distance]
+    spreads = np.asarray(norm.surprisal_std)[distance]
+    return float(means[charged].sum()), float(spreads[charged].sum())
+
+
+def calibrate_joint(
+    model: CausalModel, fit: Sequence[History], measures: Sequence[TasteMeasure], calibration: TasteCalibration,
+    rng: np.random.Generator, *, clean: Sequence[History] | None = None,
+    clean_measures: Sequence[TasteMeasure] | None = None,
+) -> None:
+    """Choose the margin and depth with simulated drift on `fit` (2-6 uniform unseen items appended,
+    interleaved among the last 10 or as a burst), then the verdict cutoff on the clean histories (`clean`,
+    default `fit`; more reference histories estimate the quantile better)."""
+    # Same reason as in joint_curves: taste_recourse imports this module.
+    from .taste_recourse import REMOVAL_DEPTHS, SIMULATED_KINDS
+
+    drifted = []
+    for row, history in enumerate(fit):
+        kind = SIMULATED_KINDS[row % len(SIMULATED_KINDS)]
+        drifted.append(inject(kind, history, model.num_items, rng, k=int(rng.integers(2, 7)),
+                              window=model.max_len).history)
+    none: list[list[int]] = [[] for _ in drifted]
+    drifted_measures = measure_taste(model, drifted, window=calibration.window)
+    drifted_scores = [calibration.norm.scores(m) for m in drifted_measures]
+    curves = joint_curves(model, drifted, calibration, drifted_measures, drifted_scores, none,
+                          reference=final_log_probs(model, fit))
+    untouched = max(float(np.mean([c.distance[0] for c in curves if c.distance is not None])), 1e-12)
+    best: tuple[float, float, int] | None = None  # (ADS won back ungated, margin, depth)
+    for depth in REMOVAL_DEPTHS:
+        for margin in NOISE_MARGINS:
+            chosen = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
+            won = 1.0 - float(np.mean(chosen)) / untouched
+            if best is None or won > best[0] + 1e-3:
+                best = (won, margin, depth)
+    assert best is not None
+    margin, depth = best[1], best[2]
+    calibration.noise_margin, calibration.removal_depth = margin, depth
+    refine_margin = margin if calibration.refine else None
+    if refine_margin is not None:
+        curves = joint_curves(model, drifted, calibration, drifted_measures, drifted_scores, none,
+                              reference=final_log_probs(model, fit), refine_margin=refine_margin)
+    reference_histories = list(clean if clean is not None else fit)
+    reference_measures = list(clean_measures if clean_measures is not None else measures)
+    clean_scores = [calibration.norm.scores(m) for m in reference_measures]
+    clean_curves = joint_curves(model, reference_histories, calibration, reference_measures, clean_scores,
+                                [[] for _ in reference_histories], refine_margin=refine_margin)
+    kind = calibration.verdict_statistic
+    if kind == "either":
+        calibration.verdict_scales = [max(float(np.quantile(
+            [c.statistic(c.choose(margin, depth), margin, part) for c in clean_curves], calibration.verdict_quantile)),
+            1e-6) for part in ("scan", "glr")]
+    scales = calibration.verdict_scales
+    clean_statistic = [c.statistic(c.choose(margin, depth), margin, kind, scales) for c in clean_curves]
+    cutoff = float(np.quantile(clean_statistic, calibration.verdict_quantile))
+    gated, yes = [], []
+    for curve in curves:
+        assert curve.distance is not None
+        index = curve.choose(margin, depth)
+        judged = curve.judged(index, cutoff, margin, kind, scales)
+        gated.append(curve.distance[index] if judged else curve.distance[0])
+        yes.append(judged)
+    calibration.gain_cutoff = cutoff
+    refined = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
+    calibration.simulated = {"ads_won_back": 1.0 - float(np.mean(gated)) / untouched, "ads_won_back_ungated": best[0],
+                             "ads_won_back_refined": 1.0 - float(np.mean(refined)) / untouched,
+                             "verdict_yes": float(np.mean(yes)), "members": float(len(curves)),
+                             "clean_references": float(len(reference_histories))}
+    calibration.notes.append(
+        f"noise margin {margin} spreads and at most {depth} removals chosen on {len(curves)} reference members "
+        f"with simulated drift: the fix wins back {100 * best[0]:.0f} % of the distance to their clean next-item "
+        f"distribution ({100 * calibration.simulated['ads_won_back']:.0f} % with the verdict, which says yes for "
+        f"{100 * calibration.simulated['verdict_yes']:.0f} %); verdict cutoff on {kind} from "
+        f"{len(reference_histories)} clean histories")
