@@ -223,13 +223,7 @@ def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, marg
     candidates = [np.delete(best, index) for index in range(len(best))] if len(best) > 1 else []
     if len(best) < depth:
         candidates += [np.append(best, q) for q in order.tolist() if q not in set(best.tolist())][:NEIGHBOUR_ADDS]
-    result: list[IntArray] = []
-    for plan in candidates:
-        key = tuple(sorted(int(p) for p in plan))
-        if key not in known:
-            known.add(key)
-            result.append(np.asarray(plan, dtype=np.int64))
-    return result
+    return _unseen_plans(candidates, known)
 
 
 def joint_plans(order: IntArray, measure: TasteMeasure, scores: FloatArray, episodes: bool) -> list[IntArray]:
@@ -247,14 +241,18 @@ def joint_plans(order: IntArray, measure: TasteMeasure, scores: FloatArray, epis
             sums = np.convolve(suspicion, np.ones(length), mode="valid")
             best = int(np.argmax(sums))
             plans.append(positions[best: best + length])
-    unique: list[IntArray] = []
-    seen: set[tuple[int, ...]] = set()
+    return _unseen_plans(plans, set())
+
+
+def _unseen_plans(plans: Sequence[IntArray], known: set[tuple[int, ...]]) -> list[IntArray]:
+    """The plans whose set of positions is not in `known` (nor earlier in `plans`), in order; `known` grows."""
+    unseen: list[IntArray] = []
     for plan in plans:
         key = tuple(sorted(int(p) for p in plan))
-        if key not in seen:
-            seen.add(key)
-            unique.append(np.asarray(plan, dtype=np.int64))
-    return unique
+        if key not in known:
+            known.add(key)
+            unseen.append(np.asarray(plan, dtype=np.int64))
+    return unseen
 
 
 def _kept_likelihood(variant: History, values: FloatArray, oldest: int, measure: TasteMeasure,
