@@ -162,6 +162,7 @@ class DriftWatch(models.Model):
 
     class Meta:
         ordering = ["pending_since", "pk"]
+        verbose_name_plural = "drift watches"
         constraints = [models.UniqueConstraint(fields=["user", "dataset"], name="drift_watch_once_per_member")]
 
     def __str__(self):

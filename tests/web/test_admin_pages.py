@@ -59,3 +59,12 @@ def test_admin_pages_load_on_100k_interactions_in_few_queries(client, django_use
             response = client.get(url)
         assert response.status_code == 200, url
         assert len(queries) < 20, f"{url}: {len(queries)} queries"
+
+
+def test_every_admin_model_is_named_in_proper_plural():
+    """The admin index lists models by verbose_name_plural; Django's default only appends "s" ("Drift watchs")."""
+    from django.contrib import admin
+
+    for model in admin.site._registry:
+        plural = str(model._meta.verbose_name_plural)
+        assert not plural.endswith(("chs", "shs", "xs", "ss")), f"{model.__name__}: {plural}"
