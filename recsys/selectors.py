@@ -145,8 +145,9 @@ def not_interested_item_ids(user, dataset: Dataset) -> list[int]:
 
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
-              popularity: dict[int, int] | None = None):
-    """Matching items by title, or most popular first when popularity ({item pk: count}) is given."""
+              popularity: list[int] | None = None):
+    """Matching items by title, or in the given popularity order (item pks, most popular first; items not in
+    it follow by title)."""
     items = dataset.items.all()
     if query:
         items = items.filter(title__icontains=query)
@@ -157,7 +158,8 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
     items = items.order_by("title", "id")
     if popularity is None:
         return items
-    ranked = sorted(items.values_list("pk", flat=True), key=lambda pk: -popularity.get(pk, 0))  # stable: by title
+    rank = {pk: position for position, pk in enumerate(popularity)}
+    ranked = sorted(items.values_list("pk", flat=True), key=lambda pk: rank.get(pk, len(rank)))  # stable: by title
     return LazyItems(ranked)
 
 

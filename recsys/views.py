@@ -71,7 +71,7 @@ def catalogue(request):
     by_popularity = bool(known) and filters.get("order", "popular") in ("popular", "")
     items = selectors.catalogue(
         dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year"),
-        popularity=known if by_popularity else None,
+        popularity=serving.popularity_order(dataset) if by_popularity else None,
     )
     page = Paginator(items, 30).get_page(request.GET.get("page"))
     own = set(selectors.member_interactions(request.user, dataset).values_list("item_id", flat=True))

@@ -52,6 +52,12 @@ class MostPopular:
 
     _score_unchecked = score_last
 
+    def ranking(self) -> np.ndarray:
+        """Every item position, most popular first, ties broken as ``top_n`` breaks them."""
+        order = np.argsort(-self._scores, kind="stable")
+        known: np.ndarray = order[order != 0].astype(np.int32)
+        return known
+
     def top_n(self, n: int, exclude: Sequence[int] | np.ndarray = ()) -> tuple[np.ndarray, np.ndarray]:
         scores = self._scores.copy()
         scores[np.asarray(list(exclude), dtype=np.int64)] = -np.inf

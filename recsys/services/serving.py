@@ -128,6 +128,15 @@ def warm_up_recommenders() -> list[str]:
     return warmed
 
 
+def popularity_order(dataset: Dataset) -> list[int]:
+    """Item pks the active model knows, most popular first: the order of a new member's most-popular list."""
+    try:
+        _, recommender = loaded_model(dataset)
+    except NoActiveModel:
+        return []
+    return [int(key) for key in recommender.index.decode(recommender.popularity.ranking())]
+
+
 def training_counts(dataset: Dataset) -> dict[int, int]:
     """{item pk: interactions in the active model's training data}; items missing are unknown to the model.
 

@@ -126,3 +126,10 @@ def test_unknown_protocol_is_an_error():
     popularity, eval_set = popularity_case()
     with pytest.raises(ValueError, match="protocol"):
         evaluation.evaluate(popularity, eval_set, "leave-two-out")
+
+
+def test_popularity_ranking_lists_every_item_in_top_n_order_ties_included():
+    popularity = MostPopular(np.array([0, 5, 9, 5, 5, 1, 9]))
+    ranking = popularity.ranking()
+    assert sorted(ranking.tolist()) == [1, 2, 3, 4, 5, 6]
+    assert ranking.tolist() == popularity.top_n(6)[0].tolist()
