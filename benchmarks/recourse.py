@@ -43,6 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=2, help="service part: passes over the linked members")
     parser.add_argument("--applies", type=int, default=60, help="apply + undo cycles")
     parser.add_argument("--part", choices=("engine", "service", "apply", "genre", "all"), default="all")
+    parser.add_argument("--rule", choices=("stored", "threshold", "prefix", "joint"), default="stored",
+                        help="engine part: the model's stored taste calibration, or one of the named rules "
+                             "calibrated here in memory on the same reference histories (not stored)")
     parser.add_argument("--epochs", type=int, default=3, help="if the world must be built: SASRec epochs")
     parser.add_argument("--train-minutes", type=float, default=25.0, help="if the world must be built")
     return parser.parse_args(argv)
@@ -63,11 +66,11 @@ def context():
 
 def taste_part(args) -> dict:
     from recourse.services import taste_policy
-    from recourse.services.context import rated_histories, taste_calibration
+    from recourse.services.context import rated_histories
 
     dataset, model, recommender = _world.bench_dataset(), *loaded()
     network = recommender.model
-    calibration = taste_calibration(model, recommender)
+    calibration = rule_calibration(args.rule, model, recommender)
     members = list(rated_histories(_world.long_sequence_ids(dataset, args.members), recommender).values())
     log(f"Engine part (taste check): {len(members)} members (>= {_world.MIN_HISTORY} interactions, "
         f"L={network.max_len}); calibration: {calibration.n_reference} reference histories, false alarms "
@@ -87,7 +90,8 @@ def taste_part(args) -> dict:
         if n % 20 == 0 or n == len(members):
             log(f"  {n}/{len(members)}: analysis last {wall[-1]:.0f} ms; load {_world.load_average()}")
     result = {
-        "members": len(members), "load_average_before": load_before, "load_average_after": _world.load_average(),
+        "rule": args.rule, "members": len(members),
+        "load_average_before": load_before, "load_average_after": _world.load_average(),
         "taste_analysis_ms": percentiles(wall), "taste_analysis_cpu_ms": percentiles(cpu), "drift_yes": yes,
         "changes_mean": sum(changes) / len(changes), "false_alarm_rate": calibration.false_alarm_rate,
     }
@@ -95,6 +99,20 @@ def taste_part(args) -> dict:
         stats = result[name]
         log(f"  {name[:-3]:<22} p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  (n={stats['n']})")
     return result
+
+
+def rule_calibration(rule: str, model, recommender):
+    from recourse.engine.taste_recourse import RULES, calibrate_taste
+    from recourse.services.context import reference_members, taste_calibration
+
+    if rule == "stored":
+        return taste_calibration(model, recommender)
+    histories = [member.history for member in reference_members(model.dataset, recommender)]
+    started = time.perf_counter()
+    calibration = calibrate_taste(recommender.model, histories, **RULES[rule])
+    log(f"Calibrated rule {rule!r} in memory on {len(histories)} reference histories "
+        f"({time.perf_counter() - started:.0f} s)")
+    return calibration
 
 
 def loaded():
