@@ -127,7 +127,7 @@ class ReferenceMember:
     """A reference history as the check reads a member's: rating-policy weights, explicit dislikes, liked films."""
 
     history: History
-    explicit: list[int]
+    explicit: taste_policy.Dislikes
     protected: set[int]
 
 
@@ -151,7 +151,7 @@ def rated_histories(sequence_ids, recommender) -> dict[int, ReferenceMember]:
         ratings = [rating for _, _, rating in known]
         history = as_history([i for i, _, _ in known], [model_weight(w, r) for _, w, r in known])
         if (history.weights > 0).sum() >= 3:
-            members[sequence_id] = ReferenceMember(history, taste_policy.explicit_positions(ratings),
+            members[sequence_id] = ReferenceMember(history, taste_policy.dislikes(ratings),
                                                    taste_policy.protected_positions(ratings))
     return members
 

@@ -10,9 +10,10 @@ calibrated cutoff), the fix raises the likelihood of the member's established ta
 recommendations back into the member's top 10 as For you computes it (``serving.recommend_for_member`` with the
 fix as ``changes``: the same code path as the preview and the applied fix).
 
-Ratings follow ``recsys.ratings``: an interaction rated 2.5 stars or lower (or of an item marked "Not
-interested") is passed to the engine as explicit evidence; one rated 4 or more is never suggested for removal
-(the member said it is their taste). Categories, where the dataset has them, only describe the result in words.
+Ratings follow ``recsys.ratings`` and ``taste_policy``: an item marked "Not interested" is passed to the engine as
+explicit evidence, and so is an interaction rated 2.5 stars or lower when the check also finds it unusual (a low-rated
+film the rest of the history predicts is established history, not drift); one rated 4 or more is never suggested for
+removal (the member said it is their taste). Categories, where the dataset has them, only describe the result in words.
 """
 
 from collections import Counter
@@ -81,8 +82,8 @@ def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, 
     hidden_at = [row.item_id in hidden for row in mine.interactions]
     protected = taste_policy.protected_positions(ratings) | {
         position for position, row in enumerate(mine.interactions) if row.pk in (muted or set())}
-    return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.explicit_positions(
-        ratings, hidden_at), protected)
+    return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.dislikes(ratings, hidden_at),
+                                      protected)
 
 
 def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: MemberHistory | None = None

@@ -1,20 +1,26 @@
 """The ratings policy of the taste check (recsys.ratings), applied the same way to members and to the reference
 histories it is calibrated on.
 
-* Explicit evidence: an interaction rated 2.5 stars or lower, or whose item the member marked "Not interested",
-  is passed to the engine as an explicit dislike (flagged first; the verdict's evidence counts it).
+* Explicit evidence: an item the member marked "Not interested" (a deliberate action) is passed to the engine as an
+  explicit dislike wherever it sits in the history the model reads (flagged first; the verdict's evidence counts
+  it). An interaction rated 2.5 stars or lower counts as explicit evidence only where the check itself finds the
+  title unusual: inside the recent window the check scores, less predictable from the rest of the history than
+  the calibrated flag threshold. A low rating says the member did not enjoy a film, not that it pulls their
+  recommendations away from their taste; a low-rated film the rest of their history predicts (an older film of
+  their usual kind, say) is part of their established history, not a drift (docs/member-loop.md, "Drift check:
+  what counts as evidence"). The ratings policy already gives it half weight in the model's input.
 * Liked films: an interaction rated 4 stars or more is never chosen for removal. It stays in the model's input;
   its suspicion is not scored, as for interactions older than the calibrated window. If the engine's second
   round still picks one, the fix is re-measured without it, so the fix shown is the one whose effect was measured.
 """
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from recourse.engine.sequences import History
-from recourse.engine.taste import established_likelihood, final_log_probs, measure_taste
+from recourse.engine.taste import TasteMeasure, established_likelihood, final_log_probs, measure_taste
 from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch
 from recsys.ratings import SO_SO_AT_MOST
 
@@ -22,31 +28,52 @@ LIKED_AT_LEAST = 4.0
 TOP_K = 10
 
 
-def explicit_positions(ratings: Sequence[float | None], hidden: Sequence[bool] | None = None) -> list[int]:
+@dataclass(frozen=True)
+class Dislikes:
+    """What a history's owner said against its interactions (caller positions, oldest first)."""
+
+    low_rated: tuple[int, ...] = ()  # rated 2.5 stars or lower
+    not_interested: tuple[int, ...] = ()  # the item was marked "Not interested"
+
+
+def dislikes(ratings: Sequence[float | None], hidden: Sequence[bool] | None = None) -> Dislikes:
     hidden = hidden or [False] * len(ratings)
-    return [position for position, (rating, not_interested) in enumerate(zip(ratings, hidden, strict=True))
-            if (rating is not None and rating <= SO_SO_AT_MOST) or not_interested]
+    pairs = list(zip(ratings, hidden, strict=True))
+    return Dislikes(
+        low_rated=tuple(p for p, (rating, _) in enumerate(pairs) if rating is not None and rating <= SO_SO_AT_MOST),
+        not_interested=tuple(p for p, (_, not_interested) in enumerate(pairs) if not_interested),
+    )
+
+
+def counted_evidence(said: Dislikes, measure: TasteMeasure, calibration: TasteCalibration) -> list[int]:
+    """The dislikes the check counts as explicit evidence: every "Not interested"; a low rating only on a title
+    the check finds unusual (suspicion above the flag threshold; only titles in the scored window have one)."""
+    scores = calibration.norm.scores(measure)
+    unusual = {int(p) for p, score in zip(measure.positions.tolist(), scores.tolist(), strict=True)
+               if score > calibration.flag_threshold}
+    return sorted(set(said.not_interested) | {p for p in said.low_rated if p in unusual})
 
 
 def protected_positions(ratings: Sequence[float | None]) -> set[int]:
     return {position for position, rating in enumerate(ratings) if rating is not None and rating >= LIKED_AT_LEAST}
 
 
-def analyze_rated(network, history: History, calibration: TasteCalibration, explicit: list[int],
+def analyze_rated(network, history: History, calibration: TasteCalibration, explicit: Dislikes,
                   protected: set[int]) -> TasteAnalysis:
     """One member's taste analysis under the policy."""
     return analyze_rated_batch(network, [history], calibration, [explicit], [protected])[0]
 
 
 def analyze_rated_batch(network, histories: Sequence[History], calibration: TasteCalibration,
-                        explicit: Sequence[list[int]], protected: Sequence[set[int]]) -> list[TasteAnalysis]:
+                        explicit: Sequence[Dislikes], protected: Sequence[set[int]]) -> list[TasteAnalysis]:
     """Many histories under the policy, in the engine's batched passes."""
     measures = measure_taste(network, list(histories), window=calibration.window, candidates_only=True)
+    counted = [counted_evidence(said, measure, calibration) for said, measure in zip(explicit, measures, strict=True)]
     masked = []
     for measure, kept in zip(measures, protected, strict=True):
         keep = np.asarray([int(p) not in kept for p in measure.positions], dtype=bool)
         masked.append(replace(measure, candidates=measure.candidates & keep))
-    analyses = analyze_batch(network, list(histories), calibration, explicit=list(explicit), measures=masked)
+    analyses = analyze_batch(network, list(histories), calibration, explicit=counted, measures=masked)
     return [_restricted(network, history, analysis, kept)
             if any(change.position in kept for change in analysis.changes) else analysis
             for history, analysis, kept in zip(histories, analyses, protected, strict=True)]

@@ -118,3 +118,16 @@ def test_low_ratings_are_passed_to_the_engine_as_explicit_evidence(clicks):
     Interaction.objects.filter(pk=rows[-1].pk).update(rating=2.0)
     check = drift.check_drift(user=member, dataset=dataset)
     assert check.result.details["explicit_interaction_ids"] == [rows[-1].pk]
+
+
+def test_a_low_rating_on_a_title_of_the_members_usual_kind_is_not_evidence_of_drift(clicks):
+    """The member walks walk 0 in order before the burst: the check finds those titles usual, so a low rating on one
+    of them is established history (taste_policy), while a low-rated burst title still counts."""
+    dataset, model, member = clicks
+    rows = member_rows(member)
+    usual, odd = rows[4], rows[-1]
+    Interaction.objects.filter(pk__in=[usual.pk, odd.pk]).update(rating=2.0)
+    check = drift.check_drift(user=member, dataset=dataset)
+    assert check.result.details["explicit_interaction_ids"] == [odd.pk]
+    assert usual.pk not in {row.pk for row in check.flagged} | set(check.result.details["unusual_interaction_ids"])
+    assert check.result.drift and check.scores[usual.pk] < check.result.details["flag_threshold"]
