@@ -22,9 +22,19 @@ EPISODE_REACH interactions with the largest summed suspicion (a burst that start
 
 Verdict statistic ("glr"): J(S*) - J(nothing), the log-likelihood ratio of the best noise explanation over
 none; ("scan") the summed suspicion of the 3 most unusual candidates, as the second measurement; or ("either")
-the larger of the two, each divided by its clean quantile. The cutoff is the clean reference members'
-`verdict_quantile`; "yes" also needs the top 10 to change.
+the larger of the two, each divided by its clean quantile. Added in the fourth measurement: ("glr_fixed") the
+same J gain of the fix at the fixed margin VERDICT_MARGIN, so the cutoff does not move with the calibrated
+margin; ("established") how surprising the fix's removed interactions are under the ESTABLISHED taste - the
+next-item distribution after the history without them - summed over the removed interactions, each less the
+clean mean surprisal of a last interaction. A run of off-taste items from one rare genre predicts itself
+(after its first item the sequential model expects more of the same, so J(nothing) is not much worse than
+J(S*) and the J gain stays small); under the established taste every one of them is a surprise.
+The cutoff is the clean reference members' `verdict_quantile`; "yes" also needs the top 10 to change.
 margin and the depth are chosen with simulated drift on the reference members (calibrate_joint).
+
+With `boundaries` the refinement also moves the best plan's run boundaries: the candidate just before its
+oldest interaction added, and every candidate after its oldest one (the run extended to the end).
+`refine_rounds` repeats the neighbour search around each round's best plan.
 """
 
 from __future__ import annotations
@@ -56,7 +66,8 @@ if TYPE_CHECKING:
 NOISE_MARGINS = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # spreads of clean surprisal; searched by calibration
 EPISODE_REACH = 12  # runs are searched among this many most recent interactions
 EPISODE_LENGTHS = range(1, 9)
-VERDICT_STATISTICS = ("glr", "scan", "either")
+VERDICT_STATISTICS = ("glr", "scan", "either", "glr_fixed", "established")
+VERDICT_MARGIN = 0.0  # "glr_fixed": the J gain of the fix at this margin, whatever margin the fix was chosen at
 NEIGHBOUR_ADDS = 4  # refinement: at most this many "one more of the order" neighbours
 
 
@@ -77,6 +88,7 @@ class JointCurve:
     passes: int
     scan: float
     explicit_in: FloatArray
+    established: FloatArray  # per plan: summed excess surprisal of the removed items under the corrected history
 
     def values(self, margin: float) -> FloatArray:
         result: FloatArray = self.likelihood - self.noise_mean - margin * self.noise_spread
@@ -93,17 +105,25 @@ class JointCurve:
     def moved(self, index: int) -> bool:
         return not np.array_equal(np.sort(self.tops[0]), np.sort(self.tops[index]))
 
+    def gain(self, index: int, margin: float) -> float:
+        """J(plan) - J(nothing) at `margin`."""
+        values = self.values(margin)
+        return float(values[index] - values[0])
+
     def statistic(self, index: int, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)) -> float:
         """kind "scan": top suspicion sum (+1 per explicit dislike removed); "glr": J gain of the plan;
-        "either": the larger of the two, each divided by its scale (their clean quantiles)."""
+        "either": the larger of the two, each divided by its scale (their clean quantiles); "glr_fixed": J gain
+        at VERDICT_MARGIN; "established": the removed items' excess surprisal under the corrected history."""
         scan = float(self.scan + self.explicit_in[index])
-        values = self.values(margin)
-        glr = float(values[index] - values[0])
         if kind == "scan":
             return scan
         if kind == "glr":
-            return glr
-        return max(scan / scales[0], glr / scales[1])
+            return self.gain(index, margin)
+        if kind == "glr_fixed":
+            return self.gain(index, VERDICT_MARGIN)
+        if kind == "established":
+            return float(self.established[index])
+        return max(scan / scales[0], self.gain(index, margin) / scales[1])
 
     def judged(self, index: int, cutoff: float, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)
                ) -> bool:
@@ -133,9 +153,14 @@ def joint_curves(
         plans = {row: joint_plans(orders[row], measures[row], scores[row], calibration.episodes) for row in rows}
         searched = {row: np.unique(np.concatenate(plans[row])).astype(np.int64) for row in rows}
         parts = _score_plans(model, histories, plans, searched, measures, calibration, explicit, reference)
-        if refine_margin is not None:
+        rounds = max(1, calibration.refine_rounds) if refine_margin is not None else 0
+        for _ in range(rounds):
+            assert refine_margin is not None
             more = {row: _neighbours(plans[row], parts[row], orders[row], refine_margin,
-                                     calibration.removal_depth or calibration.max_changes) for row in rows}
+                                     calibration.removal_depth or calibration.max_changes,
+                                     measures[row] if calibration.boundaries else None) for row in rows}
+            if not any(more.values()):
+                break
             extra = _score_plans(model, histories, more, searched, measures, calibration, explicit, reference)
             for row in rows:
                 plans[row] = plans[row] + more[row]
@@ -149,6 +174,7 @@ def joint_curves(
                 passes=len(plans[row]) + 1 + int(rescored[row]), scan=_scan(scores[row], calibration.verdict_top),
                 explicit_in=np.asarray([float(np.isin(plan, np.asarray(explicit[row], dtype=np.int64)).sum())
                                         for plan in plans[row]]),
+                established=part.established,
             ))
     return curves
 
@@ -161,6 +187,7 @@ class _PlanScores:
     psi: FloatArray
     distance: FloatArray
     tops: list[IntArray]
+    established: FloatArray
 
     def extended(self, other: _PlanScores) -> _PlanScores:
         return _PlanScores(
@@ -168,7 +195,7 @@ class _PlanScores:
             noise_mean=np.concatenate([self.noise_mean, other.noise_mean]),
             noise_spread=np.concatenate([self.noise_spread, other.noise_spread]),
             psi=np.concatenate([self.psi, other.psi]), distance=np.concatenate([self.distance, other.distance]),
-            tops=self.tops + other.tops)
+            tops=self.tops + other.tops, established=np.concatenate([self.established, other.established]))
 
 
 def _score_plans(
@@ -201,6 +228,9 @@ def _score_plans(
     distance = np.zeros(len(variants)) if reference is None else _js_divergence(final, reference[owners])
     likelihood = np.asarray([_kept_likelihood(variant, values, oldest[row], measures[row], model.max_len)
                              for variant, values, row in zip(variants, log_probs, owners, strict=True)])
+    removed = [plan for row in plans for plan in plans[row]]
+    established = _established_surprise(final, [histories[row].items for row in owners], removed,
+                                        calibration.norm.surprisal_mean[0])
     result: dict[int, _PlanScores] = {}
     cursor = 0
     for row, member_plans in plans.items():
@@ -209,13 +239,22 @@ def _score_plans(
         noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row]) for plan in member_plans]
         result[row] = _PlanScores(likelihood[span], np.asarray([n[0] for n in noise], dtype=np.float64),
                                   np.asarray([n[1] for n in noise], dtype=np.float64), psi[span], distance[span],
-                                  tops[span])
+                                  tops[span], established[span])
     return result
 
 
+def _established_surprise(final: FloatArray, items: Sequence[IntArray], removed: Sequence[IntArray],
+                          clean_last: float) -> FloatArray:
+    """Per plan: sum over its removed interactions of -log p(item | the history without the plan) - clean_last
+    (the clean mean surprisal of a last interaction); 0 for the empty plan."""
+    return np.asarray([float((-final[row, np.asarray(member_items)[plan] - 1] - clean_last).sum()) if len(plan)
+                       else 0.0 for row, (member_items, plan) in enumerate(zip(items, removed, strict=True))])
+
+
 def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, margin: float,
-                depth: int) -> list[IntArray]:
-    """The best plan at `margin` with one of its interactions kept, or with one of the next of the order added."""
+                depth: int, measure: TasteMeasure | None = None) -> list[IntArray]:
+    """The best plan at `margin` with one of its interactions kept, or with one of the next of the order added;
+    with `measure` (boundaries) also with its run boundaries moved (_boundary_moves)."""
     sizes = np.asarray([len(plan) for plan in plans])
     values = parts.likelihood - parts.noise_mean - margin * parts.noise_spread
     best = plans[int(np.argmax(np.where(sizes <= depth, values, -np.inf)))]
@@ -223,7 +262,20 @@ def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, marg
     candidates = [np.delete(best, index) for index in range(len(best))] if len(best) > 1 else []
     if len(best) < depth:
         candidates += [np.append(best, q) for q in order.tolist() if q not in set(best.tolist())][:NEIGHBOUR_ADDS]
+    if measure is not None and len(best):
+        candidates += [plan for plan in _boundary_moves(best, measure) if len(plan) <= depth]
     return _unseen_plans(candidates, known)
+
+
+def _boundary_moves(best: IntArray, measure: TasteMeasure) -> list[IntArray]:
+    """The plan with the candidate just before its oldest interaction added, and the plan with every candidate
+    from its oldest interaction to the end (a run that stopped short of the most recent ones)."""
+    candidates = measure.positions[measure.candidates]
+    oldest = int(best.min())
+    before = candidates[candidates < oldest]
+    moves = [np.append(best, before[-1])] if len(before) else []
+    moves.append(np.union1d(best, candidates[candidates >= oldest]))
+    return moves
 
 
 def joint_plans(order: IntArray, measure: TasteMeasure, scores: FloatArray, episodes: bool) -> list[IntArray]:

@@ -108,6 +108,10 @@ class TasteCalibration:
     verdict_statistic: str = "scan"
     refine: bool = False  # choice "joint": also try the best plan's neighbours (taste_joint.joint_curves)
     verdict_scales: list[float] = field(default_factory=lambda: [1.0, 1.0])  # verdict "either": scan, glr scales
+    # Added in the fourth measurement, choice "joint": the refinement also moves the best plan's run boundaries
+    # (taste_joint._boundary_moves) and is repeated refine_rounds times around each round's best plan.
+    boundaries: bool = False
+    refine_rounds: int = 1
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -568,6 +572,8 @@ def calibrate_taste(
     verdict_statistic: str = "scan",
     refine: bool = False,
     reference_prefixes: Sequence[int] = (),
+    boundaries: bool = False,
+    refine_rounds: int = 1,
 ) -> TasteCalibration:
     """Fit the norm, the flag threshold and the verdict cutoff on clean members; measure false alarms.
 
@@ -603,7 +609,8 @@ def calibrate_taste(
         false_alarm_basis="held-out" if held_out else "in-sample", n_reference=len(histories),
         flag_quantile=flag_quantile, verdict_quantile=verdict_quantile, window=window, max_changes=max_changes,
         choice=choice, suffixes=suffixes, verdict_top=DEFAULT_VERDICT_TOP if choice != "threshold" else 0,
-        episodes=episodes, verdict_statistic=verdict_statistic, refine=refine,
+        episodes=episodes, verdict_statistic=verdict_statistic, refine=refine, boundaries=boundaries,
+        refine_rounds=refine_rounds,
     )
     if choice == "joint":
         calibrate_joint(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed), clean=reference,

@@ -1,0 +1,298 @@
+"""Development runner for the taste check's "joint" rule (issue 19): variants on development users only.
+
+Protocol (docs/research-report.md, issue 19): the test users of the leave-one-out split in the seed-0
+permutation; the first 500 are the experiment members (never touched here), the next 200 the calibration
+users (`benchmarks/drift_recourse.py` calibrates on the same ones, in the same order), the rest the
+development users. For each variant (calibrate_taste options, or a name of taste_recourse.RULES) the
+runner calibrates, injects k = 5 off-taste items into every development user (rare-genre items with
+categories, uniform without; the harness's injection), and reports:
+
+* the fix alone: share of the sampled / full HR@10 drop won back, precision / recall of its removals;
+* per verdict statistic: ROC-AUC clean vs drifted development users per kind, and at the calibration
+  users' clean quantile (the rule's own reference histories, cut-short ones included) the development
+  users' false-alarm rate, the "yes" rate on drifted users and the gated share won back;
+* the calibrated rule's own verdict (its statistic and stored cutoff).
+
+    nice -n 10 .venv/bin/python benchmarks/drift_dev.py --data /work/shared/data/ml-100k-recbole \
+        --format recbole --name ml100k --variants '["joint"]' --out var/drift/dev/ml100k-joint.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.drift_recourse import category_index, histories_of, load_dataset, trained_model  # noqa: E402
+from recourse.engine.injection import inject  # noqa: E402
+from recourse.engine.sequences import History  # noqa: E402
+from recourse.engine.taste import CausalModel, measure_taste  # noqa: E402
+from recourse.engine.taste_experiment import Member, evaluate_conditions, roc_auc, won_back  # noqa: E402
+from recourse.engine.taste_joint import JointCurve, joint_curves  # noqa: E402
+from recourse.engine.taste_recourse import RULES, TasteCalibration, calibrate_taste  # noqa: E402
+
+STATISTICS = ("scan", "glr", "glr_fixed", "glr_fixed_best", "established", "established_mean")
+COMBINED = (("established", "glr"), ("established", "scan"), ("glr_fixed", "established"))
+EXPERIMENT_MEMBERS, CALIBRATION_MEMBERS = 500, 200
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--format", default=None)
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--drop-categories", action="store_true")
+    parser.add_argument("--arch", default="sasrec")
+    parser.add_argument("--max-len", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--hyper", default="{}")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variants", default='["joint"]',
+                        help="JSON list: names of taste_recourse.RULES or calibrate_taste option objects")
+    parser.add_argument("--kinds", default="interleaved,appended")
+    parser.add_argument("--quantiles", default="0.96,0.97")
+    parser.add_argument("--experiment-members", type=int, default=EXPERIMENT_MEMBERS,
+                        help="skipped at the front of the permutation (smoke runs only change these)")
+    parser.add_argument("--calibration-members", type=int, default=CALIBRATION_MEMBERS)
+    parser.add_argument("--out")
+    return parser.parse_args(argv)
+
+
+def split_users(model_split: Any, seed: int, experiment: int = EXPERIMENT_MEMBERS,
+                calibration_members: int = CALIBRATION_MEMBERS) -> tuple[list[History], list[Member]]:
+    """(calibration histories in the harness's order, development members)."""
+    test = model_split.test
+    order = np.random.default_rng(seed).permutation(len(test)).tolist()
+    calibration = order[experiment:experiment + calibration_members]
+    development = sorted(order[experiment + calibration_members:])
+    reference = [History(test.histories.items[r].astype(np.int64), test.histories.weights[r].astype(np.float32))
+                 for r in calibration]
+    members = [Member(test.histories.items[r].astype(np.int64), int(test.targets[r]),
+                      test.interacted[r].astype(np.int64)) for r in development]
+    return reference, members
+
+
+def reference_histories(histories: Sequence[History], options: dict[str, Any]) -> list[History]:
+    """The clean histories calibrate_taste sets the verdict cutoff on (fitting part + cut-short copies)."""
+    usable = [h for h in histories if (h.weights > 0).sum() >= 3]
+    n_fit = len(usable) - int(len(usable) * 0.3) if len(usable) >= 10 else len(usable)
+    fit = usable[:n_fit]
+    shorter = [History(h.items[:-cut], h.weights[:-cut]) for cut in options.get("reference_prefixes", ())
+               for h in fit if (h.weights[:-cut] > 0).sum() >= 3]
+    return fit + shorter
+
+
+def curves_of(model: CausalModel, histories: Sequence[History], calibration: TasteCalibration) -> list[JointCurve]:
+    measures = measure_taste(model, histories, window=calibration.window, candidates_only=True)
+    scores = [calibration.norm.scores(m) for m in measures]
+    return joint_curves(model, histories, calibration, measures, scores, [[] for _ in histories],
+                        refine_margin=calibration.noise_margin if calibration.refine else None)
+
+
+def fix_index(curve: JointCurve, calibration: TasteCalibration) -> int:
+    return curve.choose(calibration.noise_margin, calibration.removal_depth)
+
+
+def statistics_of(curve: JointCurve, calibration: TasteCalibration) -> dict[str, float]:
+    margin, index = calibration.noise_margin, fix_index(curve, calibration)
+    size = max(len(curve.plans[index]), 1)
+    fixed_best = curve.choose(0.0, calibration.max_changes)
+    return {"scan": curve.statistic(index, margin, "scan"), "glr": curve.gain(index, margin),
+            "glr_fixed": curve.statistic(index, margin, "glr_fixed"),
+            "glr_fixed_best": curve.gain(fixed_best, 0.0),
+            "established": curve.statistic(index, margin, "established"),
+            "established_mean": curve.statistic(index, margin, "established") / size}
+
+
+def eligible(curve: JointCurve, calibration: TasteCalibration) -> bool:
+    """What "yes" needs besides the statistic: a non-empty fix that moves the top 10 and raises J."""
+    index = fix_index(curve, calibration)
+    return bool(len(curve.plans[index]) and curve.moved(index) and curve.gain(index, calibration.noise_margin) > 0)
+
+
+def table(values: Sequence[dict[str, float]]) -> dict[str, np.ndarray]:
+    return {name: np.asarray([v[name] for v in values]) for name in values[0]}
+
+
+def with_combined(stats: dict[str, np.ndarray], reference: dict[str, np.ndarray], quantile: float
+                  ) -> dict[str, np.ndarray]:
+    """Add max(a / q_a, b / q_b) for each COMBINED pair, q = the reference quantile of each part."""
+    result = dict(stats)
+    for first, second in COMBINED:
+        scales = [max(float(np.quantile(reference[name], quantile)), 1e-6) for name in (first, second)]
+        result[f"{first}|{second}"] = np.maximum(stats[first] / scales[0], stats[second] / scales[1])
+    return result
+
+
+def run_variant(model: CausalModel, reference: list[History], members: list[Member], options: dict[str, Any],
+                categories: Any, kinds: Sequence[str], quantiles: Sequence[float], seed: int) -> dict[str, Any]:
+    started = time.monotonic()
+    calibration = calibrate_taste(model, reference, **options)
+    calibrated = time.monotonic() - started
+    reference_curves = curves_of(model, reference_histories(reference, options), calibration)
+    clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
+    clean_curves = curves_of(model, clean, calibration)
+    reference_stats = table([statistics_of(c, calibration) for c in reference_curves])
+    clean_stats = table([statistics_of(c, calibration) for c in clean_curves])
+    clean_ok = np.asarray([eligible(c, calibration) for c in clean_curves])
+    result: dict[str, Any] = {
+        "options": options, "calibration_seconds": round(calibrated, 1),
+        "calibration": {"noise_margin": calibration.noise_margin, "removal_depth": calibration.removal_depth,
+                        "gain_cutoff": calibration.gain_cutoff, "statistic": calibration.verdict_statistic,
+                        "false_alarm_rate": calibration.false_alarm_rate, "simulated": calibration.simulated,
+                        "reference_histories": len(reference_curves)},
+        "clean_passes": float(np.mean([c.passes for c in clean_curves])),
+        "clean_plans": float(np.mean([len(c.plans) for c in clean_curves])),
+        "kinds": {},
+    }
+    own = clean_stats.get(_own(calibration))
+    result["rule_clean_false_alarms"] = (None if own is None
+                                         else float(np.mean(clean_ok & (own > calibration.gain_cutoff))))
+    for kind in kinds:
+        begin = time.monotonic()
+        result["kinds"][kind] = run_kind(model, members, clean, calibration, categories, kind, seed, quantiles,
+                                         reference_stats, clean_stats, clean_ok)
+        result["kinds"][kind]["seconds"] = round(time.monotonic() - begin, 1)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def _own(calibration: TasteCalibration) -> str:
+    return calibration.verdict_statistic
+
+
+def run_kind(model: CausalModel, members: list[Member], clean: list[History], calibration: TasteCalibration,
+             categories: Any, kind: str, seed: int, quantiles: Sequence[float], reference_stats: dict[str, np.ndarray],
+             clean_stats: dict[str, np.ndarray], clean_ok: np.ndarray) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    scenarios = [inject(kind, h, model.num_items, rng, k=5, m=10, window=model.max_len, categories=categories,
+                        forbidden=np.asarray([m.target], dtype=np.int64)) for h, m in zip(clean, members, strict=True)]
+    drifted = [s.history for s in scenarios]
+    curves = curves_of(model, drifted, calibration)
+    plans = [c.plans[fix_index(c, calibration)] for c in curves]
+    fixed = [h.reweighted({int(p): 0.0 for p in plan}) if len(plan) else h
+             for h, plan in zip(drifted, plans, strict=True)]
+    stats = table([statistics_of(c, calibration) for c in curves])
+    ok = np.asarray([eligible(c, calibration) for c in curves])
+    conditions: dict[str, list[tuple[History, int]] | None] = {
+        "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
+        "fix": [(h, len(p)) for h, p in zip(fixed, plans, strict=True)],
+    }
+    gates: dict[str, np.ndarray] = {}
+    own = _own(calibration)
+    if own in stats:
+        gates["rule"] = ok & (stats[own] > calibration.gain_cutoff)
+    verdicts: dict[str, Any] = {}
+    for quantile in quantiles:
+        reference = with_combined(reference_stats, reference_stats, quantile)
+        drifted_all = with_combined(stats, reference_stats, quantile)
+        clean_all = with_combined(clean_stats, reference_stats, quantile)
+        for name in drifted_all:
+            cutoff = float(np.quantile(reference[name], quantile))
+            key = f"{name}@{quantile}"
+            gates[key] = ok & (drifted_all[name] > cutoff)
+            labels = np.concatenate([np.zeros(len(clean_all[name]), bool), np.ones(len(drifted_all[name]), bool)])
+            verdicts[key] = {
+                "roc_auc": roc_auc(np.concatenate([clean_all[name], drifted_all[name]]), labels),
+                "cutoff": cutoff, "clean_false_alarms": float(np.mean(clean_ok & (clean_all[name] > cutoff))),
+                "yes": float(np.mean(gates[key]))}
+    for key, gate in gates.items():
+        conditions[f"gated:{key}"] = [(f, len(p)) if yes else (d, 0)
+                                      for f, p, d, yes in zip(fixed, plans, drifted, gate, strict=True)]
+    per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
+    clean_values, drifted_values = per_member["clean"], per_member["drifted"]
+    assert clean_values is not None and drifted_values is not None
+
+    def share(name: str, metric: str) -> float | None:
+        values = per_member[name]
+        assert values is not None and clean_values is not None and drifted_values is not None
+        mean = won_back(values[metric], drifted_values[metric], clean_values[metric], seed, 200)["mean"]
+        return None if mean is None else float(mean)
+
+    hits = sum(int(np.isin(p, s.injected_positions).sum()) for p, s in zip(plans, scenarios, strict=True))
+    removed, injected = sum(len(p) for p in plans), sum(len(s.injected_positions) for s in scenarios)
+    for key in verdicts:
+        verdicts[key]["won_back_sampled"] = share(f"gated:{key}", "sampled:HR@10")
+        verdicts[key]["won_back_full"] = share(f"gated:{key}", "full:HR@10")
+    return {
+        "fix": {"won_back_sampled": share("fix", "sampled:HR@10"), "won_back_full": share("fix", "full:HR@10"),
+                "precision": hits / removed if removed else None, "recall": hits / injected,
+                "changes": removed / len(plans), "passes": float(np.mean([c.passes for c in curves]))},
+        "rule": None if "rule" not in gates else {
+            "yes": float(np.mean(gates["rule"])), "won_back_sampled": share("gated:rule", "sampled:HR@10"),
+            "won_back_full": share("gated:rule", "full:HR@10")},
+        "verdicts": verdicts,
+    }
+
+
+def render(results: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for variant in results["variants"]:
+        cal = variant["calibration"]
+        lines.append(f"\n## {json.dumps(variant['options'])}\nmargin {cal['noise_margin']}, depth "
+                     f"{cal['removal_depth']}, cutoff {cal['gain_cutoff']:.2f} ({cal['statistic']}), stored false "
+                     f"alarms {cal['false_alarm_rate']:.3f}; dev clean false alarms of the rule "
+                     f"{_pct(variant['rule_clean_false_alarms'])}; passes / plans per clean check "
+                     f"{variant['clean_passes']:.1f} / {variant['clean_plans']:.1f}; {variant['seconds']} s "
+                     f"(calibration {variant['calibration_seconds']} s)")
+        for kind, summary in variant["kinds"].items():
+            fix, rule = summary["fix"], summary["rule"]
+            lines.append(f"\n{kind}: fix alone {_pct(fix['won_back_sampled'])} sampled / "
+                         f"{_pct(fix['won_back_full'])} full, precision {fix['precision']:.2f} recall "
+                         f"{fix['recall']:.2f}, changes {fix['changes']:.2f}, passes {fix['passes']:.1f}"
+                         + ("" if rule is None else f"; rule: yes {_pct(rule['yes'])}, gated "
+                            f"{_pct(rule['won_back_sampled'])} sampled / {_pct(rule['won_back_full'])} full"))
+            lines += ["| statistic@q | ROC-AUC | dev clean FA | yes | gated sampled | gated full |",
+                      "|---|---|---|---|---|---|"]
+            for key, v in summary["verdicts"].items():
+                lines.append(f"| {key} | {_num(v['roc_auc'])} | {_pct(v['clean_false_alarms'])} | {_pct(v['yes'])} "
+                             f"| {_pct(v['won_back_sampled'])} | {_pct(v['won_back_full'])} |")
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    name = args.name or Path(args.data).name
+    parsed = load_dataset(args.data, args.format, args.drop_categories)
+    recommender, train_seconds = trained_model(histories_of(parsed), args, name)
+    assert recommender.split is not None
+    reference, members = split_users(recommender.split, args.seed, args.experiment_members,
+                                     args.calibration_members)
+    categories = category_index(parsed, recommender)
+    variants = [dict(RULES[v]) if isinstance(v, str) else v for v in json.loads(args.variants)]
+    results: dict[str, Any] = {"data": args.data, "name": name, "drop_categories": args.drop_categories,
+                               "development_members": len(members), "train_seconds": round(train_seconds, 1),
+                               "variants": []}
+    for options in variants:
+        print(f"variant {json.dumps(options)}", flush=True)
+        results["variants"].append(run_variant(recommender.model, reference, members, options, categories,
+                                               args.kinds.split(","), [float(q) for q in args.quantiles.split(",")],
+                                               args.seed))
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(results, indent=1, default=_jsonable))
+        print(render({"variants": results["variants"][-1:]}), flush=True)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.tolist() if isinstance(value, np.ndarray) else str(value)
+
+
+if __name__ == "__main__":
+    main()
