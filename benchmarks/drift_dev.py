@@ -31,7 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.drift_recourse import category_index, histories_of, load_dataset, trained_model  # noqa: E402
+from benchmarks.drift_recourse import (  # noqa: E402
+    _test_metrics,
+    category_index,
+    histories_of,
+    load_dataset,
+    trained_model,
+)
 from recourse.engine.injection import inject  # noqa: E402
 from recourse.engine.sequences import History  # noqa: E402
 from recourse.engine.taste import CausalModel, measure_taste  # noqa: E402
@@ -272,6 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     parsed = load_dataset(args.data, args.format, args.drop_categories)
     recommender, train_seconds = trained_model(histories_of(parsed), args, name)
     assert recommender.split is not None
+    if train_seconds:
+        print(json.dumps({"train_seconds": round(train_seconds, 1), "test_metrics": _test_metrics(recommender)}),
+              flush=True)
     reference, members = split_users(recommender.split, args.seed, args.experiment_members,
                                      args.calibration_members)
     categories = category_index(parsed, recommender)

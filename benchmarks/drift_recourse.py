@@ -67,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baselines", default=None,
                         help='comma-separated names of taste_recourse.RULES run beside "taste" on the same members '
                              '(default: "prefix" when --taste chooses another rule)')
+    parser.add_argument("--train-only", action="store_true", help="train (or find) the cached model and stop")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -155,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or Path(args.data).name
     parsed = load_dataset(args.data, args.format, args.drop_categories)
     recommender, train_seconds = trained_model(histories_of(parsed), args, name)
+    if args.train_only:
+        metrics = _test_metrics(recommender) if train_seconds else None
+        print(json.dumps({"name": name, "train_seconds": round(train_seconds, 1), "test_metrics": metrics}))
+        return
     members, reference = sampled_members(recommender, args.users, args.seed)
     config = ExperimentConfig(kinds=tuple(args.kinds.split(",")), seed=args.seed, ig_steps=args.ig_steps)
     started = time.monotonic()
