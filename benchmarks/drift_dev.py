@@ -159,9 +159,8 @@ def run_variant(model: CausalModel, reference: list[History], members: list[Memb
         "clean_plans": float(np.mean([len(c.plans) for c in clean_curves])),
         "kinds": {},
     }
-    own = clean_stats.get(_own(calibration))
-    result["rule_clean_false_alarms"] = (None if own is None
-                                         else float(np.mean(clean_ok & (own > calibration.gain_cutoff))))
+    result["rule_clean_false_alarms"] = float(np.mean(
+        clean_ok & (rule_statistic(clean_curves, calibration) > calibration.gain_cutoff)))
     for kind in kinds:
         begin = time.monotonic()
         result["kinds"][kind] = run_kind(model, members, clean, calibration, categories, kind, seed, quantiles,
@@ -171,8 +170,10 @@ def run_variant(model: CausalModel, reference: list[History], members: list[Memb
     return result
 
 
-def _own(calibration: TasteCalibration) -> str:
-    return calibration.verdict_statistic
+def rule_statistic(curves: Sequence[JointCurve], calibration: TasteCalibration) -> np.ndarray:
+    """The calibrated rule's own verdict statistic at its fix."""
+    return np.asarray([c.statistic(fix_index(c, calibration), calibration.noise_margin,
+                                   calibration.verdict_statistic, calibration.verdict_scales) for c in curves])
 
 
 def run_kind(model: CausalModel, members: list[Member], clean: list[History], calibration: TasteCalibration,
@@ -192,10 +193,7 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
         "fix": [(h, len(p)) for h, p in zip(fixed, plans, strict=True)],
     }
-    gates: dict[str, np.ndarray] = {}
-    own = _own(calibration)
-    if own in stats:
-        gates["rule"] = ok & (stats[own] > calibration.gain_cutoff)
+    gates: dict[str, np.ndarray] = {"rule": ok & (rule_statistic(curves, calibration) > calibration.gain_cutoff)}
     verdicts: dict[str, Any] = {}
     for quantile in quantiles:
         reference = with_combined(reference_stats, reference_stats, quantile)
@@ -232,9 +230,8 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
         "fix": {"won_back_sampled": share("fix", "sampled:HR@10"), "won_back_full": share("fix", "full:HR@10"),
                 "precision": hits / removed if removed else None, "recall": hits / injected,
                 "changes": removed / len(plans), "passes": float(np.mean([c.passes for c in curves]))},
-        "rule": None if "rule" not in gates else {
-            "yes": float(np.mean(gates["rule"])), "won_back_sampled": share("gated:rule", "sampled:HR@10"),
-            "won_back_full": share("gated:rule", "full:HR@10")},
+        "rule": {"yes": float(np.mean(gates["rule"])), "won_back_sampled": share("gated:rule", "sampled:HR@10"),
+                 "won_back_full": share("gated:rule", "full:HR@10")},
         "verdicts": verdicts,
     }
 
@@ -253,9 +250,9 @@ def render(results: dict[str, Any]) -> str:
             fix, rule = summary["fix"], summary["rule"]
             lines.append(f"\n{kind}: fix alone {_pct(fix['won_back_sampled'])} sampled / "
                          f"{_pct(fix['won_back_full'])} full, precision {fix['precision']:.2f} recall "
-                         f"{fix['recall']:.2f}, changes {fix['changes']:.2f}, passes {fix['passes']:.1f}"
-                         + ("" if rule is None else f"; rule: yes {_pct(rule['yes'])}, gated "
-                            f"{_pct(rule['won_back_sampled'])} sampled / {_pct(rule['won_back_full'])} full"))
+                         f"{fix['recall']:.2f}, changes {fix['changes']:.2f}, passes {fix['passes']:.1f}; rule: yes "
+                         f"{_pct(rule['yes'])}, gated {_pct(rule['won_back_sampled'])} sampled / "
+                         f"{_pct(rule['won_back_full'])} full")
             lines += ["| statistic@q | ROC-AUC | dev clean FA | yes | gated sampled | gated full |",
                       "|---|---|---|---|---|---|"]
             for key, v in summary["verdicts"].items():

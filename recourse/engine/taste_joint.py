@@ -66,9 +66,20 @@ if TYPE_CHECKING:
 NOISE_MARGINS = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # spreads of clean surprisal; searched by calibration
 EPISODE_REACH = 12  # runs are searched among this many most recent interactions
 EPISODE_LENGTHS = range(1, 9)
-VERDICT_STATISTICS = ("glr", "scan", "either", "glr_fixed", "established")
+SINGLE_STATISTICS = ("glr", "scan", "glr_fixed", "established")
+VERDICT_STATISTICS = (*SINGLE_STATISTICS, "either")  # and "a|b" for any two single ones ("either" = "scan|glr")
 VERDICT_MARGIN = 0.0  # "glr_fixed": the J gain of the fix at this margin, whatever margin the fix was chosen at
 NEIGHBOUR_ADDS = 4  # refinement: at most this many "one more of the order" neighbours
+
+
+def verdict_parts(kind: str) -> tuple[str, ...]:
+    """The single statistics a verdict statistic combines ("either" is "scan|glr")."""
+    return ("scan", "glr") if kind == "either" else tuple(kind.split("|"))
+
+
+def valid_statistic(kind: str) -> bool:
+    parts = verdict_parts(kind)
+    return len(parts) in (1, 2) and all(part in SINGLE_STATISTICS for part in parts)
 
 
 @dataclass(frozen=True)
@@ -112,18 +123,19 @@ class JointCurve:
 
     def statistic(self, index: int, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)) -> float:
         """kind "scan": top suspicion sum (+1 per explicit dislike removed); "glr": J gain of the plan;
-        "either": the larger of the two, each divided by its scale (their clean quantiles); "glr_fixed": J gain
-        at VERDICT_MARGIN; "established": the removed items' excess surprisal under the corrected history."""
-        scan = float(self.scan + self.explicit_in[index])
+        "glr_fixed": J gain at VERDICT_MARGIN; "established": the removed items' excess surprisal under the
+        corrected history; "a|b" ("either" = "scan|glr"): the larger of the two, each divided by its scale
+        (their clean quantiles)."""
+        parts = verdict_parts(kind)
+        if len(parts) > 1:
+            return max(self.statistic(index, margin, part) / scale for part, scale in zip(parts, scales, strict=True))
         if kind == "scan":
-            return scan
+            return float(self.scan + self.explicit_in[index])
         if kind == "glr":
             return self.gain(index, margin)
         if kind == "glr_fixed":
             return self.gain(index, VERDICT_MARGIN)
-        if kind == "established":
-            return float(self.established[index])
-        return max(scan / scales[0], self.gain(index, margin) / scales[1])
+        return float(self.established[index])
 
     def judged(self, index: int, cutoff: float, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)
                ) -> bool:
@@ -371,10 +383,10 @@ def calibrate_joint(
     clean_curves = joint_curves(model, reference_histories, calibration, reference_measures, clean_scores,
                                 [[] for _ in reference_histories], refine_margin=refine_margin)
     kind = calibration.verdict_statistic
-    if kind == "either":
+    if len(verdict_parts(kind)) > 1:
         calibration.verdict_scales = [max(float(np.quantile(
             [c.statistic(c.choose(margin, depth), margin, part) for c in clean_curves], calibration.verdict_quantile)),
-            1e-6) for part in ("scan", "glr")]
+            1e-6) for part in verdict_parts(kind)]
     scales = calibration.verdict_scales
     clean_statistic = [c.statistic(c.choose(margin, depth), margin, kind, scales) for c in clean_curves]
     cutoff = float(np.quantile(clean_statistic, calibration.verdict_quantile))

@@ -51,7 +51,7 @@ from .taste import (
     final_log_probs,
     measure_taste,
 )
-from .taste_joint import VERDICT_STATISTICS, JointCurve, calibrate_joint, joint_curves
+from .taste_joint import VERDICT_STATISTICS, JointCurve, calibrate_joint, joint_curves, valid_statistic
 
 METHOD = "taste"
 DEFAULT_FLAG_QUANTILE = 0.80
@@ -107,7 +107,7 @@ class TasteCalibration:
     episodes: bool = False
     verdict_statistic: str = "scan"
     refine: bool = False  # choice "joint": also try the best plan's neighbours (taste_joint.joint_curves)
-    verdict_scales: list[float] = field(default_factory=lambda: [1.0, 1.0])  # verdict "either": scan, glr scales
+    verdict_scales: list[float] = field(default_factory=lambda: [1.0, 1.0])  # verdict "a|b" / "either": each scale
     # Added in the fourth measurement, choice "joint": the refinement also moves the best plan's run boundaries
     # (taste_joint._boundary_moves) and is repeated refine_rounds times around each round's best plan.
     boundaries: bool = False
@@ -590,8 +590,9 @@ def calibrate_taste(
     """
     if choice not in CHOICES:
         raise ValueError(f"unknown removal-set choice {choice!r}; valid: {', '.join(CHOICES)}")
-    if verdict_statistic not in VERDICT_STATISTICS:
-        raise ValueError(f"unknown verdict statistic {verdict_statistic!r}; valid: {', '.join(VERDICT_STATISTICS)}")
+    if not valid_statistic(verdict_statistic):
+        raise ValueError(f"unknown verdict statistic {verdict_statistic!r}; valid: {', '.join(VERDICT_STATISTICS)} "
+                         "or two of them joined by |")
     histories = [h for h in clean_histories if (h.weights > 0).sum() >= 3]
     if len(histories) < 5:
         raise ValueError("need at least 5 clean histories with 3 or more interactions to calibrate")

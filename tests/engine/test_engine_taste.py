@@ -284,6 +284,8 @@ def test_the_joint_fix_is_the_plan_that_best_explains_the_recent_history_as_tast
     assert all(len(a.changes) > 0 for a in analyze_batch(trained.model, histories, strict))
     with pytest.raises(ValueError, match="unknown verdict statistic"):
         calibrate_taste(trained.model, _histories(trained, 20), choice="joint", verdict_statistic="vibes")
+    with pytest.raises(ValueError, match="unknown verdict statistic"):
+        calibrate_taste(trained.model, _histories(trained, 20), choice="joint", verdict_statistic="glr|vibes")
 
 
 @pytest.fixture(scope="module")
@@ -315,6 +317,8 @@ def test_the_established_verdict_scores_the_removed_items_under_the_history_with
         margin = calibration.noise_margin
         assert curve.statistic(1, margin, "glr_fixed") == pytest.approx(curve.gain(1, VERDICT_MARGIN))
         assert curve.statistic(1, margin, "glr") == pytest.approx(curve.gain(1, margin))
+        both = curve.statistic(1, margin, "established|glr", (2.0, 4.0))
+        assert both == pytest.approx(max(curve.established[1] / 2.0, curve.gain(1, margin) / 4.0))
     analyses = analyze_batch(trained.model, histories, calibration)
     for curve, analysis in zip(curves, analyses):
         index = curve.choose(calibration.noise_margin, calibration.removal_depth)
