@@ -344,7 +344,7 @@ def _noise_cost(plan: IntArray, measure: TasteMeasure, norm: TasteNorm, explicit
 def calibrate_joint(
     model: CausalModel, fit: Sequence[History], measures: Sequence[TasteMeasure], calibration: TasteCalibration,
     rng: np.random.Generator, *, clean: Sequence[History] | None = None,
-    clean_measures: Sequence[TasteMeasure] | None = None,
+    clean_measures: Sequence[TasteMeasure] | None = None, margins: Sequence[float] = NOISE_MARGINS,
 ) -> None:
     """Choose the margin and depth with simulated drift on `fit` (2-6 uniform unseen items appended,
     interleaved among the last 10 or as a burst), then the verdict cutoff on the clean histories (`clean`,
@@ -365,7 +365,7 @@ def calibrate_joint(
     untouched = max(float(np.mean([c.distance[0] for c in curves if c.distance is not None])), 1e-12)
     best: tuple[float, float, int] | None = None  # (ADS won back ungated, margin, depth)
     for depth in REMOVAL_DEPTHS:
-        for margin in NOISE_MARGINS:
+        for margin in margins:
             chosen = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
             won = 1.0 - float(np.mean(chosen)) / untouched
             if best is None or won > best[0] + 1e-3:

@@ -51,7 +51,14 @@ from .taste import (
     final_log_probs,
     measure_taste,
 )
-from .taste_joint import VERDICT_STATISTICS, JointCurve, calibrate_joint, joint_curves, valid_statistic
+from .taste_joint import (
+    NOISE_MARGINS,
+    VERDICT_STATISTICS,
+    JointCurve,
+    calibrate_joint,
+    joint_curves,
+    valid_statistic,
+)
 
 METHOD = "taste"
 DEFAULT_FLAG_QUANTILE = 0.80
@@ -574,6 +581,7 @@ def calibrate_taste(
     reference_prefixes: Sequence[int] = (),
     boundaries: bool = False,
     refine_rounds: int = 1,
+    noise_margins: Sequence[float] | None = None,
 ) -> TasteCalibration:
     """Fit the norm, the flag threshold and the verdict cutoff on clean members; measure false alarms.
 
@@ -586,7 +594,9 @@ def calibrate_taste(
     Choice "joint" (taste_joint.py) chooses the noise margin and depth the same way; `reference_prefixes`
     (e.g. (5, 10)) adds each fitting history cut short by that many interactions as a further clean
     history for the norm, the flag threshold and the verdict cutoff (small datasets have few reference
-    members; the held-out check stays on whole histories of other members).
+    members; the held-out check stays on whole histories of other members). `noise_margins` limits the
+    margins the calibration searches (default taste_joint.NOISE_MARGINS); `boundaries` and `refine_rounds`
+    widen the refinement (TasteCalibration).
     """
     if choice not in CHOICES:
         raise ValueError(f"unknown removal-set choice {choice!r}; valid: {', '.join(CHOICES)}")
@@ -615,7 +625,7 @@ def calibrate_taste(
     )
     if choice == "joint":
         calibrate_joint(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed), clean=reference,
-                        clean_measures=reference_measures)
+                        clean_measures=reference_measures, margins=noise_margins or NOISE_MARGINS)
     elif choice == "prefix":
         _fit_removal_cost(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed))
     else:
