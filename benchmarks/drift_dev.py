@@ -46,13 +46,13 @@ from recourse.engine.taste_joint import JointCurve, joint_curves  # noqa: E402
 from recourse.engine.taste_recourse import RULES, TasteCalibration, calibrate_taste  # noqa: E402
 
 STATISTICS = ("scan", "glr", "glr_fixed", "glr_fixed_best", "established", "established_mean")
-COMBINED = (("established", "glr"), ("established", "scan"), ("glr_fixed", "established"))
+COMBINED = ("scan|glr", "established|glr", "established|scan", "scan|glr_fixed")
 EXPERIMENT_MEMBERS, CALIBRATION_MEMBERS = 500, 200
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
+    parser.add_argument("--data")
     parser.add_argument("--format", default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--drop-categories", action="store_true")
@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skipped at the front of the permutation (smoke runs only change these)")
     parser.add_argument("--calibration-members", type=int, default=CALIBRATION_MEMBERS)
     parser.add_argument("--out")
+    parser.add_argument("--analyse", help="a results JSON of this runner: print --gates from its per-member data")
+    parser.add_argument("--gates", default="", help="comma-separated statistic@quantile, e.g. 'scan|glr@0.97'")
     return parser.parse_args(argv)
 
 
@@ -128,13 +130,38 @@ def table(values: Sequence[dict[str, float]]) -> dict[str, np.ndarray]:
     return {name: np.asarray([v[name] for v in values]) for name in values[0]}
 
 
-def with_combined(stats: dict[str, np.ndarray], reference: dict[str, np.ndarray], quantile: float
-                  ) -> dict[str, np.ndarray]:
-    """Add max(a / q_a, b / q_b) for each COMBINED pair, q = the reference quantile of each part."""
-    result = dict(stats)
-    for first, second in COMBINED:
-        scales = [max(float(np.quantile(reference[name], quantile)), 1e-6) for name in (first, second)]
-        result[f"{first}|{second}"] = np.maximum(stats[first] / scales[0], stats[second] / scales[1])
+def combined(stats: dict[str, np.ndarray], reference: dict[str, np.ndarray], name: str, quantile: float
+             ) -> np.ndarray:
+    """Statistic `name` per member; "a|b" = max(a / q_a, b / q_b), q = the reference quantile of each part."""
+    parts = name.split("|")
+    if len(parts) == 1:
+        return stats[name]
+    scales = [max(float(np.quantile(reference[part], quantile)), 1e-6) for part in parts]
+    return np.max([stats[part] / scale for part, scale in zip(parts, scales, strict=True)], axis=0)
+
+
+def verdict_row(variant: dict[str, Any], kind: dict[str, Any], name: str, quantile: float, seed: int
+                ) -> dict[str, Any]:
+    """ROC-AUC (clean vs drifted development users), the development users' false alarms and "yes" at the
+    reference histories' `quantile`, and the share won back when the fix is applied on "yes" only."""
+    reference = {k: np.asarray(v) for k, v in variant["per_member"]["reference"].items()}
+    clean = combined({k: np.asarray(v) for k, v in variant["per_member"]["clean"].items()}, reference, name, quantile)
+    drifted = combined({k: np.asarray(v) for k, v in kind["per_member"]["stats"].items()}, reference, name, quantile)
+    cutoff = float(np.quantile(combined(reference, reference, name, quantile), quantile))
+    clean_ok, ok = np.asarray(variant["per_member"]["clean_ok"]), np.asarray(kind["per_member"]["ok"])
+    gate = ok & (drifted > cutoff)
+    labels = np.concatenate([np.zeros(len(clean), bool), np.ones(len(drifted), bool)])
+    return {"roc_auc": roc_auc(np.concatenate([clean, drifted]), labels), "cutoff": cutoff,
+            "clean_false_alarms": float(np.mean(clean_ok & (clean > cutoff))), "yes": float(np.mean(gate)),
+            **gated_shares(kind["per_member"]["metrics"], gate, seed)}
+
+
+def gated_shares(metrics: dict[str, dict[str, list[float]]], gate: np.ndarray, seed: int) -> dict[str, float | None]:
+    result: dict[str, float | None] = {}
+    for label, metric in (("won_back_sampled", "sampled:HR@10"), ("won_back_full", "full:HR@10")):
+        fix, drifted, clean = (np.asarray(metrics[c][metric]) for c in ("fix", "drifted", "clean"))
+        mean = won_back(np.where(gate, fix, drifted), drifted, clean, seed, 200)["mean"]
+        result[label] = None if mean is None else float(mean)
     return result
 
 
@@ -146,8 +173,6 @@ def run_variant(model: CausalModel, reference: list[History], members: list[Memb
     reference_curves = curves_of(model, reference_histories(reference, options), calibration)
     clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
     clean_curves = curves_of(model, clean, calibration)
-    reference_stats = table([statistics_of(c, calibration) for c in reference_curves])
-    clean_stats = table([statistics_of(c, calibration) for c in clean_curves])
     clean_ok = np.asarray([eligible(c, calibration) for c in clean_curves])
     result: dict[str, Any] = {
         "options": options, "calibration_seconds": round(calibrated, 1),
@@ -157,17 +182,26 @@ def run_variant(model: CausalModel, reference: list[History], members: list[Memb
                         "reference_histories": len(reference_curves)},
         "clean_passes": float(np.mean([c.passes for c in clean_curves])),
         "clean_plans": float(np.mean([len(c.plans) for c in clean_curves])),
+        "rule_clean_false_alarms": float(np.mean(
+            clean_ok & (rule_statistic(clean_curves, calibration) > calibration.gain_cutoff))),
+        "per_member": {"reference": _lists(table([statistics_of(c, calibration) for c in reference_curves])),
+                       "clean": _lists(table([statistics_of(c, calibration) for c in clean_curves])),
+                       "clean_ok": clean_ok.tolist()},
         "kinds": {},
     }
-    result["rule_clean_false_alarms"] = float(np.mean(
-        clean_ok & (rule_statistic(clean_curves, calibration) > calibration.gain_cutoff)))
     for kind in kinds:
         begin = time.monotonic()
-        result["kinds"][kind] = run_kind(model, members, clean, calibration, categories, kind, seed, quantiles,
-                                         reference_stats, clean_stats, clean_ok)
+        result["kinds"][kind] = run_kind(model, members, clean, calibration, categories, kind, seed)
+        result["kinds"][kind]["verdicts"] = {
+            f"{name}@{quantile}": verdict_row(result, result["kinds"][kind], name, quantile, seed)
+            for quantile in quantiles for name in (*STATISTICS, *COMBINED)}
         result["kinds"][kind]["seconds"] = round(time.monotonic() - begin, 1)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def _lists(values: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    return {name: array.tolist() for name, array in values.items()}
 
 
 def rule_statistic(curves: Sequence[JointCurve], calibration: TasteCalibration) -> np.ndarray:
@@ -177,8 +211,8 @@ def rule_statistic(curves: Sequence[JointCurve], calibration: TasteCalibration) 
 
 
 def run_kind(model: CausalModel, members: list[Member], clean: list[History], calibration: TasteCalibration,
-             categories: Any, kind: str, seed: int, quantiles: Sequence[float], reference_stats: dict[str, np.ndarray],
-             clean_stats: dict[str, np.ndarray], clean_ok: np.ndarray) -> dict[str, Any]:
+             categories: Any, kind: str, seed: int) -> dict[str, Any]:
+    """The fix of every drifted development user, its figures, and per member what verdict_row needs."""
     rng = np.random.default_rng(seed)
     scenarios = [inject(kind, h, model.num_items, rng, k=5, m=10, window=model.max_len, categories=categories,
                         forbidden=np.asarray([m.target], dtype=np.int64)) for h, m in zip(clean, members, strict=True)]
@@ -187,52 +221,25 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     plans = [c.plans[fix_index(c, calibration)] for c in curves]
     fixed = [h.reweighted({int(p): 0.0 for p in plan}) if len(plan) else h
              for h, plan in zip(drifted, plans, strict=True)]
-    stats = table([statistics_of(c, calibration) for c in curves])
-    ok = np.asarray([eligible(c, calibration) for c in curves])
     conditions: dict[str, list[tuple[History, int]] | None] = {
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
         "fix": [(h, len(p)) for h, p in zip(fixed, plans, strict=True)],
     }
-    gates: dict[str, np.ndarray] = {"rule": ok & (rule_statistic(curves, calibration) > calibration.gain_cutoff)}
-    verdicts: dict[str, Any] = {}
-    for quantile in quantiles:
-        reference = with_combined(reference_stats, reference_stats, quantile)
-        drifted_all = with_combined(stats, reference_stats, quantile)
-        clean_all = with_combined(clean_stats, reference_stats, quantile)
-        for name in drifted_all:
-            cutoff = float(np.quantile(reference[name], quantile))
-            key = f"{name}@{quantile}"
-            gates[key] = ok & (drifted_all[name] > cutoff)
-            labels = np.concatenate([np.zeros(len(clean_all[name]), bool), np.ones(len(drifted_all[name]), bool)])
-            verdicts[key] = {
-                "roc_auc": roc_auc(np.concatenate([clean_all[name], drifted_all[name]]), labels),
-                "cutoff": cutoff, "clean_false_alarms": float(np.mean(clean_ok & (clean_all[name] > cutoff))),
-                "yes": float(np.mean(gates[key]))}
-    for key, gate in gates.items():
-        conditions[f"gated:{key}"] = [(f, len(p)) if yes else (d, 0)
-                                      for f, p, d, yes in zip(fixed, plans, drifted, gate, strict=True)]
     per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
-    clean_values, drifted_values = per_member["clean"], per_member["drifted"]
-    assert clean_values is not None and drifted_values is not None
-
-    def share(name: str, metric: str) -> float | None:
-        values = per_member[name]
-        assert values is not None and clean_values is not None and drifted_values is not None
-        mean = won_back(values[metric], drifted_values[metric], clean_values[metric], seed, 200)["mean"]
-        return None if mean is None else float(mean)
-
+    metrics = {name: {metric: np.asarray(values[metric]).tolist() for metric in ("sampled:HR@10", "full:HR@10")}
+               for name, values in per_member.items() if values is not None}
+    rule_gate = np.asarray([eligible(c, calibration) for c in curves]) & (
+        rule_statistic(curves, calibration) > calibration.gain_cutoff)
     hits = sum(int(np.isin(p, s.injected_positions).sum()) for p, s in zip(plans, scenarios, strict=True))
     removed, injected = sum(len(p) for p in plans), sum(len(s.injected_positions) for s in scenarios)
-    for key in verdicts:
-        verdicts[key]["won_back_sampled"] = share(f"gated:{key}", "sampled:HR@10")
-        verdicts[key]["won_back_full"] = share(f"gated:{key}", "full:HR@10")
+    everything = np.ones(len(plans), dtype=bool)
     return {
-        "fix": {"won_back_sampled": share("fix", "sampled:HR@10"), "won_back_full": share("fix", "full:HR@10"),
-                "precision": hits / removed if removed else None, "recall": hits / injected,
-                "changes": removed / len(plans), "passes": float(np.mean([c.passes for c in curves]))},
-        "rule": {"yes": float(np.mean(gates["rule"])), "won_back_sampled": share("gated:rule", "sampled:HR@10"),
-                 "won_back_full": share("gated:rule", "full:HR@10")},
-        "verdicts": verdicts,
+        "fix": {**gated_shares(metrics, everything, seed), "precision": hits / removed if removed else None,
+                "recall": hits / injected, "changes": removed / len(plans),
+                "passes": float(np.mean([c.passes for c in curves]))},
+        "rule": {"yes": float(np.mean(rule_gate)), **gated_shares(metrics, rule_gate, seed)},
+        "per_member": {"stats": _lists(table([statistics_of(c, calibration) for c in curves])),
+                       "ok": [eligible(c, calibration) for c in curves], "metrics": metrics},
     }
 
 
@@ -269,8 +276,23 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def analyse(path: str, gates: Sequence[str], seed: int) -> str:
+    """Verdict rows for other statistics / quantiles from a saved run (no model needed)."""
+    results = json.loads(Path(path).read_text())
+    for variant in results["variants"]:
+        for kind in variant["kinds"].values():
+            kind["verdicts"] = {}
+            for gate in gates:
+                name, quantile = gate.rsplit("@", 1)
+                kind["verdicts"][gate] = verdict_row(variant, kind, name, float(quantile), seed)
+    return render(results)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.analyse:
+        print(analyse(args.analyse, [g for g in args.gates.split(",") if g], args.seed))
+        return
     name = args.name or Path(args.data).name
     parsed = load_dataset(args.data, args.format, args.drop_categories)
     recommender, train_seconds = trained_model(histories_of(parsed), args, name)
