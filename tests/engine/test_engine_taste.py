@@ -342,3 +342,21 @@ def test_boundary_neighbours_move_the_best_runs_edges(trained, established_calib
                                            candidates[-4:].tolist()]
     at_start = _boundary_moves(candidates[:1], measure)  # nothing before the oldest candidate: only "to the end"
     assert [m.tolist() for m in at_start] == [candidates.tolist()]
+
+
+def test_the_joint_scan_rule_judges_by_the_top_suspicion_sum_at_the_clean_97th_percentile(trained):
+    clean = _histories(trained, 60)
+    calibration = calibrate_taste(trained.model, clean, **{**RULES["joint_scan"], "reference_prefixes": (2,)})
+    assert calibration.verdict_statistic == "scan" and calibration.verdict_quantile == 0.97
+    usable = [h for h in clean if (h.weights > 0).sum() >= 3]
+    fit = usable[:len(usable) - int(len(usable) * 0.3)]
+    reference = fit + [History(h.items[:-2], h.weights[:-2]) for h in fit if (h.weights[:-2] > 0).sum() >= 3]
+    top3 = [float(np.sort(s[np.isfinite(s)])[::-1][:3].sum())
+            for s in (calibration.norm.scores(m) for m in measure_taste(trained.model, reference))]
+    assert calibration.gain_cutoff == pytest.approx(float(np.quantile(top3, 0.97)))
+    rng = np.random.default_rng(11)
+    drifted = [inject("appended", h, trained.model.num_items, rng, k=3).history for h in clean[:20]]
+    for analysis in analyze_batch(trained.model, drifted, calibration):
+        top = float(np.sort(analysis.scores[np.isfinite(analysis.scores)])[::-1][:3].sum())
+        moved = not np.array_equal(np.sort(analysis.top_before), np.sort(analysis.top_after))
+        assert analysis.drift == (bool(analysis.changes) and top > calibration.gain_cutoff and moved)
