@@ -137,7 +137,8 @@ def combined(stats: dict[str, np.ndarray], reference: dict[str, np.ndarray], nam
     if len(parts) == 1:
         return stats[name]
     scales = [max(float(np.quantile(reference[part], quantile)), 1e-6) for part in parts]
-    return np.max([stats[part] / scale for part, scale in zip(parts, scales, strict=True)], axis=0)
+    larger: np.ndarray = np.max([stats[part] / scale for part, scale in zip(parts, scales, strict=True)], axis=0)
+    return larger
 
 
 def verdict_row(variant: dict[str, Any], kind: dict[str, Any], name: str, quantile: float, seed: int
