@@ -33,6 +33,7 @@ from recourse.engine.taste_experiment import (  # noqa: E402
     ExperimentConfig,
     Member,
     render_markdown,
+    render_report,
     run_experiment,
 )
 from recsys.importers import ParsedDataset, parse  # noqa: E402
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="dataset file or folder")
     source.add_argument("--render", help="print the Markdown tables of a results JSON")
+    source.add_argument("--report", help="print a results JSON as the research report's tables")
     parser.add_argument("--format", default=None)
     parser.add_argument("--name", default=None)
     parser.add_argument("--drop-categories", action="store_true",
@@ -62,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ig-steps", type=int, default=20)
     parser.add_argument("--taste", default="{}",
                         help='calibrate_taste options for "taste" as JSON, e.g. {"choice": "joint", "episodes": true}')
+    parser.add_argument("--baselines", default=None,
+                        help='comma-separated names of taste_recourse.RULES run beside "taste" on the same members '
+                             '(default: "prefix" when --taste chooses another rule)')
+    parser.add_argument("--train-only", action="store_true", help="train (or find) the cached model and stop")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -144,15 +150,23 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         print(render_markdown(json.loads(Path(args.render).read_text())))
         return
+    if args.report:
+        print(render_report(json.loads(Path(args.report).read_text()), args.report))
+        return
     name = args.name or Path(args.data).name
     parsed = load_dataset(args.data, args.format, args.drop_categories)
     recommender, train_seconds = trained_model(histories_of(parsed), args, name)
+    if args.train_only:
+        metrics = _test_metrics(recommender) if train_seconds else None
+        print(json.dumps({"name": name, "train_seconds": round(train_seconds, 1), "test_metrics": metrics}))
+        return
     members, reference = sampled_members(recommender, args.users, args.seed)
     config = ExperimentConfig(kinds=tuple(args.kinds.split(",")), seed=args.seed, ig_steps=args.ig_steps)
     started = time.monotonic()
     results = run_experiment(recommender.model, members, category_index(parsed, recommender), config,
                              calibration_histories=reference, progress=lambda message: print(message, flush=True),
-                             taste_options=json.loads(args.taste))
+                             taste_options=json.loads(args.taste),
+                             baselines=None if args.baselines is None else args.baselines.split(","))
     results["run"] = {"data": args.data, "format": args.format, "name": name, "drop_categories": args.drop_categories,
                       "arch": args.arch, "max_len": args.max_len, "train_seconds": round(train_seconds, 1),
                       "experiment_seconds": round(time.monotonic() - started, 1),

@@ -14,8 +14,9 @@ after each condition (sampled 1+100 and full protocols). Reported per method:
 Methods: taste (ours: calibrated flags + pruned fix, applied only when the verdict is "yes", as the
 product does; no categories), taste_fix (the same fix applied whatever the verdict), taste_k (our
 order, the k most suspicious removed), taste_prefix (the second measurement's "prefix" rule, gated, when
-the run's own rule is another one: taste_options={"choice": "joint", ...}), paper_ig (IG of genre
-alignment + the paper's greedy eq. 6 search towards R(clean); needs categories), attention_k,
+the run's own rule is another one: taste_options={"choice": "joint", ...}), taste_<name> for any other
+named rule of taste_recourse.RULES passed as a baseline (e.g. taste_joint, the third measurement's rule),
+paper_ig (IG of genre alignment + the paper's greedy eq. 6 search towards R(clean); needs categories), attention_k,
 occlusion_k (leave-one-out shift of the next-item distribution), recent_k, random_k, oracle.
 Baselines with `_k` are told k, the number of injected items (information the taste method does not get).
 """
@@ -43,15 +44,15 @@ from .protocol import ExplainerUnavailable
 from .recourse_search import search_recourse
 from .sequences import History
 from .taste import CausalModel, measure_taste
-from .taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch, calibrate_taste, suspicion_of
+from .taste_recourse import RULES, TasteAnalysis, TasteCalibration, analyze_batch, calibrate_taste, suspicion_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Progress = Callable[[str], None]
 
 DRIFT_KINDS = ("appended", "interleaved", "burst", "mid")
-METHODS = ("taste", "taste_fix", "taste_k", "taste_prefix", "paper_ig", "attention_k", "occlusion_k", "recent_k",
-           "random_k", "oracle")
+METHODS = ("taste", "taste_fix", "taste_k", "taste_prefix", "taste_joint", "paper_ig", "attention_k", "occlusion_k",
+           "recent_k", "random_k", "oracle")
 DETECTORS = ("taste", "ig_alignment", "attention", "occlusion", "recency", "random")
 PROTOCOL_METRICS = ("sampled:HR@10", "sampled:NDCG@10", "full:HR@10", "full:NDCG@10")
 NUM_NEGATIVES = 100
@@ -84,18 +85,23 @@ def run_experiment(
     calibration_histories: Sequence[History] | None = None,
     progress: Progress | None = None,
     taste_options: dict[str, Any] | None = None,
+    baselines: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Calibrate on clean histories, then every drift kind on the same members; JSON-ready results.
 
     taste_options are calibrate_taste's keyword options for "taste" (default: the "prefix" rule); when they
-    choose another rule, the "prefix" rule also runs, as the method taste_prefix."""
+    choose another rule, the "prefix" rule also runs, as the method taste_prefix. `baselines` names the
+    taste_recourse.RULES to run beside it instead (method taste_<name>, gated; a rule identical to
+    taste_options is skipped)."""
     say = progress or (lambda message: None)
     started = time.monotonic()
     clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
     say(f"calibrating on {len(calibration_histories or clean)} clean histories")
     options = dict(taste_options or {})
     calibration = calibrate_taste(model, list(calibration_histories or clean), **options)
-    previous = None if calibration.choice == "prefix" else calibrate_taste(model, list(calibration_histories or clean))
+    names = list(baselines) if baselines is not None else ([] if calibration.choice == "prefix" else ["prefix"])
+    others = {name: calibrate_taste(model, list(calibration_histories or clean), **RULES[name]) for name in names
+              if _options(RULES[name]) != _options(options)}
     say(f"calibrated: flag threshold {calibration.flag_threshold:.2f}, gain cutoff {calibration.gain_cutoff:.4f}, "
         f"false alarms {calibration.false_alarm_rate:.3f} ({calibration.false_alarm_basis})")
     clean_analyses = analyze_batch(model, clean, calibration)
@@ -112,19 +118,22 @@ def run_experiment(
                         "verdict_quantile": calibration.verdict_quantile, "simulated": calibration.simulated,
                         "noise_margin": calibration.noise_margin, "episodes": calibration.episodes,
                         "verdict_statistic": calibration.verdict_statistic, "verdict_top": calibration.verdict_top,
-                        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}},
+                        "options": _options(options)},
         "clean_false_alarms": float(np.mean([a.drift for a in clean_analyses])),
         "kinds": {},
     }
-    if previous is not None:
-        results["previous_calibration"] = {
-            "choice": previous.choice, "removal_cost": previous.removal_cost, "removal_depth": previous.removal_depth,
-            "gain_cutoff": previous.gain_cutoff, "false_alarm_rate": previous.false_alarm_rate,
-            "clean_false_alarms": float(np.mean([a.drift for a in analyze_batch(model, clean, previous)]))}
+    for name, other in others.items():
+        summary = {"choice": other.choice, "removal_cost": other.removal_cost, "removal_depth": other.removal_depth,
+                   "noise_margin": other.noise_margin, "verdict_statistic": other.verdict_statistic,
+                   "gain_cutoff": other.gain_cutoff, "false_alarm_rate": other.false_alarm_rate,
+                   "clean_false_alarms": float(np.mean([a.drift for a in analyze_batch(model, clean, other)]))}
+        results.setdefault("baseline_calibrations", {})[name] = summary
+        if name == "prefix":
+            results["previous_calibration"] = summary
     for kind in config.kinds:
         begin = time.monotonic()
         say(f"{kind}: injecting and analysing {len(members)} members")
-        results["kinds"][kind] = run_kind(model, members, categories, calibration, kind, config, previous)
+        results["kinds"][kind] = run_kind(model, members, categories, calibration, kind, config, others)
         results["kinds"][kind]["seconds"] = round(time.monotonic() - begin, 1)
         say(f"{kind}: done in {results['kinds'][kind]['seconds']} s")
     results["seconds"] = round(time.monotonic() - started, 1)
@@ -133,7 +142,8 @@ def run_experiment(
 
 def run_kind(
     model: CausalModel, members: Sequence[Member], categories: CategoryIndex | None,
-    calibration: TasteCalibration, kind: str, config: ExperimentConfig, previous: TasteCalibration | None = None,
+    calibration: TasteCalibration, kind: str, config: ExperimentConfig,
+    baselines: dict[str, TasteCalibration] | None = None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(config.seed)
     clean = [History(m.history, np.ones(len(m.history), dtype=np.float32)) for m in members]
@@ -147,9 +157,9 @@ def run_kind(
     analyses = analyze_batch(model, drifted, calibration, measures=measures)
     detectors = detector_scores(model, drifted, measures, analyses, clean, categories, config)
     conditions = corrected_histories(model, members, scenarios, analyses, detectors, clean, categories, config)
-    if previous is not None:
-        conditions["taste_prefix"] = [(a.corrected, len(a.changes)) if a.drift else (s.history, 0) for a, s in
-                                      zip(analyze_batch(model, drifted, previous), scenarios, strict=True)]
+    for name, other in (baselines or {}).items():
+        conditions[f"taste_{name}"] = [(a.corrected, len(a.changes)) if a.drift else (s.history, 0) for a, s in
+                                       zip(analyze_batch(model, drifted, other), scenarios, strict=True)]
     per_member = evaluate_conditions(model, members, scenarios, conditions, config.seed)
     return summarise(per_member, conditions, scenarios, detectors, analyses, config)
 
@@ -342,8 +352,9 @@ def summarise(
     tests: dict[str, Any] = {}
     ours = per_member["taste"]
     assert ours is not None
-    for other in ("drifted", "taste_fix", "taste_prefix", "recent_k", "paper_ig", "attention_k", "occlusion_k",
-                  "random_k", "taste_k", "oracle"):
+    named_baselines = sorted(set(per_member) - set(METHODS) - {"clean", "drifted"})
+    for other in ("drifted", "taste_fix", "taste_prefix", "taste_joint", *named_baselines, "recent_k", "paper_ig",
+                  "attention_k", "occlusion_k", "random_k", "taste_k", "oracle"):
         values = per_member.get(other)
         if values is not None:
             tests[f"taste vs {other}"] = {metric: paired(ours[metric], values[metric], seed, resamples)
@@ -392,10 +403,16 @@ LABELS = {
     "clean": "clean history", "drifted": "after drift", "taste": "**taste (ours), fix applied when \"yes\"**",
     "taste_fix": "taste fix, applied whatever the verdict",
     "taste_k": "taste order, k removed", "taste_prefix": "second measurement's prefix rule, when \"yes\"",
+    "taste_joint": "third measurement's joint rule, when \"yes\"",
     "paper_ig": "paper IG-greedy (eq. 6)", "attention_k": "attention, k removed",
     "occlusion_k": "occlusion, k removed", "recent_k": "k most recent removed", "random_k": "k random removed",
     "oracle": "oracle (injected removed)",
 }
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    """calibrate_taste options as JSON would store them (tuples as lists), for comparing and reporting."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in options.items()}
 
 
 def _cell(stats: dict[str, Any] | None, percent: bool = False) -> str:
@@ -446,6 +463,81 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+REPORT_ROWS = (("taste", "**taste (ours), fix when \"yes\"**"), ("taste_fix", "taste fix, whatever the verdict"),
+               ("taste_joint", "third measurement's joint rule, when \"yes\""),
+               ("taste_prefix", "second measurement's prefix rule, when \"yes\""),
+               ("taste_k", "taste order, k told"), ("paper_ig", "paper IG-greedy (eq. 6)"),
+               ("attention_k", "attention, k told"), ("occlusion_k", "occlusion, k told"),
+               ("recent_k", "k most recent"), ("random_k", "k random"))
+
+
+def render_report(results: dict[str, Any], path: str = "") -> str:
+    """The research report's tables (docs/research-report.md, issue 19): won back per method, detection, paired."""
+    run, calibration = results.get("run", {}), results["calibration"]
+    simulated = calibration.get("simulated") or {}
+    title = (f"\n#### {run.get('name', '')} · {results['architecture']} · L={results['max_len']} · "
+             f"{results['n_members']} members" + ("" if results["categories"] else " · no categories")
+             + (f" (`{path}`)" if path else ""))
+    baselines = "; ".join(f"{name}: {100 * b['clean_false_alarms']:.1f} %"
+                          for name, b in results.get("baseline_calibrations", {}).items())
+    lines = [title, "", f"Calibration on {calibration['n_reference']} reference members: rule "
+             f"{calibration.get('choice')}, noise margin {calibration.get('noise_margin')} spreads, at most "
+             f"{calibration.get('removal_depth')} removals, verdict {calibration.get('verdict_statistic')} at the "
+             f"clean {calibration.get('verdict_quantile')} quantile, cutoff {calibration['gain_cutoff']:.2f}; stored "
+             f"false-alarm rate {calibration['false_alarm_rate']:.3f} ({calibration['basis']}); simulated drift: fix "
+             f"wins back {100 * simulated.get('ads_won_back_ungated', float('nan')):.0f} % of the ADS, "
+             f"{100 * simulated.get('ads_won_back', float('nan')):.0f} % gated. **Clean experiment members judged "
+             f"\"drift: yes\": {100 * results['clean_false_alarms']:.1f} %**"
+             + (f" (baseline rules on the same members: {baselines})." if baselines else ".")]
+    for kind, summary in results["kinds"].items():
+        methods = summary["methods"]
+        clean, drifted = methods["clean"], methods["drifted"]
+        precision = summary["flagged_precision"]
+        lines += ["", f"*{kind}* — sampled HR@10 clean {clean['sampled:HR@10']['mean']:.3f} → drifted "
+                  f"{drifted['sampled:HR@10']['mean']:.3f}; full HR@10 {clean['full:HR@10']['mean']:.3f} → "
+                  f"{drifted['full:HR@10']['mean']:.3f}. Verdict \"yes\" on drifted members "
+                  f"{100 * summary['verdict_yes']:.1f} %; of the fix's removals {_share(precision['precision'])} were "
+                  f"injected, {_share(precision['recall'])} of injected items removed. {summary.get('seconds')} s.",
+                  "", "| method | won back: sampled HR@10 | full HR@10 | sampled NDCG@10 | ADS to clean | changes |",
+                  "|---|---|---|---|---|---|"]
+        for name, label in REPORT_ROWS:
+            if name not in methods:
+                continue
+            stats = methods[name]
+            if stats is None:
+                lines.append(f"| {label} | not applicable | | | | |")
+                continue
+            won = stats["won_back"]
+            lines.append(f"| {label} | {_won(won['sampled:HR@10'])} | {_won(won['full:HR@10'])} | "
+                         f"{_won(won['sampled:NDCG@10'])} | {stats['ADS']['mean']:.3f} | "
+                         f"{stats['changes']['mean']:.2f} |")
+        detection = summary["detection"]
+        taste = detection["taste"]
+        others = ", ".join(f"{name} {quality['roc_auc']:.3f}" for name, quality in detection.items()
+                           if name != "taste" and quality is not None and quality["roc_auc"] is not None)
+        lines += ["", f"Detection ROC-AUC / precision@5: **taste {taste['roc_auc']:.3f} / "
+                  f"{taste['precision_at_k']:.3f}**; {others}", "",
+                  "| paired (taste when \"yes\" minus …) | sampled HR@10 | full HR@10 | sampled NDCG@10 | ADS |",
+                  "|---|---|---|---|---|"]
+        for comparison, metrics in summary["tests"].items():
+            other = comparison.removeprefix("taste vs ")
+            if other in ("oracle", "random_k", "taste_k"):
+                continue
+            cells = [_test(metrics[m]) for m in ("sampled:HR@10", "full:HR@10", "sampled:NDCG@10", "ADS")]
+            lines.append(f"| {other} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _won(stats: dict[str, Any]) -> str:
+    if stats.get("mean") is None:
+        return "n/a"
+    return f"{100 * stats['mean']:.0f} % [{100 * stats['low']:.0f}, {100 * stats['high']:.0f}]"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f} %"
+
+
 def _choice_line(calibration: dict[str, Any]) -> str:
     if calibration.get("choice") == "joint":
         return (f" Removal set: the plan (prefixes of the suspicion order"
@@ -475,4 +567,5 @@ def _test(stats: dict[str, Any]) -> str:
     return f"{stats['mean']:+.3f} [{stats['low']:+.3f}, {stats['high']:+.3f}] p={p:.2g}"
 
 
-__all__ = ["DRIFT_KINDS", "KINDS", "METHODS", "ExperimentConfig", "Member", "render_markdown", "run_experiment"]
+__all__ = ["DRIFT_KINDS", "KINDS", "METHODS", "ExperimentConfig", "Member", "render_markdown", "render_report",
+           "run_experiment"]

@@ -22,9 +22,21 @@ EPISODE_REACH interactions with the largest summed suspicion (a burst that start
 
 Verdict statistic ("glr"): J(S*) - J(nothing), the log-likelihood ratio of the best noise explanation over
 none; ("scan") the summed suspicion of the 3 most unusual candidates, as the second measurement; or ("either")
-the larger of the two, each divided by its clean quantile. The cutoff is the clean reference members'
-`verdict_quantile`; "yes" also needs the top 10 to change.
+the larger of the two, each divided by its clean quantile. Added in the fourth measurement: ("glr_fixed") the
+same J gain of the fix at the fixed margin VERDICT_MARGIN, so the cutoff does not move with the calibrated
+margin; ("established") how surprising the fix's removed interactions are under the ESTABLISHED taste - the
+next-item distribution after the history without them - summed over the removed interactions, each less the
+clean mean surprisal of a last interaction. A run of off-taste items from one rare genre predicts itself
+(after its first item the sequential model expects more of the same, so J(nothing) is not much worse than
+J(S*) and the J gain stays small); under the established taste every one of them is a surprise. Measured on
+the development users it separates drifted from clean members worse than the J gain, and the scan transfers
+best across datasets (docs/research-report.md, issue 19 fourth measurement; taste_recourse.RULES["joint_scan"]).
+The cutoff is the clean reference members' `verdict_quantile`; "yes" also needs the top 10 to change.
 margin and the depth are chosen with simulated drift on the reference members (calibrate_joint).
+
+With `boundaries` the refinement also moves the best plan's run boundaries: the candidate just before its
+oldest interaction added, and every candidate after its oldest one (the run extended to the end).
+`refine_rounds` repeats the neighbour search around each round's best plan.
 """
 
 from __future__ import annotations
@@ -56,8 +68,20 @@ if TYPE_CHECKING:
 NOISE_MARGINS = (-0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # spreads of clean surprisal; searched by calibration
 EPISODE_REACH = 12  # runs are searched among this many most recent interactions
 EPISODE_LENGTHS = range(1, 9)
-VERDICT_STATISTICS = ("glr", "scan", "either")
+SINGLE_STATISTICS = ("glr", "scan", "glr_fixed", "established")
+VERDICT_STATISTICS = (*SINGLE_STATISTICS, "either")  # and "a|b" for any two single ones ("either" = "scan|glr")
+VERDICT_MARGIN = 0.0  # "glr_fixed": the J gain of the fix at this margin, whatever margin the fix was chosen at
 NEIGHBOUR_ADDS = 4  # refinement: at most this many "one more of the order" neighbours
+
+
+def verdict_parts(kind: str) -> tuple[str, ...]:
+    """The single statistics a verdict statistic combines ("either" is "scan|glr")."""
+    return ("scan", "glr") if kind == "either" else tuple(kind.split("|"))
+
+
+def valid_statistic(kind: str) -> bool:
+    parts = verdict_parts(kind)
+    return len(parts) in (1, 2) and all(part in SINGLE_STATISTICS for part in parts)
 
 
 @dataclass(frozen=True)
@@ -77,6 +101,7 @@ class JointCurve:
     passes: int
     scan: float
     explicit_in: FloatArray
+    established: FloatArray  # per plan: summed excess surprisal of the removed items under the corrected history
 
     def values(self, margin: float) -> FloatArray:
         result: FloatArray = self.likelihood - self.noise_mean - margin * self.noise_spread
@@ -93,17 +118,26 @@ class JointCurve:
     def moved(self, index: int) -> bool:
         return not np.array_equal(np.sort(self.tops[0]), np.sort(self.tops[index]))
 
+    def gain(self, index: int, margin: float) -> float:
+        """J(plan) - J(nothing) at `margin`."""
+        values = self.values(margin)
+        return float(values[index] - values[0])
+
     def statistic(self, index: int, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)) -> float:
         """kind "scan": top suspicion sum (+1 per explicit dislike removed); "glr": J gain of the plan;
-        "either": the larger of the two, each divided by its scale (their clean quantiles)."""
-        scan = float(self.scan + self.explicit_in[index])
-        values = self.values(margin)
-        glr = float(values[index] - values[0])
+        "glr_fixed": J gain at VERDICT_MARGIN; "established": the removed items' excess surprisal under the
+        corrected history; "a|b" ("either" = "scan|glr"): the larger of the two, each divided by its scale
+        (their clean quantiles)."""
+        parts = verdict_parts(kind)
+        if len(parts) > 1:
+            return max(self.statistic(index, margin, part) / scale for part, scale in zip(parts, scales, strict=True))
         if kind == "scan":
-            return scan
+            return float(self.scan + self.explicit_in[index])
         if kind == "glr":
-            return glr
-        return max(scan / scales[0], glr / scales[1])
+            return self.gain(index, margin)
+        if kind == "glr_fixed":
+            return self.gain(index, VERDICT_MARGIN)
+        return float(self.established[index])
 
     def judged(self, index: int, cutoff: float, margin: float, kind: str, scales: Sequence[float] = (1.0, 1.0)
                ) -> bool:
@@ -133,9 +167,14 @@ def joint_curves(
         plans = {row: joint_plans(orders[row], measures[row], scores[row], calibration.episodes) for row in rows}
         searched = {row: np.unique(np.concatenate(plans[row])).astype(np.int64) for row in rows}
         parts = _score_plans(model, histories, plans, searched, measures, calibration, explicit, reference)
-        if refine_margin is not None:
+        rounds = max(1, calibration.refine_rounds) if refine_margin is not None else 0
+        for _ in range(rounds):
+            assert refine_margin is not None
             more = {row: _neighbours(plans[row], parts[row], orders[row], refine_margin,
-                                     calibration.removal_depth or calibration.max_changes) for row in rows}
+                                     calibration.removal_depth or calibration.max_changes,
+                                     measures[row] if calibration.boundaries else None) for row in rows}
+            if not any(more.values()):
+                break
             extra = _score_plans(model, histories, more, searched, measures, calibration, explicit, reference)
             for row in rows:
                 plans[row] = plans[row] + more[row]
@@ -149,6 +188,7 @@ def joint_curves(
                 passes=len(plans[row]) + 1 + int(rescored[row]), scan=_scan(scores[row], calibration.verdict_top),
                 explicit_in=np.asarray([float(np.isin(plan, np.asarray(explicit[row], dtype=np.int64)).sum())
                                         for plan in plans[row]]),
+                established=part.established,
             ))
     return curves
 
@@ -161,6 +201,7 @@ class _PlanScores:
     psi: FloatArray
     distance: FloatArray
     tops: list[IntArray]
+    established: FloatArray
 
     def extended(self, other: _PlanScores) -> _PlanScores:
         return _PlanScores(
@@ -168,7 +209,7 @@ class _PlanScores:
             noise_mean=np.concatenate([self.noise_mean, other.noise_mean]),
             noise_spread=np.concatenate([self.noise_spread, other.noise_spread]),
             psi=np.concatenate([self.psi, other.psi]), distance=np.concatenate([self.distance, other.distance]),
-            tops=self.tops + other.tops)
+            tops=self.tops + other.tops, established=np.concatenate([self.established, other.established]))
 
 
 def _score_plans(
@@ -201,6 +242,9 @@ def _score_plans(
     distance = np.zeros(len(variants)) if reference is None else _js_divergence(final, reference[owners])
     likelihood = np.asarray([_kept_likelihood(variant, values, oldest[row], measures[row], model.max_len)
                              for variant, values, row in zip(variants, log_probs, owners, strict=True)])
+    removed = [plan for row in plans for plan in plans[row]]
+    established = _established_surprise(final, [histories[row].items for row in owners], removed,
+                                        calibration.norm.surprisal_mean[0])
     result: dict[int, _PlanScores] = {}
     cursor = 0
     for row, member_plans in plans.items():
@@ -209,13 +253,22 @@ def _score_plans(
         noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row]) for plan in member_plans]
         result[row] = _PlanScores(likelihood[span], np.asarray([n[0] for n in noise], dtype=np.float64),
                                   np.asarray([n[1] for n in noise], dtype=np.float64), psi[span], distance[span],
-                                  tops[span])
+                                  tops[span], established[span])
     return result
 
 
+def _established_surprise(final: FloatArray, items: Sequence[IntArray], removed: Sequence[IntArray],
+                          clean_last: float) -> FloatArray:
+    """Per plan: sum over its removed interactions of -log p(item | the history without the plan) - clean_last
+    (the clean mean surprisal of a last interaction); 0 for the empty plan."""
+    return np.asarray([float((-final[row, np.asarray(member_items)[plan] - 1] - clean_last).sum()) if len(plan)
+                       else 0.0 for row, (member_items, plan) in enumerate(zip(items, removed, strict=True))])
+
+
 def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, margin: float,
-                depth: int) -> list[IntArray]:
-    """The best plan at `margin` with one of its interactions kept, or with one of the next of the order added."""
+                depth: int, measure: TasteMeasure | None = None) -> list[IntArray]:
+    """The best plan at `margin` with one of its interactions kept, or with one of the next of the order added;
+    with `measure` (boundaries) also with its run boundaries moved (_boundary_moves)."""
     sizes = np.asarray([len(plan) for plan in plans])
     values = parts.likelihood - parts.noise_mean - margin * parts.noise_spread
     best = plans[int(np.argmax(np.where(sizes <= depth, values, -np.inf)))]
@@ -223,7 +276,20 @@ def _neighbours(plans: list[IntArray], parts: _PlanScores, order: IntArray, marg
     candidates = [np.delete(best, index) for index in range(len(best))] if len(best) > 1 else []
     if len(best) < depth:
         candidates += [np.append(best, q) for q in order.tolist() if q not in set(best.tolist())][:NEIGHBOUR_ADDS]
+    if measure is not None and len(best):
+        candidates += [plan for plan in _boundary_moves(best, measure) if len(plan) <= depth]
     return _unseen_plans(candidates, known)
+
+
+def _boundary_moves(best: IntArray, measure: TasteMeasure) -> list[IntArray]:
+    """The plan with the candidate just before its oldest interaction added, and the plan with every candidate
+    from its oldest interaction to the end (a run that stopped short of the most recent ones)."""
+    candidates = measure.positions[measure.candidates]
+    oldest = int(best.min())
+    before = candidates[candidates < oldest]
+    moves = [np.append(best, before[-1])] if len(before) else []
+    moves.append(np.union1d(best, candidates[candidates >= oldest]))
+    return moves
 
 
 def joint_plans(order: IntArray, measure: TasteMeasure, scores: FloatArray, episodes: bool) -> list[IntArray]:
@@ -280,7 +346,7 @@ def _noise_cost(plan: IntArray, measure: TasteMeasure, norm: TasteNorm, explicit
 def calibrate_joint(
     model: CausalModel, fit: Sequence[History], measures: Sequence[TasteMeasure], calibration: TasteCalibration,
     rng: np.random.Generator, *, clean: Sequence[History] | None = None,
-    clean_measures: Sequence[TasteMeasure] | None = None,
+    clean_measures: Sequence[TasteMeasure] | None = None, margins: Sequence[float] = NOISE_MARGINS,
 ) -> None:
     """Choose the margin and depth with simulated drift on `fit` (2-6 uniform unseen items appended,
     interleaved among the last 10 or as a burst), then the verdict cutoff on the clean histories (`clean`,
@@ -301,7 +367,7 @@ def calibrate_joint(
     untouched = max(float(np.mean([c.distance[0] for c in curves if c.distance is not None])), 1e-12)
     best: tuple[float, float, int] | None = None  # (ADS won back ungated, margin, depth)
     for depth in REMOVAL_DEPTHS:
-        for margin in NOISE_MARGINS:
+        for margin in margins:
             chosen = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
             won = 1.0 - float(np.mean(chosen)) / untouched
             if best is None or won > best[0] + 1e-3:
@@ -319,10 +385,10 @@ def calibrate_joint(
     clean_curves = joint_curves(model, reference_histories, calibration, reference_measures, clean_scores,
                                 [[] for _ in reference_histories], refine_margin=refine_margin)
     kind = calibration.verdict_statistic
-    if kind == "either":
+    if len(verdict_parts(kind)) > 1:
         calibration.verdict_scales = [max(float(np.quantile(
             [c.statistic(c.choose(margin, depth), margin, part) for c in clean_curves], calibration.verdict_quantile)),
-            1e-6) for part in ("scan", "glr")]
+            1e-6) for part in verdict_parts(kind)]
     scales = calibration.verdict_scales
     clean_statistic = [c.statistic(c.choose(margin, depth), margin, kind, scales) for c in clean_curves]
     cutoff = float(np.quantile(clean_statistic, calibration.verdict_quantile))

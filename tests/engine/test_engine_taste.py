@@ -15,8 +15,8 @@ from recourse.engine.taste import (
     measure_taste,
     next_log_probs,
 )
-from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, run_experiment
-from recourse.engine.taste_joint import NOISE_MARGINS, joint_curves, joint_plans
+from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, render_report, run_experiment
+from recourse.engine.taste_joint import NOISE_MARGINS, VERDICT_MARGIN, _boundary_moves, joint_curves, joint_plans
 from recourse.engine.taste_recourse import (
     REMOVAL_COSTS,
     REMOVAL_DEPTHS,
@@ -173,8 +173,13 @@ def test_experiment_reports_every_method_and_the_oracle_wins_everything_back(tra
     reference = _histories(trained, 60)[30:]
     results = run_experiment(trained.model, members, None,
                              ExperimentConfig(kinds=("interleaved",), k=3, m=6, resamples=50),
-                             calibration_histories=reference)
+                             calibration_histories=reference, taste_options={"choice": "prefix"},
+                             baselines=["threshold", "prefix"])
+    assert set(results["baseline_calibrations"]) == {"threshold"}  # "prefix" is the rule itself: not run twice
     summary = results["kinds"]["interleaved"]
+    assert "taste vs taste_threshold" in summary["tests"] and "taste_threshold" in summary["methods"]
+    report = render_report(results)
+    assert "| k most recent |" in report and "paired (taste" in report and "threshold:" in report
     assert summary["methods"]["paper_ig"] is None  # no categories: not applicable
     oracle = summary["methods"]["oracle"]["won_back"]["sampled:NDCG@10"]
     assert oracle["mean"] == pytest.approx(1.0)
@@ -279,3 +284,79 @@ def test_the_joint_fix_is_the_plan_that_best_explains_the_recent_history_as_tast
     assert all(len(a.changes) > 0 for a in analyze_batch(trained.model, histories, strict))
     with pytest.raises(ValueError, match="unknown verdict statistic"):
         calibrate_taste(trained.model, _histories(trained, 20), choice="joint", verdict_statistic="vibes")
+    with pytest.raises(ValueError, match="unknown verdict statistic"):
+        calibrate_taste(trained.model, _histories(trained, 20), choice="joint", verdict_statistic="glr|vibes")
+
+
+@pytest.fixture(scope="module")
+def established_calibration(trained):
+    return calibrate_taste(trained.model, _histories(trained, 60),
+                           **{**RULES["joint"], "reference_prefixes": (2,), "verdict_statistic": "established",
+                              "boundaries": True})
+
+
+def test_the_established_verdict_scores_the_removed_items_under_the_history_without_them(trained,
+                                                                                         established_calibration):
+    calibration = established_calibration
+    assert calibration.verdict_statistic == "established" and calibration.boundaries
+    assert TasteCalibration.from_json(calibration.to_json()) == calibration
+    rng = np.random.default_rng(7)
+    histories = [inject("appended", h, trained.model.num_items, rng, k=3).history for h in _histories(trained, 30)[20:]]
+    measures = measure_taste(trained.model, histories)
+    scores = [calibration.norm.scores(m) for m in measures]
+    curves = joint_curves(trained.model, histories, calibration, measures, scores, [[] for _ in histories],
+                          refine_margin=calibration.noise_margin)
+    clean_last = calibration.norm.surprisal_mean[0]
+    for history, curve in zip(histories, curves):
+        assert curve.established[0] == 0.0  # nothing removed, nothing to explain
+        for index in (1, len(curve.plans) - 1):
+            plan = curve.plans[index]
+            final = final_log_probs(trained.model, [history.reweighted({int(p): 0.0 for p in plan})])[0]
+            expected = float((-final[history.items[plan] - 1] - clean_last).sum())
+            assert curve.statistic(index, calibration.noise_margin, "established") == pytest.approx(expected, abs=1e-4)
+        margin = calibration.noise_margin
+        assert curve.statistic(1, margin, "glr_fixed") == pytest.approx(curve.gain(1, VERDICT_MARGIN))
+        assert curve.statistic(1, margin, "glr") == pytest.approx(curve.gain(1, margin))
+        both = curve.statistic(1, margin, "established|glr", (2.0, 4.0))
+        assert both == pytest.approx(max(curve.established[1] / 2.0, curve.gain(1, margin) / 4.0))
+    analyses = analyze_batch(trained.model, histories, calibration)
+    for curve, analysis in zip(curves, analyses):
+        index = curve.choose(calibration.noise_margin, calibration.removal_depth)
+        said = curve.judged(index, calibration.gain_cutoff, calibration.noise_margin, "established")
+        assert analysis.drift == said
+    clean = analyze_batch(trained.model, _histories(trained, 40)[20:], calibration)
+    assert np.mean([a.drift for a in analyses]) > np.mean([a.drift for a in clean])
+    stored = json.loads(calibration.to_json())
+    for added in ("boundaries", "refine_rounds"):
+        del stored[added]
+    old = TasteCalibration.from_json(json.dumps(stored))  # stored before the fourth measurement
+    assert not old.boundaries and old.refine_rounds == 1
+
+
+def test_boundary_neighbours_move_the_best_runs_edges(trained, established_calibration):
+    measure = measure_taste(trained.model, _histories(trained, 1))[0]
+    candidates = measure.positions[measure.candidates]
+    run = candidates[-4:-2]  # a run that stops two short of the end
+    moves = _boundary_moves(run, measure)
+    assert [m.tolist() for m in moves] == [run.tolist() + [int(candidates[-5])],
+                                           candidates[-4:].tolist()]
+    at_start = _boundary_moves(candidates[:1], measure)  # nothing before the oldest candidate: only "to the end"
+    assert [m.tolist() for m in at_start] == [candidates.tolist()]
+
+
+def test_the_joint_scan_rule_judges_by_the_top_suspicion_sum_at_the_clean_97th_percentile(trained):
+    clean = _histories(trained, 60)
+    calibration = calibrate_taste(trained.model, clean, **{**RULES["joint_scan"], "reference_prefixes": (2,)})
+    assert calibration.verdict_statistic == "scan" and calibration.verdict_quantile == 0.97
+    usable = [h for h in clean if (h.weights > 0).sum() >= 3]
+    fit = usable[:len(usable) - int(len(usable) * 0.3)]
+    reference = fit + [History(h.items[:-2], h.weights[:-2]) for h in fit if (h.weights[:-2] > 0).sum() >= 3]
+    top3 = [float(np.sort(s[np.isfinite(s)])[::-1][:3].sum())
+            for s in (calibration.norm.scores(m) for m in measure_taste(trained.model, reference))]
+    assert calibration.gain_cutoff == pytest.approx(float(np.quantile(top3, 0.97)))
+    rng = np.random.default_rng(11)
+    drifted = [inject("appended", h, trained.model.num_items, rng, k=3).history for h in clean[:20]]
+    for analysis in analyze_batch(trained.model, drifted, calibration):
+        top = float(np.sort(analysis.scores[np.isfinite(analysis.scores)])[::-1][:3].sum())
+        moved = not np.array_equal(np.sort(analysis.top_before), np.sort(analysis.top_after))
+        assert analysis.drift == (bool(analysis.changes) and top > calibration.gain_cutoff and moved)
