@@ -50,6 +50,11 @@ class JobCancelled(Exception):
     pass
 
 
+class JobInputError(Exception):
+    """The job's input is wrong (a bad file, say), and the message tells the person who started it what to change:
+    the failure is recorded as that message alone, without the exception's class or a traceback."""
+
+
 # A handler that fans its work out to other tasks returns this: the job stays running and those
 # tasks record its progress (and heartbeat) and finish it (see diagnostics.services.run_retrain).
 FANNED_OUT = {"fanned_out": True}
@@ -294,6 +299,9 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
         _finish(job, Job.Status.CANCELLED, message=str(exc))
+    except JobInputError as exc:
+        log.info("Job %s refused its input: %s", job.pk, exc)
+        _finish(job, Job.Status.FAILED, message=str(exc))
     except KeyboardInterrupt:  # Ctrl-C in a management command: leave the job retryable, not "running"
         _finish(job, Job.Status.CANCELLED, message="Interrupted")
         raise

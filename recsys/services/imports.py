@@ -9,6 +9,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max
 
+from recsys import jobs
 from recsys.importers import ImportFormatError, ParsedDataset, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
@@ -29,7 +30,7 @@ ONE_PASS_FOREIGN_KEY_CHECK_MIN_ROWS = 50_000
 ONE_PASS_FOREIGN_KEY_CHECK_MAX_TABLE_RATIO = 10
 
 
-class DatasetImportError(Exception):
+class DatasetImportError(jobs.JobInputError):
     """Raised with a message a person can act on; the database is left unchanged."""
 
 

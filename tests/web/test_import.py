@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services.imports import DatasetImportError, import_dataset
@@ -144,7 +145,15 @@ def _upload_through_the_admin(client, django_user_model, name, content):
 def test_an_admin_upload_error_names_the_uploaded_file_and_line(client, django_user_model):
     job = _upload_through_the_admin(client, django_user_model, "mine.csv", OVERSIZED_CSV)
     assert job.status == "failed"
-    assert job.message.startswith("DatasetImportError: mine.csv line 3: a field starting on this line")
+    assert job.message.startswith("mine.csv line 3: a field starting on this line")
+
+
+def test_a_refused_file_is_one_sentence_on_the_jobs_page_not_a_traceback(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "mine.csv", "user,item\nu1,i1\nu2,\n")
+    assert (job.status, job.message, job.error) == ("failed", "mine.csv line 3: item id is empty", "")
+    page = client.get(reverse("recsys:jobs")).content.decode()
+    assert "mine.csv line 3: item id is empty" in page
+    assert "Traceback" not in page and "DatasetImportError" not in page and "Error details" not in page
 
 
 def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, django_user_model):
