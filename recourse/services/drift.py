@@ -197,7 +197,7 @@ def narrative(check: DriftCheck) -> str:
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual:
-        return "Everything you watched recently fits the rest of your history."
+        return "Everything recent in your history fits the rest of it."
     if check.flagged and check.leaving:
         details = check.result.details
         closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)

@@ -1,0 +1,58 @@
+"""Member pages speak the dataset's language: no films, watching, stars or categories where the data has none
+(found importing a click log with string ids, no ratings and no categories)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from recsys.models import Interaction, Item
+
+pytestmark = pytest.mark.django_db
+
+FILM_WORDS = re.compile(r"\bfilms?\b|\bwatched\b|\bstars?\b|\bgenres?\b|\(no category\)|>Categories<|>Rating<",
+                        re.IGNORECASE)
+
+
+def member_pages(client, item_id) -> dict[str, str]:
+    names = {"for-you": reverse("recourse:for-you"), "why": reverse("recourse:why", args=[item_id]),
+             "drift": reverse("recourse:drift"), "fix": reverse("recourse:fix"), "home": reverse("recsys:home"),
+             "catalogue": reverse("recsys:catalogue"), "corrections": reverse("recourse:corrections")}
+    pages = {}
+    for name, url in names.items():
+        response = client.get(url)
+        assert response.status_code == 200, name
+        pages[name] = response.content.decode()
+    return pages
+
+
+def as_a_click_log(dataset) -> None:
+    """What the generic CSV importer makes of a shop's click log: unknown domain, no categories, no ratings."""
+    dataset.name, dataset.title, dataset.source_format, dataset.has_categories = "shop", "Shop", "csv", False
+    dataset.save()
+    for item in Item.objects.filter(dataset=dataset):
+        Item.objects.filter(pk=item.pk).update(title=f"Product {item.external_id}", categories="", year=None)
+    Interaction.objects.filter(sequence__dataset=dataset).update(rating=None)
+
+
+def test_a_click_log_without_categories_or_ratings_reads_in_neutral_words(client, trained):
+    dataset, model, alice = trained
+    as_a_click_log(dataset)
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    pages = member_pages(client, first.pk)
+    for name, content in pages.items():
+        assert not FILM_WORDS.search(content), (name, FILM_WORDS.search(content))
+    assert "Because you picked" in pages["for-you"] or "Based on many of your items together" in pages["for-you"]
+    assert "Nothing you picked is recommended to you again." in pages["home"]
+    assert 'name="category"' not in pages["catalogue"] and 'name="year"' not in pages["catalogue"]
+    assert "Number in your history" in pages["home"]
+
+
+def test_a_film_dataset_whose_member_rated_keeps_film_words_and_the_star_rules(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    home = client.get(reverse("recsys:home")).content.decode()
+    assert "a film you rated 1.5 stars or lower is not used" in home and ">Categories<" in home and ">Rating<" in home
+    catalogue = client.get(reverse("recsys:catalogue")).content.decode()
+    assert 'name="category"' in catalogue and ">Watched</button>" in catalogue
