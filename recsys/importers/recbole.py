@@ -195,7 +195,7 @@ def _interactions(inters: list[AtomicFile], item_file: AtomicFile | None, mappin
     item = _require(first, _item_field(first, item_file, exclude={user.name}), "item id")
     rest = [field for field in first.fields if field.name not in (user.name, item.name)]
     rating = choose_field(rest, RATING_NAMES, ("rating", "score"))
-    timestamp = choose_field(rest, TIME_NAMES, ("time", "date"))
+    timestamp = choose_field(rest, TIME_NAMES, ("time", "date")) or _named_like_a_moment(rest)
     _record(mapping, interaction_user=user, interaction_item=item, rating=rating, timestamp=timestamp)
     for inter in inters[1:]:
         _check_same_fields(inter, first)
@@ -209,6 +209,11 @@ def _interactions(inters: list[AtomicFile], item_file: AtomicFile | None, mappin
 
 def _ids(atomic: AtomicFile, field: Field) -> np.ndarray:
     return token_ids(atomic.frame[field.name], atomic.source, field.name).to_numpy(dtype=object)
+
+
+def _named_like_a_moment(fields: list[Field]) -> Field | None:
+    """``played_at``, ``clicked_at``, ``viewed_at``: the usual name of when something happened."""
+    return next((field for field in fields if field.name.lower().endswith("_at")), None)
 
 
 def _item_field(inter: AtomicFile, item_file: AtomicFile | None, exclude: set[str]) -> Field | None:
