@@ -250,3 +250,8 @@ def test_a_timestamp_no_date_can_hold_names_the_line(write, stamp):
 def test_recbole_timestamps_out_of_range_name_the_line(write):
     path = write("rb/x.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t5\nu1\ti2\t1e19\n")
     assert str(parse_error(path)).startswith("x.inter line 3: timestamp '1e+19' is outside the years 1-9999")
+
+
+def test_a_quote_left_open_names_its_line(write):
+    path = write("c/log.csv", 'user,item,title\nu1,i1,"Heat\nu2,i2,Ronin\nu3,i3,Alien\n')
+    assert str(parse_error(path)) == "log.csv line 2: a quote opened on this line is never closed"
