@@ -61,7 +61,8 @@ FANNED_OUT = {"fanned_out": True}
 
 
 def register(kind: str, *, queue: str = "default", on_abandon: Callable[[Job], None] | None = None):
-    """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker."""
+    """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker
+    or is cancelled before it started."""
     if queue not in QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; expected one of {QUEUES}")
 
@@ -185,9 +186,12 @@ def cancel_job(job: Job) -> None:
     if job.is_finished:
         return
     if job.status == Job.Status.QUEUED:
-        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
             status=Job.Status.CANCELLED, message="Cancelled before it started", finished_at=timezone.now()
         )
+        if cancelled:  # what the job was to fill (a model version waiting to be trained) will never be
+            job.message = "Cancelled before it started"
+            _abandon(job)
         return
     Job.objects.filter(pk=job.pk).update(cancel_requested=True, message="Cancelling…")
     reap_stale_jobs(ids=[job.pk])
