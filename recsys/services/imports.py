@@ -130,6 +130,7 @@ def _analyze_tables() -> None:
 
 def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
     dataset, _ = Dataset.objects.select_for_update().get_or_create(name=name, defaults={"title": title or name})
+    _check_same_kind(dataset, parsed)
     dataset.source_format = parsed.format
     dataset.source_checksum = parsed.checksum
     dataset.has_timestamps = parsed.has_timestamps
@@ -138,6 +139,20 @@ def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
         dataset.title = title
     dataset.save()
     return dataset
+
+
+def _check_same_kind(dataset: Dataset, parsed: ParsedDataset) -> None:
+    """Files added to a dataset that holds interactions must have what it has: timestamps or categories that
+    only some interactions or items had would be switched off (or claimed) for all of them."""
+    if not dataset.n_interactions:
+        return
+    for flag, what in (("has_timestamps", "timestamps"), ("has_categories", "item categories")):
+        held, brought = getattr(dataset, flag), getattr(parsed, flag)
+        if held != brought:
+            raise DatasetImportError(
+                f"{dataset.name} already holds {dataset.n_interactions:,} interactions "
+                f"{'with' if held else 'without'} {what}, and these files have {'them' if brought else 'none'}: "
+                f"import them under a new name (or delete {dataset.name} first).")
 
 
 def _load_items(dataset: Dataset, items: pd.DataFrame) -> dict[str, int]:

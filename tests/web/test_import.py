@@ -76,6 +76,17 @@ def test_reimport_adds_no_duplicates(tmp_path):
     assert counts() == before
 
 
+def test_files_without_timestamps_are_refused_by_a_dataset_with_them_and_change_nothing(tmp_path):
+    import_dataset(name="log", path=data.write_generic_csv(tmp_path))
+    before = counts()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("user,item\nu1,i9\nu3,i1\n")
+    with pytest.raises(DatasetImportError, match="log already holds 6 interactions with timestamps, and these files "
+                                                 "have none: import them under a new name"):
+        import_dataset(name="log", path=plain)
+    assert counts() == before and Dataset.objects.get(name="log").has_timestamps
+
+
 @pytest.mark.parametrize(
     "content, expected",
     [
@@ -112,6 +123,13 @@ def test_management_command_reports_errors(tmp_path):
         call_command("import_dataset", "x", str(tmp_path / "nothing-here"))
     call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
     assert Dataset.objects.get(name="csv").n_interactions == 6
+
+
+def test_the_command_says_how_many_interactions_a_second_import_added(tmp_path, capsys):
+    call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
+    call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "csv: 2 users, 3 items, 6 interactions (0 new; rows already imported are kept once)")
 
 
 OVERSIZED_CSV = "user,item,timestamp,rating,title\nu1,i1,1,4,Alpha\nu1,i2,2,5," + "x" * 200_000 + "\n"
