@@ -66,9 +66,9 @@ def catalogue(request):
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
     categories, years = selectors.categories_of(dataset), selectors.has_years(dataset)
-    form = CatalogueSearchForm(request.GET or None, categories=categories, years=years)
-    filters = form.cleaned_data if form.is_valid() else {}
     known = serving.training_counts(dataset)
+    form = CatalogueSearchForm(request.GET or None, categories=categories, years=years, popularity=bool(known))
+    filters = form.cleaned_data if form.is_valid() else {}
     by_popularity = bool(known) and filters.get("order", "popular") in ("popular", "")
     items = selectors.catalogue(
         dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year"),

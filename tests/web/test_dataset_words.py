@@ -56,3 +56,13 @@ def test_a_film_dataset_whose_member_rated_keeps_film_words_and_the_star_rules(c
     assert "a film you rated 1.5 stars or lower is not used" in home and ">Categories<" in home and ">Rating<" in home
     catalogue = client.get(reverse("recsys:catalogue")).content.decode()
     assert 'name="category"' in catalogue and ">Watched</button>" in catalogue
+
+
+def test_a_catalogue_without_a_model_does_not_offer_most_popular_first(member_client):
+    from .factories import make_dataset, make_history
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice", item_ids=(3, 1, 2))
+    content = member_client.get(reverse("recsys:catalogue")).content.decode()
+    assert "Most popular first" not in content and "Title A–Z" in content
+    titles = re.findall(r"<td>(Film \d+ \(\d+\))</td>", content)
+    assert titles == sorted(titles)  # what the order field says is what the list shows
