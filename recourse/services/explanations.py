@@ -13,7 +13,7 @@ from recourse.selectors import MemberHistory, member_history
 from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
-from recsys.vocabulary import Words, words_for
+from recsys.vocabulary import FILMS, Words, words_for
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
 REASONS_CACHE_SECONDS = 24 * 3600
@@ -64,12 +64,15 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
 
 def _explanations(user, model, recommender, mine, item_id, target, method):
     """Cached rows by method; computes the requested one (and the method it is compared with) when missing."""
+    words = words_for(model.dataset)
     rows = {
         row.method: row
         for row in Explanation.objects.filter(
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
         )
-        if "change" in row.details  # rows stored before reasons were verified are recomputed
+        # rows stored before reasons were verified, or worded for another kind of data (film words were once
+        # used for every dataset), are recomputed
+        if "change" in row.details and row.details.get("verb", FILMS.verb) == words.verb
     }
     network = recommender.model
     unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
@@ -82,7 +85,6 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     exclude = never_recommended_mask(user, model.dataset, recommender)
     checked = faithful.check_why(network, mine.history, attribution, target, exclude)
     popular = _is_popular(recommender, target)
-    words = words_for(model.dataset)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
         **_words(checked, mine, popular, words), **_comparison(attribution, other, words.items),
         **_quality(attribution),
@@ -111,7 +113,7 @@ def _words(checked, mine: MemberHistory, popular: bool, vocabulary: Words) -> di
     words = faithful.why_words(checked, mine.titles, popular=popular, verb=vocabulary.verb, items=vocabulary.items)
     return {
         "reason": words.reason, "narrative": words.narrative, "change": words.change, "drops": words.drops,
-        "rank": checked.rank, "candidates_scored": checked.candidates_scored,
+        "rank": checked.rank, "candidates_scored": checked.candidates_scored, "verb": vocabulary.verb,
         "reasons": [{"interaction_id": mine.interactions[r.positions[0]].pk, "rank_after": r.rank_after}
                     for r in checked.reasons],
         "smallest_removal": None if checked.smallest is None else {

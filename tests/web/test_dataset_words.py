@@ -66,3 +66,16 @@ def test_a_catalogue_without_a_model_does_not_offer_most_popular_first(member_cl
     assert "Most popular first" not in content and "Title A–Z" in content
     titles = re.findall(r"<td>(Film \d+ \(\d+\))</td>", content)
     assert titles == sorted(titles)  # what the order field says is what the list shows
+
+
+def test_an_explanation_stored_in_film_words_is_reworded_for_a_dataset_of_items(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    assert "films" in client.get(reverse("recourse:why", args=[first.pk])).content.decode()  # stored, film words
+    dataset.name, dataset.source_format = "shop", "csv"  # the same history (so the same stored row), now a click log
+    dataset.save()
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert re.search(r"of the top \d+ items are the same", content) or "could not be compared" in content
+    found = re.search(r"\bfilms\b|\bwatched\b", content)
+    assert not found, repr(content[found.start() - 120:found.end() + 20])
