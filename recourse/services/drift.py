@@ -94,8 +94,10 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     model, recommender = loaded or loaded_model(dataset)
     mine = mine or member_history(user, dataset, recommender)
     if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
-        raise DriftUnavailable("A drift check needs at least three interactions in your history that the "
-                               "recommender knows (titles rated 1.5 stars or lower do not count).")
+        rated = " (titles rated 1.5 stars or lower do not count)" if recsys_selectors.member_has_ratings(
+            user, dataset) else ""
+        raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
+                               f"recommender knows{rated}.")
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))

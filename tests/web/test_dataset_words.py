@@ -79,3 +79,15 @@ def test_an_explanation_stored_in_film_words_is_reworded_for_a_dataset_of_items(
     assert re.search(r"of the top \d+ items are the same", content) or "could not be compared" in content
     found = re.search(r"\bfilms\b|\bwatched\b", content)
     assert not found, repr(content[found.start() - 120:found.end() + 20])
+
+
+def test_a_too_short_history_is_explained_without_stars_to_a_member_who_never_rated(client, trained):
+    dataset, model, alice = trained
+    as_a_click_log(dataset)
+    Interaction.objects.filter(sequence__user=alice, position__gte=2).delete()
+    client.force_login(alice)
+    content = client.get(reverse("recourse:drift")).content.decode()
+    assert "A drift check needs at least three interactions in your history that the recommender knows." in content
+    Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
+    content = client.get(reverse("recourse:drift")).content.decode()
+    assert "recommender knows (titles rated 1.5 stars or lower do not count)." in content
