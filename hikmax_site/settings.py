@@ -70,6 +70,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "recourse.context_processors.drift_alert",
+                "recsys.context_processors.dataset_words",
             ],
         },
     },

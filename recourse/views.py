@@ -17,6 +17,7 @@ from recsys.models import Interaction, Item, NotInterested
 from recsys.params import parse_id
 from recsys.redirects import redirect_to_next
 from recsys.services import history, serving
+from recsys.vocabulary import words_for
 
 from . import charts
 from . import selectors as recourse_selectors
@@ -42,7 +43,8 @@ def why(request, item_id):
         def why_context():
             view = explanations.explain(user=request.user, dataset=dataset, item_id=item.pk, method=method,
                                         fingerprint=fingerprint)
-            return _why_context(view, item, method)
+            return {**_why_context(view, item, method), "words": words_for(dataset),
+                    "rating_policy": selectors.rating_policy(request.user, dataset)}
 
         # Only a page that was explained is cached, so its key's method is always one of the valid ones.
         body = page_cache.fragment(
@@ -74,7 +76,7 @@ def _why_context(view, item, method):
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),
         "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=PLAIN_METHODS[method]),
-        "feedback_form": FeedbackForm(), "rating_policy": ratings.POLICY,
+        "feedback_form": FeedbackForm(),
         "high_spearman": faithful.HIGH_SPEARMAN, "medium_spearman": faithful.MEDIUM_SPEARMAN, "top_n": faithful.TOP_N,
     }
 
@@ -117,7 +119,7 @@ def for_you(request):
             reasons = explanations.one_line_reasons(
                 user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items],
                 fingerprint=fingerprint)
-        return {"recs": recommendations, "reasons": reasons}
+        return {"recs": recommendations, "reasons": reasons, "words": words_for(dataset)}
 
     body = page_cache.fragment(
         request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),
@@ -185,7 +187,8 @@ def fix(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    context: dict[str, Any] = {"dataset": dataset, "rating_policy": ratings.POLICY}
+    context: dict[str, Any] = {"dataset": dataset, "rating_policy": selectors.rating_policy(request.user, dataset),
+                               "ordinal": not dataset.has_timestamps}
     try:
         model, recommender = serving.loaded_model(dataset)
         context["interactions"] = member_history(request.user, dataset, recommender).interactions

@@ -33,10 +33,13 @@ def to_html(figure: go.Figure | dict, *, div_id: str) -> str:
 
 
 def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None) -> str:
-    """Scatter of a history over time; y is the first category. highlight maps interaction id -> heat."""
+    """Scatter of a history over time; y is the first category, or the interaction's number in the history when
+    no item has a category (one "(no category)" row says nothing). highlight maps interaction id -> heat."""
     rows = list(interactions)
     x = [r.timestamp if ordinal_time else datetime.fromtimestamp(r.timestamp, UTC) for r in rows]
-    y = [(r.item.category_list or ["(no category)"])[0] for r in rows]
+    by_category = any(r.item.category_list for r in rows)
+    y = ([(r.item.category_list or ["(no category)"])[0] for r in rows] if by_category
+         else list(range(1, len(rows) + 1)))
     text = [f"{r.item.title}" + (" — excluded" if r.state == "excluded" else "") for r in rows]
     marker: dict = {"color": "#1f5fa8", "line": {"color": "#ffffff", "width": 1}, "size": 10}
     if highlight is not None:
@@ -47,7 +50,8 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
                   "x": x, "y": y, "type": "scatter"}],
         "layout": {"title": {"text": "Your history over time"}, "xaxis": {"title": {"text": "Step" if ordinal_time
                                                                                    else "Date"}},
-                   "yaxis": {"title": {"text": "Category"}}, "height": 360},
+                   "yaxis": {"title": {"text": "Category" if by_category else "Number in your history"}},
+                   "height": 360},
     }
     return to_html(spec, div_id="history-timeline")
 

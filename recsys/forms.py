@@ -10,11 +10,21 @@ class CatalogueSearchForm(forms.Form):
     order = forms.ChoiceField(label="Order", required=False, choices=[
         ("popular", "Most popular first"), ("title", "Title A–Z")])
 
-    def __init__(self, *args, categories=(), **kwargs):
+    def __init__(self, *args, categories=(), years=True, popularity=True, **kwargs):
+        """No category (year) filter for a catalogue whose items have none: it could only ever find nothing; no
+        "most popular first" without a trained model to count popularity (the list is then in title order)."""
         super().__init__(*args, **kwargs)
         category = self.fields["category"]
         assert isinstance(category, forms.ChoiceField)
         category.choices = [("", "Any category")] + [(c, c) for c in categories]
+        if not categories:
+            del self.fields["category"]
+        if not years:
+            del self.fields["year"]
+        if not popularity:
+            order = self.fields["order"]
+            assert isinstance(order, forms.ChoiceField)
+            order.choices = [("title", "Title A–Z")]
 
 
 class AddToHistoryForm(forms.Form):

@@ -50,13 +50,19 @@ class JobCancelled(Exception):
     pass
 
 
+class JobInputError(Exception):
+    """The job's input is wrong (a bad file, say), and the message tells the person who started it what to change:
+    the failure is recorded as that message alone, without the exception's class or a traceback."""
+
+
 # A handler that fans its work out to other tasks returns this: the job stays running and those
 # tasks record its progress (and heartbeat) and finish it (see diagnostics.services.run_retrain).
 FANNED_OUT = {"fanned_out": True}
 
 
 def register(kind: str, *, queue: str = "default", on_abandon: Callable[[Job], None] | None = None):
-    """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker."""
+    """Register the handler of a kind; on_abandon(job) tidies up when a job of this kind dies with its worker
+    or is cancelled before it started."""
     if queue not in QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; expected one of {QUEUES}")
 
@@ -180,9 +186,12 @@ def cancel_job(job: Job) -> None:
     if job.is_finished:
         return
     if job.status == Job.Status.QUEUED:
-        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
             status=Job.Status.CANCELLED, message="Cancelled before it started", finished_at=timezone.now()
         )
+        if cancelled:  # what the job was to fill (a model version waiting to be trained) will never be
+            job.message = "Cancelled before it started"
+            _abandon(job)
         return
     Job.objects.filter(pk=job.pk).update(cancel_requested=True, message="Cancelling…")
     reap_stale_jobs(ids=[job.pk])
@@ -294,6 +303,9 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         result = handler_for(job.kind)(job, Progress(job, echo=on_progress))
     except JobCancelled as exc:
         _finish(job, Job.Status.CANCELLED, message=str(exc))
+    except JobInputError as exc:
+        log.info("Job %s refused its input: %s", job.pk, exc)
+        _finish(job, Job.Status.FAILED, message=str(exc))
     except KeyboardInterrupt:  # Ctrl-C in a management command: leave the job retryable, not "running"
         _finish(job, Job.Status.CANCELLED, message="Interrupted")
         raise

@@ -9,11 +9,15 @@ DISLIKED_AT_MOST = 1.5  # rated 1.5 or lower: not used to find recommendations (
 SO_SO_AT_MOST = 2.5  # rated 2 to 2.5: counts half
 SO_SO_FACTOR = 0.5
 
-POLICY = (
-    "Your ratings: a film you rated 1.5 stars or lower is not used to find recommendations, one you rated "
-    "2 or 2.5 counts half, and films you rated 3 or more (or did not rate) count fully. "
-    "Nothing you watched is recommended to you again, whatever you rated it."
-)
+def policy(words, rated: bool) -> str:
+    """The policy in a sentence for the member's pages; ``rated``: the member has rated something (else the
+    star rules are left out, as they do not apply to them). ``words``: ``recsys.vocabulary.Words``."""
+    never_again = f"Nothing you {words.verb} is recommended to you again"
+    if not rated:
+        return never_again + "."
+    return (f"Your ratings: a {words.item} you rated 1.5 stars or lower is not used to find recommendations, one you "
+            f"rated 2 or 2.5 counts half, and {words.items} you rated 3 or more (or did not rate) count fully. "
+            f"{never_again}, whatever you rated it.")
 
 
 def rating_factor(rating: float | None) -> float:

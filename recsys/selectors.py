@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from django.db.models import FloatField, Q, QuerySet, Value
 
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
-from .ratings import model_weight
+from .ratings import model_weight, policy
+from .vocabulary import words_for
 
 SESSION_DATASET_KEY = "hikmax_dataset"
 
@@ -60,6 +61,18 @@ def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] 
                                     active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
         for pk, item_id, weight, rating, state in rows
     ]
+
+
+def member_has_ratings(user, dataset: Dataset | None) -> bool:
+    """Whether the member rated anything in this dataset (click and play logs have no ratings at all)."""
+    if dataset is None or not user.is_authenticated:
+        return False
+    return Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset, rating__isnull=False).exists()
+
+
+def rating_policy(user, dataset: Dataset) -> str:
+    """``recsys.ratings.policy`` in this dataset's words, with the star rules only for a member who rated."""
+    return policy(words_for(dataset), member_has_ratings(user, dataset))
 
 
 def history_fingerprint(user, dataset: Dataset) -> str:
@@ -179,6 +192,10 @@ class LazyItems:
         pks = self.pks[window]
         found = Item.objects.in_bulk(pks)
         return [found[pk] for pk in pks]
+
+
+def has_years(dataset: Dataset) -> bool:
+    return dataset.items.filter(year__isnull=False).exists()
 
 
 def categories_of(dataset: Dataset) -> list[str]:

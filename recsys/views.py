@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 
-from . import charts, jobs, ratings, selectors
+from . import charts, jobs, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Item, Job
 from .params import parse_id
@@ -43,7 +43,7 @@ def home(request):
             "timeline": timeline,
             "total": all_interactions.count(),
             "ordinal": not dataset.has_timestamps,
-            "rating_policy": ratings.POLICY,
+            "rating_policy": selectors.rating_policy(request.user, dataset),
             "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
         },
     )
@@ -65,9 +65,10 @@ def catalogue(request):
     dataset = selectors.current_dataset(request)
     if dataset is None:
         return render(request, "recsys/no_dataset.html")
-    form = CatalogueSearchForm(request.GET or None, categories=selectors.categories_of(dataset))
-    filters = form.cleaned_data if form.is_valid() else {}
+    categories, years = selectors.categories_of(dataset), selectors.has_years(dataset)
     known = serving.training_counts(dataset)
+    form = CatalogueSearchForm(request.GET or None, categories=categories, years=years, popularity=bool(known))
+    filters = form.cleaned_data if form.is_valid() else {}
     by_popularity = bool(known) and filters.get("order", "popular") in ("popular", "")
     items = selectors.catalogue(
         dataset, query=filters.get("q", ""), category=filters.get("category", ""), year=filters.get("year"),
@@ -83,6 +84,8 @@ def catalogue(request):
         {
             "dataset": dataset,
             "form": form,
+            "show_categories": bool(categories),
+            "show_years": years,
             "page": page,
             "own_items": own,
             "known": known,

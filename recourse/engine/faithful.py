@@ -92,8 +92,8 @@ def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> n
     return ranks_of(logits, np.full(len(logits), target), np.repeat(exclude[None], len(logits), axis=0))
 
 
-def reason_line(names: list[str], verb: str = "watched") -> str:
-    return f"Because you {verb} {_quoted(names)}" if names else "Based on many of your films together"
+def reason_line(names: list[str], verb: str = "watched", items: str = "films") -> str:
+    return f"Because you {verb} {_quoted(names)}" if names else f"Based on many of your {items} together"
 
 
 def _plans(order: list[int], max_removals: int) -> list[tuple[int, ...]]:
@@ -136,11 +136,11 @@ CONFIDENCE_TEXT = {
 }
 
 
-def confidence_text(level: str, agreement: Agreement | None) -> str:
+def confidence_text(level: str, agreement: Agreement | None, items: str = "films") -> str:
     if agreement is None or agreement.k == 0:
         return f"{CONFIDENCE_TEXT[level]} (it could not be compared)."
     shared = round(agreement.top_k_overlap * agreement.k)
-    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} films are the same)."
+    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} are the same)."
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _quoted(names: list[str]) -> str:
 
 
 def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, verb: str = "watched",
-              max_reasons: int = 2) -> WhyWords:
+              items: str = "films", max_reasons: int = 2) -> WhyWords:
     def title(item: int) -> str:
         return titles.get(int(item), f"item #{int(item)}")
 
@@ -167,14 +167,14 @@ def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, ver
              for r in checked.reasons]
     if named:
         names = [title(r.items[0]) for r in named]
-        reason = reason_line(names, verb)
+        reason = reason_line(names, verb, items)
         narrative = f"“{target}” is recommended mainly because you {verb} {_quoted(names)}. {drops[0]}"
     else:
-        reason = reason_line([], verb)
-        popular_part = " It is also one of the most popular films overall." if popular else ""
+        reason = reason_line([], verb, items)
+        popular_part = f" It is also one of the most popular {items} overall." if popular else ""
         # Relative to this method: another method (and For you's one-line reason) may still find a single film.
         narrative = (f"“{target}” has no single main reason by this way of explaining: removing any one of the "
-                     f"films that count most for it would not move it down.{popular_part}")
+                     f"{items} that count most for it would not move it down.{popular_part}")
     return WhyWords(reason, narrative, _change_sentence(checked, target, title), drops)
 
 

@@ -95,8 +95,10 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     model, recommender = loaded or loaded_model(dataset)
     mine = mine or member_history(user, dataset, recommender)
     if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
-        raise DriftUnavailable("A drift check needs at least three interactions in your history that the "
-                               "recommender knows (titles rated 1.5 stars or lower do not count).")
+        rated = " (titles rated 1.5 stars or lower do not count)" if recsys_selectors.member_has_ratings(
+            user, dataset) else ""
+        raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
+                               f"recommender knows{rated}.")
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
@@ -198,7 +200,7 @@ def narrative(check: DriftCheck) -> str:
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual:
-        return "Everything you watched recently fits the rest of your history."
+        return "Everything recent in your history fits the rest of it."
     if check.flagged and check.leaving:
         details = check.result.details
         closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)

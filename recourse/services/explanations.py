@@ -13,6 +13,7 @@ from recourse.selectors import MemberHistory, member_history
 from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services import serving
+from recsys.vocabulary import FILMS, Words, words_for
 
 METHODS = [choice for choice, _ in Explanation.Method.choices]
 REASONS_CACHE_SECONDS = 24 * 3600
@@ -63,12 +64,15 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
 
 def _explanations(user, model, recommender, mine, item_id, target, method):
     """Cached rows by method; computes the requested one (and the method it is compared with) when missing."""
+    words = words_for(model.dataset)
     rows = {
         row.method: row
         for row in Explanation.objects.filter(
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
         )
-        if "change" in row.details  # rows stored before reasons were verified are recomputed
+        # rows stored before reasons were verified, or worded for another kind of data (film words were once
+        # used for every dataset), are recomputed
+        if "change" in row.details and row.details.get("verb", FILMS.verb) == words.verb
     }
     network = recommender.model
     unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
@@ -82,7 +86,8 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     checked = faithful.check_why(network, mine.history, attribution, target, exclude)
     popular = _is_popular(recommender, target)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-        **_words(checked, mine, popular), **_comparison(attribution, other), **_quality(attribution),
+        **_words(checked, mine, popular, words), **_comparison(attribution, other, words.items),
+        **_quality(attribution),
     })
     return rows, unavailable
 
@@ -104,11 +109,11 @@ def _is_popular(recommender, target: int) -> bool:
     return bool(counts[target - 1] >= np.quantile(counts, 1 - POPULAR_SHARE)) if len(counts) else False
 
 
-def _words(checked, mine: MemberHistory, popular: bool) -> dict:
-    words = faithful.why_words(checked, mine.titles, popular=popular)
+def _words(checked, mine: MemberHistory, popular: bool, vocabulary: Words) -> dict:
+    words = faithful.why_words(checked, mine.titles, popular=popular, verb=vocabulary.verb, items=vocabulary.items)
     return {
         "reason": words.reason, "narrative": words.narrative, "change": words.change, "drops": words.drops,
-        "rank": checked.rank, "candidates_scored": checked.candidates_scored,
+        "rank": checked.rank, "candidates_scored": checked.candidates_scored, "verb": vocabulary.verb,
         "reasons": [{"interaction_id": mine.interactions[r.positions[0]].pk, "rank_after": r.rank_after}
                     for r in checked.reasons],
         "smallest_removal": None if checked.smallest is None else {
@@ -138,13 +143,13 @@ def _quality(attribution) -> dict:
             "output": attribution.output, "baseline_output": attribution.baseline_output}
 
 
-def _comparison(attribution, other) -> dict:
+def _comparison(attribution, other, items: str) -> dict:
     """Agreement of two engine Attributions of the same history, and the confidence it gives."""
     agreement = attr.method_agreement(attribution, other)
     level = faithful.confidence(agreement)
     return {"agreement": {"with": Explanation.Method(METHOD_OF_ENGINE[other.method]).label,
                           "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
-            "confidence": level, "confidence_text": faithful.confidence_text(level, agreement)}
+            "confidence": level, "confidence_text": faithful.confidence_text(level, agreement, items)}
 
 
 def _stored_attribution(row: Explanation, mine: MemberHistory):
@@ -176,8 +181,8 @@ def _save_row(user, model, item_id, method, mine, attribution, details) -> Expla
 
 
 def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: str | None = None) -> dict[int, str]:
-    """'Because you watched X and Y' for each recommended item, naming only interactions whose removal
-    lowers that item (one batched IG pass, then one batched re-scoring of every candidate removal).
+    """'Because you watched X and Y' (in the dataset's words) for each recommended item, naming only interactions
+    whose removal lowers that item (one batched IG pass, then one batched re-scoring of every candidate removal).
 
     Cached per member, model version, history fingerprint (pass ``fingerprint`` when it was just computed)
     and items; the history itself is read only when the reasons have to be computed.
@@ -197,9 +202,11 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
         attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
         exclude = never_recommended_mask(user, dataset, recommender)
         verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude)
+        words = words_for(dataset)
         reasons = {
-            # a film watched twice is one reason, named once
-            item.pk: faithful.reason_line(list(dict.fromkeys(mine.titles.get(int(i), "") for i in found)))
+            # an item picked twice is one reason, named once
+            item.pk: faithful.reason_line(list(dict.fromkeys(mine.titles.get(int(i), "") for i in found)),
+                                          words.verb, words.items)
             for item, found in zip(items, verified, strict=True)
         }
         cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)

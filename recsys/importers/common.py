@@ -17,6 +17,8 @@ ProgressCallback = Callable[[int, int], None]
 NO_CATEGORY = frozenset({"", "unknown", "(no genres listed)"})
 _YEAR_AT_END = r"\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$"
 _ANY_YEAR = r"(\d{4})"
+FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z in unix seconds
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class StageProgress:
@@ -55,8 +57,21 @@ def integer_ids(values: pd.Series) -> pd.Series:
     return pd.Series(names[codes], dtype=object)
 
 
-def token_ids(values: pd.Series) -> pd.Series:
-    return values.astype(str).str.strip().astype(object)
+def token_ids(
+    values: pd.Series, source: SourceText | None = None, label: str = "id", header_lines: int = 1
+) -> pd.Series:
+    """Tokens kept as written (stripped); with ``source``, an empty one raises naming its line."""
+    tokens = values.astype(str).str.strip().astype(object)
+    if source is not None:
+        _reject_empty(tokens, source, label, header_lines)
+    return tokens
+
+
+def _reject_empty(tokens: pd.Series, source: SourceText, label: str, header_lines: int) -> None:
+    empty = (tokens == "").to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise ImportFormatError(source.path, line_of_row(source, row, header_lines), f"{label} is empty")
 
 
 def years_from_titles(titles: pd.Series) -> pd.Series:
@@ -94,6 +109,7 @@ def line_of_row(source: SourceText, row: int, header_lines: int) -> int | None:
 def unix_seconds(values: pd.Series, source: SourceText, label: str, header_lines: int) -> np.ndarray:
     """Numbers (possibly float) or ISO dates -> int64 unix seconds; the first bad value raises."""
     numbers = pd.to_numeric(values, errors="coerce")
+    _reject_out_of_range(numbers, values, source, label, header_lines)
     if not numbers.isna().any():
         return np.floor(numbers.to_numpy(dtype=np.float64)).astype(np.int64)
     dates = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
@@ -104,6 +120,17 @@ def unix_seconds(values: pd.Series, source: SourceText, label: str, header_lines
         raise ImportFormatError(source.path, line_of_row(source, row, header_lines), message)
     seconds = dates.fillna(pd.Timestamp(0, tz="UTC")).astype("int64") // 10**9
     return np.where(numbers.isna(), seconds, np.floor(numbers.fillna(0))).astype(np.int64)
+
+
+def _reject_out_of_range(numbers: pd.Series, values: pd.Series, source: SourceText, label: str,
+                         header_lines: int) -> None:
+    """Seconds outside the years 1-9999 cannot be shown as dates (nor, far enough out, stored as int64)."""
+    outside = (numbers < FIRST_SECOND) | (numbers > LAST_SECOND) | np.isinf(numbers)
+    if outside.any():
+        row = int(np.flatnonzero(outside.to_numpy())[0])
+        message = (f"{label} {str(values.iloc[row])!r} is outside the years 1-9999 in seconds since 1970 "
+                   "(milliseconds? divide by 1000)")
+        raise ImportFormatError(source.path, line_of_row(source, row, header_lines), message)
 
 
 def checksum(format_name: str, sources: list[SourceText]) -> str:

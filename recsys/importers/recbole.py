@@ -195,14 +195,25 @@ def _interactions(inters: list[AtomicFile], item_file: AtomicFile | None, mappin
     item = _require(first, _item_field(first, item_file, exclude={user.name}), "item id")
     rest = [field for field in first.fields if field.name not in (user.name, item.name)]
     rating = choose_field(rest, RATING_NAMES, ("rating", "score"))
-    timestamp = choose_field(rest, TIME_NAMES, ("time", "date"))
+    timestamp = choose_field(rest, TIME_NAMES, ("time", "date")) or _named_like_a_moment(rest)
     _record(mapping, interaction_user=user, interaction_item=item, rating=rating, timestamp=timestamp)
-    frame = pd.concat([_check_same_fields(inter, first).frame for inter in inters], ignore_index=True)
+    for inter in inters[1:]:
+        _check_same_fields(inter, first)
+    users, items = (np.concatenate([_ids(inter, field) for inter in inters]) for field in (user, item))
     ratings = None if rating is None else _numeric_column(inters, rating)
     times = None if timestamp is None else np.concatenate([_timestamps(inter, timestamp) for inter in inters])
-    return make_interactions(
-        token_ids(frame[user.name]), token_ids(frame[item.name]), times, ratings
-    ), times is not None
+    return make_interactions(pd.Series(users, dtype=object), pd.Series(items, dtype=object), times, ratings), (
+        times is not None
+    )
+
+
+def _ids(atomic: AtomicFile, field: Field) -> np.ndarray:
+    return token_ids(atomic.frame[field.name], atomic.source, field.name).to_numpy(dtype=object)
+
+
+def _named_like_a_moment(fields: list[Field]) -> Field | None:
+    """``played_at``, ``clicked_at``, ``viewed_at``: the usual name of when something happened."""
+    return next((field for field in fields if field.name.lower().endswith("_at")), None)
 
 
 def _item_field(inter: AtomicFile, item_file: AtomicFile | None, exclude: set[str]) -> Field | None:
@@ -220,10 +231,9 @@ def _require(atomic: AtomicFile, field: Field | None, role: str) -> Field:
     return field
 
 
-def _check_same_fields(inter: AtomicFile, first: AtomicFile) -> AtomicFile:
+def _check_same_fields(inter: AtomicFile, first: AtomicFile) -> None:
     if inter.fields != first.fields:
         raise ImportFormatError(inter.source.path, 1, f"fields differ from {first.source.path.name}")
-    return inter
 
 
 def _numeric_column(inters: list[AtomicFile], field: Field) -> np.ndarray:
@@ -251,7 +261,7 @@ def _items(item_file: AtomicFile | None, mapping: dict) -> tuple[pd.DataFrame, b
     category = choose_field([f for f in rest if f.is_token], CATEGORY_NAMES, ("genre", "categor", "class"))
     _record(mapping, item_id=item, title=title, year=year, categories=category)
     frame = item_file.frame
-    ids = token_ids(frame[item.name])
+    ids = token_ids(frame[item.name], item_file.source, item.name)
     titles = ids if title is None else frame[title.name].astype(str).str.strip()
     titles = titles.where(titles != "", ids)
     years = None if year is None else years_from_text(frame[year.name])
@@ -269,7 +279,7 @@ def _users(user_file: AtomicFile | None, mapping: dict) -> pd.DataFrame | None:
     user = _require(user_file, user_file.fields[0] if user_file.fields else None, "user id")
     mapping["user_file_id"] = user.name
     frame = user_file.frame
-    users = pd.DataFrame({"user_id": token_ids(frame[user.name])})
+    users = pd.DataFrame({"user_id": token_ids(frame[user.name], user_file.source, user.name)})
     for field in user_file.fields[1:]:
         name = _attribute_name(field.name)
         users[name] = _attribute_values(name, frame[field.name])

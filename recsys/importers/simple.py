@@ -70,7 +70,8 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     progress.step()
     times = unix_seconds(frame["timestamp"], source, "timestamp", 1) if "timestamp" in frame else None
     ratings = frame.get("rating")
-    interactions = make_interactions(token_ids(frame["user"]), token_ids(frame["item"]), times, ratings)
+    users, items_ = (token_ids(frame[role], source, f"{role} id") for role in ("user", "item"))
+    interactions = make_interactions(users, items_, times, ratings)
     items = _items_from_rows(frame, interactions["item_id"])
     mapping = {role: name for role, name in zip(roles, _header_names(source)) if role}
     dataset = build_dataset(

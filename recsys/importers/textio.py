@@ -152,7 +152,7 @@ def check_quoted_field_counts(source: SourceText, columns: list[Column], header_
 def locate_error(source, sep, columns, header_lines, quoted, fallback: str) -> ImportFormatError:
     """Slow path: find the first bad line, or fall back to the parser's own message."""
     if quoted:
-        error = _first_bad_csv_row(source, columns, header_lines)
+        error = _first_bad_csv_row(source, columns, header_lines) or _unclosed_quote(source)
     else:
         error = _first_bad_split_row(source, sep, columns, header_lines)
     if error is None:
@@ -202,6 +202,20 @@ def _first_bad_csv_row(source, columns, header_lines) -> tuple[int, str] | None:
         problem = row_problem(row, columns, ",")
         if problem:
             return reader.line_num, problem
+
+
+def _unclosed_quote(source: SourceText) -> tuple[int, str] | None:
+    """The line of a quote never closed: the lenient reader above takes the rest of the file as its field."""
+    reader = csv.reader(io.StringIO(source.text, newline=""), strict=True)
+    row_ended = 0
+    try:
+        for _ in reader:
+            row_ended = reader.line_num
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            return row_ended + 1, "a quote opened on this line is never closed"
+        return row_ended + 1, csv_problem(error)
+    return None
 
 
 def csv_problem(error: csv.Error) -> str:

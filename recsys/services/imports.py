@@ -9,6 +9,7 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max
 
+from recsys import jobs
 from recsys.importers import ImportFormatError, ParsedDataset, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
@@ -29,7 +30,7 @@ ONE_PASS_FOREIGN_KEY_CHECK_MIN_ROWS = 50_000
 ONE_PASS_FOREIGN_KEY_CHECK_MAX_TABLE_RATIO = 10
 
 
-class DatasetImportError(Exception):
+class DatasetImportError(jobs.JobInputError):
     """Raised with a message a person can act on; the database is left unchanged."""
 
 
@@ -129,6 +130,7 @@ def _analyze_tables() -> None:
 
 def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
     dataset, _ = Dataset.objects.select_for_update().get_or_create(name=name, defaults={"title": title or name})
+    _check_same_kind(dataset, parsed)
     dataset.source_format = parsed.format
     dataset.source_checksum = parsed.checksum
     dataset.has_timestamps = parsed.has_timestamps
@@ -137,6 +139,20 @@ def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
         dataset.title = title
     dataset.save()
     return dataset
+
+
+def _check_same_kind(dataset: Dataset, parsed: ParsedDataset) -> None:
+    """Files added to a dataset that holds interactions must have what it has: timestamps or categories that
+    only some interactions or items had would be switched off (or claimed) for all of them."""
+    if not dataset.n_interactions:
+        return
+    for flag, what in (("has_timestamps", "timestamps"), ("has_categories", "item categories")):
+        held, brought = getattr(dataset, flag), getattr(parsed, flag)
+        if held != brought:
+            raise DatasetImportError(
+                f"{dataset.name} already holds {dataset.n_interactions:,} interactions "
+                f"{'with' if held else 'without'} {what}, and these files have {'them' if brought else 'none'}: "
+                f"import them under a new name (or delete {dataset.name} first).")
 
 
 def _load_items(dataset: Dataset, items: pd.DataFrame) -> dict[str, int]:

@@ -22,9 +22,11 @@
     return items.map((item) => `<li>${escape(item.title)}${item[flag] ? ` <span class="badge">${label}</span>` : ""}</li>`).join("");
   }
 
-  function replaced(items) {
-    const count = items.filter((item) => item.new).length;
-    return count ? `${count} of your top 10 would be replaced.` : "Your top 10 would stay the same.";
+  function replaced(before, after) {
+    const count = after.filter((item) => item.new).length;
+    if (count) return `${count} of your top 10 would be replaced.`;
+    const reordered = after.some((item, rank) => !before[rank] || before[rank].id !== item.id);
+    return reordered ? "Your top 10 would keep the same titles, in a different order." : "Your top 10 would stay the same.";
   }
 
   function escape(text) {
@@ -56,7 +58,7 @@
       return;
     }
     panel.innerHTML = `<h3>Live preview — nothing has changed yet</h3>
-      <p>${replaced(data.top_after)}</p>
+      <p>${replaced(data.top_before, data.top_after)}</p>
       <div class="grid-2"><div><h4>Now</h4><ol class="compact">${listItems(data.top_before, "left", "leaves")}</ol></div>
       <div><h4>After the change</h4><ol class="compact">${listItems(data.top_after, "new", "new")}</ol></div></div>
       <p>Press “Preview” to review and apply.</p>`;

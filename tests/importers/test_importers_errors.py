@@ -221,3 +221,37 @@ def test_an_oversized_movielens_title_names_the_file_and_the_line(write, tmp_pat
 def test_an_oversized_header_names_the_file_and_line_one(write):
     path = write("mine.csv", f"user,item,{OVERSIZED}\nu1,i1,1\n")
     assert str(parse_error(path)).startswith("mine.csv line 1: a field starting on this line")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("user,item\nu1,i1\nu1,\n", "log.csv line 3: item id is empty", id="csv-item"),
+    pytest.param("user,item,title\nu1,i1,A\n ,i2,B\n", "log.csv line 3: user id is empty", id="csv-user-blank"),
+    pytest.param('user,item\nu1,i1\n"",i2\n', "log.csv line 3: user id is empty", id="csv-user-quoted"),
+])
+def test_an_empty_csv_id_names_the_line(write, text, expected):
+    assert str(parse_error(write("c/log.csv", text))) == expected
+
+
+def test_an_empty_recbole_id_names_the_file_and_line(write, tmp_path):
+    write("rb/x.inter", "user_id:token\titem_id:token\nu1\ti1\nu2\t\n")
+    assert str(parse_error(tmp_path / "rb")) == "x.inter line 3: item_id is empty"
+    write("rb2/x.inter", "user_id:token\titem_id:token\nu1\ti1\n")
+    write("rb2/x.item", "item_id:token\ttitle:token\ni1\tA\n\tB\n")
+    assert str(parse_error(tmp_path / "rb2")) == "x.item line 3: item_id is empty"
+
+
+@pytest.mark.parametrize("stamp", ["1e30", "inf", "1700000000000", "-99999999999999"])
+def test_a_timestamp_no_date_can_hold_names_the_line(write, stamp):
+    error = parse_error(write("c/log.csv", f"user,item,timestamp\nu1,i1,1700000000\nu1,i2,{stamp}\n"))
+    assert str(error).startswith(f"log.csv line 3: timestamp '{stamp}' is outside the years 1-9999")
+    assert "milliseconds?" in error.message
+
+
+def test_recbole_timestamps_out_of_range_name_the_line(write):
+    path = write("rb/x.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t5\nu1\ti2\t1e19\n")
+    assert str(parse_error(path)).startswith("x.inter line 3: timestamp '1e+19' is outside the years 1-9999")
+
+
+def test_a_quote_left_open_names_its_line(write):
+    path = write("c/log.csv", 'user,item,title\nu1,i1,"Heat\nu2,i2,Ronin\nu3,i3,Alien\n')
+    assert str(parse_error(path)) == "log.csv line 2: a quote opened on this line is never closed"

@@ -123,6 +123,14 @@ def test_recbole_other_field_names_and_no_timestamp(write, tmp_path):
     assert item(dataset, "b2")["title"] == "b2"
 
 
+def test_a_recbole_field_named_like_played_at_is_the_timestamp(write):
+    path = write("plays/plays.inter", "user_id:token\ttrack_id:token\tplay_count:float\tplayed_at:float\n"
+                                      "u1\tt2\t3\t1600000900\nu1\tt1\t1\t1600000100\n")
+    dataset = parse(path)
+    assert dataset.field_mapping["timestamp"] == "played_at" and "rating" not in dataset.field_mapping
+    assert dataset.has_timestamps and dataset.interactions["timestamp"].tolist() == [1600000900, 1600000100]
+
+
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
     header = "session_id:token\titem_id:token\ttimestamp:float\n"
     write("dg/dg.test.inter", header + "s2\ti3\t30\n")

@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.services.imports import DatasetImportError, import_dataset
@@ -75,6 +76,17 @@ def test_reimport_adds_no_duplicates(tmp_path):
     assert counts() == before
 
 
+def test_files_without_timestamps_are_refused_by_a_dataset_with_them_and_change_nothing(tmp_path):
+    import_dataset(name="log", path=data.write_generic_csv(tmp_path))
+    before = counts()
+    plain = tmp_path / "plain.csv"
+    plain.write_text("user,item\nu1,i9\nu3,i1\n")
+    with pytest.raises(DatasetImportError, match="log already holds 6 interactions with timestamps, and these files "
+                                                 "have none: import them under a new name"):
+        import_dataset(name="log", path=plain)
+    assert counts() == before and Dataset.objects.get(name="log").has_timestamps
+
+
 @pytest.mark.parametrize(
     "content, expected",
     [
@@ -113,6 +125,13 @@ def test_management_command_reports_errors(tmp_path):
     assert Dataset.objects.get(name="csv").n_interactions == 6
 
 
+def test_the_command_says_how_many_interactions_a_second_import_added(tmp_path, capsys):
+    call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
+    call_command("import_dataset", "csv", str(data.write_generic_csv(tmp_path)))
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "csv: 2 users, 3 items, 6 interactions (0 new; rows already imported are kept once)")
+
+
 OVERSIZED_CSV = "user,item,timestamp,rating,title\nu1,i1,1,4,Alpha\nu1,i2,2,5," + "x" * 200_000 + "\n"
 
 
@@ -144,7 +163,15 @@ def _upload_through_the_admin(client, django_user_model, name, content):
 def test_an_admin_upload_error_names_the_uploaded_file_and_line(client, django_user_model):
     job = _upload_through_the_admin(client, django_user_model, "mine.csv", OVERSIZED_CSV)
     assert job.status == "failed"
-    assert job.message.startswith("DatasetImportError: mine.csv line 3: a field starting on this line")
+    assert job.message.startswith("mine.csv line 3: a field starting on this line")
+
+
+def test_a_refused_file_is_one_sentence_on_the_jobs_page_not_a_traceback(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "mine.csv", "user,item\nu1,i1\nu2,\n")
+    assert (job.status, job.message, job.error) == ("failed", "mine.csv line 3: item id is empty", "")
+    page = client.get(reverse("recsys:jobs")).content.decode()
+    assert "mine.csv line 3: item id is empty" in page
+    assert "Traceback" not in page and "DatasetImportError" not in page and "Error details" not in page
 
 
 def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, django_user_model):

@@ -128,6 +128,17 @@ def test_a_model_whose_training_worker_died_is_marked_failed(fast_reaping):
     assert model.status == TrainedModel.Status.FAILED and "stopped" in model.error
 
 
+def test_a_model_whose_training_was_cancelled_before_it_started_is_failed_not_pending_forever():
+    dataset = make_dataset()
+    make_history(dataset, item_ids=(1, 2, 3))
+    job = training.start_training(dataset=dataset, architecture="sasrec", hyperparameters=TINY, enqueue=False)
+    jobs.cancel_job(job)
+    model = TrainedModel.objects.get(pk=job.params["model_id"])
+    assert model.status == TrainedModel.Status.FAILED and model.error == "Cancelled before it started"
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+
+
 def test_cancelling_a_job_whose_worker_died_cancels_it_at_once(fast_reaping):
     dead = _running_job(seconds_silent=10)
     jobs.cancel_job(dead)

@@ -25,7 +25,7 @@ def test_failed_job_records_the_error_and_can_be_retried(celery_worker_process, 
         jobs.start_job(kind="import_dataset", params={"name": "x", "path": str(tmp_path / "missing.csv")})
     )
     assert job.status == Job.Status.FAILED
-    assert "missing.csv" in job.message and job.error
+    assert "missing.csv" in job.message and not job.error  # a refused input is its message, not a traceback
     assert not Dataset.objects.filter(name="x").exists()
 
     write_generic_csv(tmp_path, name="missing.csv")

@@ -195,3 +195,22 @@ def test_my_history_status_says_what_each_film_counts_for_under_the_ratings_poli
     statuses = [cell.split("<", 1)[0].strip() for cell in content.split('<td>')[1:]
                 if cell.startswith(("In use", "Not used", "Counts", "Removed"))]
     assert statuses == ["Not used (your rating)", "Counts 50.0%", "Counts 25.0%", "In use"]
+
+
+def test_a_preview_that_only_reorders_the_top_10_does_not_say_it_stays_the_same(client, trained, monkeypatch):
+    from recourse import views
+
+    dataset, model, alice = trained
+    real_preview = views.corrections.preview
+
+    def reordered(**kwargs):
+        shown = real_preview(**kwargs)
+        shown.top_after, shown.entered = list(reversed(shown.top_before)), []
+        return shown
+
+    monkeypatch.setattr(views.corrections, "preview", reordered)
+    client.force_login(alice)
+    first = Interaction.objects.filter(sequence__user=alice).order_by("position").first()
+    content = client.post(reverse("recourse:fix"), {f"action-{first.pk}": "remove"}).content.decode()
+    assert "Your top 10 would keep the same titles, in a different order." in content
+    assert "would stay the same" not in content

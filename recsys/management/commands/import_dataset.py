@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from recsys.management.progress import progress_bar
+from recsys.models import Dataset
 from recsys.services.imports import DatasetImportError, import_dataset
 
 
@@ -16,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--title", default="")
 
     def handle(self, *args, name, path, format, title, **options):
+        held = Dataset.objects.filter(name=name).values_list("n_interactions", flat=True).first()
+        added = "" if held is None else " ({:,} new; rows already imported are kept once)"
         try:
             with progress_bar(f"Importing {name}") as progress:
                 dataset = import_dataset(name=name, path=path, format=format, title=title, progress=progress)
@@ -25,5 +28,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, "
                 f"{dataset.n_interactions:,} interactions"
+                + added.format(dataset.n_interactions - (held or 0))
             )
         )

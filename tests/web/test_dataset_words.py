@@ -1,0 +1,93 @@
+"""Member pages speak the dataset's language: no films, watching, stars or categories where the data has none
+(found importing a click log with string ids, no ratings and no categories)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from recsys.models import Interaction, Item
+
+pytestmark = pytest.mark.django_db
+
+FILM_WORDS = re.compile(r"\bfilms?\b|\bwatched\b|\bstars?\b|\bgenres?\b|\(no category\)|>Categories<|>Rating<",
+                        re.IGNORECASE)
+
+
+def member_pages(client, item_id) -> dict[str, str]:
+    names = {"for-you": reverse("recourse:for-you"), "why": reverse("recourse:why", args=[item_id]),
+             "drift": reverse("recourse:drift"), "fix": reverse("recourse:fix"), "home": reverse("recsys:home"),
+             "catalogue": reverse("recsys:catalogue"), "corrections": reverse("recourse:corrections")}
+    pages = {}
+    for name, url in names.items():
+        response = client.get(url)
+        assert response.status_code == 200, name
+        pages[name] = response.content.decode()
+    return pages
+
+
+def as_a_click_log(dataset) -> None:
+    """What the generic CSV importer makes of a shop's click log: unknown domain, no categories, no ratings."""
+    dataset.name, dataset.title, dataset.source_format, dataset.has_categories = "shop", "Shop", "csv", False
+    dataset.save()
+    for item in Item.objects.filter(dataset=dataset):
+        Item.objects.filter(pk=item.pk).update(title=f"Product {item.external_id}", categories="", year=None)
+    Interaction.objects.filter(sequence__dataset=dataset).update(rating=None)
+
+
+def test_a_click_log_without_categories_or_ratings_reads_in_neutral_words(client, trained):
+    dataset, model, alice = trained
+    as_a_click_log(dataset)
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    pages = member_pages(client, first.pk)
+    for name, content in pages.items():
+        assert not FILM_WORDS.search(content), (name, FILM_WORDS.search(content))
+    assert "Because you picked" in pages["for-you"] or "Based on many of your items together" in pages["for-you"]
+    assert "Nothing you picked is recommended to you again." in pages["home"]
+    assert 'name="category"' not in pages["catalogue"] and 'name="year"' not in pages["catalogue"]
+    assert "Number in your history" in pages["home"]
+
+
+def test_a_film_dataset_whose_member_rated_keeps_film_words_and_the_star_rules(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    home = client.get(reverse("recsys:home")).content.decode()
+    assert "a film you rated 1.5 stars or lower is not used" in home and ">Categories<" in home and ">Rating<" in home
+    catalogue = client.get(reverse("recsys:catalogue")).content.decode()
+    assert 'name="category"' in catalogue and ">Watched</button>" in catalogue
+
+
+def test_a_catalogue_without_a_model_does_not_offer_most_popular_first(member_client):
+    from .factories import make_dataset, make_history
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice", item_ids=(3, 1, 2))
+    content = member_client.get(reverse("recsys:catalogue")).content.decode()
+    assert "Most popular first" not in content and "Title A–Z" in content
+    titles = re.findall(r"<td>(Film \d+ \(\d+\))</td>", content)
+    assert titles == sorted(titles)  # what the order field says is what the list shows
+
+
+def test_an_explanation_stored_in_film_words_is_reworded_for_a_dataset_of_items(client, trained):
+    dataset, model, alice = trained
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    assert "films" in client.get(reverse("recourse:why", args=[first.pk])).content.decode()  # stored, film words
+    dataset.name, dataset.source_format = "shop", "csv"  # the same history (so the same stored row), now a click log
+    dataset.save()
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert re.search(r"of the top \d+ items are the same", content) or "could not be compared" in content
+    found = re.search(r"\bfilms\b|\bwatched\b", content)
+    assert not found, repr(content[found.start() - 120:found.end() + 20])
+
+
+def test_a_too_short_history_is_explained_without_stars_to_a_member_who_never_rated(client, trained):
+    dataset, model, alice = trained
+    as_a_click_log(dataset)
+    Interaction.objects.filter(sequence__user=alice, position__gte=2).delete()
+    client.force_login(alice)
+    content = client.get(reverse("recourse:drift")).content.decode()
+    assert "A drift check needs at least three interactions in your history that the recommender knows." in content
+    Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
+    content = client.get(reverse("recourse:drift")).content.decode()
+    assert "recommender knows (titles rated 1.5 stars or lower do not count)." in content
