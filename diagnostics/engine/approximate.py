@@ -19,6 +19,9 @@
   user touched, whose right-hand side also loses (1 + alpha w) x); removing an item does the same to
   every user's equations. Sherman-Morrison turns each into an O(k^2) update from the full model's
   inverses, computed once, so one removal costs about one evaluation.
+* Sequential models, warm start (``sequential_warm_start``): from the seed's full model, a few more epochs on
+  its batch layout without the entity (``paired.PairedRetrainer``), compared with the full model given the same
+  epochs on the same batches with nothing removed: the same work from the same start, like the MF warm sweeps.
 * Sequential models: TracIn with the final checkpoint (Pruthi et al. 2020): the influence of a
   training entity on the evaluation loss is approximated by <grad of the entity's training loss,
   grad of the evaluation loss>; a positive score means training on the entity lowered the
@@ -44,6 +47,7 @@ from diagnostics.engine.mf import (
     rank_one_downdate,
     solve_side,
 )
+from diagnostics.engine.paired import PairedRetrainer
 from diagnostics.engine.removal import Removal
 
 
@@ -152,6 +156,23 @@ def als_closed_form(model: ALSModel, data: DiagnosticData, removals: Sequence[Re
             compared_with = reference
         ranks = mf_ranks(ALSModel(users, items, model.users, config), data.split.test)
         results.append(ApproximateResult(removal, ranks, None, time.perf_counter() - started, compared_with))
+    return results
+
+
+def sequential_warm_start(
+    retrainer: PairedRetrainer, removals: Sequence[Removal], epochs: int
+) -> list[ApproximateResult]:
+    """The retrainer holds the seed's trained full model; it holds it again afterwards."""
+    trained = retrainer.state()
+    retrainer.train(Removal(), epochs)
+    reference = retrainer.ranks()
+    results = []
+    for removal in removals:
+        started = time.perf_counter()
+        retrainer.restore(trained)
+        retrainer.train(removal, epochs)
+        results.append(ApproximateResult(removal, retrainer.ranks(), None, time.perf_counter() - started, reference))
+    retrainer.restore(trained)
     return results
 
 
