@@ -33,6 +33,7 @@ from diagnostics.engine.approximate import (  # noqa: E402
     als_warm_start,
     als_warm_sweeps,
     sequential_warm_start,
+    tracin_checkpoints,
     tracin_scores,
 )
 from diagnostics.engine.exact import (  # noqa: E402
@@ -365,16 +366,16 @@ def full_model(data: DiagnosticData, spec: RetrainSpec, seed: int) -> tuple[obje
         model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
         return model, mf_ranks(model, data.split.test)
     retrainer = PairedRetrainer(data, spec, seed)
-    retrainer.fit(Removal())
-    return retrainer, retrainer.ranks()
+    checkpoints = retrainer.fit_with_checkpoints(Removal())
+    return (retrainer, checkpoints), retrainer.ranks()
 
 
 def exact_ranks(data: DiagnosticData, spec: RetrainSpec, removal: Removal, seed: int, model: object) -> np.ndarray:
     if spec.architecture == MF:
         return retrain(data, spec, removal, seed).ranks
-    assert isinstance(model, PairedRetrainer)
-    model.fit(removal)  # the same as retrain(), without building and tracing a new model
-    return model.ranks()
+    retrainer, _ = model  # type: ignore[misc]
+    retrainer.fit(removal)  # the same as retrain(), without building and tracing a new model
+    return np.asarray(retrainer.ranks())
 
 
 def merged_shards(tag: str) -> dict:
@@ -415,20 +416,27 @@ def approximate_influences(found: list, base: np.ndarray, masks: list[np.ndarray
 
 
 def extend(args: argparse.Namespace) -> None:
-    """More MF approximations on a finished ``reliability`` run: the full models are refitted (ALS is
-    deterministic for a seed) and only the approximations not in the run yet are computed and timed."""
-    name = f"reliability-{args.tag}-raw"
-    raw = json.loads((OUT / f"{name}.json").read_text())
-    data, spec = load(), RetrainSpec(MF, raw["spec"])
+    """More approximations on a ``reliability`` run (its per-seed shards merged if it has them): the full models
+    are refitted (deterministic for a seed, checked against the run) and only the approximations not in the run
+    yet are computed and timed. ``--entities N`` / ``--seed-list`` keep the run's first N entities / some seeds
+    and write a new run ``<tag>-first<N>`` (per-seed shards with ``--seed-list``), leaving the original alone."""
+    tag = args.tag
+    raw = merged_shards(tag) if list(OUT.glob(f"reliability-{tag}-seed*-raw.json")) else json.loads(
+        (OUT / f"reliability-{tag}-raw.json").read_text())
+    raw = subset(raw, args.entities or raw["entities_done"], args.seed_list)
+    if args.entities:
+        tag = f"{tag}-first{args.entities}"
+    name = f"reliability-{tag}" + (f"-seed{'-'.join(map(str, args.seed_list))}" if args.seed_list else "")
+    data, spec = load(), RetrainSpec(raw["architecture"], raw["spec"])
     removals = [Removal(kind, key) for kind, key in raw["removals"]]
     masks = [user_mask(data.evaluated_users, removal) for removal in removals]
-    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps) if n not in raw["approx"]]
+    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps, args.warm_epochs) if n not in raw["approx"]]
     tables = {n: {m: np.zeros((len(removals), raw["seeds_done"])) for m in raw["exact"]} for n, _ in wanted}
     raw["loads"].append(os.getloadavg())
-    for seed in range(raw["seeds_done"]):
-        model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
-        base = mf_ranks(model, data.split.test)
-        if abs(mean_metric(base, np.ones(len(base), bool), "NDCG@10") - raw["base_metric"]["NDCG@10"][seed]) > 1e-12:
+    for column, seed in enumerate(raw["seeds"]):
+        model, base = full_model(data, spec, seed)
+        refitted = mean_metric(base, np.ones(len(base), bool), "NDCG@10")
+        if abs(refitted - raw["base_metric"]["NDCG@10"][column]) > 1e-12:
             raise RuntimeError(f"seed {seed}: the refitted full model differs from the run's")
         for approximation, run in wanted:
             started = clocks()
@@ -439,21 +447,40 @@ def extend(args: argparse.Namespace) -> None:
             entry["cpu"] += cpu
             entry["count"] += len(found)
             for m in tables[approximation]:
-                tables[approximation][m][:, seed] = approximate_influences(found, base, masks, m)
+                tables[approximation][m][:, column] = approximate_influences(found, base, masks, m)
         print(f"seed {seed} load {os.getloadavg()[0]:.1f}", flush=True)
     raw["loads"].append(os.getloadavg())
     raw["approx"].update({n: {m: v.tolist() for m, v in t.items()} for n, t in tables.items()})
-    write(name, raw)
-    write(f"reliability-{args.tag}", analyse(raw))
+    write(f"{name}-raw", raw)
+    if raw["seeds_done"] > 1:
+        write(name, analyse(raw))
+
+
+def subset(raw: dict, entities: int, seeds: list[int]) -> dict:
+    """The run's first ``entities`` entities, and only ``seeds`` (all when empty)."""
+    run_seeds = raw.get("seeds") or list(range(raw["seeds_done"]))
+    columns = [run_seeds.index(seed) for seed in seeds] if seeds else list(range(len(run_seeds)))
+
+    def cut(table: list) -> list:
+        return np.asarray(table)[:entities][:, columns].tolist()
+
+    return {**raw, "seeds": [run_seeds[c] for c in columns], "seeds_done": len(columns), "entities_done": entities,
+            "removals": raw["removals"][:entities], "loads": list(raw["loads"]),
+            "times": {n: dict(entry) for n, entry in raw["times"].items()},
+            "base_metric": {m: [v[c] for c in columns] for m, v in raw["base_metric"].items()},
+            "exact": {m: cut(v) for m, v in raw["exact"].items()},
+            "approx": {n: {m: cut(v) for m, v in t.items()} for n, t in raw["approx"].items()}}
 
 
 def approximations(spec: RetrainSpec, half_sweeps: list[int], warm_epochs: list[int] = ()) -> list[tuple[str, object]]:
     if spec.architecture != MF:
-        found = [("TracIn", lambda retrainer, data, removals: tracin_scores(retrainer.model, data, removals))]
+        # the model is (retrainer holding the full model, its checkpoints after each epoch)
+        found = [("TracIn", lambda model, data, removals: tracin_scores(model[0].model, data, removals)),
+                 ("TracIn-CP", lambda model, data, removals: tracin_checkpoints(*model, data, removals))]
         for count in warm_epochs:
             found.append((f"warm {count} epoch{'s' if count > 1 else ''}",
-                          lambda retrainer, data, removals, count=count: sequential_warm_start(
-                              retrainer, removals, count)))
+                          lambda model, data, removals, count=count: sequential_warm_start(
+                              model[0], removals, count)))
         return found
     found: list[tuple[str, object]] = [("block re-solve", als_warm_start), ("closed form", als_closed_form)]
     for count in half_sweeps:
@@ -541,6 +568,7 @@ def main() -> None:
     parser.add_argument("--sweeps", type=int, default=0, help="MF: ALS sweeps instead of the spec's")
     parser.add_argument("--epochs", type=int, default=0, help="sequential: epochs instead of the spec's")
     parser.add_argument("--half-sweeps", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--entities", type=int, default=0, help="extend: only the run's first N entities")
     parser.add_argument("--seed-list", type=int, nargs="+", default=[], help="reliability: only these seeds")
     parser.add_argument("--warm-epochs", type=int, nargs="*", default=[1], help="sequential warm-start epochs")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 20, 40, 80])

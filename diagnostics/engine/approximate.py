@@ -25,7 +25,8 @@
 * Sequential models: TracIn with the final checkpoint (Pruthi et al. 2020): the influence of a
   training entity on the evaluation loss is approximated by <grad of the entity's training loss,
   grad of the evaluation loss>; a positive score means training on the entity lowered the
-  evaluation loss, i.e. the entity helps.
+  evaluation loss, i.e. the entity helps. ``tracin_checkpoints`` sums it over the checkpoints of
+  training (TracIn-CP; the learning rate is constant, so it only scales the sum).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from diagnostics.engine.mf import (
     rank_one_downdate,
     solve_side,
 )
-from diagnostics.engine.paired import PairedRetrainer
+from diagnostics.engine.paired import PairedRetrainer, TrainingState
 from diagnostics.engine.removal import Removal
 
 
@@ -205,6 +206,22 @@ def tracin_scores(model: Any, data: DiagnosticData, removals: Sequence[Removal])
             score = float(tf.tensordot(flat_gradient(loss), evaluation_gradient, 1))
         results.append(ApproximateResult(removal, None, score, time.perf_counter() - started))
     return results
+
+
+def tracin_checkpoints(
+    retrainer: PairedRetrainer, checkpoints: Sequence[TrainingState], data: DiagnosticData,
+    removals: Sequence[Removal],
+) -> list[ApproximateResult]:
+    """TracIn summed over ``checkpoints``; the retrainer is left at the last one."""
+    totals = np.zeros(len(removals))
+    seconds = np.zeros(len(removals))
+    for checkpoint in checkpoints:
+        retrainer.restore(checkpoint)
+        found = tracin_scores(retrainer.model, data, removals)
+        totals += [result.score or 0.0 for result in found]
+        seconds += [result.seconds for result in found]
+    return [ApproximateResult(removal, None, float(total), float(spent))
+            for removal, total, spent in zip(removals, totals, seconds, strict=True)]
 
 
 def _entity_loss(model: Any, inputs: list[np.ndarray], outputs: list[np.ndarray], focus: int) -> Any:

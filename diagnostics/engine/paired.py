@@ -118,6 +118,15 @@ class PairedRetrainer:
         self.restore(self.initial)
         return self.train(removal, self.config.epochs, removed_users)
 
+    def fit_with_checkpoints(self, removal: Removal) -> list[TrainingState]:
+        """``fit``, epoch by epoch (the same model), and the state after each epoch."""
+        self.restore(self.initial)
+        checkpoints = []
+        for _ in range(self.config.epochs):
+            self.train(removal, 1)
+            checkpoints.append(self.state())
+        return checkpoints
+
     def ranks(self) -> np.ndarray:
         from recsys.ml.evaluation import compute_ranks
 

@@ -101,3 +101,20 @@ def test_the_warm_start_compares_with_the_full_model_given_the_same_epochs_and_l
     assert nothing.ranks.tolist() == member.reference_ranks.tolist()  # same epoch, same batches, same start
     assert all(np.array_equal(a, b) for a, b in zip(trained, retrainer.model.network.get_weights(), strict=True))
     assert retrainer.ranks().tolist() == full_ranks.tolist()
+
+
+def test_checkpoints_end_at_the_fitted_model_and_tracin_cp_over_the_last_one_is_tracin(retrainer):
+    from diagnostics.engine.approximate import tracin_checkpoints, tracin_scores
+
+    checkpoints = retrainer.fit_with_checkpoints(Removal())
+    assert len(checkpoints) == SASREC["epochs"]
+    retrainer.fit(Removal())
+    fitted = retrainer.state()
+    assert all(np.array_equal(a, b) for a, b in zip(checkpoints[-1].network, fitted.network, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(checkpoints[-1].optimizer, fitted.optimizer, strict=True))
+    removals = [Removal("user", "u1"), Removal("item", "4")]
+    final = [found.score for found in tracin_scores(retrainer.model, retrainer.data, removals)]
+    assert [found.score for found in tracin_checkpoints(retrainer, checkpoints[-1:], retrainer.data, removals)] \
+        == pytest.approx(final)
+    summed = [found.score for found in tracin_checkpoints(retrainer, checkpoints, retrainer.data, removals)]
+    assert summed != pytest.approx(final)
