@@ -11,6 +11,14 @@ Second measurement (reliability of the exact influences, approximations scored a
         --architecture mf --seeds 8 --sweeps 40 --half-sweeps 1 2 4
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
         --architecture sasrec --users 10 --items 10 --seeds 2
+
+Third measurement (sequential retrains on the full model's batch layout; one process per seed, merged by analyse):
+
+    HIKMAX_TF_THREADS=1 OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
+        --architecture sasrec --users 100 --items 100 --seed-list 0 --warm-epochs --tag sasrec-crn   # and 1
+    .venv/bin/python benchmarks/deletion_diagnostics.py analyse --tag sasrec-crn
+    ... extend --tag sasrec-crn --entities 60 --seed-list 0 --warm-epochs 1                            # and 1
+    ... prune --architecture sasrec --influences reliability-sasrec-crn-raw --ks 10 --seeds 5 --tag sasrec-k10
 """
 
 from __future__ import annotations
