@@ -11,6 +11,14 @@ Second measurement (reliability of the exact influences, approximations scored a
         --architecture mf --seeds 8 --sweeps 40 --half-sweeps 1 2 4
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
         --architecture sasrec --users 10 --items 10 --seeds 2
+
+Third measurement (sequential retrains on the full model's batch layout; one process per seed, merged by analyse):
+
+    HIKMAX_TF_THREADS=1 OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/deletion_diagnostics.py reliability \
+        --architecture sasrec --users 100 --items 100 --seed-list 0 --warm-epochs --tag sasrec-crn   # and 1
+    .venv/bin/python benchmarks/deletion_diagnostics.py analyse --tag sasrec-crn
+    ... extend --tag sasrec-crn --entities 60 --seed-list 0 --warm-epochs 1                            # and 1
+    ... prune --architecture sasrec --influences reliability-sasrec-crn-raw --ks 10 --seeds 5 --tag sasrec-k10
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from diagnostics.engine.approximate import (  # noqa: E402
     als_closed_form,
     als_warm_start,
     als_warm_sweeps,
+    sequential_warm_start,
+    tracin_checkpoints,
     tracin_scores,
 )
 from diagnostics.engine.exact import (  # noqa: E402
@@ -45,6 +55,7 @@ from diagnostics.engine.exact import (  # noqa: E402
 )
 from diagnostics.engine.influence import influences, mean_metric, spearman  # noqa: E402
 from diagnostics.engine.mf import ALSModel, alternate, fit_als, initial_item_factors, interaction_matrix  # noqa: E402
+from diagnostics.engine.paired import PairedRetrainer  # noqa: E402
 from diagnostics.engine.reliability import (  # noqa: E402
     bootstrap_rank_correlation,
     disattenuated,
@@ -55,8 +66,7 @@ from diagnostics.engine.reliability import (  # noqa: E402
 )
 from diagnostics.engine.removal import Removal, user_mask, without_users  # noqa: E402
 from recsys.importers.movielens import parse_ml100k  # noqa: E402
-from recsys.ml.evaluation import compute_ranks  # noqa: E402
-from recsys.ml.sequences import LeaveOneOutSplit, histories_from_frame  # noqa: E402
+from recsys.ml.sequences import histories_from_frame  # noqa: E402
 
 DATA = Path("/work/shared/data/ml-100k")
 OUT = Path(__file__).resolve().parent.parent / "var" / "diagnostics-research"
@@ -147,13 +157,16 @@ def approximate(
     return {m: {r: float(np.mean(v)) for r, v in by.items()} for m, by in scores.items()}, elapsed
 
 
-def ranks_without(data: DiagnosticData, spec: RetrainSpec, removed: set[str], seed: int) -> np.ndarray:
-    split = data.split
-    train = without_users(split.train, removed)
-    pruned = DiagnosticData(LeaveOneOutSplit(train, split.valid, split.test, split.train_only_users), data.index)
+def ranks_without(data: DiagnosticData, spec: RetrainSpec, removed: set[str], seed: int,
+                  retrainers: dict[int, PairedRetrainer]) -> np.ndarray:
+    """Ranks of the model of ``seed`` trained without the users ``removed``; a sequential model keeps one
+    retrainer per seed, so every condition of a seed trains on the same batches minus its removed users."""
     if spec.architecture == MF:
-        return mf_ranks(fit_als(train, len(data.index), als_config(spec, seed)), split.test)
-    return np.asarray(compute_ranks(train_sequential(train, pruned, spec, seed), split.test, "full"))
+        train = without_users(data.split.train, removed)
+        return mf_ranks(fit_als(train, len(data.index), als_config(spec, seed)), data.split.test)
+    retrainer = retrainers.setdefault(seed, PairedRetrainer(data, spec, seed))
+    retrainer.fit(Removal(), removed_users=removed)
+    return retrainer.ranks()
 
 
 def prune(args: argparse.Namespace) -> None:
@@ -169,6 +182,7 @@ def prune(args: argparse.Namespace) -> None:
     result = {"architecture": args.architecture, "spec": dict(spec.hyperparameters), "seeds": seeds,
               "pool": len(pool), "influences": args.influences, "load": os.getloadavg(), "ks": {}}
     unablated: dict[int, np.ndarray] = {}  # the no-removal model of a seed serves every k
+    retrainers: dict[int, PairedRetrainer] = {}
     for k in args.ks:
         least = set(pool[:k])
         randoms = [set(rng.choice(pool, k, replace=False).tolist()) for _ in seeds]
@@ -180,7 +194,7 @@ def prune(args: argparse.Namespace) -> None:
                 if not removed and seed in unablated:
                     ranks = unablated[seed]
                 else:
-                    ranks = ranks_without(data, spec, removed, seed)
+                    ranks = ranks_without(data, spec, removed, seed, retrainers)
                     if not removed:
                         unablated[seed] = ranks
                 for metric in table[condition]:
@@ -278,7 +292,9 @@ def reliability(args: argparse.Namespace) -> None:
     """Exact influences over R seeds (ranks kept), the approximations computed from each seed's full model.
 
     The exact retrain of seed r and the approximation of seed r start from the same full model / the same
-    initialisation (common random numbers); both are compared with the R-seed mean and seed by seed.
+    initialisation (common random numbers; sequential models also share the full model's batches, minus the
+    entity); both are compared with the R-seed mean and seed by seed. ``--seed-list`` runs some seeds only
+    (one process per seed, merged by ``analyse``).
     """
     data, spec = load(), spec_for(args)
     sampled = sample(data, args.users, args.items, args.sample_seed)
@@ -286,13 +302,16 @@ def reliability(args: argparse.Namespace) -> None:
     removals = sorted(sampled, key=lambda r: ([x for x in sampled if x.kind == r.kind].index(r), r.kind))
     users = data.evaluated_users
     metrics = ("NDCG@10", "MAP@10")
-    entities, seeds = len(removals), args.seeds
-    base_metric = {m: np.zeros(seeds) for m in metrics}
-    exact_influence = {m: np.zeros((entities, seeds)) for m in metrics}
+    seeds = args.seed_list or list(range(args.seeds))
+    entities = len(removals)
+    base_metric = {m: np.zeros(len(seeds)) for m in metrics}
+    exact_influence = {m: np.zeros((entities, len(seeds))) for m in metrics}
     approx_influence: dict[str, dict[str, np.ndarray]] = {}
     times: dict[str, dict[str, float]] = {}
     loads = [os.getloadavg()]
     masks = [user_mask(users, removal) for removal in removals]
+    shard = f"-seed{'-'.join(map(str, seeds))}" if args.seed_list else ""
+    result_name = f"reliability-{args.tag or spec.architecture}{shard}"
 
     def add_time(name: str, seconds: tuple[float, float], count: int = 1) -> None:
         entry = times.setdefault(name, {"wall": 0.0, "cpu": 0.0, "count": 0})
@@ -300,54 +319,97 @@ def reliability(args: argparse.Namespace) -> None:
         entry["cpu"] += seconds[1]
         entry["count"] += count
 
-    bases = []
-    for seed in range(seeds):
+    bases, models = [], []
+    for column, seed in enumerate(seeds):
         started = clocks()
-        if spec.architecture == MF:
-            model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
-            base = mf_ranks(model, data.split.test)
-        else:
-            model = train_sequential(data.split.train, data, spec, seed)
-            base = np.asarray(compute_ranks(model, data.split.test, "full"))
+        model, base = full_model(data, spec, seed)
         add_time("full model", since(started))
         bases.append(base)
+        models.append(model)
         for m in metrics:
-            base_metric[m][seed] = mean_metric(base, np.ones(len(users), bool), m)
-        for name, run in approximations(spec, args.half_sweeps):
+            base_metric[m][column] = mean_metric(base, np.ones(len(users), bool), m)
+        for approximation, run in approximations(spec, args.half_sweeps, args.warm_epochs):
             started = clocks()
             found = run(model, data, removals)
-            add_time(name, since(started), len(removals))
-            table = approx_influence.setdefault(name, {m: np.zeros((entities, seeds)) for m in metrics})
+            add_time(approximation, since(started), len(removals))
+            table = approx_influence.setdefault(approximation, {m: np.zeros((entities, len(seeds))) for m in metrics})
             for m in metrics:
-                table[m][:, seed] = approximate_influences(found, base, masks, m)
-        print(f"seed {seed}: full model and approximations, {json.dumps(times)}, load {os.getloadavg()[0]:.1f}",
-              flush=True)
+                table[m][:, column] = approximate_influences(found, base, masks, m)
+        print(f"seed {seed}: full model NDCG@10 {base_metric['NDCG@10'][column]:.4f} and approximations, "
+              f"{json.dumps(times)}, load {os.getloadavg()[0]:.1f}", flush=True)
     # entity by entity, every seed: a run stopped early still has complete R-seed influences for the done ones
     for row, removal in enumerate(removals):
-        for seed in range(seeds):
+        for column, seed in enumerate(seeds):
             started = clocks()
-            outcome = retrain(data, spec, removal, seed)
-            add_time("exact retrain", since(started))
+            ranks = exact_ranks(data, spec, removal, seed, models[column])
+            elapsed = since(started)
+            add_time("exact retrain", elapsed)
             for m in metrics:
-                exact_influence[m][row, seed] = (mean_metric(bases[seed], masks[row], m)
-                                                 - mean_metric(outcome.ranks, masks[row], m))
+                exact_influence[m][row, column] = (mean_metric(bases[column], masks[row], m)
+                                                   - mean_metric(ranks, masks[row], m))
             if spec.architecture != MF:
-                print(f"{row + 1}/{entities} {removal.label} seed {seed} {outcome.seconds:.1f}s "
+                print(f"{row + 1}/{entities} {removal.label} seed {seed} {elapsed[0]:.1f}s wall {elapsed[1]:.1f}s cpu "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
         if spec.architecture != MF or (row + 1) % 20 == 0 or row + 1 == entities:
             loads.append(os.getloadavg())
             done = row + 1
-            partial = {"architecture": spec.architecture, "spec": dict(spec.hyperparameters), "seeds_done": seeds,
-                       "entities_done": done, "removals": [[r.kind, r.key] for r in removals[:done]],
+            partial = {"architecture": spec.architecture, "spec": dict(spec.hyperparameters), "seeds_done": len(seeds),
+                       "seeds": seeds, "entities_done": done, "removals": [[r.kind, r.key] for r in removals[:done]],
                        "loads": loads, "times": times, "sample_seed": args.sample_seed,
                        "base_metric": {m: v.tolist() for m, v in base_metric.items()},
                        "exact": {m: v[:done].tolist() for m, v in exact_influence.items()},
                        "approx": {n: {m: v[:done].tolist() for m, v in t.items()} for n, t in approx_influence.items()}}
-            write(f"reliability-{args.tag or spec.architecture}-raw", partial)
-            print(f"{done}/{entities} entities x {seeds} seeds, load {os.getloadavg()[0]:.1f}", flush=True)
-    summary = analyse(partial)
-    print(json.dumps(summary["metrics"], indent=1), flush=True)
-    write(f"reliability-{args.tag or spec.architecture}", summary)
+            write(f"{result_name}-raw", partial)
+            print(f"{done}/{entities} entities x {len(seeds)} seeds, load {os.getloadavg()[0]:.1f}", flush=True)
+    if len(seeds) > 1:
+        summary = analyse(partial)
+        print(json.dumps(summary["metrics"], indent=1), flush=True)
+        write(result_name, summary)
+
+
+def full_model(data: DiagnosticData, spec: RetrainSpec, seed: int) -> tuple[object, np.ndarray]:
+    """The seed's full model and its ranks; for a sequential model the retrainer holding it (the seed's
+    retrains reuse its batch layout and compiled step)."""
+    if spec.architecture == MF:
+        model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
+        return model, mf_ranks(model, data.split.test)
+    retrainer = PairedRetrainer(data, spec, seed)
+    checkpoints = retrainer.fit_with_checkpoints(Removal())
+    return (retrainer, checkpoints), retrainer.ranks()
+
+
+def exact_ranks(data: DiagnosticData, spec: RetrainSpec, removal: Removal, seed: int, model: object) -> np.ndarray:
+    if spec.architecture == MF:
+        return retrain(data, spec, removal, seed).ranks
+    retrainer, _ = model  # type: ignore[misc]
+    retrainer.fit(removal)  # the same as retrain(), without building and tracing a new model
+    return np.asarray(retrainer.ranks())
+
+
+def merged_shards(tag: str) -> dict:
+    """One raw result from the per-seed runs of ``reliability --seed-list``: the entities every shard finished."""
+    shards = [json.loads(path.read_text()) for path in sorted(OUT.glob(f"reliability-{tag}-seed*-raw.json"))]
+    if not shards:
+        raise FileNotFoundError(f"no reliability-{tag}-raw.json nor per-seed shards in {OUT}")
+    done = min(shard["entities_done"] for shard in shards)
+
+    def columns(tables: list) -> list:
+        return np.hstack([np.asarray(t)[:done] for t in tables]).tolist()
+
+    times: dict[str, dict[str, float]] = {}
+    for shard in shards:
+        for name, entry in shard["times"].items():
+            total = times.setdefault(name, {"wall": 0.0, "cpu": 0.0, "count": 0})
+            for clock in total:
+                total[clock] += entry[clock]
+    first = shards[0]
+    return {**first, "seeds": sum((s["seeds"] for s in shards), []), "seeds_done": sum(s["seeds_done"] for s in shards),
+            "entities_done": done, "removals": first["removals"][:done], "times": times,
+            "loads": sum((s["loads"] for s in shards), []),
+            "base_metric": {m: sum((s["base_metric"][m] for s in shards), []) for m in first["base_metric"]},
+            "exact": {m: columns([s["exact"][m] for s in shards]) for m in first["exact"]},
+            "approx": {n: {m: columns([s["approx"][n][m] for s in shards]) for m in first["approx"][n]}
+                       for n in first["approx"]}}
 
 
 def approximate_influences(found: list, base: np.ndarray, masks: list[np.ndarray], metric: str) -> np.ndarray:
@@ -362,20 +424,27 @@ def approximate_influences(found: list, base: np.ndarray, masks: list[np.ndarray
 
 
 def extend(args: argparse.Namespace) -> None:
-    """More MF approximations on a finished ``reliability`` run: the full models are refitted (ALS is
-    deterministic for a seed) and only the approximations not in the run yet are computed and timed."""
-    name = f"reliability-{args.tag}-raw"
-    raw = json.loads((OUT / f"{name}.json").read_text())
-    data, spec = load(), RetrainSpec(MF, raw["spec"])
+    """More approximations on a ``reliability`` run (its per-seed shards merged if it has them): the full models
+    are refitted (deterministic for a seed, checked against the run) and only the approximations not in the run
+    yet are computed and timed. ``--entities N`` / ``--seed-list`` keep the run's first N entities / some seeds
+    and write a new run ``<tag>-first<N>`` (per-seed shards with ``--seed-list``), leaving the original alone."""
+    tag = args.tag
+    raw = merged_shards(tag) if list(OUT.glob(f"reliability-{tag}-seed*-raw.json")) else json.loads(
+        (OUT / f"reliability-{tag}-raw.json").read_text())
+    raw = subset(raw, args.entities or raw["entities_done"], args.seed_list)
+    if args.entities:
+        tag = f"{tag}-first{args.entities}"
+    name = f"reliability-{tag}" + (f"-seed{'-'.join(map(str, args.seed_list))}" if args.seed_list else "")
+    data, spec = load(), RetrainSpec(raw["architecture"], raw["spec"])
     removals = [Removal(kind, key) for kind, key in raw["removals"]]
     masks = [user_mask(data.evaluated_users, removal) for removal in removals]
-    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps) if n not in raw["approx"]]
+    wanted = [(n, run) for n, run in approximations(spec, args.half_sweeps, args.warm_epochs) if n not in raw["approx"]]
     tables = {n: {m: np.zeros((len(removals), raw["seeds_done"])) for m in raw["exact"]} for n, _ in wanted}
     raw["loads"].append(os.getloadavg())
-    for seed in range(raw["seeds_done"]):
-        model = fit_als(data.split.train, len(data.index), als_config(spec, seed))
-        base = mf_ranks(model, data.split.test)
-        if abs(mean_metric(base, np.ones(len(base), bool), "NDCG@10") - raw["base_metric"]["NDCG@10"][seed]) > 1e-12:
+    for column, seed in enumerate(raw["seeds"]):
+        model, base = full_model(data, spec, seed)
+        refitted = mean_metric(base, np.ones(len(base), bool), "NDCG@10")
+        if abs(refitted - raw["base_metric"]["NDCG@10"][column]) > 1e-12:
             raise RuntimeError(f"seed {seed}: the refitted full model differs from the run's")
         for approximation, run in wanted:
             started = clocks()
@@ -386,17 +455,41 @@ def extend(args: argparse.Namespace) -> None:
             entry["cpu"] += cpu
             entry["count"] += len(found)
             for m in tables[approximation]:
-                tables[approximation][m][:, seed] = approximate_influences(found, base, masks, m)
+                tables[approximation][m][:, column] = approximate_influences(found, base, masks, m)
         print(f"seed {seed} load {os.getloadavg()[0]:.1f}", flush=True)
     raw["loads"].append(os.getloadavg())
     raw["approx"].update({n: {m: v.tolist() for m, v in t.items()} for n, t in tables.items()})
-    write(name, raw)
-    write(f"reliability-{args.tag}", analyse(raw))
+    write(f"{name}-raw", raw)
+    if raw["seeds_done"] > 1:
+        write(name, analyse(raw))
 
 
-def approximations(spec: RetrainSpec, half_sweeps: list[int]) -> list[tuple[str, object]]:
+def subset(raw: dict, entities: int, seeds: list[int]) -> dict:
+    """The run's first ``entities`` entities, and only ``seeds`` (all when empty)."""
+    run_seeds = raw.get("seeds") or list(range(raw["seeds_done"]))
+    columns = [run_seeds.index(seed) for seed in seeds] if seeds else list(range(len(run_seeds)))
+
+    def cut(table: list) -> list:
+        return np.asarray(table)[:entities][:, columns].tolist()
+
+    return {**raw, "seeds": [run_seeds[c] for c in columns], "seeds_done": len(columns), "entities_done": entities,
+            "removals": raw["removals"][:entities], "loads": list(raw["loads"]),
+            "times": {n: dict(entry) for n, entry in raw["times"].items()},
+            "base_metric": {m: [v[c] for c in columns] for m, v in raw["base_metric"].items()},
+            "exact": {m: cut(v) for m, v in raw["exact"].items()},
+            "approx": {n: {m: cut(v) for m, v in t.items()} for n, t in raw["approx"].items()}}
+
+
+def approximations(spec: RetrainSpec, half_sweeps: list[int], warm_epochs: list[int] = ()) -> list[tuple[str, object]]:
     if spec.architecture != MF:
-        return [("TracIn", tracin_scores)]
+        # the model is (retrainer holding the full model, its checkpoints after each epoch)
+        found = [("TracIn", lambda model, data, removals: tracin_scores(model[0].model, data, removals)),
+                 ("TracIn-CP", lambda model, data, removals: tracin_checkpoints(*model, data, removals))]
+        for count in warm_epochs:
+            found.append((f"warm {count} epoch{'s' if count > 1 else ''}",
+                          lambda model, data, removals, count=count: sequential_warm_start(
+                              model[0], removals, count)))
+        return found
     found: list[tuple[str, object]] = [("block re-solve", als_warm_start), ("closed form", als_closed_form)]
     for count in half_sweeps:
         found.append((f"warm {count} half-sweep{'s' if count > 1 else ''}",
@@ -483,12 +576,18 @@ def main() -> None:
     parser.add_argument("--sweeps", type=int, default=0, help="MF: ALS sweeps instead of the spec's")
     parser.add_argument("--epochs", type=int, default=0, help="sequential: epochs instead of the spec's")
     parser.add_argument("--half-sweeps", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--entities", type=int, default=0, help="extend: only the run's first N entities")
+    parser.add_argument("--seed-list", type=int, nargs="+", default=[], help="reliability: only these seeds")
+    parser.add_argument("--warm-epochs", type=int, nargs="*", default=[1], help="sequential warm-start epochs")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 20, 40, 80])
     parser.add_argument("--influences", default="", help="prune: result file ranking the users (no .json)")
     parser.add_argument("--tag", default="", help="name of the result files (default: the architecture)")
     args = parser.parse_args()
     if args.phase == "analyse":
-        raw = json.loads((OUT / f"reliability-{args.tag or args.architecture}-raw.json").read_text())
+        tag = args.tag or args.architecture
+        if list(OUT.glob(f"reliability-{tag}-seed*-raw.json")):
+            write(f"reliability-{tag}-raw", merged_shards(tag))  # prune --influences reads the merged ranking
+        raw = json.loads((OUT / f"reliability-{tag}-raw.json").read_text())
         write(f"reliability-{args.tag or args.architecture}", analyse(raw))
         return
     {"exact": exact, "prune": prune, "sweeps": sweeps, "reliability": reliability, "extend": extend}[args.phase](args)

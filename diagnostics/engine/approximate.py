@@ -19,10 +19,14 @@
   user touched, whose right-hand side also loses (1 + alpha w) x); removing an item does the same to
   every user's equations. Sherman-Morrison turns each into an O(k^2) update from the full model's
   inverses, computed once, so one removal costs about one evaluation.
+* Sequential models, warm start (``sequential_warm_start``): from the seed's full model, a few more epochs on
+  its batch layout without the entity (``paired.PairedRetrainer``), compared with the full model given the same
+  epochs on the same batches with nothing removed: the same work from the same start, like the MF warm sweeps.
 * Sequential models: TracIn with the final checkpoint (Pruthi et al. 2020): the influence of a
   training entity on the evaluation loss is approximated by <grad of the entity's training loss,
   grad of the evaluation loss>; a positive score means training on the entity lowered the
-  evaluation loss, i.e. the entity helps.
+  evaluation loss, i.e. the entity helps. ``tracin_checkpoints`` sums it over the checkpoints of
+  training (TracIn-CP; the learning rate is constant, so it only scales the sum).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from diagnostics.engine.mf import (
     rank_one_downdate,
     solve_side,
 )
+from diagnostics.engine.paired import PairedRetrainer, TrainingState
 from diagnostics.engine.removal import Removal
 
 
@@ -155,6 +160,23 @@ def als_closed_form(model: ALSModel, data: DiagnosticData, removals: Sequence[Re
     return results
 
 
+def sequential_warm_start(
+    retrainer: PairedRetrainer, removals: Sequence[Removal], epochs: int
+) -> list[ApproximateResult]:
+    """The retrainer holds the seed's trained full model; it holds it again afterwards."""
+    trained = retrainer.state()
+    retrainer.train(Removal(), epochs)
+    reference = retrainer.ranks()
+    results = []
+    for removal in removals:
+        started = time.perf_counter()
+        retrainer.restore(trained)
+        retrainer.train(removal, epochs)
+        results.append(ApproximateResult(removal, retrainer.ranks(), None, time.perf_counter() - started, reference))
+    retrainer.restore(trained)
+    return results
+
+
 def tracin_scores(model: Any, data: DiagnosticData, removals: Sequence[Removal]) -> list[ApproximateResult]:
     import tensorflow as tf  # noqa: I001  (only sequential models need TensorFlow; it takes seconds to import)
 
@@ -184,6 +206,22 @@ def tracin_scores(model: Any, data: DiagnosticData, removals: Sequence[Removal])
             score = float(tf.tensordot(flat_gradient(loss), evaluation_gradient, 1))
         results.append(ApproximateResult(removal, None, score, time.perf_counter() - started))
     return results
+
+
+def tracin_checkpoints(
+    retrainer: PairedRetrainer, checkpoints: Sequence[TrainingState], data: DiagnosticData,
+    removals: Sequence[Removal],
+) -> list[ApproximateResult]:
+    """TracIn summed over ``checkpoints``; the retrainer is left at the last one."""
+    totals = np.zeros(len(removals))
+    seconds = np.zeros(len(removals))
+    for checkpoint in checkpoints:
+        retrainer.restore(checkpoint)
+        found = tracin_scores(retrainer.model, data, removals)
+        totals += [result.score or 0.0 for result in found]
+        seconds += [result.seconds for result in found]
+    return [ApproximateResult(removal, None, float(total), float(spent))
+            for removal, total, spent in zip(removals, totals, seconds, strict=True)]
 
 
 def _entity_loss(model: Any, inputs: list[np.ndarray], outputs: list[np.ndarray], focus: int) -> Any:

@@ -16,7 +16,7 @@ import numpy as np
 
 from diagnostics.engine.mf import ALSConfig, ALSModel, fit_als
 from diagnostics.engine.removal import Removal, without
-from recsys.ml.evaluation import compute_ranks, full_ranks
+from recsys.ml.evaluation import full_ranks
 from recsys.ml.sequences import (
     EvalSet,
     Histories,
@@ -86,12 +86,17 @@ def per_user_metrics(ranks: np.ndarray) -> dict[str, np.ndarray]:
 
 def retrain(data: DiagnosticData, spec: RetrainSpec, removal: Removal, seed: int) -> RetrainOutcome:
     started = time.perf_counter()
-    train = without(data.split.train, removal, data.item_index(removal))
     if spec.architecture == MF:
+        train = without(data.split.train, removal, data.item_index(removal))
         model = fit_als(train, len(data.index), als_config(spec, seed))
         ranks = mf_ranks(model, data.split.test)
     else:
-        ranks = sequential_ranks(train, data, spec, seed)
+        # paired with the full model of the seed: the same batches minus the entity (see paired.py)
+        from diagnostics.engine.paired import PairedRetrainer
+
+        retrainer = PairedRetrainer(data, spec, seed)
+        retrainer.fit(removal)
+        ranks = retrainer.ranks()
     return RetrainOutcome(ranks, time.perf_counter() - started)
 
 
@@ -106,10 +111,6 @@ def mf_ranks(model: ALSModel, test: EvalSet) -> np.ndarray:
     factors = np.vstack([model.user_factors, np.zeros((1, model.user_factors.shape[1]))])
     scores = factors[user_rows] @ model.item_factors.T
     return np.asarray(full_ranks(scores, test.targets, test.histories.items))
-
-
-def sequential_ranks(train: Sequences, data: DiagnosticData, spec: RetrainSpec, seed: int) -> np.ndarray:
-    return np.asarray(compute_ranks(train_sequential(train, data, spec, seed), data.split.test, "full"))
 
 
 def train_sequential(train: Sequences, data: DiagnosticData, spec: RetrainSpec, seed: int) -> Any:

@@ -51,7 +51,13 @@ def bucket_lengths(lengths: np.ndarray, max_len: int, buckets: int) -> list[int]
     return sorted(set(rounded.tolist()) | {int(min(max_len, max(8, rounded.max())))})
 
 
-def make_buckets(examples: NextItemExamples, max_len: int, buckets: int, batch_size: int) -> list[Bucket]:
+def make_buckets(
+    examples: NextItemExamples, max_len: int, buckets: int, batch_size: int, content: NextItemExamples | None = None,
+) -> list[Bucket]:
+    """Rows grouped by length into buckets. The layout (lengths, which row goes where, capacities) comes from
+    ``examples``; the rows held are ``content``'s (default ``examples``), row for row, each no longer than its
+    layout row: deletion diagnostics lay out the full data and fill it with the data minus one entity."""
+    content = examples if content is None else content
     lengths = examples.lengths()
     bounds = bucket_lengths(lengths, max_len, buckets)
     assignment = np.searchsorted(bounds, lengths)
@@ -63,9 +69,9 @@ def make_buckets(examples: NextItemExamples, max_len: int, buckets: int, batch_s
         longest = np.sort(lengths[rows])[::-1][:batch_size].sum()
         result.append(
             Bucket(
-                inputs=pad_left([examples.inputs[r] for r in rows], length),
-                weights=pad_left([examples.weights[r] for r in rows], length, np.float32),
-                targets=pad_left([examples.targets[r] for r in rows], length),
+                inputs=pad_left([content.inputs[r] for r in rows], length),
+                weights=pad_left([content.weights[r] for r in rows], length, np.float32),
+                targets=pad_left([content.targets[r] for r in rows], length),
                 capacity=int(min(batch_size * length, -(-longest // 64) * 64)),
             )
         )
@@ -269,6 +275,15 @@ class Trainer:
             f"training {schedule.typical_train():.1f} s; every {schedule.every} epoch(s) keeps validation within "
             f"{self.config.valid_share:.0%} of the time"
         )
+
+    def train_fixed(self, buckets: list[Bucket], train: Sequences, epochs: int, rng: np.random.Generator) -> float:
+        """``epochs`` epochs on batches the caller laid out, no validation; the last epoch's loss."""
+        self._set_proposal(train)
+        loss = float("nan")
+        for _ in range(epochs):
+            loss = self._run_epoch(buckets, rng)[0]
+        self.model.is_trained = True
+        return loss
 
     def _run_epoch(self, buckets: list[Bucket], rng: np.random.Generator) -> tuple[float, float, float]:
         started, cpu_started = time.perf_counter(), process_cpu_seconds()
