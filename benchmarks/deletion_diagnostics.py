@@ -294,7 +294,9 @@ def reliability(args: argparse.Namespace) -> None:
     The exact retrain of seed r and the approximation of seed r start from the same full model / the same
     initialisation (common random numbers; sequential models also share the full model's batches, minus the
     entity); both are compared with the R-seed mean and seed by seed. ``--seed-list`` runs some seeds only
-    (one process per seed, merged by ``analyse``).
+    (one process per seed, merged by ``analyse``). ``--resume`` continues a stopped run from its raw result:
+    the full models are refitted and must reproduce the run's full-model metrics exactly (retrains of a seed
+    depend only on its full model), the done entities are kept, and only the others are approximated and retrained.
     """
     data, spec = load(), spec_for(args)
     sampled = sample(data, args.users, args.items, args.sample_seed)
@@ -312,6 +314,16 @@ def reliability(args: argparse.Namespace) -> None:
     masks = [user_mask(users, removal) for removal in removals]
     shard = f"-seed{'-'.join(map(str, seeds))}" if args.seed_list else ""
     result_name = f"reliability-{args.tag or spec.architecture}{shard}"
+    names = [name for name, _ in approximations(spec, args.half_sweeps, args.warm_epochs)]
+    previous = None
+    if args.resume:
+        previous = stopped_run(f"{result_name}-raw", spec, removals, seeds, args.sample_seed, names)
+    start = previous["entities_done"] if previous else 0
+    if previous:
+        times.update(previous["times"])
+        loads[:0] = previous["loads"]
+        for m in metrics:
+            exact_influence[m][:start] = previous["exact"][m]
 
     def add_time(name: str, seconds: tuple[float, float], count: int = 1) -> None:
         entry = times.setdefault(name, {"wall": 0.0, "cpu": 0.0, "count": 0})
@@ -328,17 +340,23 @@ def reliability(args: argparse.Namespace) -> None:
         models.append(model)
         for m in metrics:
             base_metric[m][column] = mean_metric(base, np.ones(len(users), bool), m)
+            if previous and base_metric[m][column] != previous["base_metric"][m][column]:
+                raise SystemExit(f"--resume: seed {seed}'s refitted full model has {m} {base_metric[m][column]!r}, "
+                                 f"the stopped run's has {previous['base_metric'][m][column]!r}; its retrains would "
+                                 "not be those of the run (start a new run instead)")
         for approximation, run in approximations(spec, args.half_sweeps, args.warm_epochs):
             started = clocks()
-            found = run(model, data, removals)
-            add_time(approximation, since(started), len(removals))
+            found = run(model, data, removals[start:])
+            add_time(approximation, since(started), len(found))
             table = approx_influence.setdefault(approximation, {m: np.zeros((entities, len(seeds))) for m in metrics})
             for m in metrics:
-                table[m][:, column] = approximate_influences(found, base, masks, m)
+                table[m][start:, column] = approximate_influences(found, base, masks[start:], m)
+                if previous:
+                    table[m][:start] = previous["approx"][approximation][m]
         print(f"seed {seed}: full model NDCG@10 {base_metric['NDCG@10'][column]:.4f} and approximations, "
               f"{json.dumps(times)}, load {os.getloadavg()[0]:.1f}", flush=True)
     # entity by entity, every seed: a run stopped early still has complete R-seed influences for the done ones
-    for row, removal in enumerate(removals):
+    for row, removal in enumerate(removals[start:], start):
         for column, seed in enumerate(seeds):
             started = clocks()
             ranks = exact_ranks(data, spec, removal, seed, models[column])
@@ -365,6 +383,24 @@ def reliability(args: argparse.Namespace) -> None:
         summary = analyse(partial)
         print(json.dumps(summary["metrics"], indent=1), flush=True)
         write(result_name, summary)
+
+
+def stopped_run(name: str, spec: RetrainSpec, removals: list[Removal], seeds: list[int], sample_seed: int,
+                approximation_names: list[str]) -> dict:
+    """The raw result of the stopped run ``name``, refused unless these arguments would have produced it."""
+    path = OUT / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"--resume: no stopped run {path}")
+    previous = json.loads(path.read_text())
+    done = previous["entities_done"]
+    wanted = {"architecture": spec.architecture, "spec": dict(spec.hyperparameters), "seeds": seeds,
+              "sample_seed": sample_seed, "removals": [[r.kind, r.key] for r in removals[:done]],
+              "approx": sorted(approximation_names)}
+    for key, ours in wanted.items():
+        theirs = sorted(previous[key]) if key == "approx" else previous[key]
+        if theirs != ours:
+            raise SystemExit(f"--resume: {path.name} has other {key} than these arguments: {theirs} vs {ours}")
+    return previous
 
 
 def full_model(data: DiagnosticData, spec: RetrainSpec, seed: int) -> tuple[object, np.ndarray]:
@@ -561,7 +597,9 @@ def analyse(raw: dict) -> dict:
 
 def write(name: str, result: dict) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(result, indent=1))
+    partial = OUT / f"{name}.json.partial"  # a run stopped while writing keeps its last complete result
+    partial.write_text(json.dumps(result, indent=1))
+    partial.replace(OUT / f"{name}.json")
 
 
 def main() -> None:
@@ -582,6 +620,7 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[10, 20, 40, 80])
     parser.add_argument("--influences", default="", help="prune: result file ranking the users (no .json)")
     parser.add_argument("--tag", default="", help="name of the result files (default: the architecture)")
+    parser.add_argument("--resume", action="store_true", help="reliability: continue the stopped run's raw result")
     args = parser.parse_args()
     if args.phase == "analyse":
         tag = args.tag or args.architecture
