@@ -25,6 +25,7 @@ import numpy as np
 
 from diagnostics.engine.exact import DiagnosticData, RetrainSpec
 from diagnostics.engine.removal import Removal
+from recsys.ml.evaluation import compute_ranks
 from recsys.ml.sequences import NextItemExamples, Sequences
 
 
@@ -98,7 +99,7 @@ class PairedRetrainer:
         self.rng.bit_generator.state = state.rng
 
     def buckets(self, removal: Removal, removed_users: Collection[str] = ()) -> tuple[list[Any], Sequences]:
-        from recsys.ml.training import make_buckets
+        from recsys.ml.training import make_buckets  # loads TensorFlow, as in __init__
 
         users = set(removed_users) | ({removal.key} if removal.kind == "user" else set())
         train = self.data.split.train
@@ -128,6 +129,4 @@ class PairedRetrainer:
         return checkpoints
 
     def ranks(self) -> np.ndarray:
-        from recsys.ml.evaluation import compute_ranks
-
         return np.asarray(compute_ranks(self.model, self.data.split.test, "full"))
