@@ -12,6 +12,9 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
+from tests.web.conftest import train_now
+from tests.web.factories import make_dataset, make_history
+
 from .loop_world import trained_world_model, world  # noqa: F401 (fixtures of the member-loop tests)
 
 # The live server and Playwright's sync API share this thread's event loop.
@@ -84,3 +87,15 @@ def sign_in(page, user, base_url: str) -> None:
     client.force_login(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+
+
+@pytest.fixture
+def member_with_model(make_user):
+    """alice, with a 4-item history in a 30-item dataset whose SASRec is trained and active."""
+    dataset = make_dataset(n_items=30)
+    for number in range(25):
+        make_history(dataset, external_user_id=f"u{number}", item_ids=[(number + k) % 30 + 1 for k in range(8)])
+    member = make_user("alice")
+    make_history(dataset, user=member, external_user_id="alice", item_ids=(1, 2, 3, 4))
+    train_now(dataset)
+    return member

@@ -6,25 +6,12 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import train_now
-from tests.web.factories import make_dataset, make_history
-
 from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 FIRST_LOAD_MS = 60_000  # the live server loads the model on its first request
 
-
-@pytest.fixture
-def member(make_user):
-    dataset = make_dataset(n_items=30)
-    for user in range(25):
-        make_history(dataset, external_user_id=f"u{user}", item_ids=[(user + k) % 30 + 1 for k in range(8)])
-    alice = make_user("alice")
-    make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 2, 3, 4))
-    train_now(dataset)
-    return alice
 
 
 def answer_preview_with(page, before: list[int], after: list[int]) -> None:
@@ -41,9 +28,9 @@ def answer_preview_with(page, before: list[int], after: list[int]) -> None:
     ([1, 2, 3], "Your top 10 would stay the same."),
     ([1, 2, 4], "1 of your top 10 would be replaced."),
 ])
-def test_the_live_preview_sentence_matches_its_lists(browser_page, live_server, member, after, sentence):
+def test_the_live_preview_sentence_matches_its_lists(browser_page, live_server, member_with_model, after, sentence):
     page = browser_page
-    sign_in(page, member, live_server.url)
+    sign_in(page, member_with_model, live_server.url)
     answer_preview_with(page, [1, 2, 3], after)
     page.goto("/fix/", timeout=FIRST_LOAD_MS)
     page.locator("select[id^=action-]").first.select_option("remove")

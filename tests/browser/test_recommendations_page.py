@@ -3,25 +3,12 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import train_now
-from tests.web.factories import make_dataset, make_history
-
 from .conftest import screenshot, sign_in
 
 FIRST_MODEL_LOAD_MS = 60_000  # the live server loads the model on the first request
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-@pytest.fixture
-def member_with_model(make_user):
-    dataset = make_dataset(n_items=30)
-    for number in range(25):
-        make_history(dataset, external_user_id=f"u{number}", item_ids=[(number + k) % 30 + 1 for k in range(8)])
-    member = make_user("alice")
-    make_history(dataset, user=member, external_user_id="alice", item_ids=(1, 2, 3, 4))
-    train_now(dataset)
-    return member
 
 
 def test_for_you_lists_ten_recommendations(browser_page, live_server, member_with_model):
