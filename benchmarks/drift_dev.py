@@ -222,9 +222,12 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     plans = [c.plans[fix_index(c, calibration)] for c in curves]
     fixed = [h.reweighted({int(p): 0.0 for p in plan}) if len(plan) else h
              for h, plan in zip(drifted, plans, strict=True)]
+    precise = [plan[np.isin(plan, s.injected_positions)] for plan, s in zip(plans, scenarios, strict=True)]
     conditions: dict[str, list[tuple[History, int]] | None] = {
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
         "fix": [(h, len(p)) for h, p in zip(fixed, plans, strict=True)],
+        "precise": [(h.reweighted({int(q): 0.0 for q in p}) if len(p) else h, len(p))
+                    for h, p in zip(drifted, precise, strict=True)],
     }
     per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
     metrics = {name: {metric: np.asarray(values[metric]).tolist() for metric in ("sampled:HR@10", "full:HR@10")}
@@ -234,7 +237,12 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     hits = sum(int(np.isin(p, s.injected_positions).sum()) for p, s in zip(plans, scenarios, strict=True))
     removed, injected = sum(len(p) for p in plans), sum(len(s.injected_positions) for s in scenarios)
     everything = np.ones(len(plans), dtype=bool)
+    genuine_after = [int((~np.isin(np.arange(q + 1, len(s.history.items)), s.injected_positions)).sum())
+                     for p, s in zip(plans, scenarios, strict=True) for q in p.tolist()
+                     if q not in set(s.injected_positions.tolist())]
     return {
+        "genuine_removed_after": np.bincount(genuine_after, minlength=1).tolist(),
+        "precise": gated_shares({**metrics, "fix": metrics["precise"]}, everything, seed),
         "fix": {**gated_shares(metrics, everything, seed), "precision": hits / removed if removed else None,
                 "recall": hits / injected, "changes": removed / len(plans),
                 "passes": float(np.mean([c.passes for c in curves]))},
@@ -260,7 +268,10 @@ def render(results: dict[str, Any]) -> str:
                          f"{_pct(fix['won_back_full'])} full, precision {fix['precision']:.2f} recall "
                          f"{fix['recall']:.2f}, changes {fix['changes']:.2f}, passes {fix['passes']:.1f}; rule: yes "
                          f"{_pct(rule['yes'])}, gated {_pct(rule['won_back_sampled'])} sampled / "
-                         f"{_pct(rule['won_back_full'])} full")
+                         f"{_pct(rule['won_back_full'])} full; the fix without its genuine removals "
+                         f"{_pct(summary['precise']['won_back_sampled'])} sampled / "
+                         f"{_pct(summary['precise']['won_back_full'])} full; genuine removals by genuine "
+                         f"interactions after them {summary['genuine_removed_after'][:8]}")
             lines += ["| statistic@q | ROC-AUC | dev clean FA | yes | gated sampled | gated full |",
                       "|---|---|---|---|---|---|"]
             for key, v in summary["verdicts"].items():

@@ -102,6 +102,7 @@ class JointCurve:
     scan: float
     explicit_in: FloatArray
     established: FloatArray  # per plan: summed excess surprisal of the removed items under the corrected history
+    target_log_prob: FloatArray | None = None  # calibration "next_item" only: log p(held-out next item | plan)
 
     def values(self, margin: float) -> FloatArray:
         result: FloatArray = self.likelihood - self.noise_mean - margin * self.noise_spread
@@ -148,13 +149,14 @@ class JointCurve:
 def joint_curves(
     model: CausalModel, histories: Sequence[History], calibration: TasteCalibration,
     measures: Sequence[TasteMeasure], scores: Sequence[FloatArray], explicit: Sequence[Sequence[int]],
-    reference: FloatArray | None = None, refine_margin: float | None = None,
+    reference: FloatArray | None = None, refine_margin: float | None = None, targets: Sequence[int] | None = None,
 ) -> list[JointCurve]:
     """Suspicion order (two rounds, as choice "prefix"), episode plans, and J's parts for each plan; batched.
 
     With refine_margin, a second pass adds the neighbours of each member's best plan at that margin (one
     interaction of it kept, or one more of the order removed): a genuine interaction ranked among the
-    off-taste ones no longer has to go with them."""
+    off-taste ones no longer has to go with them. With `targets` (calibration "next_item") each plan also gets
+    the log-probability of the member's held-out next item after the history without it."""
     # taste_recourse imports this module for its "joint" choice; its helpers are shared, not copied.
     from .taste_recourse import PLAN_CHUNK, _scan, _search_order, _second_round_order
 
@@ -166,7 +168,7 @@ def joint_curves(
         rows = list(range(start, min(start + PLAN_CHUNK, len(histories))))
         plans = {row: joint_plans(orders[row], measures[row], scores[row], calibration.episodes) for row in rows}
         searched = {row: np.unique(np.concatenate(plans[row])).astype(np.int64) for row in rows}
-        parts = _score_plans(model, histories, plans, searched, measures, calibration, explicit, reference)
+        parts = _score_plans(model, histories, plans, searched, measures, calibration, explicit, reference, targets)
         rounds = max(1, calibration.refine_rounds) if refine_margin is not None else 0
         for _ in range(rounds):
             assert refine_margin is not None
@@ -175,7 +177,8 @@ def joint_curves(
                                      measures[row] if calibration.boundaries else None) for row in rows}
             if not any(more.values()):
                 break
-            extra = _score_plans(model, histories, more, searched, measures, calibration, explicit, reference)
+            extra = _score_plans(model, histories, more, searched, measures, calibration, explicit, reference,
+                                 targets)
             for row in rows:
                 plans[row] = plans[row] + more[row]
                 parts[row] = parts[row].extended(extra[row])
@@ -188,7 +191,7 @@ def joint_curves(
                 passes=len(plans[row]) + 1 + int(rescored[row]), scan=_scan(scores[row], calibration.verdict_top),
                 explicit_in=np.asarray([float(np.isin(plan, np.asarray(explicit[row], dtype=np.int64)).sum())
                                         for plan in plans[row]]),
-                established=part.established,
+                established=part.established, target_log_prob=part.target if targets is not None else None,
             ))
     return curves
 
@@ -202,6 +205,7 @@ class _PlanScores:
     distance: FloatArray
     tops: list[IntArray]
     established: FloatArray
+    target: FloatArray
 
     def extended(self, other: _PlanScores) -> _PlanScores:
         return _PlanScores(
@@ -209,13 +213,14 @@ class _PlanScores:
             noise_mean=np.concatenate([self.noise_mean, other.noise_mean]),
             noise_spread=np.concatenate([self.noise_spread, other.noise_spread]),
             psi=np.concatenate([self.psi, other.psi]), distance=np.concatenate([self.distance, other.distance]),
-            tops=self.tops + other.tops, established=np.concatenate([self.established, other.established]))
+            tops=self.tops + other.tops, established=np.concatenate([self.established, other.established]),
+            target=np.concatenate([self.target, other.target]))
 
 
 def _score_plans(
     model: CausalModel, histories: Sequence[History], plans: dict[int, list[IntArray]],
     searched: dict[int, IntArray], measures: Sequence[TasteMeasure], calibration: TasteCalibration,
-    explicit: Sequence[Sequence[int]], reference: FloatArray | None,
+    explicit: Sequence[Sequence[int]], reference: FloatArray | None, targets: Sequence[int] | None = None,
 ) -> dict[int, _PlanScores]:
     """Per member: J's parts, Psi, top 10 (and the JS divergence to `reference`) of each plan, one batched pass.
 
@@ -242,6 +247,8 @@ def _score_plans(
     distance = np.zeros(len(variants)) if reference is None else _js_divergence(final, reference[owners])
     likelihood = np.asarray([_kept_likelihood(variant, values, oldest[row], measures[row], model.max_len)
                              for variant, values, row in zip(variants, log_probs, owners, strict=True)])
+    target = (final[np.arange(len(owners)), np.asarray([targets[row] for row in owners], dtype=np.int64) - 1]
+              if targets is not None and owners else np.zeros(len(owners)))
     removed = [plan for row in plans for plan in plans[row]]
     established = _established_surprise(final, [histories[row].items for row in owners], removed,
                                         calibration.norm.surprisal_mean[0])
@@ -253,7 +260,7 @@ def _score_plans(
         noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row]) for plan in member_plans]
         result[row] = _PlanScores(likelihood[span], np.asarray([n[0] for n in noise], dtype=np.float64),
                                   np.asarray([n[1] for n in noise], dtype=np.float64), psi[span], distance[span],
-                                  tops[span], established[span])
+                                  tops[span], established[span], target[span])
     return result
 
 
@@ -350,26 +357,37 @@ def calibrate_joint(
 ) -> None:
     """Choose the margin and depth with simulated drift on `fit` (2-6 uniform unseen items appended,
     interleaved among the last 10 or as a burst), then the verdict cutoff on the clean histories (`clean`,
-    default `fit`; more reference histories estimate the quantile better)."""
-    # Same reason as in joint_curves: taste_recourse imports this module.
-    from .taste_recourse import REMOVAL_DEPTHS, SIMULATED_KINDS
+    default `fit`; more reference histories estimate the quantile better).
 
-    drifted = []
-    for row, history in enumerate(fit):
-        kind = SIMULATED_KINDS[row % len(SIMULATED_KINDS)]
-        drifted.append(inject(kind, history, model.num_items, rng, k=int(rng.integers(2, 7)),
-                              window=model.max_len).history)
-    none: list[list[int]] = [[] for _ in drifted]
-    drifted_measures = measure_taste(model, drifted, window=calibration.window)
+    calibration.fix_objective says what the margin and depth are chosen for: "ads" (the default) the fix that
+    moves the simulated members' next-item distribution closest back to their clean one; "next_item" (fifth
+    measurement) the fix after which the model best predicts the member's own next interaction - each fitting
+    history's last interaction is held out and the drift injected before it, what a member gets back measured
+    the way the experiment measures it."""
+    # Same reason as in joint_curves: taste_recourse imports this module.
+    from .taste_recourse import REMOVAL_DEPTHS
+
+    simulated = _simulated_drift(model, fit, calibration.fix_objective, rng)
+    none: list[list[int]] = [[] for _ in simulated.drifted]
+    drifted_measures = measure_taste(model, simulated.drifted, window=calibration.window)
     drifted_scores = [calibration.norm.scores(m) for m in drifted_measures]
-    curves = joint_curves(model, drifted, calibration, drifted_measures, drifted_scores, none,
-                          reference=final_log_probs(model, fit))
-    untouched = max(float(np.mean([c.distance[0] for c in curves if c.distance is not None])), 1e-12)
-    best: tuple[float, float, int] | None = None  # (ADS won back ungated, margin, depth)
+
+    def curves_at(refine_margin: float | None) -> list[JointCurve]:
+        return joint_curves(model, simulated.drifted, calibration, drifted_measures, drifted_scores, none,
+                            reference=simulated.reference, refine_margin=refine_margin, targets=simulated.targets)
+
+    curves = curves_at(None)
+    quality = [_fix_quality(c) for c in curves]
+    untouched = float(np.mean([q[0] for q in quality]))
+    reachable = simulated.clean_quality - untouched
+
+    def won_back(chosen: Sequence[float]) -> float:
+        return (float(np.mean(chosen)) - untouched) / reachable if abs(reachable) > 1e-12 else 0.0
+
+    best: tuple[float, float, int] | None = None  # (share won back ungated, margin, depth)
     for depth in REMOVAL_DEPTHS:
         for margin in margins:
-            chosen = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
-            won = 1.0 - float(np.mean(chosen)) / untouched
+            won = won_back([q[c.choose(margin, depth)] for c, q in zip(curves, quality, strict=True)])
             if best is None or won > best[0] + 1e-3:
                 best = (won, margin, depth)
     assert best is not None
@@ -377,8 +395,8 @@ def calibrate_joint(
     calibration.noise_margin, calibration.removal_depth = margin, depth
     refine_margin = margin if calibration.refine else None
     if refine_margin is not None:
-        curves = joint_curves(model, drifted, calibration, drifted_measures, drifted_scores, none,
-                              reference=final_log_probs(model, fit), refine_margin=refine_margin)
+        curves = curves_at(refine_margin)
+        quality = [_fix_quality(c) for c in curves]
     reference_histories = list(clean if clean is not None else fit)
     reference_measures = list(clean_measures if clean_measures is not None else measures)
     clean_scores = [calibration.norm.scores(m) for m in reference_measures]
@@ -393,21 +411,66 @@ def calibrate_joint(
     clean_statistic = [c.statistic(c.choose(margin, depth), margin, kind, scales) for c in clean_curves]
     cutoff = float(np.quantile(clean_statistic, calibration.verdict_quantile))
     gated, yes = [], []
-    for curve in curves:
-        assert curve.distance is not None
+    for curve, values in zip(curves, quality, strict=True):
         index = curve.choose(margin, depth)
         judged = curve.judged(index, cutoff, margin, kind, scales)
-        gated.append(curve.distance[index] if judged else curve.distance[0])
+        gated.append(values[index] if judged else values[0])
         yes.append(judged)
     calibration.gain_cutoff = cutoff
-    refined = [c.distance[c.choose(margin, depth)] for c in curves if c.distance is not None]
-    calibration.simulated = {"ads_won_back": 1.0 - float(np.mean(gated)) / untouched, "ads_won_back_ungated": best[0],
-                             "ads_won_back_refined": 1.0 - float(np.mean(refined)) / untouched,
+    refined = [q[c.choose(margin, depth)] for c, q in zip(curves, quality, strict=True)]
+    prefix = "ads" if calibration.fix_objective == "ads" else "next_item"
+    calibration.simulated = {f"{prefix}_won_back": won_back(gated), f"{prefix}_won_back_ungated": best[0],
+                             f"{prefix}_won_back_refined": won_back(refined),
                              "verdict_yes": float(np.mean(yes)), "members": float(len(curves)),
                              "clean_references": float(len(reference_histories))}
     calibration.notes.append(
         f"noise margin {margin} spreads and at most {depth} removals chosen on {len(curves)} reference members "
-        f"with simulated drift: the fix wins back {100 * best[0]:.0f} % of the distance to their clean next-item "
-        f"distribution ({100 * calibration.simulated['ads_won_back']:.0f} % with the verdict, which says yes for "
+        f"with simulated drift: the fix wins back {100 * best[0]:.0f} % of {_OBJECTIVE_WORDS[prefix]} "
+        f"({100 * calibration.simulated[f'{prefix}_won_back']:.0f} % with the verdict, which says yes for "
         f"{100 * calibration.simulated['verdict_yes']:.0f} %); verdict cutoff on {kind} from "
         f"{len(reference_histories)} clean histories")
+
+
+_OBJECTIVE_WORDS = {"ads": "the distance to their clean next-item distribution",
+                    "next_item": "the drop in the log-probability of their held-out next interaction"}
+FIX_OBJECTIVES = tuple(_OBJECTIVE_WORDS)
+
+
+@dataclass(frozen=True)
+class _SimulatedDrift:
+    drifted: list[History]
+    reference: FloatArray | None  # "ads": the clean next-item distributions
+    targets: list[int] | None  # "next_item": each member's held-out next interaction
+    clean_quality: float  # the fix quality of the clean history (what a perfect fix reaches)
+
+
+def _simulated_drift(model: CausalModel, fit: Sequence[History], objective: str, rng: np.random.Generator
+                     ) -> _SimulatedDrift:
+    """2-6 uniform unseen items injected into each fitting history (cycling through SIMULATED_KINDS); for
+    "next_item" into the history without its last interaction, which becomes the member's target."""
+    from .taste_recourse import SIMULATED_KINDS  # see joint_curves
+
+    if objective == "next_item":
+        bases = [History(h.items[:-1], h.weights[:-1]) for h in fit]
+        targets: list[int] | None = [int(h.items[-1]) for h in fit]
+    else:
+        bases, targets = list(fit), None
+    drifted = []
+    for row, history in enumerate(bases):
+        kind = SIMULATED_KINDS[row % len(SIMULATED_KINDS)]
+        forbidden = None if targets is None else np.asarray([targets[row]], dtype=np.int64)
+        drifted.append(inject(kind, history, model.num_items, rng, k=int(rng.integers(2, 7)),
+                              window=model.max_len, forbidden=forbidden).history)
+    if targets is None:
+        return _SimulatedDrift(drifted, final_log_probs(model, fit), None, 0.0)
+    clean = final_log_probs(model, bases)[np.arange(len(bases)), np.asarray(targets) - 1]
+    return _SimulatedDrift(drifted, None, targets, float(clean.mean()))
+
+
+def _fix_quality(curve: JointCurve) -> FloatArray:
+    """Per plan, higher is better: the held-out next interaction's log-probability ("next_item") or minus the
+    JS divergence to the clean next-item distribution ("ads")."""
+    if curve.target_log_prob is not None:
+        return curve.target_log_prob
+    assert curve.distance is not None
+    return -curve.distance

@@ -7,16 +7,24 @@ import numpy as np
 import pytest
 
 from recourse.engine.injection import KINDS, inject
-from recourse.engine.sequences import History
+from recourse.engine.sequences import History, without_positions
 from recourse.engine.taste import (
     _log_softmax,
     established_likelihood,
     final_log_probs,
     measure_taste,
     next_log_probs,
+    visible,
 )
 from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, render_report, run_experiment
-from recourse.engine.taste_joint import NOISE_MARGINS, VERDICT_MARGIN, _boundary_moves, joint_curves, joint_plans
+from recourse.engine.taste_joint import (
+    NOISE_MARGINS,
+    VERDICT_MARGIN,
+    _boundary_moves,
+    _simulated_drift,
+    joint_curves,
+    joint_plans,
+)
 from recourse.engine.taste_recourse import (
     REMOVAL_COSTS,
     REMOVAL_DEPTHS,
@@ -360,3 +368,46 @@ def test_the_joint_scan_rule_judges_by_the_top_suspicion_sum_at_the_clean_97th_p
         top = float(np.sort(analysis.scores[np.isfinite(analysis.scores)])[::-1][:3].sum())
         moved = not np.array_equal(np.sort(analysis.top_before), np.sort(analysis.top_after))
         assert analysis.drift == (bool(analysis.changes) and top > calibration.gain_cutoff and moved)
+
+
+def test_the_next_item_objective_calibrates_the_fix_on_each_members_held_out_next_interaction(trained):
+    clean = _histories(trained, 60)
+    calibration = calibrate_taste(trained.model, clean, **{**RULES["joint_next"], "reference_prefixes": (2,)})
+    assert calibration.fix_objective == "next_item"
+    assert {"next_item_won_back", "next_item_won_back_ungated"} <= set(calibration.simulated)
+    assert TasteCalibration.from_json(calibration.to_json()) == calibration
+    usable = [h for h in clean if (h.weights > 0).sum() >= 3]
+    fit = usable[:len(usable) - int(len(usable) * 0.3)]
+    simulated = _simulated_drift(trained.model, fit, "next_item", np.random.default_rng(0))  # calibrate_taste's seed
+    assert simulated.targets == [int(h.items[-1]) for h in fit]
+    for history, base, target in zip(simulated.drifted, fit, simulated.targets):  # drift before the target, not it
+        assert len(history) > len(base) - 1 and (history.items == target).sum() == (base.items[:-1] == target).sum()
+    measures = measure_taste(trained.model, simulated.drifted, window=calibration.window)
+    scores = [calibration.norm.scores(m) for m in measures]
+    curves = joint_curves(trained.model, simulated.drifted, calibration, measures, scores,
+                          [[] for _ in simulated.drifted], targets=simulated.targets)
+    for history, target, curve in list(zip(simulated.drifted, simulated.targets, curves))[:5]:
+        variants = [without_positions(history, plan.tolist()) if len(plan) else history for plan in curve.plans]
+        direct = final_log_probs(trained.model, variants)[:, target - 1]
+        np.testing.assert_allclose(curve.target_log_prob, direct, rtol=1e-4, atol=1e-4)
+    mean_at = {(margin, depth): np.mean([c.target_log_prob[c.choose(margin, depth)] for c in curves])
+               for depth in REMOVAL_DEPTHS for margin in NOISE_MARGINS}
+    chosen = mean_at[(calibration.noise_margin, calibration.removal_depth)]
+    assert chosen >= max(mean_at.values()) - 1e-3  # ties within 1e-3 keep the first (smallest depth and margin)
+    with pytest.raises(ValueError, match="unknown fix objective"):
+        calibrate_taste(trained.model, clean[:20], choice="joint", fix_objective="vibes")
+
+
+def test_the_joint_recent_rule_only_scores_and_removes_the_15_most_recent_interactions(trained):
+    clean = _histories(trained, 60)
+    calibration = calibrate_taste(trained.model, clean, **{**RULES["joint_recent"], "reference_prefixes": (2,)})
+    assert calibration.window == 15 and calibration.verdict_quantile == 0.98
+    rng = np.random.default_rng(3)
+    drifted = [inject("interleaved", h, trained.model.num_items, rng, k=3, m=6).history for h in clean[:30]]
+    assert any(len(h) > 20 for h in drifted)  # some candidates windows leave older interactions out
+    analyses = analyze_batch(trained.model, drifted, calibration)
+    for history, analysis in zip(drifted, analyses):
+        recent = set(visible(history, trained.model.max_len)[-15:].tolist())
+        assert {change.position for change in analysis.changes} <= recent
+        assert np.isfinite(analysis.scores).sum() <= 15
+    assert sum(bool(a.changes) for a in analyses) >= 10
