@@ -398,16 +398,18 @@ def test_the_next_item_objective_calibrates_the_fix_on_each_members_held_out_nex
         calibrate_taste(trained.model, clean[:20], choice="joint", fix_objective="vibes")
 
 
-def test_the_joint_recent_rule_only_scores_and_removes_the_15_most_recent_interactions(trained):
+def test_the_joint_recent_rule_only_scores_and_removes_the_most_recent_interactions(trained):
+    assert RULES["joint_recent"]["window"] == 15 and RULES["joint_recent"]["verdict_quantile"] == 0.98
     clean = _histories(trained, 60)
-    calibration = calibrate_taste(trained.model, clean, **{**RULES["joint_recent"], "reference_prefixes": (2,)})
-    assert calibration.window == 15 and calibration.verdict_quantile == 0.98
+    window = 6  # the toy histories are shorter than 15
+    calibration = calibrate_taste(trained.model, clean,
+                                  **{**RULES["joint_recent"], "reference_prefixes": (2,), "window": window})
     rng = np.random.default_rng(3)
-    drifted = [inject("interleaved", h, trained.model.num_items, rng, k=3, m=6).history for h in clean[:30]]
-    assert any(len(h) > 20 for h in drifted)  # some candidates windows leave older interactions out
+    drifted = [inject("interleaved", h, trained.model.num_items, rng, k=2, m=4).history for h in clean[:30]]
+    assert any(len(visible(h, trained.model.max_len)) > window + 2 for h in drifted)
     analyses = analyze_batch(trained.model, drifted, calibration)
     for history, analysis in zip(drifted, analyses):
-        recent = set(visible(history, trained.model.max_len)[-15:].tolist())
+        recent = set(visible(history, trained.model.max_len)[-window:].tolist())
         assert {change.position for change in analysis.changes} <= recent
-        assert np.isfinite(analysis.scores).sum() <= 15
+        assert np.isfinite(analysis.scores).sum() <= window
     assert sum(bool(a.changes) for a in analyses) >= 10
