@@ -255,3 +255,24 @@ def test_recbole_timestamps_out_of_range_name_the_line(write):
 def test_a_quote_left_open_names_its_line(write):
     path = write("c/log.csv", 'user,item,title\nu1,i1,"Heat\nu2,i2,Ronin\nu3,i3,Alien\n')
     assert str(parse_error(path)) == "log.csv line 2: a quote opened on this line is never closed"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("user,item,rating\nu1,i1,4\nu1,i2,\nu1,i3,good\n", "log.csv line 4: rating 'good' is not a number",
+                 id="bad-after-empty"),
+    pytest.param("user,item,rating\nu1,i1,\nu1,i2,inf\n", "log.csv line 3: rating 'inf' is not a number", id="inf"),
+    pytest.param("user,item,timestamp,rating\nu1,i1,1,4\nu1,i2,,4\n", "log.csv line 3: timestamp is empty",
+                 id="empty-time"),
+])
+def test_an_optional_rating_still_refuses_what_is_not_a_number(write, text, expected):
+    assert str(parse_error(write("c/log.csv", text))) == expected
+
+
+@pytest.mark.parametrize(("inter", "expected"), [
+    pytest.param(INTER_HEADER + "1\t2\t\t4\n1\t2\tx\t4\n", "x.inter line 3: rating 'x' is not a number", id="rating"),
+    pytest.param(INTER_HEADER + "1\t2\t3\t4\n1\t2\t3\t\n", "x.inter line 3: timestamp is empty", id="empty-time"),
+    pytest.param(INTER_HEADER + "1\t2\t\t4\n1\t2\t3\n",
+                 "x.inter line 3: expected 4 fields separated by tabs, found 3 (truncated line?)", id="short"),
+])
+def test_recbole_empty_ratings_do_not_hide_bad_lines(write, inter, expected):
+    assert str(parse_error(write("rb/x.inter", inter))) == expected

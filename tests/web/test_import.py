@@ -180,3 +180,32 @@ def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, djan
     assert "notes.bin" in job.message and "uploads" not in job.message
     [stored] = job.params["uploads"]
     assert stored.split("/")[1] not in job.message  # not the upload folder's random name
+
+
+CSV_WITH_EMPTY_RATINGS = "user,item,timestamp,rating\nu1,i1,100,4\nu1,i2,110,\nu2,i1,120,\nu2,i2,130,5\n"
+
+
+def test_a_row_with_an_empty_rating_imports_without_a_rating_and_the_report_counts_it(tmp_path, capsys):
+    path = tmp_path / "log.csv"
+    path.write_text(CSV_WITH_EMPTY_RATINGS)
+    call_command("import_dataset", "log", str(path))
+    dataset = Dataset.objects.get(name="log")
+    ratings = Interaction.objects.filter(sequence__dataset=dataset).order_by("sequence__external_user_id", "position")
+    assert [row.rating for row in ratings] == [4.0, None, None, 5.0]
+    assert "4 rows read; 2 had no rating and were imported without one" in capsys.readouterr().out
+
+
+def test_an_uploaded_file_with_empty_ratings_says_so_on_the_jobs_page(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", CSV_WITH_EMPTY_RATINGS)
+    assert job.status == "succeeded"
+    assert job.result["rows_without_rating"] == 2 and job.result["interactions"] == 4
+    assert job.message == "Done: 4 rows read; 2 had no rating and were imported without one"
+    assert "2 had no rating" in client.get(reverse("recsys:jobs")).content.decode()
+
+
+def test_a_bad_rating_after_empty_ones_still_fails_the_whole_import(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(CSV_WITH_EMPTY_RATINGS + "u3,i1,140,lots\n")
+    with pytest.raises(DatasetImportError, match="log.csv line 6: rating 'lots' is not a number"):
+        import_dataset(name="log", path=path)
+    assert counts() == (0, 0, 0, 0)
