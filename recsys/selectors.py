@@ -1,11 +1,14 @@
 """Reads shared by pages, API and services."""
 
 import hashlib
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from django.core.cache import cache
 from django.db.models import FloatField, Q, QuerySet, Value
 
+from . import page_cache
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
 from .ratings import model_weight, policy
 from .vocabulary import words_for
@@ -159,8 +162,8 @@ def not_interested_item_ids(user, dataset: Dataset) -> list[int]:
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
               popularity: list[int] | None = None):
-    """Matching items by title, or in the given popularity order (item pks, most popular first; items not in
-    it follow by title)."""
+    """Matching items by title (natural order: "9" before "10"), or in the given popularity order (item pks, most
+    popular first; items not in it follow by title)."""
     items = dataset.items.all()
     if query:
         items = items.filter(title__icontains=query)
@@ -168,12 +171,36 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
         items = items.filter(Item.in_category(category))
     if year:
         items = items.filter(year=year)
-    items = items.order_by("title", "id")
+    by_title = _in_title_order(dataset, list(items.values_list("pk", flat=True)))
     if popularity is None:
-        return items
+        return LazyItems(by_title)
     rank = {pk: position for position, pk in enumerate(popularity)}
-    ranked = sorted(items.values_list("pk", flat=True), key=lambda pk: rank.get(pk, len(rank)))  # stable: by title
-    return LazyItems(ranked)
+    return LazyItems(sorted(by_title, key=lambda pk: rank.get(pk, len(rank))))  # stable: by title
+
+
+def _in_title_order(dataset: Dataset, pks: list[int]) -> list[int]:
+    """``pks`` in the natural order of their titles (27,000 titles take ~0.2 s to sort). With a cache shared by
+    every process (as for page fragments) the dataset's whole order is cached under the catalogue version, which
+    every Item save or delete bumps; items the cached order lacks (bulk-created since) make it be recomputed."""
+    shared = page_cache.enabled()
+    key = f"hikmax:title-order:{dataset.pk}:{page_cache.catalogue_version()}" if shared else ""
+    ranks = cache.get(key) if shared else None
+    if ranks is None or any(pk not in ranks for pk in pks):
+        rows = sorted(dataset.items.values_list("title", "pk"), key=lambda row: (natural_key(row[0]), row[0], row[1]))
+        ranks = {pk: rank for rank, (_, pk) in enumerate(rows)}
+        if shared:
+            cache.set(key, ranks, timeout=page_cache.FRAGMENT_SECONDS)
+    return sorted(pks, key=lambda pk: ranks.get(pk, len(ranks)))
+
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
+def natural_key(title: str) -> tuple[str | int, ...]:
+    """Sort key comparing runs of digits as numbers and the rest ignoring case: "Item 9" < "Item 10", "9" < "10".
+    (re.split alternates text and digit runs, so positions compare str with str and int with int.)"""
+    parts = _DIGIT_RUNS.split(title.casefold())
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
 
 
 class LazyItems:

@@ -140,3 +140,36 @@ def test_catalogues_popular_order_is_the_most_popular_list_a_new_member_gets(cli
     catalogue = [item.pk for item in client.get(reverse("recsys:catalogue")).context["page"]][:10]
     for_you = [entry.item.pk for entry in serving.recommend_for_member(newcomer, dataset, n=10).items]
     assert catalogue == for_you
+
+
+def test_numeric_titles_sort_naturally_in_the_catalogue(member_client):
+    """A `sasrec` export titles its items by their ids: "9" comes before "10", as do "Item 9" and "Item 10"."""
+    from recsys.models import Dataset, Item
+
+    dataset = Dataset.objects.create(name="clicks", title="Clicks", has_categories=False)
+    titles = ["10", "9", "100", "2", "Item 10", "Item 9", "item 11", "Alpha"]
+    Item.objects.bulk_create(Item(dataset=dataset, external_id=str(i), title=t) for i, t in enumerate(titles))
+    page = member_client.get(reverse("recsys:catalogue") + "?order=title")
+    assert [item.title for item in page.context["page"]] == ["2", "9", "10", "100", "Alpha", "Item 9", "Item 10",
+                                                            "item 11"]
+    searched = member_client.get(reverse("recsys:catalogue") + "?order=title&q=item").context["page"]
+    assert [item.title for item in searched] == ["Item 9", "Item 10", "item 11"]
+
+
+def test_the_cached_title_order_takes_in_new_and_renamed_items(member_client, settings):
+    from recsys.models import Dataset, Item
+
+    settings.HIKMAX = {**settings.HIKMAX, "FRAGMENT_CACHE": True}
+    dataset = Dataset.objects.create(name="clicks", title="Clicks", has_categories=False)
+    Item.objects.bulk_create(Item(dataset=dataset, external_id=t, title=t) for t in ("10", "9", "100"))
+
+    def titles():
+        return [item.title for item in member_client.get(reverse("recsys:catalogue")).context["page"]]
+
+    assert titles() == ["9", "10", "100"]
+    Item.objects.bulk_create([Item(dataset=dataset, external_id="3", title="3")])  # no signal: as an import adds
+    assert titles() == ["3", "9", "10", "100"]
+    renamed = Item.objects.get(dataset=dataset, title="100")
+    renamed.title = "1"
+    renamed.save()
+    assert titles() == ["1", "3", "9", "10"]
