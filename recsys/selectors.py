@@ -3,6 +3,7 @@
 import hashlib
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.cache import cache
@@ -16,8 +17,35 @@ from .vocabulary import words_for
 SESSION_DATASET_KEY = "hikmax_dataset"
 
 
-def datasets_for(user) -> list[Dataset]:
-    return list(Dataset.objects.all())
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A dataset as the member's switcher offers it. Only datasets that recommend (a ready model is active) or
+    hold the member's own history can be picked; the others are listed, disabled, with the reason."""
+
+    dataset: Dataset
+    recommends: bool
+    own_history: bool
+    current: bool
+
+    @property
+    def selectable(self) -> bool:
+        return self.recommends or self.own_history or self.current
+
+    @property
+    def note(self) -> str:
+        if self.recommends:
+            return ""
+        return "your history; no recommendations yet" if self.own_history else "no recommendations yet"
+
+
+def datasets_for(user, current: Dataset | None = None) -> list[DatasetChoice]:
+    """Every dataset for the switcher, by name, saying which can recommend and which hold the member's history."""
+    recommending = set(TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY)
+                       .values_list("dataset_id", flat=True))
+    own = set(InteractionSequence.objects.filter(user=user).values_list("dataset_id", flat=True))
+    current_pk = current.pk if current is not None else None
+    return [DatasetChoice(dataset, dataset.pk in recommending, dataset.pk in own, dataset.pk == current_pk)
+            for dataset in Dataset.objects.order_by("name")]
 
 
 def current_dataset(request) -> Dataset | None:
@@ -32,7 +60,8 @@ def current_dataset(request) -> Dataset | None:
     default = Dataset.objects.filter(is_default=True).first()
     if default:
         return default
-    return Dataset.objects.filter(models__is_active=True).order_by("name").first() or Dataset.objects.first()
+    recommending = Dataset.objects.filter(models__is_active=True, models__status=TrainedModel.Status.READY)
+    return recommending.order_by("name").first() or Dataset.objects.first()
 
 
 def active_model(dataset: Dataset) -> TrainedModel | None:

@@ -173,3 +173,43 @@ def test_the_cached_title_order_takes_in_new_and_renamed_items(member_client, se
     renamed.title = "1"
     renamed.save()
     assert titles() == ["1", "3", "9", "10"]
+
+
+def _ready_model(dataset, active=True):
+    from recsys.models import TrainedModel
+
+    return TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready", is_active=active)
+
+
+def test_the_switcher_disables_datasets_that_cannot_recommend_and_says_why(member_client):
+    import re
+
+    films, books, music = make_dataset("films"), make_dataset("books"), make_dataset("music")
+    _ready_model(films)
+    _ready_model(books, active=False)  # trained, not active: still nothing to recommend with
+    make_history(music, user=member_client.user)  # the member's own history, no model
+    member_client.post(reverse("recsys:choose-dataset"), {"dataset": films.pk})
+    page = member_client.get(reverse("recsys:home")).content.decode()
+    options = dict(re.findall(r'<option value="(\d+)"([^>]*>[^<]*)</option>', page))
+    assert options[str(films.pk)] == " selected>Films"
+    assert options[str(books.pk)] == " disabled>Books (no recommendations yet)"
+    assert options[str(music.pk)] == ">Music (your history; no recommendations yet)"
+
+    refused = member_client.post(reverse("recsys:choose-dataset"), {"dataset": books.pk}, follow=True)
+    assert "Books has no recommendations yet (no model is active); pick another dataset." in refused.content.decode()
+    assert member_client.session["hikmax_dataset"] == films.pk
+
+    member_client.post(reverse("recsys:choose-dataset"), {"dataset": music.pk})
+    assert member_client.session["hikmax_dataset"] == music.pk
+    for_you = member_client.get(reverse("recourse:for-you")).content.decode()
+    assert "No model is active for Music" in for_you and 'class="inline dataset-switch"' in for_you  # can switch back
+
+
+def test_members_without_a_choice_land_on_a_dataset_whose_model_is_ready(client, make_user):
+    from recsys.models import TrainedModel
+
+    first, second = make_dataset("a-first"), make_dataset("b-second")
+    TrainedModel.objects.create(dataset=first, architecture="sasrec", status="failed", is_active=True)
+    _ready_model(second)
+    client.force_login(make_user("newcomer"))
+    assert client.get(reverse("recsys:home")).context["dataset"] == second
