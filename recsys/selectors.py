@@ -327,7 +327,7 @@ def _history_export(sequence: InteractionSequence) -> dict:
         "attributes": sequence.attributes,
         "interactions": [interaction_export(sequence, row) for row in rows],
         "tags": [{"dataset": sequence.dataset.name, "title": tag.item.title, "tag": tag.tag,
-                  "tagged_at": watched_at(sequence.dataset, tag.timestamp)}
+                  "tagged_at": dataset_time(sequence.dataset, tag.timestamp)}
                  for tag in sequence.tags.select_related("item").order_by("timestamp", "pk")],
     }
 
@@ -339,7 +339,7 @@ def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
         "external_user_id": sequence.external_user_id,
         "item_external_id": row.item.external_id,
         "title": row.item.title,
-        "watched_at": watched_at(sequence.dataset, row.timestamp),
+        "interacted_at": dataset_time(sequence.dataset, row.timestamp),
         "timestamp": row.timestamp,
         "rating": row.rating,
         "weight": row.weight,
@@ -348,8 +348,11 @@ def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
     }
 
 
-def watched_at(dataset: Dataset, timestamp: int) -> str | None:
-    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order."""
+def dataset_time(dataset: Dataset, timestamp: int) -> str | None:
+    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order.
+
+    Exports call it ``interacted_at`` in every dataset (it was ``watched_at``, untrue of items that are not films;
+    the export is a download, not part of the documented API)."""
     if not dataset.has_timestamps:
         return None
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
