@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from recsys import jobs
-from recsys.importers import ImportFormatError, ParsedDataset, parse
+from recsys.importers import ImportFormatError, ParsedDataset, check_one_format, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
 from recsys.signals import interactions_added
@@ -110,6 +110,10 @@ def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, 
     after a failure they stay, so a retry finds them."""
     try:
         with artefacts.downloaded(uploads) as folder:
+            try:
+                check_one_format(folder)
+            except ImportFormatError as exc:
+                raise DatasetImportError(_named(exc, folder, options.get("source_name", ""))) from exc
             imported = import_dataset_reported(path=folder, **options)
     except artefacts.ArtefactMissing as exc:
         raise DatasetImportError(f"The uploaded files are no longer stored ({exc}); upload them again.") from exc

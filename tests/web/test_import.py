@@ -143,7 +143,7 @@ def test_the_command_names_the_file_and_line_of_an_oversized_field(tmp_path):
     assert counts() == (0, 0, 0, 0)
 
 
-def _upload_through_the_admin(client, django_user_model, name, content):
+def _upload_through_the_admin(client, django_user_model, name, content, format="", more=None):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 
@@ -151,8 +151,10 @@ def _upload_through_the_admin(client, django_user_model, name, content):
     from recsys.models import Job
 
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
-    response = client.post(reverse("admin:recsys_dataset_import"),
-                           {"name": "mine", "files": [SimpleUploadedFile(name, content.encode())]})
+    files = {name: content, **(more or {})}
+    response = client.post(reverse("admin:recsys_dataset_import"), {
+        "name": "mine", "format": format,
+        "files": [SimpleUploadedFile(file_name, text.encode()) for file_name, text in files.items()]})
     assert response.status_code == 302
     job = Job.objects.get(kind="import_dataset")
     jobs.run(job.pk)
@@ -208,4 +210,22 @@ def test_a_bad_rating_after_empty_ones_still_fails_the_whole_import(tmp_path):
     path.write_text(CSV_WITH_EMPTY_RATINGS + "u3,i1,140,lots\n")
     with pytest.raises(DatasetImportError, match="log.csv line 6: rating 'lots' is not a number"):
         import_dataset(name="log", path=path)
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_an_upload_in_another_format_than_chosen_says_what_was_expected_and_found(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", "user,item\nu1,i1\n", format="recbole")
+    assert (job.status, job.error) == ("failed", "")
+    assert job.message == ("log.csv: the chosen format, RecBole atomic files, needs a .inter file (optionally .item "
+                           "and .user); found log.csv, which looks like generic CSV (choose that format, or let it be "
+                           "detected)")
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_an_upload_mixing_formats_names_each_file_s_format(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", "user,item\nu1,i1\n",
+                                    more={"x.inter": "user_id:token\titem_id:token\n1\t2\n"})
+    assert job.status == "failed"
+    assert job.message == ("log.csv, x.inter: files of different formats: log.csv (generic CSV), x.inter (RecBole "
+                           "atomic files); upload one dataset's files, all in one format")
     assert counts() == (0, 0, 0, 0)
