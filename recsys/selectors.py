@@ -200,26 +200,32 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
         items = items.filter(Item.in_category(category))
     if year:
         items = items.filter(year=year)
-    by_title = _in_title_order(dataset, list(items.values_list("pk", flat=True)))
+    by_title = _in_title_order(dataset, items)
     if popularity is None:
         return LazyItems(by_title)
     rank = {pk: position for position, pk in enumerate(popularity)}
     return LazyItems(sorted(by_title, key=lambda pk: rank.get(pk, len(rank))))  # stable: by title
 
 
-def _in_title_order(dataset: Dataset, pks: list[int]) -> list[int]:
-    """``pks`` in the natural order of their titles (27,000 titles take ~0.2 s to sort). With a cache shared by
-    every process (as for page fragments) the dataset's whole order is cached under the catalogue version, which
-    every Item save or delete bumps; items the cached order lacks (bulk-created since) make it be recomputed."""
-    shared = page_cache.enabled()
-    key = f"hikmax:title-order:{dataset.pk}:{page_cache.catalogue_version()}" if shared else ""
-    ranks = cache.get(key) if shared else None
+def _in_title_order(dataset: Dataset, items: QuerySet[Item]) -> list[int]:
+    """Pks of ``items`` in the natural order of their titles (27,000 titles take ~0.2 s to sort). With a cache
+    shared by every process (as for page fragments) the dataset's whole order is cached under the catalogue
+    version, which every Item save or delete bumps; items the cached order lacks (bulk-created since) make it be
+    recomputed. Without one, only the matching items are sorted."""
+    if not page_cache.enabled():
+        return [pk for _, pk in sorted(items.order_by().values_list("title", "pk"), key=_title_order)]
+    key = f"hikmax:title-order:{dataset.pk}:{page_cache.catalogue_version()}"
+    pks = list(items.order_by().values_list("pk", flat=True))
+    ranks = cache.get(key)
     if ranks is None or any(pk not in ranks for pk in pks):
-        rows = sorted(dataset.items.values_list("title", "pk"), key=lambda row: (natural_key(row[0]), row[0], row[1]))
+        rows = sorted(dataset.items.order_by().values_list("title", "pk"), key=_title_order)
         ranks = {pk: rank for rank, (_, pk) in enumerate(rows)}
-        if shared:
-            cache.set(key, ranks, timeout=page_cache.FRAGMENT_SECONDS)
-    return sorted(pks, key=lambda pk: ranks.get(pk, len(ranks)))
+        cache.set(key, ranks, timeout=page_cache.FRAGMENT_SECONDS)
+    return sorted(pks, key=ranks.__getitem__)
+
+
+def _title_order(row: tuple[str, int]) -> tuple:
+    return natural_key(row[0]), row[0], row[1]
 
 
 _DIGIT_RUNS = re.compile(r"(\d+)")
