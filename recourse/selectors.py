@@ -16,7 +16,7 @@ from recourse.engine.sequences import History, as_history
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, Item
 from recsys.ratings import model_weight
-from recsys.selectors import watched_at
+from recsys.selectors import dataset_time
 
 from .models import (
     DriftAlert,
@@ -226,7 +226,7 @@ class _Interactions:
         if row is None:
             return {"interaction_id": pk, "title": None, "note": "no longer in your history", **extra}
         return {"interaction_id": pk, "title": row.item.title,
-                "watched_at": watched_at(row.sequence.dataset, row.timestamp), **extra}
+                "interacted_at": dataset_time(row.sequence.dataset, row.timestamp), **extra}
 
 
 def _explanation(e: Explanation, referenced: _Interactions) -> dict:

@@ -109,7 +109,10 @@ def for_you(request):
     try:
         model, _ = serving.loaded_model(dataset)
     except serving.NoActiveModel as exc:
-        return render(request, "recourse/for_you.html", {"dataset": dataset, "unavailable": str(exc)})
+        return render(request, "recourse/for_you.html", {
+            "dataset": dataset, "unavailable": str(exc),
+            "dataset_form": DatasetChoiceForm(selectors.datasets_for(request.user, dataset), current=dataset),
+        })
     fingerprint = selectors.history_fingerprint(request.user, dataset)  # read once: it keys every cache below
 
     def list_context():
@@ -125,7 +128,8 @@ def for_you(request):
         request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),
         "recourse/_for_you_list.html", list_context)
     return render(request, "recourse/for_you.html", {
-        "dataset": dataset, "body": body, "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
+        "dataset": dataset, "body": body,
+        "dataset_form": DatasetChoiceForm(selectors.datasets_for(request.user, dataset), current=dataset),
     })
 
 

@@ -32,7 +32,29 @@ class AddToHistoryForm(forms.Form):
 
 
 class DatasetChoiceForm(forms.Form):
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Dataset", empty_label=None)
+    """The member's dataset switcher: datasets without recommendations are listed disabled with the reason
+    (``selectors.datasets_for``) and refused if posted anyway, unless they hold the member's history."""
+
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Dataset", empty_label=None,
+                                     error_messages={"invalid_choice": "That dataset does not exist.",
+                                                     "required": "Choose a dataset."})
+
+    def __init__(self, choices: list, *args, current: Dataset | None = None, **kwargs):
+        """choices: ``selectors.datasets_for(user, current)``."""
+        kwargs.setdefault("initial", {"dataset": current})
+        super().__init__(*args, **kwargs)
+        self.choices = choices
+        field = self.fields["dataset"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = Dataset.objects.filter(pk__in=[choice.dataset.pk for choice in self.choices])
+
+    def clean_dataset(self):
+        dataset = self.cleaned_data["dataset"]
+        choice = next(choice for choice in self.choices if choice.dataset.pk == dataset.pk)
+        if not choice.selectable:
+            raise forms.ValidationError(f"{dataset} has no recommendations yet (no model is active); "
+                                        "pick another dataset.")
+        return dataset
 
 
 class MultipleFileInput(forms.ClearableFileInput):

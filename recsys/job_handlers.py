@@ -12,14 +12,15 @@ def import_dataset(job, progress):
     options = {"name": params["name"], "format": params.get("format") or None, "title": params.get("title", ""),
                "progress": progress, "source_name": params.get("source_name", "")}
     if params.get("uploads"):
-        dataset = imports.import_uploaded_dataset(uploads=params["uploads"], **options)
+        dataset, report = imports.import_uploaded_dataset(uploads=params["uploads"], **options)
     else:
-        dataset = imports.import_dataset(path=params["path"], **options)
+        dataset, report = imports.import_dataset_reported(path=params["path"], **options)
     return {
         "dataset": dataset.name,
         "users": dataset.n_users,
         "items": dataset.n_items,
         "interactions": dataset.n_interactions,
+        **report.as_result(),
     }
 
 

@@ -316,7 +316,10 @@ def run(job_id: int, on_progress: Callable[[float, str], None] | None = None) ->
         if result is FANNED_OUT:
             Job.objects.filter(pk=job.pk, attempts=job.attempts).update(result=FANNED_OUT)
             return
-        _finish(job, Job.Status.SUCCEEDED, message="Done", result=result or {}, progress=100)
+        result = result or {}
+        # A handler may sum its outcome up in one line (an import: rows read, rows without a rating).
+        done = f"Done: {result['summary']}" if isinstance(result.get("summary"), str) else "Done"
+        _finish(job, Job.Status.SUCCEEDED, message=done, result=result, progress=100)
     finally:
         heartbeat.stop()
 

@@ -1,11 +1,15 @@
 """Reads shared by pages, API and services."""
 
 import hashlib
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.core.cache import cache
 from django.db.models import FloatField, Q, QuerySet, Value
 
+from . import page_cache
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
 from .ratings import model_weight, policy
 from .vocabulary import words_for
@@ -13,8 +17,35 @@ from .vocabulary import words_for
 SESSION_DATASET_KEY = "hikmax_dataset"
 
 
-def datasets_for(user) -> list[Dataset]:
-    return list(Dataset.objects.all())
+@dataclass(frozen=True)
+class DatasetChoice:
+    """A dataset as the member's switcher offers it. Only datasets that recommend (a ready model is active) or
+    hold the member's own history can be picked; the others are listed, disabled, with the reason."""
+
+    dataset: Dataset
+    recommends: bool
+    own_history: bool
+    current: bool
+
+    @property
+    def selectable(self) -> bool:
+        return self.recommends or self.own_history or self.current
+
+    @property
+    def note(self) -> str:
+        if self.recommends:
+            return ""
+        return "your history; no recommendations yet" if self.own_history else "no recommendations yet"
+
+
+def datasets_for(user, current: Dataset | None = None) -> list[DatasetChoice]:
+    """Every dataset for the switcher, by name, saying which can recommend and which hold the member's history."""
+    recommending = set(TrainedModel.objects.filter(is_active=True, status=TrainedModel.Status.READY)
+                       .values_list("dataset_id", flat=True))
+    own = set(InteractionSequence.objects.filter(user=user).values_list("dataset_id", flat=True))
+    current_pk = current.pk if current is not None else None
+    return [DatasetChoice(dataset, dataset.pk in recommending, dataset.pk in own, dataset.pk == current_pk)
+            for dataset in Dataset.objects.order_by("name")]
 
 
 def current_dataset(request) -> Dataset | None:
@@ -29,7 +60,8 @@ def current_dataset(request) -> Dataset | None:
     default = Dataset.objects.filter(is_default=True).first()
     if default:
         return default
-    return Dataset.objects.filter(models__is_active=True).order_by("name").first() or Dataset.objects.first()
+    recommending = Dataset.objects.filter(models__is_active=True, models__status=TrainedModel.Status.READY)
+    return recommending.order_by("name").first() or Dataset.objects.first()
 
 
 def active_model(dataset: Dataset) -> TrainedModel | None:
@@ -159,8 +191,8 @@ def not_interested_item_ids(user, dataset: Dataset) -> list[int]:
 
 def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: int | None = None,
               popularity: list[int] | None = None):
-    """Matching items by title, or in the given popularity order (item pks, most popular first; items not in
-    it follow by title)."""
+    """Matching items by title (natural order: "9" before "10"), or in the given popularity order (item pks, most
+    popular first; items not in it follow by title)."""
     items = dataset.items.all()
     if query:
         items = items.filter(title__icontains=query)
@@ -168,12 +200,42 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
         items = items.filter(Item.in_category(category))
     if year:
         items = items.filter(year=year)
-    items = items.order_by("title", "id")
+    by_title = _in_title_order(dataset, items)
     if popularity is None:
-        return items
+        return LazyItems(by_title)
     rank = {pk: position for position, pk in enumerate(popularity)}
-    ranked = sorted(items.values_list("pk", flat=True), key=lambda pk: rank.get(pk, len(rank)))  # stable: by title
-    return LazyItems(ranked)
+    return LazyItems(sorted(by_title, key=lambda pk: rank.get(pk, len(rank))))  # stable: by title
+
+
+def _in_title_order(dataset: Dataset, items: QuerySet[Item]) -> list[int]:
+    """Pks of ``items`` in the natural order of their titles (27,000 titles take ~0.2 s to sort). With a cache
+    shared by every process (as for page fragments) the dataset's whole order is cached under the catalogue
+    version, which every Item save or delete bumps; items the cached order lacks (bulk-created since) make it be
+    recomputed. Without one, only the matching items are sorted."""
+    if not page_cache.enabled():
+        return [pk for _, pk in sorted(items.order_by().values_list("title", "pk"), key=_title_order)]
+    key = f"hikmax:title-order:{dataset.pk}:{page_cache.catalogue_version()}"
+    pks = list(items.order_by().values_list("pk", flat=True))
+    ranks = cache.get(key)
+    if ranks is None or any(pk not in ranks for pk in pks):
+        rows = sorted(dataset.items.order_by().values_list("title", "pk"), key=_title_order)
+        ranks = {pk: rank for rank, (_, pk) in enumerate(rows)}
+        cache.set(key, ranks, timeout=page_cache.FRAGMENT_SECONDS)
+    return sorted(pks, key=ranks.__getitem__)
+
+
+def _title_order(row: tuple[str, int]) -> tuple:
+    return natural_key(row[0]), row[0], row[1]
+
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
+def natural_key(title: str) -> tuple[str | int, ...]:
+    """Sort key comparing runs of digits as numbers and the rest ignoring case: "Item 9" < "Item 10", "9" < "10".
+    (re.split alternates text and digit runs, so positions compare str with str and int with int.)"""
+    parts = _DIGIT_RUNS.split(title.casefold())
+    return tuple(int(part) if index % 2 else part for index, part in enumerate(parts))
 
 
 class LazyItems:
@@ -271,7 +333,7 @@ def _history_export(sequence: InteractionSequence) -> dict:
         "attributes": sequence.attributes,
         "interactions": [interaction_export(sequence, row) for row in rows],
         "tags": [{"dataset": sequence.dataset.name, "title": tag.item.title, "tag": tag.tag,
-                  "tagged_at": watched_at(sequence.dataset, tag.timestamp)}
+                  "tagged_at": dataset_time(sequence.dataset, tag.timestamp)}
                  for tag in sequence.tags.select_related("item").order_by("timestamp", "pk")],
     }
 
@@ -283,7 +345,7 @@ def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
         "external_user_id": sequence.external_user_id,
         "item_external_id": row.item.external_id,
         "title": row.item.title,
-        "watched_at": watched_at(sequence.dataset, row.timestamp),
+        "interacted_at": dataset_time(sequence.dataset, row.timestamp),
         "timestamp": row.timestamp,
         "rating": row.rating,
         "weight": row.weight,
@@ -292,8 +354,11 @@ def interaction_export(sequence: InteractionSequence, row: Interaction) -> dict:
     }
 
 
-def watched_at(dataset: Dataset, timestamp: int) -> str | None:
-    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order."""
+def dataset_time(dataset: Dataset, timestamp: int) -> str | None:
+    """ISO date-time of a Unix timestamp; None when the dataset's 'timestamps' are only an order.
+
+    Exports call it ``interacted_at`` in every dataset (it was ``watched_at``, untrue of items that are not films;
+    the export is a download, not part of the documented API)."""
     if not dataset.has_timestamps:
         return None
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()

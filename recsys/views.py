@@ -44,7 +44,7 @@ def home(request):
             "total": all_interactions.count(),
             "ordinal": not dataset.has_timestamps,
             "rating_policy": selectors.rating_policy(request.user, dataset),
-            "dataset_form": DatasetChoiceForm(initial={"dataset": dataset}),
+            "dataset_form": DatasetChoiceForm(selectors.datasets_for(request.user, dataset), current=dataset),
         },
     )
 
@@ -52,11 +52,11 @@ def home(request):
 @login_required
 @require_POST
 def choose_dataset(request):
-    form = DatasetChoiceForm(request.POST)
+    form = DatasetChoiceForm(selectors.datasets_for(request.user), request.POST)
     if form.is_valid():
         request.session[selectors.SESSION_DATASET_KEY] = form.cleaned_data["dataset"].pk
     else:
-        messages.error(request, "That dataset does not exist.")
+        messages.error(request, " ".join(str(error) for error in form.errors.get("dataset", ["Choose a dataset."])))
     return redirect_to_next(request, "recsys:home")
 
 

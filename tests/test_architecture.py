@@ -89,3 +89,13 @@ def test_imports_inside_functions_say_why(app):
             if "#" not in lines[node.lineno - 1] and not (above >= 0 and lines[above].strip().startswith("#")):
                 unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno} {module}")
     assert unexplained == []
+
+
+def test_browser_test_timeouts_have_one_home():
+    """Browser tests take their timeouts from tests/browser/conftest.py instead of writing their own copies."""
+    browser = ROOT / "tests" / "browser"
+    defined = {path.name: [target.id for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+                           for target in node.targets if isinstance(target, ast.Name) and target.id.endswith("_MS")]
+               for path in sorted(browser.glob("*.py"))}
+    assert {name: found for name, found in defined.items() if found and name != "conftest.py"} == {}
+    assert "FIRST_LOAD_MS" in defined["conftest.py"]

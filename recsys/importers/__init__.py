@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .common import ProgressCallback
 from .dataset import FORMATS, ImportFormatError, ParsedDataset
-from .detect import detect_format
+from .detect import check_chosen_format, check_one_format, detect_format
 from .movielens import parse_ml1m, parse_ml100k, parse_ml_latest
 from .recbole import parse_recbole
 from .simple import parse_csv, parse_sasrec
@@ -24,7 +24,7 @@ PARSERS = {
     "csv": parse_csv,
 }
 
-__all__ = ["FORMATS", "PARSERS", "ImportFormatError", "ParsedDataset", "detect_format", "parse"]
+__all__ = ["FORMATS", "PARSERS", "ImportFormatError", "ParsedDataset", "check_one_format", "detect_format", "parse"]
 
 
 def parse(path: str | Path, format: str | None = None, progress: ProgressCallback | None = None) -> ParsedDataset:
@@ -35,4 +35,6 @@ def parse(path: str | Path, format: str | None = None, progress: ProgressCallbac
     chosen = format or detect_format(path)
     if chosen not in PARSERS:
         raise ImportFormatError(path, None, f"unknown format {chosen!r} (expected one of {', '.join(PARSERS)})")
+    if format:
+        check_chosen_format(path, chosen)
     return PARSERS[chosen](path, progress)

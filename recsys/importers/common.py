@@ -107,7 +107,11 @@ def line_of_row(source: SourceText, row: int, header_lines: int) -> int | None:
 
 
 def unix_seconds(values: pd.Series, source: SourceText, label: str, header_lines: int) -> np.ndarray:
-    """Numbers (possibly float) or ISO dates -> int64 unix seconds; the first bad value raises."""
+    """Numbers (possibly float) or ISO dates -> int64 unix seconds; the first bad (or empty) value raises."""
+    empty = (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        row = int(np.flatnonzero(empty)[0])
+        raise ImportFormatError(source.path, line_of_row(source, row, header_lines), f"{label} is empty")
     numbers = pd.to_numeric(values, errors="coerce")
     _reject_out_of_range(numbers, values, source, label, header_lines)
     if not numbers.isna().any():

@@ -156,8 +156,8 @@ def _read_companion(inter_path: Path, suffix: str) -> AtomicFile | None:
 def read_atomic(path: Path) -> AtomicFile:
     source = read_source(path, UTF8)
     fields = parse_header(source)
-    columns = [
-        Column(f"c{index}", field.name, "float" if field.type == "float" else "str")
+    columns = [  # an empty float cell is NaN: a rating left blank is no rating; timestamps refuse it later
+        Column(f"c{index}", field.name, "float" if field.type == "float" else "str", optional=True)
         for index, field in enumerate(fields)
     ]
     frame = read_table(source, "\t", columns, header_lines=1)

@@ -62,7 +62,8 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
     roles = csv_header_roles(source)
     columns = [
-        Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role or "", "str"))
+        Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role or "", "str"),
+               optional=role == "rating")  # an empty rating cell: an interaction without a rating
         for index, role in enumerate(roles)
     ]
     check_quoted_field_counts(source, columns)

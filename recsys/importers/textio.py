@@ -41,6 +41,12 @@ class Column:
     name: str  # column name in the returned frame
     label: str  # how error messages call it, e.g. "rating"
     kind: str  # "int", "float" or "str"
+    optional: bool = False  # "float" only: an empty (or blank) cell is NaN instead of an error
+
+    @property
+    def engine_kind(self) -> str:
+        """What pandas reads: an optional number is read as text and converted after (blank -> NaN)."""
+        return "str" if self.optional and self.kind == "float" else self.kind
 
 
 def read_source(path: Path, encoding: str = UTF8) -> SourceText:
@@ -101,7 +107,7 @@ def read_table(
             sep=engine_sep,
             header=None,
             skiprows=header_lines,
-            dtype={index: _PANDAS_DTYPES[column.kind] for index, column in enumerate(columns)},
+            dtype={index: _PANDAS_DTYPES[column.engine_kind] for index, column in enumerate(columns)},
             quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE,
             keep_default_na=False,
             na_values=[],
@@ -112,7 +118,20 @@ def read_table(
     if not _looks_complete(frame, text, engine_sep, columns, header_lines, quoted):
         raise locate_error(source, sep, columns, header_lines, quoted, "inconsistent number of fields")
     frame.columns = [column.name for column in columns]
+    for column in columns:
+        if column.engine_kind != column.kind:
+            frame[column.name] = _optional_numbers(frame[column.name], source, sep, columns, header_lines, quoted)
     return frame
+
+
+def _optional_numbers(values: pd.Series, source, sep, columns, header_lines, quoted) -> pd.Series:
+    """Text cells of an optional number column -> float64, blank -> NaN; anything else not a finite number raises."""
+    text = values.astype(str).str.strip()
+    blank = text == ""
+    numbers = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+    if (numbers.isna() & ~blank).any() or numbers.abs().eq(math.inf).any():
+        raise locate_error(source, sep, columns, header_lines, quoted, "a value is not a number")
+    return numbers
 
 
 def _engine_text(text: str, sep: str) -> tuple[str, str]:
@@ -124,10 +143,10 @@ def _engine_text(text: str, sep: str) -> tuple[str, str]:
 def _looks_complete(frame, text, engine_sep, columns, header_lines, quoted) -> bool:
     if frame.shape[1] != len(columns):
         return False
-    floats = [index for index, column in enumerate(columns) if column.kind == "float"]
+    floats = [index for index, column in enumerate(columns) if column.engine_kind == "float"]
     if floats and frame.iloc[:, floats].isna().to_numpy().any():
         return False
-    if quoted or engine_sep == WHITESPACE or all(column.kind != "str" for column in columns):
+    if quoted or engine_sep == WHITESPACE or all(column.engine_kind != "str" for column in columns):
         return True  # numeric columns cannot silently absorb a missing field
     body = _skip_lines(text, header_lines)
     return body.count(engine_sep) == (len(columns) - 1) * len(frame)
@@ -181,8 +200,10 @@ def _line_pattern(sep: str, columns: list[Column]) -> re.Pattern:
         fields = {"int": r"[+-]?\d+", "float": _FLOAT, "str": r"\S+"}
         return re.compile(r"\s*" + r"\s+".join(fields[column.kind] for column in columns) + r"\s*")
     not_sep = f"[^{re.escape(sep)}]" if len(sep) == 1 else f"(?:(?!{re.escape(sep)}).)"
-    fields = {"int": r"\s*[+-]?\d+\s*", "float": rf"\s*{_FLOAT}\s*", "str": not_sep + "*"}
-    return re.compile(re.escape(sep).join(fields[column.kind] for column in columns), re.DOTALL)
+    fields = {"int": r"\s*[+-]?\d+\s*", "float": rf"\s*{_FLOAT}\s*", "str": not_sep + "*",
+              "optional": rf"\s*(?:{_FLOAT})?\s*"}
+    kinds = ("optional" if column.optional and column.kind == "float" else column.kind for column in columns)
+    return re.compile(re.escape(sep).join(fields[kind] for kind in kinds), re.DOTALL)
 
 
 def _first_bad_csv_row(source, columns, header_lines) -> tuple[int, str] | None:
@@ -255,6 +276,8 @@ def describe_separator(sep: str) -> str:
 def value_problem(value: str, column: Column) -> str | None:
     if column.kind == "int" and not _is_int64(value):
         return f"{column.label} {value!r} is not an integer"
+    if column.kind == "float" and column.optional and not value.strip():
+        return None
     if column.kind == "float" and not _is_finite_number(value):
         return f"{column.label} {value!r} is not a number"
     return None

@@ -3,6 +3,7 @@
 import io
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from recsys import jobs
-from recsys.importers import ImportFormatError, ParsedDataset, parse
+from recsys.importers import ImportFormatError, ParsedDataset, check_one_format, parse
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
 from recsys.signals import interactions_added
@@ -34,6 +35,35 @@ class DatasetImportError(jobs.JobInputError):
     """Raised with a message a person can act on; the database is left unchanged."""
 
 
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import read, for the person who started it (job result, command output)."""
+
+    rows: int  # interaction rows in the files
+    without_rating: int  # rows with no rating: an empty rating cell, or files with no rating column at all
+    has_rating_column: bool
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, parsed: ParsedDataset) -> "ImportReport":
+        return cls(rows=len(parsed.interactions), without_rating=int(parsed.interactions["rating"].isna().sum()),
+                   has_rating_column="rating" in parsed.field_mapping or parsed.interactions["rating"].notna().any(),
+                   warnings=tuple(parsed.warnings))
+
+    def summary(self) -> str:
+        """One line: how many rows were read and how many came without a rating."""
+        text = f"{self.rows:,} rows read"
+        if not self.has_rating_column:
+            return text + " (no ratings in the files: implicit interactions)"
+        if self.without_rating:
+            return text + f"; {self.without_rating:,} had no rating and were imported without one"
+        return text
+
+    def as_result(self) -> dict:
+        return {"rows": self.rows, "rows_without_rating": self.without_rating, "summary": self.summary(),
+                "warnings": list(self.warnings)}
+
+
 def import_dataset(
     *,
     name: str,
@@ -44,6 +74,20 @@ def import_dataset(
     source_name: str = "",
 ) -> Dataset:
     """source_name: what the person calls `path` (e.g. the files they uploaded), used in messages instead."""
+    return import_dataset_reported(name=name, path=path, format=format, title=title, progress=progress,
+                                   source_name=source_name)[0]
+
+
+def import_dataset_reported(
+    *,
+    name: str,
+    path: str | Path,
+    format: str | None = None,
+    title: str = "",
+    progress: ProgressFn | None = None,
+    source_name: str = "",
+) -> tuple[Dataset, ImportReport]:
+    """``import_dataset`` that also says what it read (rows, rows without a rating, the parser's warnings)."""
     progress = progress or _silent
     progress(2, f"Reading {source_name or path}")
     try:
@@ -56,20 +100,25 @@ def import_dataset(
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
     progress(50, f"Writing {len(parsed.interactions):,} interactions")
-    return load_parsed(name=name, parsed=parsed, title=title, progress=progress)
+    report = ImportReport.of(parsed)
+    return load_parsed(name=name, parsed=parsed, title=title, progress=progress), report
 
 
-def import_uploaded_dataset(*, uploads: list[str], **options) -> Dataset:
+def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, ImportReport]:
     """Import files an admin uploaded. They are stored through the storage API (the worker running this may be
     on another machine), copied into a temporary folder here, and deleted from the storage once imported;
     after a failure they stay, so a retry finds them."""
     try:
         with artefacts.downloaded(uploads) as folder:
-            dataset = import_dataset(path=folder, **options)
+            try:
+                check_one_format(folder)
+            except ImportFormatError as exc:
+                raise DatasetImportError(_named(exc, folder, options.get("source_name", ""))) from exc
+            imported = import_dataset_reported(path=folder, **options)
     except artefacts.ArtefactMissing as exc:
         raise DatasetImportError(f"The uploaded files are no longer stored ({exc}); upload them again.") from exc
     artefacts.delete(uploads)
-    return dataset
+    return imported
 
 
 def _named(error: ImportFormatError, path: Path, source_name: str) -> str:

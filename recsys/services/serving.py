@@ -88,7 +88,8 @@ def recommend_for_member(user, dataset: Dataset, *, n: int = 10, changes: dict[i
         cache.set(key, ranked, timeout=LIST_CACHE_SECONDS)
     items = Item.objects.in_bulk([pk for pk, _ in ranked["items"]])
     unknown = ranked["unknown"]  # usually none: skip building the query (~0.3 ms)
-    ignored = list(Item.objects.filter(pk__in=unknown).order_by("title")) if unknown else []
+    ignored = sorted(Item.objects.filter(pk__in=unknown), key=lambda item: (selectors.natural_key(item.title),
+                                                                          item.title, item.pk)) if unknown else []
     return MemberRecommendations(
         model=model,
         items=[RecommendedItem(rank, items[pk], score) for rank, (pk, score) in enumerate(ranked["items"], start=1)],

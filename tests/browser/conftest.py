@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 TIMEOUT_MS = 15_000  # actions and expect(); generous because CI machines are often busy
 NAVIGATION_TIMEOUT_MS = 45_000  # every page loads plotly.js (3.5 MB) in its head
+FIRST_LOAD_MS = 60_000  # a page's first load: the live server loads the model on its first request
 
 expect.set_options(timeout=TIMEOUT_MS)
 

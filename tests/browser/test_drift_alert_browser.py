@@ -10,12 +10,11 @@ from playwright.sync_api import expect
 from recourse.models import DriftAlert, NeverFlag
 from recsys.models import Interaction
 
-from .conftest import screenshot, sign_in
+from .conftest import FIRST_LOAD_MS, screenshot, sign_in
 from .loop_world import item_pk, title_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FIRST_LOAD_MS = 60_000  # the live server loads the model on its first request
 HEADING = "Your recommendations were pulled off your usual taste"
 
 

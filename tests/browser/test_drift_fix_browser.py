@@ -13,11 +13,10 @@ from recsys.services import serving
 from tests.web.conftest import train_now
 from tests.web.sasrec_world import BURST, HYPERPARAMETERS, import_world
 
-from .conftest import screenshot, sign_in
+from .conftest import FIRST_LOAD_MS, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FIRST_LOAD_MS = 60_000  # the live server loads the model on its first request
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import sign_in
+from .conftest import FIRST_LOAD_MS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FIRST_LOAD_MS = 60_000  # the live server loads the model on its first request
 
 
 

@@ -13,12 +13,11 @@ from recsys.models import Interaction
 from recsys.services import history as history_service
 from recsys.services import serving
 
-from .conftest import screenshot, sign_in
+from .conftest import FIRST_LOAD_MS, screenshot, sign_in
 from .loop_world import item_pk, title_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FIRST_LOAD_MS = 60_000  # the live server loads the model on its first request
 QUOTED = re.compile(r"“([^”]+)”")
 
 

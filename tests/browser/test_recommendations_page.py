@@ -3,9 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import screenshot, sign_in
-
-FIRST_MODEL_LOAD_MS = 60_000  # the live server loads the model on the first request
+from .conftest import FIRST_LOAD_MS, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_for_you_lists_ten_recommendations(browser_page, live_server, member_with_model):
     page = browser_page
     sign_in(page, member_with_model, live_server.url)
-    page.goto("/for-you/", timeout=FIRST_MODEL_LOAD_MS)
+    page.goto("/for-you/", timeout=FIRST_LOAD_MS)
     recommendations = page.locator("ol.recommendations > li")
     expect(recommendations).to_have_count(10)
     expect(page.get_by_text("most popular")).to_have_count(0)

@@ -255,3 +255,63 @@ def test_recbole_timestamps_out_of_range_name_the_line(write):
 def test_a_quote_left_open_names_its_line(write):
     path = write("c/log.csv", 'user,item,title\nu1,i1,"Heat\nu2,i2,Ronin\nu3,i3,Alien\n')
     assert str(parse_error(path)) == "log.csv line 2: a quote opened on this line is never closed"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("user,item,rating\nu1,i1,4\nu1,i2,\nu1,i3,good\n", "log.csv line 4: rating 'good' is not a number",
+                 id="bad-after-empty"),
+    pytest.param("user,item,rating\nu1,i1,\nu1,i2,inf\n", "log.csv line 3: rating 'inf' is not a number", id="inf"),
+    pytest.param("user,item,timestamp,rating\nu1,i1,1,4\nu1,i2,,4\n", "log.csv line 3: timestamp is empty",
+                 id="empty-time"),
+])
+def test_an_optional_rating_still_refuses_what_is_not_a_number(write, text, expected):
+    assert str(parse_error(write("c/log.csv", text))) == expected
+
+
+@pytest.mark.parametrize(("inter", "expected"), [
+    pytest.param(INTER_HEADER + "1\t2\t\t4\n1\t2\tx\t4\n", "x.inter line 3: rating 'x' is not a number", id="rating"),
+    pytest.param(INTER_HEADER + "1\t2\t3\t4\n1\t2\t3\t\n", "x.inter line 3: timestamp is empty", id="empty-time"),
+    pytest.param(INTER_HEADER + "1\t2\t\t4\n1\t2\t3\n",
+                 "x.inter line 3: expected 4 fields separated by tabs, found 3 (truncated line?)", id="short"),
+])
+def test_recbole_empty_ratings_do_not_hide_bad_lines(write, inter, expected):
+    assert str(parse_error(write("rb/x.inter", inter))) == expected
+
+
+@pytest.mark.parametrize(("files", "chosen", "expected"), [
+    pytest.param({"log.csv": "user,item\nu1,i1\n"}, "recbole",
+                 "the chosen format, RecBole atomic files, needs a .inter file (optionally .item and .user); "
+                 "found log.csv, which looks like generic CSV (choose that format, or let it be detected)", id="csv"),
+    pytest.param({"x.inter": "user_id:token\titem_id:token\n1\t2\n", "x.item": "item_id:token\n2\n"}, "csv",
+                 "the chosen format, generic CSV, needs a .csv file with a user,item[,timestamp][,rating][,title]"
+                 "[,categories] header; found x.inter, x.item, which look like RecBole atomic files", id="recbole"),
+    pytest.param({"notes.md": "hello\n"}, "sasrec",
+                 "the chosen format, SASRec user-item lines, needs one .txt file of 'user item' lines; found notes.md, "
+                 "which matches no format the importer reads", id="unknown"),
+])
+def test_files_that_do_not_match_the_chosen_format_say_what_was_expected_and_found(write, tmp_path, files, chosen,
+                                                                                   expected):
+    for name, text in files.items():
+        write(f"up/{name}", text)
+    error = parse_error(tmp_path / "up", format=chosen)
+    assert error.message.startswith(expected) and error.line is None
+
+
+def test_a_single_file_in_another_format_than_chosen_says_what_it_looks_like(write):
+    error = parse_error(write("s/seq.txt", "1 2\n1 3\n"), format="csv")
+    assert str(error).startswith("seq.txt: the chosen format, generic CSV, needs a .csv file")
+    assert error.message.endswith("found seq.txt, which looks like SASRec user-item lines (choose that format, or let "
+                                  "it be detected)")
+
+
+def test_files_of_several_formats_together_are_refused_naming_each(write, tmp_path, ml_latest_dir, ml100k_dir):
+    from recsys.importers import check_one_format
+
+    write("up/x.inter", "user_id:token\titem_id:token\n1\t2\n")
+    write("up/log.csv", "user,item\nu1,i1\n")
+    with pytest.raises(ImportFormatError) as caught:
+        check_one_format(tmp_path / "up")
+    assert caught.value.message == ("files of different formats: log.csv (generic CSV), x.inter (RecBole atomic "
+                                    "files); upload one dataset's files, all in one format")
+    check_one_format(ml_latest_dir)  # movies.csv and tags.csv are part of it
+    check_one_format(ml100k_dir)

@@ -225,3 +225,18 @@ def test_explicit_format_overrides_detection(write):
     assert parse(path, format="sasrec").n_interactions == 2
     with pytest.raises(ImportFormatError, match="unknown format 'nope'"):
         parse(path, format="nope")
+
+
+@pytest.mark.parametrize("cell", ["", " ", '""'])
+def test_an_empty_csv_rating_is_an_interaction_without_a_rating(write, cell):
+    dataset = parse(write("c/log.csv", f"user,item,timestamp,rating\nu1,i1,1,4\nu1,i2,2,{cell}\nu2,i1,3,3.5\n"))
+    assert dataset.n_interactions == 3
+    ratings = dataset.interactions["rating"].tolist()
+    assert ratings[0] == 4.0 and np.isnan(ratings[1]) and ratings[2] == 3.5
+
+
+def test_an_empty_recbole_rating_is_an_interaction_without_a_rating(write):
+    inter = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t10\t5\t100\n1\t11\t\t101\n2\t10\t3\t50\n"
+    dataset = parse(write("rb/x.inter", inter))
+    assert dataset.n_interactions == 3
+    assert np.isnan(dataset.interactions["rating"].iloc[1]) and dataset.interactions["rating"].iloc[2] == 3.0

@@ -140,10 +140,10 @@ def test_exported_references_are_readable(client, member_with_everything):
     client.force_login(member_with_everything["alice"])
     data = json.loads(client.get(reverse("export-json")).content)
     first = data["histories"][0]["interactions"][0]
-    assert first["title"] == "Film 01 (1991)" and first["watched_at"] == "1970-01-12T13:46:40+00:00"
+    assert first["title"] == "Film 01 (1991)" and first["interacted_at"] == "1970-01-12T13:46:40+00:00"
     assert data["explanations"][0]["item"] == "Film 07 (1997)"
     assert data["explanations"][0]["contributions"] == [
-        {"interaction_id": first["interaction_id"], "title": "Film 01 (1991)", "watched_at": first["watched_at"],
+        {"interaction_id": first["interaction_id"], "title": "Film 01 (1991)", "interacted_at": first["interacted_at"],
          "score": 0.5}]
     assert data["drift_checks"][0]["flagged"][0]["title"] == "Film 01 (1991)"
     correction = data["corrections"][0]
@@ -159,7 +159,7 @@ def test_a_dataset_without_times_exports_no_invented_dates(client, make_user):
     make_history(make_dataset(has_timestamps=False), user=user, item_ids=(1,))
     client.force_login(user)
     [row] = json.loads(client.get(reverse("export-json")).content)["histories"][0]["interactions"]
-    assert row["watched_at"] is None and row["timestamp"] == 1_000_000
+    assert row["interacted_at"] is None and row["timestamp"] == 1_000_000
 
 
 def test_the_csv_export_is_one_file_per_section(client, member_with_everything):
@@ -170,7 +170,7 @@ def test_the_csv_export_is_one_file_per_section(client, member_with_everything):
     tables = {name: list(csv.DictReader(io.StringIO(archive.read(name).decode()))) for name in archive.namelist()}
     assert [row["title"] for row in tables["histories-interactions.csv"]] == [
         "Film 01 (1991)", "Film 02 (1992)", "Film 03 (1993)"]
-    assert tables["histories-interactions.csv"][0]["watched_at"].startswith("1970-01-12T")
+    assert tables["histories-interactions.csv"][0]["interacted_at"].startswith("1970-01-12T")
     assert "interactions" not in tables["histories.csv"][0]
     [change] = tables["corrections-changes.csv"]
     assert change["title"] == "Film 01 (1991)"
@@ -189,3 +189,18 @@ def test_an_interaction_removed_from_the_history_is_named_as_such(client, member
     client.force_login(alice)
     data = json.loads(client.get(reverse("export-json")).content)
     assert data["drift_checks"][0]["flagged"][0]["note"] == "no longer in your history"
+
+
+def test_an_export_of_items_that_are_not_films_says_nothing_about_watching(client, make_user):
+    from recsys.models import Dataset
+
+    user = make_user("dora")
+    shop = make_dataset("shop")
+    Dataset.objects.filter(pk=shop.pk).update(source_format="csv")  # neutral words: the domain is not known
+    make_history(shop, user=user, item_ids=(1,))
+    client.force_login(user)
+    exported = client.get(reverse("export-json")).content.decode()
+    [row] = json.loads(exported)["histories"][0]["interactions"]
+    assert row["interacted_at"] == "1970-01-12T13:46:40+00:00" and "watched" not in exported
+    archive = zipfile.ZipFile(io.BytesIO(client.get(reverse("export-csv")).content))
+    assert "watched" not in archive.read("histories-interactions.csv").decode()

@@ -140,3 +140,76 @@ def test_catalogues_popular_order_is_the_most_popular_list_a_new_member_gets(cli
     catalogue = [item.pk for item in client.get(reverse("recsys:catalogue")).context["page"]][:10]
     for_you = [entry.item.pk for entry in serving.recommend_for_member(newcomer, dataset, n=10).items]
     assert catalogue == for_you
+
+
+def test_numeric_titles_sort_naturally_in_the_catalogue(member_client):
+    """A `sasrec` export titles its items by their ids: "9" comes before "10", as do "Item 9" and "Item 10"."""
+    from recsys.models import Dataset, Item
+
+    dataset = Dataset.objects.create(name="clicks", title="Clicks", has_categories=False)
+    titles = ["10", "9", "100", "2", "Item 10", "Item 9", "item 11", "Alpha"]
+    Item.objects.bulk_create(Item(dataset=dataset, external_id=str(i), title=t) for i, t in enumerate(titles))
+    page = member_client.get(reverse("recsys:catalogue") + "?order=title")
+    assert [item.title for item in page.context["page"]] == ["2", "9", "10", "100", "Alpha", "Item 9", "Item 10",
+                                                            "item 11"]
+    searched = member_client.get(reverse("recsys:catalogue") + "?order=title&q=item").context["page"]
+    assert [item.title for item in searched] == ["Item 9", "Item 10", "item 11"]
+
+
+def test_the_cached_title_order_takes_in_new_and_renamed_items(member_client, settings):
+    from recsys.models import Dataset, Item
+
+    settings.HIKMAX = {**settings.HIKMAX, "FRAGMENT_CACHE": True}
+    dataset = Dataset.objects.create(name="clicks", title="Clicks", has_categories=False)
+    Item.objects.bulk_create(Item(dataset=dataset, external_id=t, title=t) for t in ("10", "9", "100"))
+
+    def titles():
+        return [item.title for item in member_client.get(reverse("recsys:catalogue")).context["page"]]
+
+    assert titles() == ["9", "10", "100"]
+    Item.objects.bulk_create([Item(dataset=dataset, external_id="3", title="3")])  # no signal: as an import adds
+    assert titles() == ["3", "9", "10", "100"]
+    renamed = Item.objects.get(dataset=dataset, title="100")
+    renamed.title = "1"
+    renamed.save()
+    assert titles() == ["1", "3", "9", "10"]
+
+
+def _ready_model(dataset, active=True):
+    from recsys.models import TrainedModel
+
+    return TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready", is_active=active)
+
+
+def test_the_switcher_disables_datasets_that_cannot_recommend_and_says_why(member_client):
+    import re
+
+    films, books, music = make_dataset("films"), make_dataset("books"), make_dataset("music")
+    _ready_model(films)
+    _ready_model(books, active=False)  # trained, not active: still nothing to recommend with
+    make_history(music, user=member_client.user)  # the member's own history, no model
+    member_client.post(reverse("recsys:choose-dataset"), {"dataset": films.pk})
+    page = member_client.get(reverse("recsys:home")).content.decode()
+    options = dict(re.findall(r'<option value="(\d+)"([^>]*>[^<]*)</option>', page))
+    assert options[str(films.pk)] == " selected>Films"
+    assert options[str(books.pk)] == " disabled>Books (no recommendations yet)"
+    assert options[str(music.pk)] == ">Music (your history; no recommendations yet)"
+
+    refused = member_client.post(reverse("recsys:choose-dataset"), {"dataset": books.pk}, follow=True)
+    assert "Books has no recommendations yet (no model is active); pick another dataset." in refused.content.decode()
+    assert member_client.session["hikmax_dataset"] == films.pk
+
+    member_client.post(reverse("recsys:choose-dataset"), {"dataset": music.pk})
+    assert member_client.session["hikmax_dataset"] == music.pk
+    for_you = member_client.get(reverse("recourse:for-you")).content.decode()
+    assert "No model is active for Music" in for_you and 'class="inline dataset-switch"' in for_you  # can switch back
+
+
+def test_members_without_a_choice_land_on_a_dataset_whose_model_is_ready(client, make_user):
+    from recsys.models import TrainedModel
+
+    first, second = make_dataset("a-first"), make_dataset("b-second")
+    TrainedModel.objects.create(dataset=first, architecture="sasrec", status="failed", is_active=True)
+    _ready_model(second)
+    client.force_login(make_user("newcomer"))
+    assert client.get(reverse("recsys:home")).context["dataset"] == second

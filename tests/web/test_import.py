@@ -143,7 +143,7 @@ def test_the_command_names_the_file_and_line_of_an_oversized_field(tmp_path):
     assert counts() == (0, 0, 0, 0)
 
 
-def _upload_through_the_admin(client, django_user_model, name, content):
+def _upload_through_the_admin(client, django_user_model, name, content, format="", more=None):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.urls import reverse
 
@@ -151,8 +151,10 @@ def _upload_through_the_admin(client, django_user_model, name, content):
     from recsys.models import Job
 
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
-    response = client.post(reverse("admin:recsys_dataset_import"),
-                           {"name": "mine", "files": [SimpleUploadedFile(name, content.encode())]})
+    files = {name: content, **(more or {})}
+    response = client.post(reverse("admin:recsys_dataset_import"), {
+        "name": "mine", "format": format,
+        "files": [SimpleUploadedFile(file_name, text.encode()) for file_name, text in files.items()]})
     assert response.status_code == 302
     job = Job.objects.get(kind="import_dataset")
     jobs.run(job.pk)
@@ -180,3 +182,50 @@ def test_an_admin_upload_in_no_known_format_names_the_uploaded_file(client, djan
     assert "notes.bin" in job.message and "uploads" not in job.message
     [stored] = job.params["uploads"]
     assert stored.split("/")[1] not in job.message  # not the upload folder's random name
+
+
+CSV_WITH_EMPTY_RATINGS = "user,item,timestamp,rating\nu1,i1,100,4\nu1,i2,110,\nu2,i1,120,\nu2,i2,130,5\n"
+
+
+def test_a_row_with_an_empty_rating_imports_without_a_rating_and_the_report_counts_it(tmp_path, capsys):
+    path = tmp_path / "log.csv"
+    path.write_text(CSV_WITH_EMPTY_RATINGS)
+    call_command("import_dataset", "log", str(path))
+    dataset = Dataset.objects.get(name="log")
+    ratings = Interaction.objects.filter(sequence__dataset=dataset).order_by("sequence__external_user_id", "position")
+    assert [row.rating for row in ratings] == [4.0, None, None, 5.0]
+    assert "4 rows read; 2 had no rating and were imported without one" in capsys.readouterr().out
+
+
+def test_an_uploaded_file_with_empty_ratings_says_so_on_the_jobs_page(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", CSV_WITH_EMPTY_RATINGS)
+    assert job.status == "succeeded"
+    assert job.result["rows_without_rating"] == 2 and job.result["interactions"] == 4
+    assert job.message == "Done: 4 rows read; 2 had no rating and were imported without one"
+    assert "2 had no rating" in client.get(reverse("recsys:jobs")).content.decode()
+
+
+def test_a_bad_rating_after_empty_ones_still_fails_the_whole_import(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(CSV_WITH_EMPTY_RATINGS + "u3,i1,140,lots\n")
+    with pytest.raises(DatasetImportError, match="log.csv line 6: rating 'lots' is not a number"):
+        import_dataset(name="log", path=path)
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_an_upload_in_another_format_than_chosen_says_what_was_expected_and_found(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", "user,item\nu1,i1\n", format="recbole")
+    assert (job.status, job.error) == ("failed", "")
+    assert job.message == ("log.csv: the chosen format, RecBole atomic files, needs a .inter file (optionally .item "
+                           "and .user); found log.csv, which looks like generic CSV (choose that format, or let it be "
+                           "detected)")
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_an_upload_mixing_formats_names_each_file_s_format(client, django_user_model):
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", "user,item\nu1,i1\n",
+                                    more={"x.inter": "user_id:token\titem_id:token\n1\t2\n"})
+    assert job.status == "failed"
+    assert job.message == ("log.csv, x.inter: files of different formats: log.csv (generic CSV), x.inter (RecBole "
+                           "atomic files); upload one dataset's files, all in one format")
+    assert counts() == (0, 0, 0, 0)

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recsys.management.progress import progress_bar
 from recsys.models import Dataset
-from recsys.services.imports import DatasetImportError, import_dataset
+from recsys.services.imports import DatasetImportError, import_dataset_reported
 
 
 class Command(BaseCommand):
@@ -21,9 +21,13 @@ class Command(BaseCommand):
         added = "" if held is None else " ({:,} new; rows already imported are kept once)"
         try:
             with progress_bar(f"Importing {name}") as progress:
-                dataset = import_dataset(name=name, path=path, format=format, title=title, progress=progress)
+                dataset, report = import_dataset_reported(name=name, path=path, format=format, title=title,
+                                                          progress=progress)
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(warning))
+        self.stdout.write(report.summary())
         self.stdout.write(
             self.style.SUCCESS(
                 f"{dataset.name}: {dataset.n_users:,} users, {dataset.n_items:,} items, "
@@ -31,3 +35,4 @@ class Command(BaseCommand):
                 + added.format(dataset.n_interactions - (held or 0))
             )
         )
+
