@@ -43,7 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=2, help="service part: passes over the linked members")
     parser.add_argument("--applies", type=int, default=60, help="apply + undo cycles")
     parser.add_argument("--part", choices=("engine", "service", "apply", "genre", "all"), default="all")
-    parser.add_argument("--rule", choices=("stored", "threshold", "prefix", "joint", "joint_scan"), default="stored",
+    from recourse.engine.taste_recourse import RULES  # Django-free; loads TensorFlow, as every part does
+
+    parser.add_argument("--rule", choices=("stored", *RULES), default="stored",
                         help="engine part: the model's stored taste calibration, or one of the named rules "
                              "calibrated here in memory on the same reference histories (not stored)")
     parser.add_argument("--epochs", type=int, default=3, help="if the world must be built: SASRec epochs")
