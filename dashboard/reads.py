@@ -26,8 +26,10 @@ from recourse.engine.population import CONDITION_LABELS, DRIFT_METRICS, RANKING_
 from recourse.engine.protocol import ExplainerUnavailable, ScoringModel
 from recourse.engine.recourse_search import RecoursePlan, plan_recourse
 from recourse.engine.sequences import History
+from recourse.engine.taste_recourse import TasteAnalysis, analyze
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
+from recourse.services.context import DriftUnavailable, taste_calibration
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.params import parse_id
 from recsys.services import serving
@@ -296,9 +298,32 @@ def _agreements(methods: dict) -> list[dict]:
     return rows
 
 
+RECOURSE_METHODS = {"taste": "Taste check (category-free; what members get)",
+                    "paper": "Paper: IG of genre alignment + greedy search"}
+
+
 def recourse_run(view: MemberView, drift: DriftView) -> RecoursePlan:
     profile = preference_profile(view.history, view.categories)
     return plan_recourse(view.network, drift.injection.history, profile, view.categories, reference=view.history)
+
+
+@dataclass
+class TasteRecourseView:
+    analysis: TasteAnalysis
+    ads_before: float  # the drifted copy's ADS to the clean history
+    ads_after: float  # the corrected copy's
+
+
+def taste_recourse_run(view: MemberView, drift: DriftView) -> TasteRecourseView:
+    """The members' drift check and fix (the model's stored taste calibration) on the drifted copy, without the
+    ratings policy: the copy has no ratings."""
+    try:
+        calibration = taste_calibration(view.model, None, just_read=True)
+    except DriftUnavailable as exc:
+        raise DashboardError(str(exc)) from exc
+    analysis = analyze(view.network, drift.injection.history, calibration)
+    metrics = drift_metrics(view.network, [view.history, view.history], [drift.injection.history, analysis.corrected])
+    return TasteRecourseView(analysis, float(metrics.ads[0]), float(metrics.ads[1]))
 
 
 # --- 8/9. experiments, summary, feedback ---------------------------------------------------------

@@ -204,13 +204,26 @@ def user_recourse(request):
     dataset, view, result, error = _drifted_member(request, "recourse")
     if error:
         return error
-    outcome = reads.recourse_run(view, result)
+    method = request.GET.get("method", "taste")
+    if method not in reads.RECOURSE_METHODS:
+        method = "taste"
+    if method == "taste":
+        try:
+            outcome = reads.taste_recourse_run(view, result)
+        except reads.DashboardError as exc:
+            return _page(request, "recourse", "empty.html", dataset, reason=str(exc), member_form=True)
+        plan, tops = outcome.analysis, outcome.analysis
+    else:
+        outcome = plan = tops = reads.recourse_run(view, result)
     injected = set(result.injection.injected_positions.tolist())
     changes = [{"title": view.titles[c.item], "action": c.action, "weight": c.weight,
-                "was_injected": c.position in injected} for c in outcome.changes]
+                "was_injected": c.position in injected} for c in plan.changes]
     return _page(request, "recourse", "recourse.html", dataset, view=view, drift=result, outcome=outcome,
-                 changes=changes, top_after=[view.titles[int(i)] for i in outcome.top_after],
-                 top_before=[view.titles[int(i)] for i in outcome.top_before])
+                 method=method, methods=reads.RECOURSE_METHODS, method_label=reads.RECOURSE_METHODS[method],
+                 changes=changes,
+                 injected_removed=sum(c["was_injected"] for c in changes),
+                 top_after=[view.titles[int(i)] for i in tops.top_after],
+                 top_before=[view.titles[int(i)] for i in tops.top_before])
 
 
 @staff_required

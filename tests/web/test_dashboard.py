@@ -108,6 +108,25 @@ def test_drift_never_touches_the_database(shared, analyst_client):
     assert Interaction.objects.filter(sequence__dataset=dataset).count() == 25 * 8 + 4
 
 
+def test_recourse_runs_the_members_taste_check_by_default_and_the_papers_method_as_a_variant(shared, analyst_client):
+    from recourse.services import context
+    from recsys.services import serving
+
+    dataset, model, _, _ = shared
+    context.calibrate_taste_check(model, serving.loaded_model(dataset)[1])
+    params = {"dataset": dataset.pk, "user": "u3", "strategy": "random", "seed": 4}
+    taste = analyst_client.get(reverse("dashboard:recourse"), params)
+    analysis, drift = taste.context["outcome"].analysis, taste.context["drift"]
+    assert taste.context["method"] == "taste" and analysis.method == "taste"
+    assert analysis.verdict.capitalize() in taste.content.decode()
+    injected = set(drift.injection.injected_positions.tolist())
+    assert [c["was_injected"] for c in taste.context["changes"]] == [c.position in injected for c in analysis.changes]
+    assert taste.context["outcome"].ads_before == pytest.approx(drift.ads, abs=1e-6)
+    paper = analyst_client.get(reverse("dashboard:recourse"), {**params, "method": "paper"})
+    assert paper.context["method"] == "paper" and "IG-of-alignment drift score" in paper.content.decode()
+    assert analyst_client.get(reverse("dashboard:recourse"), {**params, "method": "bogus"}).context["method"] == "taste"
+
+
 def test_unknown_user_shows_a_clear_message(shared, analyst_client):
     dataset = shared[0]
     response = analyst_client.get(reverse("dashboard:drift"), {"dataset": dataset.pk, "user": "nobody"})

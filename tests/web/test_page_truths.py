@@ -178,7 +178,8 @@ def test_research_recourse_does_not_present_changes_that_lower_alignment_as_a_fi
                        satisfied=False, alignment_before=0.709, alignment_after=0.609)
 
     monkeypatch.setattr(reads, "recourse_run", unreached)
-    content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk}).content.decode()
+    content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk, "method": "paper"}
+                                 ).content.decode()
     assert "Changes made" not in content and "Changes tried, target not reached" in content
     assert "lower the alignment (0.709 → 0.609)" in content
     assert content.count("not reached") == 2  # the verdict and the caption, not the engine's echo of the verdict
