@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from django.core.cache import cache
@@ -26,6 +27,7 @@ from recourse.engine.population import CONDITION_LABELS, DRIFT_METRICS, RANKING_
 from recourse.engine.protocol import ExplainerUnavailable, ScoringModel
 from recourse.engine.recourse_search import RecoursePlan, plan_recourse
 from recourse.engine.sequences import History
+from recourse.engine.taste import CausalModel
 from recourse.engine.taste_recourse import TasteAnalysis, analyze
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
@@ -321,7 +323,9 @@ def taste_recourse_run(view: MemberView, drift: DriftView) -> TasteRecourseView:
         calibration = taste_calibration(view.model, None, just_read=True)
     except DriftUnavailable as exc:
         raise DashboardError(str(exc)) from exc
-    analysis = analyze(view.network, drift.injection.history, calibration)
+    if not hasattr(view.network, "score_all_positions"):
+        raise DashboardError("This model cannot score every position of a history, which the drift check needs.")
+    analysis = analyze(cast(CausalModel, view.network), drift.injection.history, calibration)
     metrics = drift_metrics(view.network, [view.history, view.history], [drift.injection.history, analysis.corrected])
     return TasteRecourseView(analysis, float(metrics.ads[0]), float(metrics.ads[1]))
 

@@ -15,6 +15,8 @@ from plotly.offline import get_plotlyjs
 from accounts.decorators import staff_required
 from recourse.engine.drift_injection import STRATEGIES
 from recourse.engine.population import DRIFT_METRICS, RANKING_METRICS
+from recourse.engine.recourse_search import RecoursePlan
+from recourse.engine.taste_recourse import TasteAnalysis
 from recourse.models import Experiment
 from recourse.services import experiments
 from recsys.models import Dataset, TrainedModel
@@ -207,14 +209,16 @@ def user_recourse(request):
     method = request.GET.get("method", "taste")
     if method not in reads.RECOURSE_METHODS:
         method = "taste"
+    outcome: reads.TasteRecourseView | RecoursePlan
+    plan: TasteAnalysis | RecoursePlan  # both have changes, top_before, top_after
     if method == "taste":
         try:
             outcome = reads.taste_recourse_run(view, result)
         except reads.DashboardError as exc:
             return _page(request, "recourse", "empty.html", dataset, reason=str(exc), member_form=True)
-        plan, tops = outcome.analysis, outcome.analysis
+        plan = outcome.analysis
     else:
-        outcome = plan = tops = reads.recourse_run(view, result)
+        outcome = plan = reads.recourse_run(view, result)
     injected = set(result.injection.injected_positions.tolist())
     changes = [{"title": view.titles[c.item], "action": c.action, "weight": c.weight,
                 "was_injected": c.position in injected} for c in plan.changes]
@@ -222,8 +226,8 @@ def user_recourse(request):
                  method=method, methods=reads.RECOURSE_METHODS, method_label=reads.RECOURSE_METHODS[method],
                  changes=changes,
                  injected_removed=sum(c["was_injected"] for c in changes),
-                 top_after=[view.titles[int(i)] for i in tops.top_after],
-                 top_before=[view.titles[int(i)] for i in tops.top_before])
+                 top_after=[view.titles[int(i)] for i in plan.top_after],
+                 top_before=[view.titles[int(i)] for i in plan.top_before])
 
 
 @staff_required
