@@ -151,6 +151,7 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
         item_ids = _load_items(dataset, parsed.items)
         sequence_ids = _load_sequences(dataset, parsed)
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
+        frame = _rows_not_held(dataset, frame)
         _insert_interactions(dataset, frame)
         _load_tags(parsed.tags, item_ids, sequence_ids)
         _refresh_counts(dataset)
@@ -259,12 +260,95 @@ def _interaction_frame(interactions: pd.DataFrame, item_ids: dict, sequence_ids:
     return frame.sort_values(["sequence_id", "position"], ignore_index=True)
 
 
+def _rows_not_held(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """The file's rows the dataset does not hold yet, matched by what they are, never by where they stand in the file.
+
+    A row already imported is left exactly as it is (state, weight and rating: a member's corrections stay on
+    their interaction); rows the dataset holds that the files no longer have are kept (imports never delete).
+
+    * With timestamps, a row is its (user, item, timestamp). Exact duplicates (the same user, item and
+      timestamp more than once) are told apart by their order: the k-th such row in the files is the k-th
+      such row held (oldest first); the files' surplus ones are new.
+    * Without timestamps (ordinal: the time is the row number, which moves when rows are inserted above), a user's
+      rows already imported must be the first rows of that user in the files, in the same order; the rest are
+      appended after everything the user's history holds. Anything else is refused (DatasetImportError) and
+      nothing changes.
+
+    New rows get positions after every position the dataset holds, so they never collide with held rows and,
+    at an equal timestamp, come after them.
+    """
+    held = pd.DataFrame.from_records(
+        Interaction.objects.filter(sequence__dataset=dataset, source=Interaction.Source.IMPORT)
+        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
+        .values_list("sequence_id", "item_id", "timestamp"),
+        columns=["sequence_id", "item_id", "timestamp"],
+    )
+    if held.empty:
+        return frame
+    if dataset.has_timestamps:
+        new = _unmatched_by_identity(frame, held)
+    else:
+        new = _appended_to_ordinal_histories(dataset, frame, held)
+    last_position = Interaction.objects.filter(sequence__dataset=dataset).aggregate(p=Max("position"))["p"]
+    new = new.copy()
+    new["position"] = new["position"] + (0 if last_position is None else last_position + 1)
+    return new.reset_index(drop=True)
+
+
+def _unmatched_by_identity(frame: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    key = ["sequence_id", "item_id", "timestamp"]
+    held = held.astype("int64")
+    held["occurrence"] = held.groupby(key, sort=False).cumcount()
+    frame = frame.copy()
+    frame["occurrence"] = frame.groupby(key, sort=False).cumcount()  # frame is in file order within a user
+    merged = frame.merge(held, on=[*key, "occurrence"], how="left", indicator=True)
+    return frame[(merged["_merge"] == "left_only").to_numpy()].drop(columns="occurrence")
+
+
+def _appended_to_ordinal_histories(dataset: Dataset, frame: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    held = held.astype("int64")
+    held["rank"] = held.groupby("sequence_id", sort=False).cumcount()
+    frame = frame.copy()
+    frame["rank"] = frame.groupby("sequence_id", sort=False).cumcount()
+    compared = held.merge(frame[["sequence_id", "rank", "item_id"]], on=["sequence_id", "rank"], how="left",
+                          suffixes=("", "_file"))
+    differs = compared[compared["item_id_file"].isna() | (compared["item_id"] != compared["item_id_file"])]
+    if len(differs):
+        _refuse_ordinal(dataset, differs.iloc[0], held)
+    counts = held.groupby("sequence_id").size()
+    new = frame[frame["rank"].to_numpy() >= frame["sequence_id"].map(counts).fillna(0).to_numpy()].copy()
+    # After everything the history holds (its own additions too), in the files' order.
+    last = dict(Interaction.objects.filter(sequence_id__in=new["sequence_id"].unique().tolist())
+                .values("sequence_id").annotate(ts=Max("timestamp")).values_list("sequence_id", "ts"))
+    step = new.groupby("sequence_id", sort=False).cumcount() + 1
+    start = new["sequence_id"].map(last)
+    new["timestamp"] = (start + step).where(start.notna(), new["timestamp"]).astype("int64")
+    return new.drop(columns="rank")
+
+
+def _refuse_ordinal(dataset: Dataset, row: pd.Series, held: pd.DataFrame) -> None:
+    sequence = InteractionSequence.objects.get(pk=int(row["sequence_id"]))
+    in_file = None if pd.isna(row["item_id_file"]) else int(row["item_id_file"])
+    items = dict(Item.objects.filter(pk__in=[int(row["item_id"]), in_file or 0]).values_list("pk", "external_id"))
+    count = int((held["sequence_id"] == row["sequence_id"]).sum())
+    where = f"its interaction {int(row['rank']) + 1} is item {items[int(row['item_id'])]}"
+    found = ("these files have fewer rows for that user" if in_file is None
+             else f"these files have item {items[in_file]} there")
+    raise DatasetImportError(
+        f"{dataset.name} has no timestamps, so a re-import can only add rows at the end of each user's history; "
+        f"user {sequence.external_user_id} already has {count:,} imported interactions, {where}, and {found}. "
+        f"Nothing was imported: keep the rows already imported first and in the same order, or import the files "
+        f"under a new name.")
+
+
 def _insert_interactions(dataset: Dataset, frame: pd.DataFrame) -> None:
     table = Interaction._meta.db_table
+    if frame.empty:
+        return
     if connection.vendor != "postgresql":
         _bulk_insert_orm(frame)
     elif Interaction.objects.filter(sequence__dataset=dataset).exists():
-        _merge_postgresql(frame)
+        _copy_rows(table, frame)  # positions come after every held one (_rows_not_held): nothing can collide
     elif _one_pass_foreign_key_check_pays(table, len(frame)):
         with _foreign_keys_checked_in_one_pass(table):
             _copy_rows(table, frame)
@@ -278,23 +362,7 @@ def _bulk_insert_orm(frame: pd.DataFrame) -> None:
     Interaction.objects.bulk_create(
         (Interaction(sequence_id=s, item_id=i, timestamp=t, position=p, rating=r) for s, i, t, p, r in rows),
         batch_size=5000,
-        ignore_conflicts=True,
     )
-
-
-def _merge_postgresql(frame: pd.DataFrame) -> None:
-    """COPY into a temporary table, then insert what is not there yet (idempotent re-import)."""
-    table = Interaction._meta.db_table
-    columns = ", ".join(INTERACTION_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE import_interaction (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        cursor.execute("ALTER TABLE import_interaction DROP COLUMN id")
-        _copy_rows("import_interaction", frame)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM import_interaction "
-            "ON CONFLICT (sequence_id, position) DO NOTHING"
-        )
-        cursor.execute("DROP TABLE import_interaction")
 
 
 def _copy_rows(table: str, frame: pd.DataFrame) -> None:

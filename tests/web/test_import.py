@@ -229,3 +229,82 @@ def test_an_upload_mixing_formats_names_each_file_s_format(client, django_user_m
     assert job.message == ("log.csv, x.inter: files of different formats: log.csv (generic CSV), x.inter (RecBole "
                            "atomic files); upload one dataset's files, all in one format")
     assert counts() == (0, 0, 0, 0)
+
+
+# Re-importing: rows are matched by what they are (user, item, timestamp), never by their place in the file.
+
+def _held(dataset, user):
+    """(item, timestamp, state) of a user's history, oldest first."""
+    rows = Interaction.objects.filter(sequence__dataset=dataset, sequence__external_user_id=user)
+    return [(r.item.external_id, r.timestamp, r.state) for r in rows.select_related("item").order_by(
+        *Interaction.CHRONOLOGICAL)]
+
+
+def _member_removes(dataset, username, user, item, make_user):
+    from recourse.services.corrections import remove_from_history
+
+    member = make_user(username)
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id=user).update(user=member)
+    row = Interaction.objects.get(sequence__dataset=dataset, sequence__external_user_id=user, item__external_id=item)
+    remove_from_history(user=member, interaction_id=row.pk)
+    return row
+
+
+def test_a_reimport_with_rows_inserted_and_reordered_keeps_each_correction_on_its_interaction(tmp_path, make_user):
+    first = tmp_path / "v1.csv"
+    first.write_text("user,item,timestamp\nu1,a,100\nu1,b,200\nu1,c,300\nu2,a,150\n")
+    dataset = import_dataset(name="log", path=first)
+    removed = _member_removes(dataset, "alice", "u1", "b", make_user)
+    # Version 2: a new row on top, u1's rows reordered and split by another user's, one new row of u1's.
+    second = tmp_path / "v2.csv"
+    second.write_text("user,item,timestamp\nu2,z,50\nu1,c,300\nu1,a,100\nu2,a,150\nu1,d,400\nu1,b,200\n")
+    import_dataset(name="log", path=second)
+    assert _held(dataset, "u1") == [("a", 100, "active"), ("b", 200, "excluded"), ("c", 300, "active"),
+                                    ("d", 400, "active")]
+    assert _held(dataset, "u2") == [("z", 50, "active"), ("a", 150, "active")]
+    assert Interaction.objects.get(pk=removed.pk).state == "excluded"
+    assert Dataset.objects.get(name="log").n_interactions == 6
+    import_dataset(name="log", path=second)  # idempotent
+    assert Dataset.objects.get(name="log").n_interactions == 6
+
+
+def test_a_reimport_tells_exact_duplicates_apart_by_their_order_and_keeps_rows_the_files_no_longer_have(
+        tmp_path, make_user):
+    first = tmp_path / "v1.csv"
+    first.write_text("user,item,timestamp\nu1,a,100\nu1,a,100\nu1,b,200\n")
+    dataset = import_dataset(name="log", path=first)
+    second = tmp_path / "v2.csv"
+    second.write_text("user,item,timestamp\nu1,a,100\nu1,a,100\nu1,a,100\n")  # a third "a"; "b" left out
+    import_dataset(name="log", path=second)
+    assert _held(dataset, "u1") == [("a", 100, "active")] * 3 + [("b", 200, "active")]
+
+
+def test_a_reimport_of_ordinal_files_appends_at_each_user_s_end(tmp_path, make_user):
+    first = tmp_path / "v1.txt"
+    first.write_text("1 1\n1 2\n2 2\n")
+    dataset = import_dataset(name="sas", path=first, format="sasrec")
+    _member_removes(dataset, "alice", "1", "2", make_user)
+    second = tmp_path / "v2.txt"
+    second.write_text("1 1\n1 2\n1 3\n2 2\n2 1\n")  # every timestamp after the first row moved
+    import_dataset(name="sas", path=second, format="sasrec")
+    assert [(item, state) for item, _, state in _held(dataset, "1")] == [
+        ("1", "active"), ("2", "excluded"), ("3", "active")]
+    assert [item for item, _, _ in _held(dataset, "2")] == ["2", "1"]
+    assert Dataset.objects.get(name="sas").n_interactions == 5
+
+
+def test_a_reimport_of_ordinal_files_that_reorders_a_history_is_refused_and_changes_nothing(tmp_path, make_user):
+    first = tmp_path / "v1.txt"
+    first.write_text("1 1\n1 2\n2 2\n")
+    dataset = import_dataset(name="sas", path=first, format="sasrec")
+    _member_removes(dataset, "alice", "1", "2", make_user)
+    before = counts()
+    second = tmp_path / "v2.txt"
+    second.write_text("1 2\n1 1\n2 2\n")
+    with pytest.raises(DatasetImportError, match=r"^sas has no timestamps, so a re-import can only add rows at the "
+                                                 r"end of each user's history; user 1 already has 2 imported "
+                                                 r"interactions, its interaction 1 is item 1, and these files have "
+                                                 r"item 2 there\. Nothing was imported"):
+        import_dataset(name="sas", path=second, format="sasrec")
+    assert counts() == before
+    assert [(item, state) for item, _, state in _held(dataset, "1")] == [("1", "active"), ("2", "excluded")]
