@@ -1,7 +1,7 @@
 import re
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q, TextChoices
 
 
@@ -24,6 +24,8 @@ class Dataset(models.Model):
     n_users = models.PositiveIntegerField(default=0)
     n_items = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
+    last_model_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="The highest model version number given out here (never given again)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +215,11 @@ class TrainedModel(models.Model):
         TCN = "tcn", "TCN"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="models")
+    version = models.PositiveIntegerField(
+        editable=False,
+        help_text="v1, v2, … per dataset, in the order the versions were created (set on the first save). "
+                  "Versions created before numbering per dataset keep the number they had (their id).",
+    )
     architecture = models.CharField(max_length=16, choices=Architecture.choices)
     hyperparameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -236,10 +243,21 @@ class TrainedModel(models.Model):
             models.UniqueConstraint(
                 fields=["dataset"], condition=Q(is_active=True), name="one_active_model_per_dataset"
             ),
+            models.UniqueConstraint(fields=["dataset", "version"], name="trained_model_unique_version"),
         ]
 
     def __str__(self):
-        return f"{self.get_architecture_display()} v{self.pk} on {self.dataset.name}"
+        return f"{self.get_architecture_display()} v{self.version} on {self.dataset.name}"
+
+    def save(self, *args, **kwargs):
+        if self.version is None:
+            with transaction.atomic():
+                # The dataset's counter (its row locked by the update): two versions created at once get different
+                # numbers, and a deleted version's number is never given to another.
+                Dataset.objects.filter(pk=self.dataset_id).update(last_model_version=F("last_model_version") + 1)
+                self.version = Dataset.objects.values_list("last_model_version", flat=True).get(pk=self.dataset_id)
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
 
 
 class Job(models.Model):
