@@ -17,6 +17,9 @@ class Dataset(models.Model):
     source_checksum = models.CharField(max_length=64, blank=True)
     has_timestamps = models.BooleanField(default=True)
     has_categories = models.BooleanField(default=True)
+    field_mapping = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="[[role, where the last import read it from], …]: which columns became user, item, rating, …")
     erasure_policy = models.CharField(max_length=16, choices=ErasurePolicy.choices, default=ErasurePolicy.ANONYMISE)
     is_default = models.BooleanField(
         "site default", default=False, help_text="New members and members without a history land on this dataset"

@@ -35,6 +35,55 @@ class DatasetImportError(jobs.JobInputError):
     """Raised with a message a person can act on; the database is left unchanged."""
 
 
+# What each role of a format with a fixed layout is read from (CSV and RecBole say it in ParsedDataset.field_mapping).
+FIXED_FIELDS = {
+    "ml-100k": {"user": "u.data: field 1 (user id)", "item": "u.data: field 2 (item id)",
+                "rating": "u.data: field 3 (rating)", "timestamp": "u.data: field 4 (unix seconds)",
+                "title": "u.item: field 2 (movie title)", "year": "u.item: field 3 (release date)",
+                "categories": "u.item: the genre flags, named by u.genre"},
+    "ml-1m": {"user": "ratings.dat: UserID", "item": "ratings.dat: MovieID", "rating": "ratings.dat: Rating",
+              "timestamp": "ratings.dat: Timestamp", "title": "movies.dat: Title",
+              "year": "movies.dat: the year in brackets after the title", "categories": "movies.dat: Genres"},
+    "ml-latest": {"user": "ratings.csv: userId", "item": "ratings.csv: movieId", "rating": "ratings.csv: rating",
+                  "timestamp": "ratings.csv: timestamp", "title": "movies.csv: title",
+                  "year": "movies.csv: the year in brackets after the title", "categories": "movies.csv: genres"},
+    "sasrec": {"user": "column 1", "item": "column 2"},
+    "synthetic": dict.fromkeys(("user", "item", "rating", "timestamp", "title", "year", "categories"), "generated"),
+}
+FIELD_ROLES = {"user": "User", "item": "Item", "rating": "Rating", "timestamp": "Time", "title": "Title",
+               "year": "Year", "categories": "Categories", "item_file_id": "Item id in the item file",
+               "user_file_id": "User id in the user file"}
+NOT_IN_FILES = {"rating": "none: interactions without a rating", "timestamp": "none: the order of the rows",
+                "title": "none: each item is titled by its id", "year": "none", "categories": "none"}
+RECBOLE_ROLES = {"interaction_user": "user", "interaction_item": "item", "item_id": "item_file_id"}
+
+
+def field_mapping_of(parsed: ParsedDataset) -> list[list[str]]:
+    """[[role, where it was read from], …] in a fixed order, for the administrator: which column of the files became
+    the user, item, rating, time, title, year and categories, and which roles the files did not have."""
+    names = [Path(name).name for name in parsed.source_files]
+    found = dict(FIXED_FIELDS.get(parsed.format, {}))
+    if parsed.format == "csv":
+        found = {role: f"{', '.join(names)}: column “{column}”" for role, column in parsed.field_mapping.items()}
+        if "title" in found:
+            found["year"] = f"{found['title']}, the year in brackets after the title"
+    elif parsed.format == "recbole":
+        files = {suffix: ", ".join(name for name in names if name.endswith(suffix))
+                 for suffix in (".inter", ".item", ".user")}
+        for role, column in parsed.field_mapping.items():
+            role = RECBOLE_ROLES.get(role, role)
+            suffix = {"item_file_id": ".item", "title": ".item", "year": ".item", "categories": ".item",
+                      "user_file_id": ".user"}.get(role, ".inter")
+            found[role] = f"{files[suffix]}: field “{column}”"
+    rows = []
+    for role, label in FIELD_ROLES.items():
+        if role in found:
+            rows.append([label, found[role]])
+        elif role in NOT_IN_FILES:
+            rows.append([label, NOT_IN_FILES[role]])
+    return rows
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """What an import read, for the person who started it (job result, command output)."""
@@ -43,12 +92,14 @@ class ImportReport:
     without_rating: int  # rows with no rating: an empty rating cell, or files with no rating column at all
     has_rating_column: bool
     warnings: tuple[str, ...] = ()
+    field_mapping: tuple[tuple[str, str], ...] = ()  # field_mapping_of: (role, where it was read from)
 
     @classmethod
     def of(cls, parsed: ParsedDataset) -> "ImportReport":
         return cls(rows=len(parsed.interactions), without_rating=int(parsed.interactions["rating"].isna().sum()),
                    has_rating_column="rating" in parsed.field_mapping or parsed.interactions["rating"].notna().any(),
-                   warnings=tuple(parsed.warnings))
+                   warnings=tuple(parsed.warnings),
+                   field_mapping=tuple((role, source) for role, source in field_mapping_of(parsed)))
 
     def summary(self) -> str:
         """One line: how many rows were read and how many came without a rating."""
@@ -61,7 +112,7 @@ class ImportReport:
 
     def as_result(self) -> dict:
         return {"rows": self.rows, "rows_without_rating": self.without_rating, "summary": self.summary(),
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "field_mapping": [list(pair) for pair in self.field_mapping]}
 
 
 def import_dataset(
@@ -185,6 +236,7 @@ def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
     dataset.source_checksum = parsed.checksum
     dataset.has_timestamps = parsed.has_timestamps
     dataset.has_categories = parsed.has_categories
+    dataset.field_mapping = field_mapping_of(parsed)
     if title:
         dataset.title = title
     dataset.save()

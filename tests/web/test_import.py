@@ -308,3 +308,40 @@ def test_a_reimport_of_ordinal_files_that_reorders_a_history_is_refused_and_chan
         import_dataset(name="sas", path=second, format="sasrec")
     assert counts() == before
     assert [(item, state) for item, _, state in _held(dataset, "1")] == [("1", "active"), ("2", "excluded")]
+
+
+# The importer's field mapping, shown to the administrator (read-only) on the dataset and on the import job.
+
+def test_the_admin_sees_which_columns_an_upload_s_fields_came_from(client, django_user_model):
+    csv = "uid,movie_id,price,score,time,name,genres\nu1,i1,9,4,100,Alpha (1999),Action\nu2,i1,9,5,110,Alpha (1999),\n"
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", csv)
+    assert job.status == "succeeded"
+    expected = [["User", "log.csv: column “uid”"], ["Item", "log.csv: column “movie_id”"],
+                ["Rating", "log.csv: column “score”"], ["Time", "log.csv: column “time”"],
+                ["Title", "log.csv: column “name”"],
+                ["Year", "log.csv: column “name”, the year in brackets after the title"],
+                ["Categories", "log.csv: column “genres”"]]
+    assert job.result["field_mapping"] == expected
+    dataset = Dataset.objects.get(name="mine")
+    assert dataset.field_mapping == expected
+    for url in (reverse("admin:recsys_dataset_change", args=[dataset.pk]),
+                reverse("admin:recsys_job_change", args=[job.pk])):
+        page = client.get(url).content.decode()
+        assert '<tr><th scope="row">User</th><td>log.csv: column “uid”</td></tr>' in page, url
+        assert '<tr><th scope="row">Categories</th><td>log.csv: column “genres”</td></tr>' in page, url
+        assert "price" not in page.split("field-mapping")[1].split("</table>")[0]
+
+
+def test_the_field_mapping_of_fixed_formats_and_of_roles_the_files_lack(tmp_path):
+    ml = import_dataset(name="ml100k", path=data.write_ml100k(tmp_path / "ml"))
+    assert dict(ml.field_mapping)["Time"] == "u.data: field 4 (unix seconds)"
+    assert dict(ml.field_mapping)["Categories"] == "u.item: the genre flags, named by u.genre"
+    sas = import_dataset(name="sas", path=data.write_sasrec(tmp_path), format="sasrec")
+    assert sas.field_mapping == [["User", "column 1"], ["Item", "column 2"],
+                                 ["Rating", "none: interactions without a rating"],
+                                 ["Time", "none: the order of the rows"],
+                                 ["Title", "none: each item is titled by its id"],
+                                 ["Year", "none"], ["Categories", "none"]]
+    rb = import_dataset(name="rb", path=data.write_recbole(tmp_path / "rb"))
+    mapping = dict(rb.field_mapping)
+    assert mapping["User"].startswith("tiny.inter: field “") and mapping["Title"].startswith("tiny.item: field “")
