@@ -317,6 +317,23 @@ class Job(models.Model):
         return None
 
 
+class ErasedHistory(models.Model):
+    """An imported history whose member erased their data: a re-import of the dataset's files leaves its rows out,
+    so the erasure is not undone by importing the same (or a newer) file again.
+
+    Only a hash of the dataset and the external user id is kept (``recsys.services.history.erased_key``)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    user_key = models.CharField(max_length=64, help_text="sha256 of the dataset's id and the external user id")
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "user_key"], name="erased_history_once")]
+
+    def __str__(self):
+        return f"an erased history in {self.dataset.name}"
+
+
 class TrainingExclusion(models.Model):
     """An administrator's decision to leave a member's history out of training; lifting it keeps the record.
 

@@ -1,5 +1,6 @@
 """Load a parsed dataset into the database: atomic (all or nothing) and idempotent."""
 
+import dataclasses
 import io
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -12,8 +13,9 @@ from django.db.models import Max
 
 from recsys import jobs
 from recsys.importers import ImportFormatError, ParsedDataset, check_one_format, parse
-from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
+from recsys.models import Dataset, ErasedHistory, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
+from recsys.services.history import erased_key
 from recsys.signals import interactions_added
 
 ProgressFn = Callable[[float, str], None]
@@ -150,6 +152,7 @@ def import_dataset_reported(
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
+    parsed = _without_erased_histories(name, parsed)
     progress(50, f"Writing {len(parsed.interactions):,} interactions")
     report = ImportReport.of(parsed)
     return load_parsed(name=name, parsed=parsed, title=title, progress=progress), report
@@ -192,10 +195,31 @@ def _check_id_lengths(parsed: ParsedDataset) -> None:
                                      f"ids may have at most {ID_MAX_CHARS}.")
 
 
+def _without_erased_histories(name: str, parsed: ParsedDataset) -> ParsedDataset:
+    """The files without the rows (and tags and attributes) of members who erased their data from this dataset,
+    with a warning saying how many were left out."""
+    keys = set(ErasedHistory.objects.filter(dataset__name=name).values_list("user_key", flat=True))
+    if not keys:
+        return parsed
+    dataset_id = Dataset.objects.values_list("pk", flat=True).get(name=name)
+    users = pd.Series(parsed.interactions["user_id"].unique())
+    erased = set(users[users.map(lambda user: erased_key(dataset_id, user) in keys)])
+    if not erased:
+        return parsed
+    keep = ~parsed.interactions["user_id"].isin(erased)
+    left_out = int((~keep).sum())
+    warnings = [*parsed.warnings, f"{left_out:,} rows of {len(erased):,} member(s) who erased their data were left out"]
+    return dataclasses.replace(
+        parsed, interactions=parsed.interactions[keep].reset_index(drop=True), warnings=warnings,
+        users=None if parsed.users is None else parsed.users[~parsed.users["user_id"].astype(str).isin(erased)],
+        tags=None if parsed.tags is None else parsed.tags[~parsed.tags["user_id"].isin(erased)])
+
+
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
     progress = progress or _silent
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
+    parsed = _without_erased_histories(name, parsed)
     with transaction.atomic():
         dataset = _upsert_dataset(name, parsed, title)
         last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0

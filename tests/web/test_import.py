@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
-from recsys.services.imports import DatasetImportError, import_dataset
+from recsys.services.imports import DatasetImportError, import_dataset, import_dataset_reported
 
 from . import conftest_data as data
 
@@ -345,3 +345,23 @@ def test_the_field_mapping_of_fixed_formats_and_of_roles_the_files_lack(tmp_path
     rb = import_dataset(name="rb", path=data.write_recbole(tmp_path / "rb"))
     mapping = dict(rb.field_mapping)
     assert mapping["User"].startswith("tiny.inter: field “") and mapping["Title"].startswith("tiny.item: field “")
+
+
+@pytest.mark.parametrize("policy", ["anonymise", "delete"])
+def test_a_reimport_does_not_bring_back_the_history_of_a_member_who_erased_their_data(tmp_path, make_user, policy):
+    from django.db import transaction
+
+    from recsys.services.history import erase_for_user
+
+    path = data.write_generic_csv(tmp_path)
+    dataset = import_dataset(name="log", path=path)
+    Dataset.objects.filter(pk=dataset.pk).update(erasure_policy=policy)
+    alice = make_user("alice")
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id="u1").update(user=alice)
+    with transaction.atomic():
+        erase_for_user(alice)
+    before = counts()
+    dataset, report = import_dataset_reported(name="log", path=path)
+    assert counts() == before and not InteractionSequence.objects.filter(external_user_id="u1").exists()
+    assert "3 rows of 1 member(s) who erased their data were left out" in report.warnings
+    assert report.rows == 3 and _held(dataset, "u2")  # u2's rows are still matched and kept
