@@ -152,10 +152,10 @@ def import_dataset_reported(
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
-    parsed = _without_erased_histories(name, parsed)
-    progress(50, f"Writing {len(parsed.interactions):,} interactions")
-    report = ImportReport.of(parsed)
-    return load_parsed(name=name, parsed=parsed, title=title, progress=progress), report
+    kept = _without_erased_histories(name, parsed)
+    progress(50, f"Writing {len(kept.interactions):,} interactions")
+    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(kept.warnings))  # rows: all the files hold
+    return load_parsed(name=name, parsed=kept, title=title, progress=progress), report
 
 
 def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, ImportReport]:
