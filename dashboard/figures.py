@@ -77,7 +77,7 @@ def comparison_figures(models: list[TrainedModel]) -> list[Figure]:
 
 
 def _label(model: TrainedModel) -> str:
-    return f"#{model.pk} {model.get_architecture_display()}"
+    return f"v{model.version} {model.get_architecture_display()}"
 
 
 def _hr_figure(models: list[TrainedModel]) -> Figure:

@@ -96,7 +96,7 @@ def activate_model(request, model_id):
     model = get_object_or_404(TrainedModel, pk=model_id)
     try:
         registry.activate(model)
-        messages.success(request, f"Model #{model.pk} is now active for {model.dataset}.")
+        messages.success(request, f"{model} is now active.")
     except registry.RegistryError as exc:
         messages.error(request, str(exc))
     return redirect(f"{reverse('dashboard:registry')}?dataset={model.dataset_id}")

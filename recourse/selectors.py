@@ -6,7 +6,7 @@ into what the engine works on: Histories over a model's item indices and a Categ
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 from django.db.models import F, Q
@@ -17,6 +17,7 @@ from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, Item
 from recsys.ratings import model_weight
 from recsys.selectors import dataset_time
+from recsys.vocabulary import words_for
 
 from .models import (
     DriftAlert,
@@ -88,6 +89,42 @@ def never_flag_interaction_ids(user, dataset: Dataset) -> set[int]:
 def never_flags_of(user):
     """Every "Don't flag this again" of the member, newest first, with titles (My corrections)."""
     return NeverFlag.objects.filter(user=user).select_related("interaction__item", "interaction__sequence__dataset")
+
+
+def interaction_occasions(user, interaction_ids: Iterable[int]) -> dict[int, str]:
+    """What tells each of the member's interactions apart from other plays of the same title (My corrections):
+    "watched 2024-03-05, 2nd of 3 times" in the words of its dataset (``recsys.vocabulary``); a step instead
+    of a date where the dataset has no time. Counted over the whole history, removed entries included, oldest
+    first (ties in source order). Interactions no longer held (or not the member's) are left out."""
+    rows = list(Interaction.objects.filter(pk__in=set(interaction_ids), sequence__user=user)
+                .select_related("sequence__dataset"))
+    pairs = {(row.sequence_id, row.item_id) for row in rows}
+    plays: dict[tuple[int, int], list[int]] = {}
+    if pairs:
+        same_title = Q()
+        for sequence_id, item_id in pairs:
+            same_title |= Q(sequence_id=sequence_id, item_id=item_id)
+        for pk, sequence_id, item_id in (Interaction.objects.filter(same_title).chronological()
+                                         .values_list("pk", "sequence_id", "item_id")):
+            plays.setdefault((sequence_id, item_id), []).append(pk)
+    occasions = {}
+    for row in rows:
+        dataset = row.sequence.dataset
+        words = words_for(dataset)
+        if dataset.has_timestamps:
+            text = f"{words.verb} {datetime.fromtimestamp(row.timestamp, UTC):%Y-%m-%d}"
+        else:
+            text = f"{words.verb} at step {row.timestamp}"
+        same = plays.get((row.sequence_id, row.item_id), [row.pk])
+        if len(same) > 1:
+            text += f", {_ordinal(same.index(row.pk) + 1)} of {len(same)} times"
+        occasions[row.pk] = text
+    return occasions
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def open_alert_row(user, dataset: Dataset) -> DriftAlert | None:

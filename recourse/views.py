@@ -254,7 +254,9 @@ def correction_list(request):
     never = recourse_selectors.never_flags_of(request.user)
     entries: list[RecourseResult | NotInterested | NeverFlag] = [*results, *signals, *never]
     entries.sort(key=lambda entry: entry.created_at, reverse=True)
-    return render(request, "recourse/corrections.html", {"entries": entries})
+    ids = [change.get("interaction_id") for result in results for change in result.changes]
+    occasions = recourse_selectors.interaction_occasions(request.user, [*ids, *(flag.interaction_id for flag in never)])
+    return render(request, "recourse/corrections.html", {"entries": entries, "occasions": occasions})
 
 
 @login_required

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import charts, jobs, selectors
 from .forms import ImportDatasetForm
@@ -79,6 +79,14 @@ def _queue_deletion(request, dataset: Dataset) -> bool:
     return True
 
 
+def field_mapping_table(rows, missing: str):
+    """[[role, where it was read from], …] as a small read-only table."""
+    if not rows:
+        return missing
+    body = format_html_join("", "<tr><th scope=\"row\">{}</th><td>{}</td></tr>", (tuple(row) for row in rows))
+    return format_html('<table class="field-mapping"><tbody>{}</tbody></table>', body)
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     # recourse adds its "explain members" action in recourse/admin.py (recsys never imports recourse).
@@ -99,6 +107,7 @@ class DatasetAdmin(admin.ModelAdmin):
     readonly_fields = (
         "is_default",
         "source_format",
+        "field_mapping_shown",
         "source_checksum",
         "n_users",
         "n_items",
@@ -108,6 +117,11 @@ class DatasetAdmin(admin.ModelAdmin):
     )
     search_fields = ("name", "title")
     change_list_template = "admin/recsys/dataset/change_list.html"
+
+    @admin.display(description="Field mapping (last import)")
+    def field_mapping_shown(self, dataset):
+        missing = "Not recorded: imported before the mapping was kept (import the files again to see it)"
+        return field_mapping_table(dataset.field_mapping, missing)
 
     @admin.display(description="Active model")
     def active_model(self, dataset):
@@ -348,6 +362,7 @@ class JobAdmin(admin.ModelAdmin):
         "progress",
         "message",
         "params",
+        "field_mapping_shown",
         "result",
         "error",
         "attempts",
@@ -357,6 +372,18 @@ class JobAdmin(admin.ModelAdmin):
         "finished_at",
     )
     actions = [retry_jobs]
+
+    @admin.display(description="Field mapping")
+    def field_mapping_shown(self, job):
+        if job.kind != "import_dataset":
+            return "—"
+        if job.status == Job.Status.SUCCEEDED:
+            missing = "Not recorded: imported before the mapping was kept"
+        elif job.is_finished:
+            missing = "— (nothing was imported)"
+        else:
+            missing = "— (shown once the import has finished)"
+        return field_mapping_table((job.result or {}).get("field_mapping"), missing)
 
     @admin.display(description="Progress")
     def progress_bar(self, job):

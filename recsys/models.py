@@ -1,7 +1,7 @@
 import re
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q, TextChoices
 
 
@@ -17,6 +17,9 @@ class Dataset(models.Model):
     source_checksum = models.CharField(max_length=64, blank=True)
     has_timestamps = models.BooleanField(default=True)
     has_categories = models.BooleanField(default=True)
+    field_mapping = models.JSONField(
+        default=list, blank=True, editable=False,
+        help_text="[[role, where the last import read it from], …]: which columns became user, item, rating, …")
     erasure_policy = models.CharField(max_length=16, choices=ErasurePolicy.choices, default=ErasurePolicy.ANONYMISE)
     is_default = models.BooleanField(
         "site default", default=False, help_text="New members and members without a history land on this dataset"
@@ -24,6 +27,8 @@ class Dataset(models.Model):
     n_users = models.PositiveIntegerField(default=0)
     n_items = models.PositiveIntegerField(default=0)
     n_interactions = models.PositiveIntegerField(default=0)
+    last_model_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="The highest model version number given out here (never given again)")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -213,6 +218,11 @@ class TrainedModel(models.Model):
         TCN = "tcn", "TCN"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="models")
+    version = models.PositiveIntegerField(
+        editable=False,
+        help_text="v1, v2, … per dataset, in the order the versions were created (set on the first save). "
+                  "Versions created before numbering per dataset keep the number they had (their id).",
+    )
     architecture = models.CharField(max_length=16, choices=Architecture.choices)
     hyperparameters = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -236,10 +246,21 @@ class TrainedModel(models.Model):
             models.UniqueConstraint(
                 fields=["dataset"], condition=Q(is_active=True), name="one_active_model_per_dataset"
             ),
+            models.UniqueConstraint(fields=["dataset", "version"], name="trained_model_unique_version"),
         ]
 
     def __str__(self):
-        return f"{self.get_architecture_display()} v{self.pk} on {self.dataset.name}"
+        return f"{self.get_architecture_display()} v{self.version} on {self.dataset.name}"
+
+    def save(self, *args, **kwargs):
+        if self.version is None:
+            with transaction.atomic():
+                # The dataset's counter (its row locked by the update): two versions created at once get different
+                # numbers, and a deleted version's number is never given to another.
+                Dataset.objects.filter(pk=self.dataset_id).update(last_model_version=F("last_model_version") + 1)
+                self.version = Dataset.objects.values_list("last_model_version", flat=True).get(pk=self.dataset_id)
+                return super().save(*args, **kwargs)
+        return super().save(*args, **kwargs)
 
 
 class Job(models.Model):
@@ -294,6 +315,23 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class ErasedHistory(models.Model):
+    """An imported history whose member erased their data: a re-import of the dataset's files leaves its rows out,
+    so the erasure is not undone by importing the same (or a newer) file again.
+
+    Only a hash of the dataset and the external user id is kept (``recsys.services.history.erased_key``)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="+")
+    user_key = models.CharField(max_length=64, help_text="sha256 of the dataset's id and the external user id")
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "user_key"], name="erased_history_once")]
+
+    def __str__(self):
+        return f"an erased history in {self.dataset.name}"
 
 
 class TrainingExclusion(models.Model):

@@ -2,6 +2,7 @@
 
 Removing an entry is a correction (``recourse.services.corrections.remove_from_history``): never a deletion."""
 
+import hashlib
 import secrets
 import time
 
@@ -9,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from recsys.models import Dataset, Interaction, InteractionSequence, Item, NotInterested
+from recsys.models import Dataset, ErasedHistory, Interaction, InteractionSequence, Item, NotInterested
 from recsys.selectors import sequences_of
 from recsys.signals import interactions_added
 
@@ -73,8 +74,15 @@ def erase_for_user(user) -> dict:
     return {"datasets": erased}
 
 
+def erased_key(dataset_id: int, external_user_id: str) -> str:
+    return hashlib.sha256(f"{dataset_id}:{external_user_id}".encode()).hexdigest()
+
+
 def _erase_sequence(sequence: InteractionSequence) -> dict:
     count = sequence.interactions.count()
+    if not sequence.external_user_id.startswith("account-"):  # an imported history: a re-import must not restore it
+        ErasedHistory.objects.get_or_create(dataset_id=sequence.dataset_id,
+                                            user_key=erased_key(sequence.dataset_id, sequence.external_user_id))
     if sequence.dataset.erasure_policy == Dataset.ErasurePolicy.DELETE or sequence.external_user_id.startswith(
         "account-"
     ):

@@ -1,5 +1,6 @@
 """Load a parsed dataset into the database: atomic (all or nothing) and idempotent."""
 
+import dataclasses
 import io
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -12,8 +13,9 @@ from django.db.models import Max
 
 from recsys import jobs
 from recsys.importers import ImportFormatError, ParsedDataset, check_one_format, parse
-from recsys.models import Dataset, Interaction, InteractionSequence, Item, ItemTag
+from recsys.models import Dataset, ErasedHistory, Interaction, InteractionSequence, Item, ItemTag
 from recsys.services import artefacts
+from recsys.services.history import erased_key
 from recsys.signals import interactions_added
 
 ProgressFn = Callable[[float, str], None]
@@ -35,6 +37,55 @@ class DatasetImportError(jobs.JobInputError):
     """Raised with a message a person can act on; the database is left unchanged."""
 
 
+# What each role of a format with a fixed layout is read from (CSV and RecBole say it in ParsedDataset.field_mapping).
+FIXED_FIELDS = {
+    "ml-100k": {"user": "u.data: field 1 (user id)", "item": "u.data: field 2 (item id)",
+                "rating": "u.data: field 3 (rating)", "timestamp": "u.data: field 4 (unix seconds)",
+                "title": "u.item: field 2 (movie title)", "year": "u.item: field 3 (release date)",
+                "categories": "u.item: the genre flags, named by u.genre"},
+    "ml-1m": {"user": "ratings.dat: UserID", "item": "ratings.dat: MovieID", "rating": "ratings.dat: Rating",
+              "timestamp": "ratings.dat: Timestamp", "title": "movies.dat: Title",
+              "year": "movies.dat: the year in brackets after the title", "categories": "movies.dat: Genres"},
+    "ml-latest": {"user": "ratings.csv: userId", "item": "ratings.csv: movieId", "rating": "ratings.csv: rating",
+                  "timestamp": "ratings.csv: timestamp", "title": "movies.csv: title",
+                  "year": "movies.csv: the year in brackets after the title", "categories": "movies.csv: genres"},
+    "sasrec": {"user": "column 1", "item": "column 2"},
+    "synthetic": dict.fromkeys(("user", "item", "rating", "timestamp", "title", "year", "categories"), "generated"),
+}
+FIELD_ROLES = {"user": "User", "item": "Item", "rating": "Rating", "timestamp": "Time", "title": "Title",
+               "year": "Year", "categories": "Categories", "item_file_id": "Item id in the item file",
+               "user_file_id": "User id in the user file"}
+NOT_IN_FILES = {"rating": "none: interactions without a rating", "timestamp": "none: the order of the rows",
+                "title": "none: each item is titled by its id", "year": "none", "categories": "none"}
+RECBOLE_ROLES = {"interaction_user": "user", "interaction_item": "item", "item_id": "item_file_id"}
+
+
+def field_mapping_of(parsed: ParsedDataset) -> list[list[str]]:
+    """[[role, where it was read from], …] in a fixed order, for the administrator: which column of the files became
+    the user, item, rating, time, title, year and categories, and which roles the files did not have."""
+    names = [Path(name).name for name in parsed.source_files]
+    found = dict(FIXED_FIELDS.get(parsed.format, {}))
+    if parsed.format == "csv":
+        found = {role: f"{', '.join(names)}: column “{column}”" for role, column in parsed.field_mapping.items()}
+        if "title" in found:
+            found["year"] = f"{found['title']}, the year in brackets after the title"
+    elif parsed.format == "recbole":
+        files = {suffix: ", ".join(name for name in names if name.endswith(suffix))
+                 for suffix in (".inter", ".item", ".user")}
+        for role, column in parsed.field_mapping.items():
+            role = RECBOLE_ROLES.get(role, role)
+            suffix = {"item_file_id": ".item", "title": ".item", "year": ".item", "categories": ".item",
+                      "user_file_id": ".user"}.get(role, ".inter")
+            found[role] = f"{files[suffix]}: field “{column}”"
+    rows = []
+    for role, label in FIELD_ROLES.items():
+        if role in found:
+            rows.append([label, found[role]])
+        elif role in NOT_IN_FILES:
+            rows.append([label, NOT_IN_FILES[role]])
+    return rows
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """What an import read, for the person who started it (job result, command output)."""
@@ -43,12 +94,14 @@ class ImportReport:
     without_rating: int  # rows with no rating: an empty rating cell, or files with no rating column at all
     has_rating_column: bool
     warnings: tuple[str, ...] = ()
+    field_mapping: tuple[tuple[str, str], ...] = ()  # field_mapping_of: (role, where it was read from)
 
     @classmethod
     def of(cls, parsed: ParsedDataset) -> "ImportReport":
         return cls(rows=len(parsed.interactions), without_rating=int(parsed.interactions["rating"].isna().sum()),
                    has_rating_column="rating" in parsed.field_mapping or parsed.interactions["rating"].notna().any(),
-                   warnings=tuple(parsed.warnings))
+                   warnings=tuple(parsed.warnings),
+                   field_mapping=tuple((role, source) for role, source in field_mapping_of(parsed)))
 
     def summary(self) -> str:
         """One line: how many rows were read and how many came without a rating."""
@@ -61,7 +114,7 @@ class ImportReport:
 
     def as_result(self) -> dict:
         return {"rows": self.rows, "rows_without_rating": self.without_rating, "summary": self.summary(),
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings), "field_mapping": [list(pair) for pair in self.field_mapping]}
 
 
 def import_dataset(
@@ -99,9 +152,10 @@ def import_dataset_reported(
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
-    progress(50, f"Writing {len(parsed.interactions):,} interactions")
-    report = ImportReport.of(parsed)
-    return load_parsed(name=name, parsed=parsed, title=title, progress=progress), report
+    kept = _without_erased_histories(name, parsed)
+    progress(50, f"Writing {len(kept.interactions):,} interactions")
+    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(kept.warnings))  # rows: all the files hold
+    return load_parsed(name=name, parsed=kept, title=title, progress=progress), report
 
 
 def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, ImportReport]:
@@ -141,16 +195,38 @@ def _check_id_lengths(parsed: ParsedDataset) -> None:
                                      f"ids may have at most {ID_MAX_CHARS}.")
 
 
+def _without_erased_histories(name: str, parsed: ParsedDataset) -> ParsedDataset:
+    """The files without the rows (and tags and attributes) of members who erased their data from this dataset,
+    with a warning saying how many were left out."""
+    keys = set(ErasedHistory.objects.filter(dataset__name=name).values_list("user_key", flat=True))
+    if not keys:
+        return parsed
+    dataset_id = Dataset.objects.values_list("pk", flat=True).get(name=name)
+    users = pd.Series(parsed.interactions["user_id"].unique())
+    erased = set(users[users.map(lambda user: erased_key(dataset_id, user) in keys)])
+    if not erased:
+        return parsed
+    keep = ~parsed.interactions["user_id"].isin(erased)
+    left_out = int((~keep).sum())
+    warnings = [*parsed.warnings, f"{left_out:,} rows of {len(erased):,} member(s) who erased their data were left out"]
+    return dataclasses.replace(
+        parsed, interactions=parsed.interactions[keep].reset_index(drop=True), warnings=warnings,
+        users=None if parsed.users is None else parsed.users[~parsed.users["user_id"].astype(str).isin(erased)],
+        tags=None if parsed.tags is None else parsed.tags[~parsed.tags["user_id"].isin(erased)])
+
+
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
     progress = progress or _silent
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
+    parsed = _without_erased_histories(name, parsed)
     with transaction.atomic():
         dataset = _upsert_dataset(name, parsed, title)
         last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0
         item_ids = _load_items(dataset, parsed.items)
         sequence_ids = _load_sequences(dataset, parsed)
         frame = _interaction_frame(parsed.interactions, item_ids, sequence_ids)
+        frame = _rows_not_held(dataset, frame)
         _insert_interactions(dataset, frame)
         _load_tags(parsed.tags, item_ids, sequence_ids)
         _refresh_counts(dataset)
@@ -184,6 +260,7 @@ def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
     dataset.source_checksum = parsed.checksum
     dataset.has_timestamps = parsed.has_timestamps
     dataset.has_categories = parsed.has_categories
+    dataset.field_mapping = field_mapping_of(parsed)
     if title:
         dataset.title = title
     dataset.save()
@@ -259,12 +336,95 @@ def _interaction_frame(interactions: pd.DataFrame, item_ids: dict, sequence_ids:
     return frame.sort_values(["sequence_id", "position"], ignore_index=True)
 
 
+def _rows_not_held(dataset: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """The file's rows the dataset does not hold yet, matched by what they are, never by where they stand in the file.
+
+    A row already imported is left exactly as it is (state, weight and rating: a member's corrections stay on
+    their interaction); rows the dataset holds that the files no longer have are kept (imports never delete).
+
+    * With timestamps, a row is its (user, item, timestamp). Exact duplicates (the same user, item and
+      timestamp more than once) are told apart by their order: the k-th such row in the files is the k-th
+      such row held (oldest first); the files' surplus ones are new.
+    * Without timestamps (ordinal: the time is the row number, which moves when rows are inserted above), a user's
+      rows already imported must be the first rows of that user in the files, in the same order; the rest are
+      appended after everything the user's history holds. Anything else is refused (DatasetImportError) and
+      nothing changes.
+
+    New rows get positions after every position the dataset holds, so they never collide with held rows and,
+    at an equal timestamp, come after them.
+    """
+    held = pd.DataFrame.from_records(
+        Interaction.objects.filter(sequence__dataset=dataset, source=Interaction.Source.IMPORT)
+        .order_by("sequence_id", *Interaction.CHRONOLOGICAL)
+        .values_list("sequence_id", "item_id", "timestamp"),
+        columns=["sequence_id", "item_id", "timestamp"],
+    )
+    if held.empty:
+        return frame
+    if dataset.has_timestamps:
+        new = _unmatched_by_identity(frame, held)
+    else:
+        new = _appended_to_ordinal_histories(dataset, frame, held)
+    last_position = Interaction.objects.filter(sequence__dataset=dataset).aggregate(p=Max("position"))["p"]
+    new = new.copy()
+    new["position"] = new["position"] + (0 if last_position is None else last_position + 1)
+    return new.reset_index(drop=True)
+
+
+def _unmatched_by_identity(frame: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    key = ["sequence_id", "item_id", "timestamp"]
+    held = held.astype("int64")
+    held["occurrence"] = held.groupby(key, sort=False).cumcount()
+    frame = frame.copy()
+    frame["occurrence"] = frame.groupby(key, sort=False).cumcount()  # frame is in file order within a user
+    merged = frame.merge(held, on=[*key, "occurrence"], how="left", indicator=True)
+    return frame[(merged["_merge"] == "left_only").to_numpy()].drop(columns="occurrence")
+
+
+def _appended_to_ordinal_histories(dataset: Dataset, frame: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    held = held.astype("int64")
+    held["rank"] = held.groupby("sequence_id", sort=False).cumcount()
+    frame = frame.copy()
+    frame["rank"] = frame.groupby("sequence_id", sort=False).cumcount()
+    compared = held.merge(frame[["sequence_id", "rank", "item_id"]], on=["sequence_id", "rank"], how="left",
+                          suffixes=("", "_file"))
+    differs = compared[compared["item_id_file"].isna() | (compared["item_id"] != compared["item_id_file"])]
+    if len(differs):
+        _refuse_ordinal(dataset, differs.iloc[0], held)
+    counts = held.groupby("sequence_id").size()
+    new = frame[frame["rank"].to_numpy() >= frame["sequence_id"].map(counts).fillna(0).to_numpy()].copy()
+    # After everything the history holds (its own additions too), in the files' order.
+    last = dict(Interaction.objects.filter(sequence_id__in=new["sequence_id"].unique().tolist())
+                .values("sequence_id").annotate(ts=Max("timestamp")).values_list("sequence_id", "ts"))
+    step = new.groupby("sequence_id", sort=False).cumcount() + 1
+    start = new["sequence_id"].map(last)
+    new["timestamp"] = (start + step).where(start.notna(), new["timestamp"]).astype("int64")
+    return new.drop(columns="rank")
+
+
+def _refuse_ordinal(dataset: Dataset, row: pd.Series, held: pd.DataFrame) -> None:
+    sequence = InteractionSequence.objects.get(pk=int(row["sequence_id"]))
+    in_file = None if pd.isna(row["item_id_file"]) else int(row["item_id_file"])
+    items = dict(Item.objects.filter(pk__in=[int(row["item_id"]), in_file or 0]).values_list("pk", "external_id"))
+    count = int((held["sequence_id"] == row["sequence_id"]).sum())
+    where = f"its interaction {int(row['rank']) + 1} is item {items[int(row['item_id'])]}"
+    found = ("these files have fewer rows for that user" if in_file is None
+             else f"these files have item {items[in_file]} there")
+    raise DatasetImportError(
+        f"{dataset.name} has no timestamps, so a re-import can only add rows at the end of each user's history; "
+        f"user {sequence.external_user_id} already has {count:,} imported interactions, {where}, and {found}. "
+        f"Nothing was imported: keep the rows already imported first and in the same order, or import the files "
+        f"under a new name.")
+
+
 def _insert_interactions(dataset: Dataset, frame: pd.DataFrame) -> None:
     table = Interaction._meta.db_table
+    if frame.empty:
+        return
     if connection.vendor != "postgresql":
         _bulk_insert_orm(frame)
     elif Interaction.objects.filter(sequence__dataset=dataset).exists():
-        _merge_postgresql(frame)
+        _copy_rows(table, frame)  # positions come after every held one (_rows_not_held): nothing can collide
     elif _one_pass_foreign_key_check_pays(table, len(frame)):
         with _foreign_keys_checked_in_one_pass(table):
             _copy_rows(table, frame)
@@ -278,23 +438,7 @@ def _bulk_insert_orm(frame: pd.DataFrame) -> None:
     Interaction.objects.bulk_create(
         (Interaction(sequence_id=s, item_id=i, timestamp=t, position=p, rating=r) for s, i, t, p, r in rows),
         batch_size=5000,
-        ignore_conflicts=True,
     )
-
-
-def _merge_postgresql(frame: pd.DataFrame) -> None:
-    """COPY into a temporary table, then insert what is not there yet (idempotent re-import)."""
-    table = Interaction._meta.db_table
-    columns = ", ".join(INTERACTION_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE import_interaction (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        cursor.execute("ALTER TABLE import_interaction DROP COLUMN id")
-        _copy_rows("import_interaction", frame)
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM import_interaction "
-            "ON CONFLICT (sequence_id, position) DO NOTHING"
-        )
-        cursor.execute("DROP TABLE import_interaction")
 
 
 def _copy_rows(table: str, frame: pd.DataFrame) -> None:

@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
-from recsys.services.imports import DatasetImportError, import_dataset
+from recsys.services.imports import DatasetImportError, import_dataset, import_dataset_reported
 
 from . import conftest_data as data
 
@@ -229,3 +229,139 @@ def test_an_upload_mixing_formats_names_each_file_s_format(client, django_user_m
     assert job.message == ("log.csv, x.inter: files of different formats: log.csv (generic CSV), x.inter (RecBole "
                            "atomic files); upload one dataset's files, all in one format")
     assert counts() == (0, 0, 0, 0)
+
+
+# Re-importing: rows are matched by what they are (user, item, timestamp), never by their place in the file.
+
+def _held(dataset, user):
+    """(item, timestamp, state) of a user's history, oldest first."""
+    rows = Interaction.objects.filter(sequence__dataset=dataset, sequence__external_user_id=user)
+    return [(r.item.external_id, r.timestamp, r.state) for r in rows.select_related("item").order_by(
+        *Interaction.CHRONOLOGICAL)]
+
+
+def _member_removes(dataset, username, user, item, make_user):
+    from recourse.services.corrections import remove_from_history
+
+    member = make_user(username)
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id=user).update(user=member)
+    row = Interaction.objects.get(sequence__dataset=dataset, sequence__external_user_id=user, item__external_id=item)
+    remove_from_history(user=member, interaction_id=row.pk)
+    return row
+
+
+def test_a_reimport_with_rows_inserted_and_reordered_keeps_each_correction_on_its_interaction(tmp_path, make_user):
+    first = tmp_path / "v1.csv"
+    first.write_text("user,item,timestamp\nu1,a,100\nu1,b,200\nu1,c,300\nu2,a,150\n")
+    dataset = import_dataset(name="log", path=first)
+    removed = _member_removes(dataset, "alice", "u1", "b", make_user)
+    # Version 2: a new row on top, u1's rows reordered and split by another user's, one new row of u1's.
+    second = tmp_path / "v2.csv"
+    second.write_text("user,item,timestamp\nu2,z,50\nu1,c,300\nu1,a,100\nu2,a,150\nu1,d,400\nu1,b,200\n")
+    import_dataset(name="log", path=second)
+    assert _held(dataset, "u1") == [("a", 100, "active"), ("b", 200, "excluded"), ("c", 300, "active"),
+                                    ("d", 400, "active")]
+    assert _held(dataset, "u2") == [("z", 50, "active"), ("a", 150, "active")]
+    assert Interaction.objects.get(pk=removed.pk).state == "excluded"
+    assert Dataset.objects.get(name="log").n_interactions == 6
+    import_dataset(name="log", path=second)  # idempotent
+    assert Dataset.objects.get(name="log").n_interactions == 6
+
+
+def test_a_reimport_tells_exact_duplicates_apart_by_their_order_and_keeps_rows_the_files_no_longer_have(
+        tmp_path, make_user):
+    first = tmp_path / "v1.csv"
+    first.write_text("user,item,timestamp\nu1,a,100\nu1,a,100\nu1,b,200\n")
+    dataset = import_dataset(name="log", path=first)
+    second = tmp_path / "v2.csv"
+    second.write_text("user,item,timestamp\nu1,a,100\nu1,a,100\nu1,a,100\n")  # a third "a"; "b" left out
+    import_dataset(name="log", path=second)
+    assert _held(dataset, "u1") == [("a", 100, "active")] * 3 + [("b", 200, "active")]
+
+
+def test_a_reimport_of_ordinal_files_appends_at_each_user_s_end(tmp_path, make_user):
+    first = tmp_path / "v1.txt"
+    first.write_text("1 1\n1 2\n2 2\n")
+    dataset = import_dataset(name="sas", path=first, format="sasrec")
+    _member_removes(dataset, "alice", "1", "2", make_user)
+    second = tmp_path / "v2.txt"
+    second.write_text("1 1\n1 2\n1 3\n2 2\n2 1\n")  # every timestamp after the first row moved
+    import_dataset(name="sas", path=second, format="sasrec")
+    assert [(item, state) for item, _, state in _held(dataset, "1")] == [
+        ("1", "active"), ("2", "excluded"), ("3", "active")]
+    assert [item for item, _, _ in _held(dataset, "2")] == ["2", "1"]
+    assert Dataset.objects.get(name="sas").n_interactions == 5
+
+
+def test_a_reimport_of_ordinal_files_that_reorders_a_history_is_refused_and_changes_nothing(tmp_path, make_user):
+    first = tmp_path / "v1.txt"
+    first.write_text("1 1\n1 2\n2 2\n")
+    dataset = import_dataset(name="sas", path=first, format="sasrec")
+    _member_removes(dataset, "alice", "1", "2", make_user)
+    before = counts()
+    second = tmp_path / "v2.txt"
+    second.write_text("1 2\n1 1\n2 2\n")
+    with pytest.raises(DatasetImportError, match=r"^sas has no timestamps, so a re-import can only add rows at the "
+                                                 r"end of each user's history; user 1 already has 2 imported "
+                                                 r"interactions, its interaction 1 is item 1, and these files have "
+                                                 r"item 2 there\. Nothing was imported"):
+        import_dataset(name="sas", path=second, format="sasrec")
+    assert counts() == before
+    assert [(item, state) for item, _, state in _held(dataset, "1")] == [("1", "active"), ("2", "excluded")]
+
+
+# The importer's field mapping, shown to the administrator (read-only) on the dataset and on the import job.
+
+def test_the_admin_sees_which_columns_an_upload_s_fields_came_from(client, django_user_model):
+    csv = "uid,movie_id,price,score,time,name,genres\nu1,i1,9,4,100,Alpha (1999),Action\nu2,i1,9,5,110,Alpha (1999),\n"
+    job = _upload_through_the_admin(client, django_user_model, "log.csv", csv)
+    assert job.status == "succeeded"
+    expected = [["User", "log.csv: column “uid”"], ["Item", "log.csv: column “movie_id”"],
+                ["Rating", "log.csv: column “score”"], ["Time", "log.csv: column “time”"],
+                ["Title", "log.csv: column “name”"],
+                ["Year", "log.csv: column “name”, the year in brackets after the title"],
+                ["Categories", "log.csv: column “genres”"]]
+    assert job.result["field_mapping"] == expected
+    dataset = Dataset.objects.get(name="mine")
+    assert dataset.field_mapping == expected
+    for url in (reverse("admin:recsys_dataset_change", args=[dataset.pk]),
+                reverse("admin:recsys_job_change", args=[job.pk])):
+        page = client.get(url).content.decode()
+        assert '<tr><th scope="row">User</th><td>log.csv: column “uid”</td></tr>' in page, url
+        assert '<tr><th scope="row">Categories</th><td>log.csv: column “genres”</td></tr>' in page, url
+        assert "price" not in page.split("field-mapping")[1].split("</table>")[0]
+
+
+def test_the_field_mapping_of_fixed_formats_and_of_roles_the_files_lack(tmp_path):
+    ml = import_dataset(name="ml100k", path=data.write_ml100k(tmp_path / "ml"))
+    assert dict(ml.field_mapping)["Time"] == "u.data: field 4 (unix seconds)"
+    assert dict(ml.field_mapping)["Categories"] == "u.item: the genre flags, named by u.genre"
+    sas = import_dataset(name="sas", path=data.write_sasrec(tmp_path), format="sasrec")
+    assert sas.field_mapping == [["User", "column 1"], ["Item", "column 2"],
+                                 ["Rating", "none: interactions without a rating"],
+                                 ["Time", "none: the order of the rows"],
+                                 ["Title", "none: each item is titled by its id"],
+                                 ["Year", "none"], ["Categories", "none"]]
+    rb = import_dataset(name="rb", path=data.write_recbole(tmp_path / "rb"))
+    mapping = dict(rb.field_mapping)
+    assert mapping["User"].startswith("tiny.inter: field “") and mapping["Title"].startswith("tiny.item: field “")
+
+
+@pytest.mark.parametrize("policy", ["anonymise", "delete"])
+def test_a_reimport_does_not_bring_back_the_history_of_a_member_who_erased_their_data(tmp_path, make_user, policy):
+    from django.db import transaction
+
+    from recsys.services.history import erase_for_user
+
+    path = data.write_generic_csv(tmp_path)
+    dataset = import_dataset(name="log", path=path)
+    Dataset.objects.filter(pk=dataset.pk).update(erasure_policy=policy)
+    alice = make_user("alice")
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id="u1").update(user=alice)
+    with transaction.atomic():
+        erase_for_user(alice)
+    before = counts()
+    dataset, report = import_dataset_reported(name="log", path=path)
+    assert counts() == before and not InteractionSequence.objects.filter(external_user_id="u1").exists()
+    assert "3 rows of 1 member(s) who erased their data were left out" in report.warnings
+    assert report.rows == 6 and _held(dataset, "u2")  # every row read; u2's are still matched and kept

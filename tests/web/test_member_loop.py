@@ -1,6 +1,7 @@
 """One meaning of "remove", "Not interested", preview == apply, the rating policy (issue 18)."""
 
 import pytest
+from django.db import models
 from django.urls import reverse
 
 from recourse import selectors as recourse_selectors
@@ -112,3 +113,36 @@ def test_why_names_only_reasons_that_move_the_item(client, trained):
         assert "No removal of up to" in explanation.details["change"]
     assert all(-1.0 <= s <= 1.0 for s in explanation.normalized_scores)
     assert any(s < 0 for s in explanation.normalized_scores) == any(s < 0 for s in explanation.raw_scores)
+
+
+def _removals_shown(client, alice, dataset):
+    rows = [row for row in alice_rows(alice) if row.item.external_id == "1"]
+    for row in rows:
+        corrections.remove_from_history(user=alice, interaction_id=row.pk)
+    client.force_login(alice)
+    page = client.get(reverse("recourse:corrections")).content.decode()
+    return [line.strip() for line in page.splitlines() if "Removed" in line]
+
+
+def test_my_corrections_tell_repeated_plays_of_a_title_apart(client, make_user):
+    from .factories import make_dataset
+
+    dataset = make_dataset()
+    alice = make_user("alice")
+    make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 2, 1, 3, 1))
+    removed = _removals_shown(client, alice, dataset)  # newest first
+    assert [line.split("</li>")[0].removeprefix("<td><ul><li>") for line in removed] == [
+        f"Removed “Film 01 (1991)” <span class=\"reason\">(watched 1970-01-12, {nth} of 3 times)</span>"
+        for nth in ("3rd", "2nd", "1st")]
+
+
+def test_my_corrections_tell_repeated_picks_apart_in_the_dataset_s_words_without_dates(client, make_user):
+    from .factories import make_dataset
+
+    dataset = make_dataset(name="shop", source_format="csv", has_timestamps=False)
+    alice = make_user("alice")
+    make_history(dataset, user=alice, external_user_id="alice", item_ids=(1, 1))
+    Interaction.objects.filter(sequence__user=alice).update(timestamp=models.F("position"))
+    removed = _removals_shown(client, alice, dataset)
+    assert "(picked at step 1, 2nd of 2 times)" in removed[0] and "(picked at step 0, 1st of 2 times)" in removed[1]
+    assert "watched" not in "".join(removed)

@@ -66,3 +66,46 @@ def test_deleting_a_version_removes_its_artefact_but_never_the_active_one(
     with pytest.raises(registry.RegistryError, match="active"):
         registry.delete(active)
     assert TrainedModel.objects.filter(pk=active.pk).exists()
+
+
+def test_model_versions_are_numbered_per_dataset(client, django_user_model):
+    films, shop = make_dataset("films"), make_dataset("shop")
+    make_history(films)
+    make_history(shop)
+    created = []
+    for dataset, architecture in ((films, "sasrec"), (shop, "sasrec"), (films, "gru4rec"), (shop, "tcn"),
+                                  (films, "tcn")):
+        job = training.start_training(dataset=dataset, architecture=architecture, enqueue=False)
+        created.append(TrainedModel.objects.get(pk=job.params["model_id"]))
+    assert [(model.dataset.name, model.version) for model in created] == [
+        ("films", 1), ("shop", 1), ("films", 2), ("shop", 2), ("films", 3)]
+    assert str(created[3]) == "TCN v2 on shop"
+    TrainedModel.objects.filter(pk=created[4].pk).delete()  # a deleted version's number is never given again
+    assert TrainedModel.objects.create(dataset=films, architecture="tcn").version == 4
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
+    page = client.get(reverse("dashboard:registry") + f"?dataset={shop.pk}").content.decode()
+    assert "<td>v1</td>" in page and "<td>v2</td>" in page and "<td>v3</td>" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_versions_trained_before_numbering_per_dataset_keep_their_numbers():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("recsys", "0007_artefacts_in_storage")], [("recsys", "0009_trainedmodel_version_per_dataset")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        films = old.get_model("recsys", "Dataset").objects.create(name="films", title="Films")
+        shop = old.get_model("recsys", "Dataset").objects.create(name="shop", title="Shop")
+        model = old.get_model("recsys", "TrainedModel")
+        ids = [model.objects.create(dataset=dataset, architecture="sasrec").pk for dataset in (films, shop, films)]
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert [TrainedModel.objects.get(pk=pk).version for pk in ids] == ids
+    assert TrainedModel.objects.create(dataset_id=films.pk, architecture="tcn").version == ids[2] + 1
+    assert TrainedModel.objects.create(dataset_id=shop.pk, architecture="tcn").version == ids[1] + 1
