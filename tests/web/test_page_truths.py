@@ -185,6 +185,55 @@ def test_research_recourse_does_not_present_changes_that_lower_alignment_as_a_fi
     assert content.count("not reached") == 2  # the verdict and the caption, not the engine's echo of the verdict
 
 
+def test_research_recourse_does_not_call_changes_the_taste_check_advises_against_a_fix(analyst_client, trained,
+                                                                                      monkeypatch):
+    """Verdict "Drift: no" with changes considered: the status said "The fix removes 4 interactions" above the
+    caption "Changes considered; the check advises none"."""
+    from dashboard import reads
+
+    dataset, model, alice = trained
+
+    def not_advised(view, drift_view):
+        history = drift_view.injection.history
+        position = int(drift_view.injection.injected_positions[0])
+        change = SimpleNamespace(position=position, item=int(history.items[position]), action="remove", weight=0.0)
+        analysis = SimpleNamespace(drift=False, verdict="drift: no", reason="the suggested change would not help",
+                                   changes=[change], top_before=history.items[:3], top_after=history.items[:3])
+        return SimpleNamespace(analysis=analysis, ads_before=0.2, ads_after=0.3)
+
+    monkeypatch.setattr(reads, "taste_recourse_run", not_advised)
+    content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk, "user": "alice"}
+                                 ).content.decode()
+    assert "The fix removes" not in content
+    assert "The changes considered remove 1 interaction, 1 of them injected" in content
+    assert "; the check advises none." in content
+
+
+def test_research_recourse_does_not_promise_a_fix_brings_the_recommendations_back(analyst_client, trained,
+                                                                                  monkeypatch):
+    """The taste check's fix raises the likelihood of the established taste; on the drifted copies of a 30-film
+    world its ADS to the clean history rose (0.2859 -> 0.4665) under an intro saying the removals "bring the
+    recommendations back"."""
+    from dashboard import reads
+
+    dataset, model, alice = trained
+
+    def farther(view, drift_view):
+        history = drift_view.injection.history
+        position = int(drift_view.injection.injected_positions[0])
+        change = SimpleNamespace(position=position, item=int(history.items[position]), action="remove", weight=0.0)
+        analysis = SimpleNamespace(drift=True, verdict="drift: yes", reason="leaving it out raises your taste",
+                                   changes=[change], top_before=history.items[:3], top_after=history.items[:3])
+        return SimpleNamespace(analysis=analysis, ads_before=0.2859, ads_after=0.4665)
+
+    monkeypatch.setattr(reads, "taste_recourse_run", farther)
+    content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk, "user": "alice"}
+                                 ).content.decode()
+    assert "bring the recommendations back" not in content
+    assert "the ADS row shows whether they also bring the recommendations closer" in content
+    assert "0.2859" in content and "0.4665" in content
+
+
 def test_my_history_status_says_what_each_film_counts_for_under_the_ratings_policy(member_client):
     """The page states the policy (1.5 stars or lower: not used; 2-2.5: half) above a Status column that said
     "In use" for every film the member had not lowered or removed."""
