@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.cache import cache
-from django.db.models import FloatField, Q, QuerySet, Value
+from django.db.models import Exists, FloatField, OuterRef, Q, QuerySet, Value
 
 from . import page_cache
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
@@ -49,12 +49,14 @@ def datasets_for(user, current: Dataset | None = None) -> list[DatasetChoice]:
 
 
 def current_dataset(request) -> Dataset | None:
-    """The dataset the member is looking at: chosen in this session, else where they have a history, else the
-    site default an administrator chose, else the first (by name) with an active model."""
+    """The dataset the member is looking at: chosen in this session, else where they have a history (one that can
+    recommend first), else the site default an administrator chose, else the first (by name) with an active model."""
     chosen = request.session.get(SESSION_DATASET_KEY)
     if chosen and (dataset := Dataset.objects.filter(pk=chosen).first()):
         return dataset
-    own = InteractionSequence.objects.filter(user=request.user).select_related("dataset").first()
+    ready = TrainedModel.objects.filter(dataset=OuterRef("dataset"), is_active=True, status=TrainedModel.Status.READY)
+    own = (InteractionSequence.objects.filter(user=request.user).annotate(recommends=Exists(ready))
+           .order_by("-recommends", "dataset__name").select_related("dataset").first())
     if own:
         return own.dataset
     default = Dataset.objects.filter(is_default=True).first()

@@ -562,7 +562,7 @@ def _analysis(
                   f"usual (evidence {evidence:.2f} > {cutoff:.2f}, what clean histories show); leaving them out "
                   f"raises the likelihood of your established taste by {gain:.3f} nats")
     elif not moved:
-        reason = "the suggested change would not change your top 10"
+        reason = "the suggested change would not bring any new title into your top 10"
     elif not improves:
         reason = "leaving out the unusual interactions would not bring the recommendations closer to your taste"
     else:

@@ -102,7 +102,7 @@ def _suggestion_note(shown: Preview) -> str:
         return (f"{what} puts {len(shown.entered)} new titles into your top 10 "
                 f"({', '.join(item.title for item in shown.entered[:3])}{' …' if len(shown.entered) > 3 else ''}). "
                 "This is exactly the fix your drift check found.")
-    return f"{what} would not change your top 10, so HikmaX does not suggest applying it."
+    return f"{what} would not bring any new title into your top 10, so HikmaX does not suggest applying it."
 
 
 def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:

@@ -130,7 +130,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
     reason = analysis.reason if moves_back or not analysis.drift else (
-        "the suggested change would not change your top 10 as For you shows it")
+        "the suggested change would not bring any new title into your top 10 as For you shows it")
     result = DriftResult.objects.create(
         user=user, trained_model=model, method=METHOD, drift=drift, reason=reason[:300],
         interaction_ids=[ids[int(p)] for p in analysis.positions.tolist()],
@@ -209,8 +209,8 @@ def narrative(check: DriftCheck) -> str:
         return (f"{n_fix} {things}{kind} {why}; leaving {them} out would change {len(check.leaving)} of your "
                 f"top {total}, but {but}, so we do not call it drift.")
     if check.flagged:
-        return (f"{n_fix} {things}{kind} {why}, but leaving {them} out would not change your top {total}, "
-                "so nothing needs fixing.")
+        return (f"{n_fix} {things}{kind} {why}, but leaving {them} out would not bring any new title into your "
+                f"top {total}, so nothing needs fixing.")
     return ("A few picks are unusual for you, but leaving them out would not bring your recommendations "
             "closer to your usual taste, so nothing needs fixing.")
 

@@ -109,7 +109,7 @@ def restricted_reason(engine_reason: str, *, changes: bool, moved: bool, before:
         return ("the only unusual films are ones you rated 4 stars or more or asked never to flag, and those are "
                 "never left out")
     if not moved:
-        return "leaving out the unusual films you did not rate highly would not change your top 10"
+        return "leaving out the unusual films you did not rate highly would not bring any new title into your top 10"
     if after <= before:
         return ("leaving out the unusual films you did not rate highly would not bring the recommendations closer "
                 "to your taste")

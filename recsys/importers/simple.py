@@ -88,7 +88,7 @@ def csv_header_roles(source: SourceText) -> list[str | None]:
     roles = [_role_of(name) for name in _header_names(source)]
     for required in ("user", "item"):
         if required not in roles:
-            expected = "user,item,timestamp[,rating][,title][,categories]"
+            expected = "user,item[,timestamp][,rating][,title][,categories]"
             raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})")
     duplicated = {role for role in roles if role and roles.count(role) > 1}
     if duplicated:

@@ -50,6 +50,9 @@ def assert_no_letter_by_letter_wrapping(page, table: str) -> None:
 def test_tables_read_as_words_at_390_px(browser_page, live_server, member):
     page = browser_page
     page.set_viewport_size({"width": 390, "height": 844})
+    # the dataset switcher then lists "… (your history; no recommendations yet)": it must not widen the page
+    make_history(make_dataset(name="Another catalogue without a model"), user=member, external_user_id="alice",
+                 item_ids=(1, 2))
     sign_in(page, member, live_server.url)
     for path, table in (("/catalogue/", "table.catalogue-table"), ("/fix/", "table.fix-table"),
                         ("/home/", "table.history-table")):
@@ -57,6 +60,9 @@ def test_tables_read_as_words_at_390_px(browser_page, live_server, member):
         assert_no_letter_by_letter_wrapping(page, table)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
         screenshot(page, f"mobile-{path.strip('/')}-390")
+    page.goto("/for-you/")
+    expect(page.locator("option", has_text="no recommendations yet")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -107,7 +107,7 @@ def test_no_drift_says_which_condition_failed_as_the_numbers_show():
     assert "would not bring your recommendations closer" in not_closer.narrative
     assert "evidence" not in not_closer.narrative
     same_top = _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_NOW, before=-7.0, after=-6.8)
-    assert "would not change your top 10" in same_top.narrative
+    assert "would not bring any new title into your top 10" in same_top.narrative
     assert "closer" not in same_top.narrative
 
 
