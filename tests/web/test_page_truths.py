@@ -185,6 +185,19 @@ def test_research_recourse_does_not_present_changes_that_lower_alignment_as_a_fi
     assert content.count("not reached") == 2  # the verdict and the caption, not the engine's echo of the verdict
 
 
+def _taste_run_removing_one_injected(*, drift: bool, reason: str, ads_before: float, ads_after: float):
+    """A stand-in for dashboard.reads.taste_recourse_run whose analysis removes the first injected interaction."""
+    def run(view, drift_view):
+        history = drift_view.injection.history
+        position = int(drift_view.injection.injected_positions[0])
+        change = SimpleNamespace(position=position, item=int(history.items[position]), action="remove", weight=0.0)
+        analysis = SimpleNamespace(drift=drift, verdict=f"drift: {'yes' if drift else 'no'}", reason=reason,
+                                   changes=[change], top_before=history.items[:3], top_after=history.items[:3])
+        return SimpleNamespace(analysis=analysis, ads_before=ads_before, ads_after=ads_after)
+
+    return run
+
+
 def test_research_recourse_does_not_call_changes_the_taste_check_advises_against_a_fix(analyst_client, trained,
                                                                                       monkeypatch):
     """Verdict "Drift: no" with changes considered: the status said "The fix removes 4 interactions" above the
@@ -192,16 +205,8 @@ def test_research_recourse_does_not_call_changes_the_taste_check_advises_against
     from dashboard import reads
 
     dataset, model, alice = trained
-
-    def not_advised(view, drift_view):
-        history = drift_view.injection.history
-        position = int(drift_view.injection.injected_positions[0])
-        change = SimpleNamespace(position=position, item=int(history.items[position]), action="remove", weight=0.0)
-        analysis = SimpleNamespace(drift=False, verdict="drift: no", reason="the suggested change would not help",
-                                   changes=[change], top_before=history.items[:3], top_after=history.items[:3])
-        return SimpleNamespace(analysis=analysis, ads_before=0.2, ads_after=0.3)
-
-    monkeypatch.setattr(reads, "taste_recourse_run", not_advised)
+    monkeypatch.setattr(reads, "taste_recourse_run", _taste_run_removing_one_injected(
+        drift=False, reason="the suggested change would not help", ads_before=0.2, ads_after=0.3))
     content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk, "user": "alice"}
                                  ).content.decode()
     assert "The fix removes" not in content
@@ -217,16 +222,8 @@ def test_research_recourse_does_not_promise_a_fix_brings_the_recommendations_bac
     from dashboard import reads
 
     dataset, model, alice = trained
-
-    def farther(view, drift_view):
-        history = drift_view.injection.history
-        position = int(drift_view.injection.injected_positions[0])
-        change = SimpleNamespace(position=position, item=int(history.items[position]), action="remove", weight=0.0)
-        analysis = SimpleNamespace(drift=True, verdict="drift: yes", reason="leaving it out raises your taste",
-                                   changes=[change], top_before=history.items[:3], top_after=history.items[:3])
-        return SimpleNamespace(analysis=analysis, ads_before=0.2859, ads_after=0.4665)
-
-    monkeypatch.setattr(reads, "taste_recourse_run", farther)
+    monkeypatch.setattr(reads, "taste_recourse_run", _taste_run_removing_one_injected(
+        drift=True, reason="leaving it out raises your taste", ads_before=0.2859, ads_after=0.4665))
     content = analyst_client.get(reverse("dashboard:recourse"), {"dataset": dataset.pk, "user": "alice"}
                                  ).content.decode()
     assert "bring the recommendations back" not in content
