@@ -223,11 +223,13 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     fixed = [h.reweighted({int(p): 0.0 for p in plan}) if len(plan) else h
              for h, plan in zip(drifted, plans, strict=True)]
     precise = [plan[np.isin(plan, s.injected_positions)] for plan, s in zip(plans, scenarios, strict=True)]
+    complete = [np.union1d(plan, s.injected_positions) for plan, s in zip(plans, scenarios, strict=True)]
     conditions: dict[str, list[tuple[History, int]] | None] = {
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
         "fix": [(h, len(p)) for h, p in zip(fixed, plans, strict=True)],
         "precise": [(h.reweighted({int(q): 0.0 for q in p}) if len(p) else h, len(p))
                     for h, p in zip(drifted, precise, strict=True)],
+        "complete": [(h.reweighted({int(q): 0.0 for q in p}), len(p)) for h, p in zip(drifted, complete, strict=True)],
     }
     per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
     metrics = {name: {metric: np.asarray(values[metric]).tolist() for metric in ("sampled:HR@10", "full:HR@10")}
@@ -243,6 +245,7 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     return {
         "genuine_removed_after": np.bincount(genuine_after, minlength=1).tolist(),
         "precise": gated_shares({**metrics, "fix": metrics["precise"]}, everything, seed),
+        "complete": gated_shares({**metrics, "fix": metrics["complete"]}, everything, seed),
         "fix": {**gated_shares(metrics, everything, seed), "precision": hits / removed if removed else None,
                 "recall": hits / injected, "changes": removed / len(plans),
                 "passes": float(np.mean([c.passes for c in curves]))},
@@ -270,7 +273,8 @@ def render(results: dict[str, Any]) -> str:
                          f"{_pct(rule['yes'])}, gated {_pct(rule['won_back_sampled'])} sampled / "
                          f"{_pct(rule['won_back_full'])} full; the fix without its genuine removals "
                          f"{_pct(summary['precise']['won_back_sampled'])} sampled / "
-                         f"{_pct(summary['precise']['won_back_full'])} full; genuine removals by genuine "
+                         f"{_pct(summary['precise']['won_back_full'])} full; with its missed injected ones added "
+                         f"{_pct(summary['complete']['won_back_sampled'])} sampled; genuine removals by genuine "
                          f"interactions after them {summary['genuine_removed_after'][:8]}")
             lines += ["| statistic@q | ROC-AUC | dev clean FA | yes | gated sampled | gated full |",
                       "|---|---|---|---|---|---|"]

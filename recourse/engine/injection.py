@@ -70,11 +70,14 @@ def _rare_category_items(
 def inject(
     kind: str, clean: History, num_items: int, rng: np.random.Generator, *, k: int = DEFAULT_K, m: int = DEFAULT_M,
     window: int = 50, categories: CategoryIndex | None = None, forbidden: IntArray | None = None,
+    items: IntArray | None = None,
 ) -> Scenario:
-    """Drift `clean` with k off-profile items following `kind` (see the module docstring)."""
+    """Drift `clean` with k off-profile items following `kind` (see the module docstring); `items`, when
+    given, are the injected items in order instead."""
     if kind not in KINDS:
         raise ValueError(f"unknown drift kind {kind!r}; valid: {', '.join(KINDS)}")
-    items = off_profile_items(clean, num_items, k, rng, categories=categories, forbidden=forbidden)
+    if items is None:
+        items = off_profile_items(clean, num_items, k, rng, categories=categories, forbidden=forbidden)
     n = len(clean)
     if kind == "appended":
         slots = np.full(len(items), n)

@@ -71,6 +71,8 @@ EPISODE_LENGTHS = range(1, 9)
 SINGLE_STATISTICS = ("glr", "scan", "glr_fixed", "established")
 VERDICT_STATISTICS = (*SINGLE_STATISTICS, "either")  # and "a|b" for any two single ones ("either" = "scan|glr")
 VERDICT_MARGIN = 0.0  # "glr_fixed": the J gain of the fix at this margin, whatever margin the fix was chosen at
+NOISE_MODELS = ("clean", "episode")
+EPISODE_NEIGHBOURS = 20  # simulated coherent episodes: each next item among the model's 20 most expected
 NEIGHBOUR_ADDS = 4  # refinement: at most this many "one more of the order" neighbours
 
 
@@ -250,6 +252,8 @@ def _score_plans(
     target = (final[np.arange(len(owners)), np.asarray([targets[row] for row in owners], dtype=np.int64) - 1]
               if targets is not None and owners else np.zeros(len(owners)))
     removed = [plan for row in plans for plan in plans[row]]
+    episode = (_episode_surprisal(model, [histories[row] for row in owners], removed)
+               if calibration.noise_model == "episode" else [None] * len(removed))
     established = _established_surprise(final, [histories[row].items for row in owners], removed,
                                         calibration.norm.surprisal_mean[0])
     result: dict[int, _PlanScores] = {}
@@ -257,7 +261,8 @@ def _score_plans(
     for row, member_plans in plans.items():
         span = slice(cursor, cursor + len(member_plans))
         cursor += len(member_plans)
-        noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row]) for plan in member_plans]
+        noise = [_noise_cost(plan, measures[row], calibration.norm, explicit[row], surprisal)
+                 for plan, surprisal in zip(member_plans, episode[span], strict=True)]
         result[row] = _PlanScores(likelihood[span], np.asarray([n[0] for n in noise], dtype=np.float64),
                                   np.asarray([n[1] for n in noise], dtype=np.float64), psi[span], distance[span],
                                   tops[span], established[span], target[span])
@@ -336,16 +341,37 @@ def _kept_likelihood(variant: History, values: FloatArray, oldest: int, measure:
     return float(values[keep].sum())
 
 
-def _noise_cost(plan: IntArray, measure: TasteMeasure, norm: TasteNorm, explicit: Sequence[int]) -> tuple[
-        float, float]:
-    """(summed clean mean, summed clean spread) of surprisal at the removed interactions' distances from the
-    end; an explicit dislike costs nothing to call noise."""
+def _episode_surprisal(model: CausalModel, histories: Sequence[History], removed: Sequence[IntArray]
+                       ) -> list[FloatArray | None]:
+    """Per plan, in the plan's order: -log p(item | the plan's earlier removed interactions only), NaN for its
+    oldest one (nothing to predict it from); None for the empty plan. One batched pass."""
+    episodes = [History(h.items[np.sort(plan)], h.weights[np.sort(plan)]) for h, plan in zip(histories, removed,
+                                                                                            strict=True) if len(plan)]
+    values = iter(next_log_probs(model, episodes))
+    result: list[FloatArray | None] = []
+    for plan in removed:
+        if not len(plan):
+            result.append(None)
+            continue
+        in_time_order = -next(values)
+        result.append(in_time_order[np.argsort(np.argsort(plan))])
+    return result
+
+
+def _noise_cost(plan: IntArray, measure: TasteMeasure, norm: TasteNorm, explicit: Sequence[int],
+                episode: FloatArray | None = None) -> tuple[float, float]:
+    """(summed noise surprisal, summed clean spread of surprisal) of the removed interactions. The noise
+    surprisal is the clean mean at the interaction's distance from the end or, with `episode` (its surprisal
+    given the plan's earlier removed interactions), the smaller of the two; an explicit dislike costs
+    nothing to call noise."""
     if not len(plan):
         return 0.0, 0.0
     index = np.searchsorted(measure.positions, plan)
     distance = np.minimum(measure.distance_from_end()[index], len(norm.surprisal_mean) - 1)
     charged = ~np.isin(plan, np.asarray(list(explicit), dtype=np.int64))
     means = np.asarray(norm.surprisal_mean)[distance]
+    if episode is not None:
+        means = np.fmin(means, episode)
     spreads = np.asarray(norm.surprisal_std)[distance]
     return float(means[charged].sum()), float(spreads[charged].sum())
 
@@ -367,7 +393,8 @@ def calibrate_joint(
     # Same reason as in joint_curves: taste_recourse imports this module.
     from .taste_recourse import REMOVAL_DEPTHS
 
-    simulated = _simulated_drift(model, fit, calibration.fix_objective, rng)
+    simulated = _simulated_drift(model, list(fit) * calibration.simulated_copies, calibration.fix_objective, rng,
+                                 calibration.simulated_episodes)
     none: list[list[int]] = [[] for _ in simulated.drifted]
     drifted_measures = measure_taste(model, simulated.drifted, window=calibration.window)
     drifted_scores = [calibration.norm.scores(m) for m in drifted_measures]
@@ -444,10 +471,11 @@ class _SimulatedDrift:
     clean_quality: float  # the fix quality of the clean history (what a perfect fix reaches)
 
 
-def _simulated_drift(model: CausalModel, fit: Sequence[History], objective: str, rng: np.random.Generator
-                     ) -> _SimulatedDrift:
-    """2-6 uniform unseen items injected into each fitting history (cycling through SIMULATED_KINDS); for
-    "next_item" into the history without its last interaction, which becomes the member's target."""
+def _simulated_drift(model: CausalModel, fit: Sequence[History], objective: str, rng: np.random.Generator,
+                     episodes: bool = False) -> _SimulatedDrift:
+    """2-6 unseen items injected into each fitting history (cycling through SIMULATED_KINDS): uniform ones or,
+    with `episodes`, for every other group of kinds a coherent episode (coherent_episodes). For "next_item"
+    the drift goes into the history without its last interaction, which becomes the member's target."""
     from .taste_recourse import SIMULATED_KINDS  # see joint_curves
 
     if objective == "next_item":
@@ -455,16 +483,45 @@ def _simulated_drift(model: CausalModel, fit: Sequence[History], objective: str,
         targets: list[int] | None = [int(h.items[-1]) for h in fit]
     else:
         bases, targets = list(fit), None
+    forbidden = [np.asarray([] if targets is None else [targets[row]], dtype=np.int64) for row in range(len(bases))]
+    coherent = [episodes and (row // len(SIMULATED_KINDS)) % 2 == 1 for row in range(len(bases))]
+    # Without episodes the draws come in the order earlier measurements were calibrated with.
+    sizes = [int(rng.integers(2, 7)) for _ in bases] if episodes else None
+    generated = iter(coherent_episodes(model, [h for h, c in zip(bases, coherent, strict=True) if c],
+                                       [s for s, c in zip(sizes, coherent, strict=True) if c], rng,
+                                       [f for f, c in zip(forbidden, coherent, strict=True) if c])
+                     if sizes is not None else [])
     drifted = []
     for row, history in enumerate(bases):
         kind = SIMULATED_KINDS[row % len(SIMULATED_KINDS)]
-        forbidden = None if targets is None else np.asarray([targets[row]], dtype=np.int64)
-        drifted.append(inject(kind, history, model.num_items, rng, k=int(rng.integers(2, 7)),
-                              window=model.max_len, forbidden=forbidden).history)
+        size = sizes[row] if sizes is not None else int(rng.integers(2, 7))
+        drifted.append(inject(kind, history, model.num_items, rng, k=size, window=model.max_len,
+                              forbidden=forbidden[row], items=next(generated) if coherent[row] else None).history)
     if targets is None:
         return _SimulatedDrift(drifted, final_log_probs(model, fit), None, 0.0)
     clean = final_log_probs(model, bases)[np.arange(len(bases)), np.asarray(targets) - 1]
     return _SimulatedDrift(drifted, None, targets, float(clean.mean()))
+
+
+def coherent_episodes(model: CausalModel, histories: Sequence[History], sizes: Sequence[int],
+                      rng: np.random.Generator, forbidden: Sequence[IntArray]) -> list[IntArray]:
+    """Per history, an off-taste episode of sizes[i] items the model itself finds coherent: a uniform unseen
+    first item, then each next one drawn uniformly from the EPISODE_NEIGHBOURS items the model most expects
+    after the episode so far (never an item of the history, the episode or `forbidden`). A binge of another
+    genre looks like this; uniform items do not predict one another. Batched: one pass per episode step."""
+    episodes = [[int(rng.choice(np.setdiff1d(np.arange(1, model.num_items + 1), np.union1d(h.items, f))))]
+                for h, f in zip(histories, forbidden, strict=True)]
+    for step in range(1, max(sizes, default=0)):
+        growing = [row for row, size in enumerate(sizes) if size > step]
+        final = final_log_probs(model, [History(np.asarray(episodes[row], dtype=np.int64),
+                                                np.ones(len(episodes[row]), dtype=np.float32)) for row in growing])
+        for values, row in zip(final, growing, strict=True):
+            excluded = np.union1d(np.union1d(histories[row].items, forbidden[row]), episodes[row]) - 1
+            values = values.copy()
+            values[excluded.astype(np.int64)] = -np.inf
+            nearest = np.argsort(-values)[:EPISODE_NEIGHBOURS] + 1
+            episodes[row].append(int(rng.choice(nearest)))
+    return [np.asarray(e, dtype=np.int64) for e in episodes]
 
 
 def _fix_quality(curve: JointCurve) -> FloatArray:

@@ -18,10 +18,12 @@ from recourse.engine.taste import (
 )
 from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, render_report, run_experiment
 from recourse.engine.taste_joint import (
+    EPISODE_NEIGHBOURS,
     NOISE_MARGINS,
     VERDICT_MARGIN,
     _boundary_moves,
     _simulated_drift,
+    coherent_episodes,
     joint_curves,
     joint_plans,
 )
@@ -413,3 +415,62 @@ def test_the_joint_recent_rule_only_scores_and_removes_the_most_recent_interacti
         assert {change.position for change in analysis.changes} <= recent
         assert np.isfinite(analysis.scores).sum() <= window
     assert sum(bool(a.changes) for a in analyses) >= 10
+
+
+def test_the_episode_noise_model_charges_a_removed_run_what_its_own_earlier_items_leave_unexplained(trained):
+    clean = _histories(trained, 60)
+    calibration = calibrate_taste(trained.model, clean,
+                                  **{**RULES["joint_recent"], "reference_prefixes": (2,), "window": 6,
+                                     "noise_model": "episode"})
+    assert calibration.noise_model == "episode"
+    assert TasteCalibration.from_json(calibration.to_json()) == calibration
+    histories = [inject("appended", h, trained.model.num_items, np.random.default_rng(4), k=3).history
+                 for h in clean[:12]]
+    measures = measure_taste(trained.model, histories, window=calibration.window)
+    scores = [calibration.norm.scores(m) for m in measures]
+    curves = joint_curves(trained.model, histories, calibration, measures, scores, [[] for _ in histories])
+    cheaper = 0
+    for history, measure, curve in zip(histories, measures, curves):
+        for plan, charged in list(zip(curve.plans, curve.noise_mean))[1:6]:
+            in_time = np.sort(plan)
+            episode = History(history.items[in_time], history.weights[in_time])
+            surprisal = -next_log_probs(trained.model, [episode])[0]  # NaN for the episode's first item
+            distance = measure.distance_from_end()[np.searchsorted(measure.positions, in_time)]
+            clean_cost = np.asarray(calibration.norm.surprisal_mean)[distance]
+            np.testing.assert_allclose(charged, np.fmin(clean_cost, surprisal).sum(), rtol=1e-4)
+            cheaper += int(charged < clean_cost.sum() - 1e-9)
+    assert cheaper > 0  # some removed item is better explained by the run before it than by a clean surprisal
+    with pytest.raises(ValueError, match="unknown noise model"):
+        calibrate_taste(trained.model, clean[:20], choice="joint", noise_model="vibes")
+
+
+def test_coherent_episodes_are_unseen_items_the_model_expects_after_the_episode_so_far(trained):
+    histories = _histories(trained, 8)
+    forbidden = [np.asarray([int(h.items[-1]) + 1], dtype=np.int64) for h in histories]
+    sizes = [2, 3, 4, 5, 6, 2, 3, 4]
+    episodes = coherent_episodes(trained.model, histories, sizes, np.random.default_rng(1), forbidden)
+    for history, size, banned, episode in zip(histories, sizes, forbidden, episodes):
+        assert len(episode) == size == len(set(episode.tolist()))
+        assert not np.isin(episode, history.items).any() and not np.isin(episode, banned).any()
+        for step in range(1, size):
+            so_far = History(episode[:step], np.ones(step, dtype=np.float32))
+            values = final_log_probs(trained.model, [so_far])[0].copy()
+            values[np.union1d(np.union1d(history.items, banned), episode[:step]) - 1] = -np.inf
+            assert episode[step] - 1 in np.argsort(-values)[:EPISODE_NEIGHBOURS]
+    fit = _histories(trained, 12)
+    mixed = _simulated_drift(trained.model, fit, "ads", np.random.default_rng(0), episodes=True)
+    for row, (drifted, base) in enumerate(zip(mixed.drifted, fit)):
+        added = drifted.items[~np.isin(drifted.items, base.items)]
+        if (row // 3) % 2 == 1:  # the second group of the three simulated kinds is a coherent episode
+            values = final_log_probs(trained.model, [History(added[:1], np.ones(1, dtype=np.float32))])[0].copy()
+            values[np.union1d(base.items, added[:1]) - 1] = -np.inf
+            assert added[1] - 1 in np.argsort(-values)[:EPISODE_NEIGHBOURS]
+
+
+def test_the_steady_rule_calibrates_on_three_drifted_copies_of_each_reference_member(trained):
+    assert RULES["joint_steady"] == {**RULES["joint_recent"], "simulated_copies": 3}
+    clean = _histories(trained, 40)
+    single = calibrate_taste(trained.model, clean, **{**RULES["joint_recent"], "reference_prefixes": (2,), "window": 6})
+    steady = calibrate_taste(trained.model, clean, **{**RULES["joint_steady"], "reference_prefixes": (2,), "window": 6})
+    assert steady.simulated_copies == 3 and TasteCalibration.from_json(steady.to_json()) == steady
+    assert steady.simulated["members"] == 3 * single.simulated["members"]
