@@ -152,10 +152,9 @@ def import_dataset_reported(
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
-    kept = _without_erased_histories(name, parsed)
-    progress(50, f"Writing {len(kept.interactions):,} interactions")
-    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(kept.warnings))  # rows: all the files hold
-    return load_parsed(name=name, parsed=kept, title=title, progress=progress), report
+    dataset, loaded = _load_kept(name, parsed, title, progress, writing_at=50)
+    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(loaded.warnings))  # rows: all the files hold
+    return dataset, report
 
 
 def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, ImportReport]:
@@ -216,10 +215,17 @@ def _without_erased_histories(name: str, parsed: ParsedDataset) -> ParsedDataset
 
 
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
-    progress = progress or _silent
+    return _load_kept(name, parsed, title, progress or _silent, writing_at=0)[0]
+
+
+def _load_kept(name: str, parsed: ParsedDataset, title: str, progress: ProgressFn,
+               writing_at: float) -> tuple[Dataset, ParsedDataset]:
+    """Load what ``parsed`` holds but for the histories of members who erased their data; returns the dataset and
+    what was loaded (its warnings say how many rows were left out)."""
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
     parsed = _without_erased_histories(name, parsed)
+    progress(writing_at, f"Writing {len(parsed.interactions):,} interactions")
     with transaction.atomic():
         dataset = _upsert_dataset(name, parsed, title)
         last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0
@@ -235,7 +241,7 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
             interactions_added.send(sender=Interaction, dataset=dataset, user_ids=members)
     _analyze_tables()
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
-    return dataset
+    return dataset, parsed
 
 
 def _members_with_new_interactions(dataset: Dataset, last_before: int) -> list[int]:
