@@ -22,12 +22,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecast.engine import ForecastConfig, ForecastInput, Policy, TooFewPositivesError, train_forecaster  # noqa: E402
-from forecast.engine.data import genre_names, validate  # noqa: E402
-from forecast.engine.features import build_features, future_outcomes  # noqa: E402
 from forecast.engine.labels import emerging, future_hit  # noqa: E402
+from forecast.engine.pipeline import observe_past  # noqa: E402
 from forecast.engine.sensitivity import run_sensitivity  # noqa: E402
-from forecast.engine.sentiment import fit_tag_sentiment  # noqa: E402
-from forecast.engine.temporal import cutoff_timestamp, split_at  # noqa: E402
 from recsys.importers import parse  # noqa: E402
 
 
@@ -41,17 +38,11 @@ def load(path: str) -> ForecastInput:
 
 
 def check(data: ForecastInput, config: ForecastConfig) -> dict:
-    data = validate(data)
-    cutoff = cutoff_timestamp(data.ratings, config.cutoff_quantile)
-    split = split_at(data.ratings, data.tags, cutoff)
-    sentiment = fit_tag_sentiment(split.observed_tags, split.observed_ratings, negative_rating=2.0, seed=0)
-    table = build_features(data.items, split.observed_ratings, split.observed_tags, sentiment.model, cutoff,
-                           genre_names(data.items))
-    outcomes = future_outcomes(split.future_ratings, table.features.index)
-    candidates = emerging(table.features, config.policy)
-    labels = future_hit(outcomes.loc[candidates], table.sentiment, config.policy)
-    return {"cutoff": str(pd.Timestamp(cutoff, unit="s")), "candidates": len(candidates),
-            "positives": int(labels.sum()), "sentiment": sentiment.reason}
+    past = observe_past(data, config)
+    candidates = emerging(past.table.features, config.policy)
+    labels = future_hit(past.outcomes.loc[candidates], past.table.sentiment, config.policy)
+    return {"cutoff": str(pd.Timestamp(past.cutoff, unit="s")), "candidates": len(candidates),
+            "positives": int(labels.sum()), "sentiment": past.sentiment.reason}
 
 
 def main() -> None:
@@ -100,15 +91,9 @@ def main() -> None:
 def sensitivity_only(data: ForecastInput, config: ForecastConfig, report: dict) -> str:
     load_before = os.getloadavg()
     started, cpu_started = time.perf_counter(), time.process_time()
-    data = validate(data)
-    cutoff = cutoff_timestamp(data.ratings, config.cutoff_quantile)
-    split = split_at(data.ratings, data.tags, cutoff)
-    sentiment = fit_tag_sentiment(split.observed_tags, split.observed_ratings, negative_rating=2.0, seed=0)
-    table = build_features(data.items, split.observed_ratings, split.observed_tags, sentiment.model, cutoff,
-                           genre_names(data.items))
-    outcomes = future_outcomes(split.future_ratings, table.features.index)
+    past = observe_past(data, config)
     primary = report["primary_model"]
-    rows = run_sensitivity(table.features, outcomes, table.sentiment, model=primary,
+    rows = run_sensitivity(past.table.features, past.outcomes, past.table.sentiment, model=primary,
                            params=report["models"][primary]["best_params"], config=config)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return summary_of_sensitivity(rows) + (f"\n\nWall {wall:.0f} s, CPU {cpu:.0f} s; load average before "

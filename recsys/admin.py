@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import charts, jobs, selectors
+from .collation import natural
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from .selectors import categories_of
@@ -183,11 +184,20 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ("title", "year", "categories", "external_id", "dataset")
+    list_display = ("natural_title", "year", "categories", "natural_external_id", "dataset")
+    ordering = (natural("title").asc(),)  # type: ignore[assignment]  # Django takes expressions here; the stubs do not
     list_filter = ("dataset", CategoryFilter)
     search_fields = ("title", "external_id")
     list_select_related = ("dataset",)
     show_full_result_count = False
+
+    @admin.display(description="title", ordering=natural("title"))
+    def natural_title(self, item: Item) -> str:
+        return item.title
+
+    @admin.display(description="external id", ordering=natural("external_id"))
+    def natural_external_id(self, item: Item) -> str:
+        return item.external_id
 
 
 @admin.register(InteractionSequence)

@@ -9,8 +9,9 @@ from .signals import model_trained
 @jobs.register("import_dataset", queue="default")
 def import_dataset(job, progress):
     params = job.params
-    options = {"name": params["name"], "format": params.get("format") or None, "title": params.get("title", ""),
-               "progress": progress, "source_name": params.get("source_name", "")}
+    options: imports.ImportOptions = {
+        "name": params["name"], "format": params.get("format") or None, "title": params.get("title", ""),
+        "progress": progress, "source_name": params.get("source_name", "")}
     if params.get("uploads"):
         dataset, report = imports.import_uploaded_dataset(uploads=params["uploads"], **options)
     else:

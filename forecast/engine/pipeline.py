@@ -15,13 +15,13 @@ from sklearn.model_selection import train_test_split
 from . import explain, fairness
 from .config import MIN_POSITIVES, MODEL_LABELS, ForecastConfig, ForecastInputError, TooFewPositivesError
 from .data import ForecastInput, genre_names, validate
-from .features import TAG_FEATURES, build_features, describe, future_outcomes
+from .features import TAG_FEATURES, FeatureTable, build_features, describe, future_outcomes
 from .labels import emerging, future_hit
 from .metrics import evaluate, paired_auc_difference, stratified_resamples
 from .models import positive_probability, tune
 from .sensitivity import run_sensitivity
-from .sentiment import TagSentiment, fit_tag_sentiment
-from .temporal import cutoff_timestamp, split_at
+from .sentiment import SentimentOutcome, TagSentiment, fit_tag_sentiment
+from .temporal import TemporalSplit, cutoff_timestamp, split_at
 from .threshold import choose_threshold
 
 Progress = Callable[[float, str], None]
@@ -50,18 +50,38 @@ def _quiet(percent: float, message: str = "") -> None:
     pass
 
 
-def train_forecaster(data: ForecastInput, config: ForecastConfig, progress: Progress | None = None) -> ForecastRun:
-    progress = progress or _quiet
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class ObservedPast:
+    """Every item's features as of the cutoff, and what each went on to do after it."""
+
+    data: ForecastInput  # validated
+    cutoff: int
+    split: TemporalSplit
+    sentiment: SentimentOutcome
+    genres: list[str]
+    table: FeatureTable
+    outcomes: pd.DataFrame
+
+
+def observe_past(data: ForecastInput, config: ForecastConfig) -> ObservedPast:
     data = validate(data)
-    progress(2, "Separating the observed past from the future")
     cutoff = cutoff_timestamp(data.ratings, config.cutoff_quantile)
     split = split_at(data.ratings, data.tags, cutoff)
     sentiment = fit_tag_sentiment(split.observed_tags, split.observed_ratings,
                                   negative_rating=config.negative_tag_rating, seed=config.seed)
     genres = genre_names(data.items)
     table = build_features(data.items, split.observed_ratings, split.observed_tags, sentiment.model, cutoff, genres)
-    outcomes = future_outcomes(split.future_ratings, table.features.index)
+    return ObservedPast(data, cutoff, split, sentiment, genres, table,
+                        future_outcomes(split.future_ratings, table.features.index))
+
+
+def train_forecaster(data: ForecastInput, config: ForecastConfig, progress: Progress | None = None) -> ForecastRun:
+    progress = progress or _quiet
+    started = time.perf_counter()
+    progress(2, "Separating the observed past from the future")
+    past = observe_past(data, config)
+    data, cutoff, split, sentiment, genres = past.data, past.cutoff, past.split, past.sentiment, past.genres
+    table, outcomes = past.table, past.outcomes
     candidates = emerging(table.features, config.policy)
     labels = future_hit(outcomes.loc[candidates], table.sentiment, config.policy)
     positives = int(labels.sum())

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Required, TypedDict, Unpack
 
 import pandas as pd
 from django.db import connection, transaction
@@ -117,48 +118,39 @@ class ImportReport:
                 "warnings": list(self.warnings), "field_mapping": [list(pair) for pair in self.field_mapping]}
 
 
-def import_dataset(
-    *,
-    name: str,
-    path: str | Path,
-    format: str | None = None,
-    title: str = "",
-    progress: ProgressFn | None = None,
-    source_name: str = "",
-) -> Dataset:
-    """source_name: what the person calls `path` (e.g. the files they uploaded), used in messages instead."""
-    return import_dataset_reported(name=name, path=path, format=format, title=title, progress=progress,
-                                   source_name=source_name)[0]
+class ImportOptions(TypedDict, total=False):
+    """What every import entry point is told besides where the files are."""
+
+    name: Required[str]
+    format: str | None  # None: detected from the files
+    title: str
+    progress: ProgressFn | None
+    source_name: str  # what the person calls the files (e.g. the ones they uploaded), used in messages instead
 
 
-def import_dataset_reported(
-    *,
-    name: str,
-    path: str | Path,
-    format: str | None = None,
-    title: str = "",
-    progress: ProgressFn | None = None,
-    source_name: str = "",
-) -> tuple[Dataset, ImportReport]:
+def import_dataset(*, path: str | Path, **options: Unpack[ImportOptions]) -> Dataset:
+    return import_dataset_reported(path=path, **options)[0]
+
+
+def import_dataset_reported(*, path: str | Path, **options: Unpack[ImportOptions]) -> tuple[Dataset, ImportReport]:
     """``import_dataset`` that also says what it read (rows, rows without a rating, the parser's warnings)."""
-    progress = progress or _silent
+    name, source_name = options["name"], options.get("source_name", "")
+    progress = options.get("progress") or _silent
     progress(2, f"Reading {source_name or path}")
     try:
-        parsed = parse(
-            path, format=format, progress=lambda done, total: progress(2 + 48 * done / max(total, 1), "Reading files")
-        )
+        parsed = parse(path, format=options.get("format"),
+                       progress=lambda done, total: progress(2 + 48 * done / max(total, 1), "Reading files"))
     except ImportFormatError as exc:
         raise DatasetImportError(_named(exc, Path(path), source_name)) from exc
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
-    kept = _without_erased_histories(name, parsed)
-    progress(50, f"Writing {len(kept.interactions):,} interactions")
-    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(kept.warnings))  # rows: all the files hold
-    return load_parsed(name=name, parsed=kept, title=title, progress=progress), report
+    dataset, loaded = _load_kept(name, parsed, options.get("title", ""), progress, writing_at=50)
+    report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(loaded.warnings))  # rows: all the files hold
+    return dataset, report
 
 
-def import_uploaded_dataset(*, uploads: list[str], **options) -> tuple[Dataset, ImportReport]:
+def import_uploaded_dataset(*, uploads: list[str], **options: Unpack[ImportOptions]) -> tuple[Dataset, ImportReport]:
     """Import files an admin uploaded. They are stored through the storage API (the worker running this may be
     on another machine), copied into a temporary folder here, and deleted from the storage once imported;
     after a failure they stay, so a retry finds them."""
@@ -216,10 +208,17 @@ def _without_erased_histories(name: str, parsed: ParsedDataset) -> ParsedDataset
 
 
 def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: ProgressFn | None = None) -> Dataset:
-    progress = progress or _silent
+    return _load_kept(name, parsed, title, progress or _silent, writing_at=0)[0]
+
+
+def _load_kept(name: str, parsed: ParsedDataset, title: str, progress: ProgressFn,
+               writing_at: float) -> tuple[Dataset, ParsedDataset]:
+    """Load what ``parsed`` holds but for the histories of members who erased their data; returns the dataset and
+    what was loaded (its warnings say how many rows were left out)."""
     if parsed.interactions.empty:
         raise DatasetImportError("The files contain no interactions.")
     parsed = _without_erased_histories(name, parsed)
+    progress(writing_at, f"Writing {len(parsed.interactions):,} interactions")
     with transaction.atomic():
         dataset = _upsert_dataset(name, parsed, title)
         last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0
@@ -235,7 +234,7 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
             interactions_added.send(sender=Interaction, dataset=dataset, user_ids=members)
     _analyze_tables()
     progress(100, f"Imported {dataset.n_interactions:,} interactions")
-    return dataset
+    return dataset, parsed
 
 
 def _members_with_new_interactions(dataset: Dataset, last_before: int) -> list[int]:

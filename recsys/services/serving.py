@@ -129,13 +129,44 @@ def warm_up_recommenders() -> list[str]:
     return warmed
 
 
+@dataclass(frozen=True)
+class KnownItems:
+    """What the catalogue reads of a model version: the items it knows, most popular first, and how often each
+    was in its training data. Shared by every request of the process: read it, never change it."""
+
+    by_popularity: list[int]  # item pks
+    training_counts: dict[int, int]  # item pk -> interactions
+
+
+_known: dict[int, tuple[tuple[int, str], KnownItems]] = {}  # dataset id -> ((model id, artefact name), known items)
+
+
+def known_items(dataset: Dataset) -> KnownItems | None:
+    """The active model's KnownItems, decoded once per process and model version; None when no model is active."""
+    try:
+        model, recommender = loaded_model(dataset)
+    except NoActiveModel:
+        return None
+    version = (model.pk, model.artefact_path)
+    with _lock:
+        cached = _known.get(dataset.pk)
+        if cached is None or cached[0] != version:
+            _known[dataset.pk] = (version, _decode_known_items(recommender))
+        return _known[dataset.pk][1]
+
+
+def _decode_known_items(recommender: TrainedRecommender) -> KnownItems:
+    counts = recommender.popularity.counts
+    return KnownItems(
+        by_popularity=[int(key) for key in recommender.index.decode(recommender.popularity.ranking())],
+        training_counts={int(key): int(counts[position])
+                         for position, key in enumerate(recommender.index.keys, start=1)})
+
+
 def popularity_order(dataset: Dataset) -> list[int]:
     """Item pks the active model knows, most popular first: the order of a new member's most-popular list."""
-    try:
-        _, recommender = loaded_model(dataset)
-    except NoActiveModel:
-        return []
-    return [int(key) for key in recommender.index.decode(recommender.popularity.ranking())]
+    known = known_items(dataset)
+    return known.by_popularity if known else []
 
 
 def training_counts(dataset: Dataset) -> dict[int, int]:
@@ -143,9 +174,5 @@ def training_counts(dataset: Dataset) -> dict[int, int]:
 
     Empty when no model is active (then nothing can be said about what the model knows).
     """
-    try:
-        _, recommender = loaded_model(dataset)
-    except NoActiveModel:
-        return {}
-    counts = recommender.popularity.counts
-    return {int(key): int(counts[position]) for position, key in enumerate(recommender.index.keys, start=1)}
+    known = known_items(dataset)
+    return known.training_counts if known else {}

@@ -68,3 +68,21 @@ def test_every_admin_model_is_named_in_proper_plural():
     for model in admin.site._registry:
         plural = str(model._meta.verbose_name_plural)
         assert not plural.endswith(("chs", "shs", "xs", "ss")), f"{model.__name__}: {plural}"
+
+
+def test_admin_item_list_orders_titles_and_ids_naturally(client, django_user_model):
+    """Numbers compare as numbers ("9" before "10", "Item 9" before "Item 10"), by default and by either column."""
+    from recsys.models import Dataset
+
+    dataset = Dataset.objects.create(name="clicks", title="Clicks")
+    titles = {"10": "10", "9": "9", "100": "Item 10", "2": "Item 9", "11": "item 11", "1": "Alpha"}
+    Item.objects.bulk_create(Item(dataset=dataset, external_id=key, title=title) for key, title in titles.items())
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
+    changelist = reverse("admin:recsys_item_changelist")
+
+    def listed(query=""):
+        return [(item.title, item.external_id) for item in client.get(changelist + query).context["cl"].result_list]
+
+    by_title = [("9", "9"), ("10", "10"), ("Alpha", "1"), ("Item 9", "2"), ("Item 10", "100"), ("item 11", "11")]
+    assert listed() == by_title and listed("?o=1") == by_title and listed("?o=-1") == by_title[::-1]
+    assert [key for _, key in listed("?o=4")] == ["1", "2", "9", "10", "11", "100"]

@@ -142,6 +142,26 @@ def test_catalogues_popular_order_is_the_most_popular_list_a_new_member_gets(cli
     assert catalogue == for_you
 
 
+def test_catalogue_decodes_popularity_once_per_model_version(client, trained, monkeypatch):
+    from recsys.ml.sequences import ItemIndex
+    from recsys.models import TrainedModel
+    from recsys.services import registry
+
+    dataset, model, alice = trained
+    decoded = []
+    decode = ItemIndex.decode
+    monkeypatch.setattr(ItemIndex, "decode", lambda index, positions: decoded.append(1) or decode(index, positions))
+    client.force_login(alice)
+    first = [item.pk for item in client.get(reverse("recsys:catalogue")).context["page"]]
+    second = [item.pk for item in client.get(reverse("recsys:catalogue")).context["page"]]
+    assert second == first and len(decoded) == 1
+    # Another version made active (same artefact: same order) is decoded afresh.
+    registry.activate(TrainedModel.objects.create(dataset=dataset, architecture=model.architecture,
+                                                  status=TrainedModel.Status.READY, artefact_path=model.artefact_path))
+    assert [item.pk for item in client.get(reverse("recsys:catalogue")).context["page"]] == first
+    assert len(decoded) == 2
+
+
 def test_numeric_titles_sort_naturally_in_the_catalogue(member_client):
     """A `sasrec` export titles its items by their ids: "9" comes before "10", as do "Item 9" and "Item 10"."""
     from recsys.models import Dataset, Item

@@ -365,3 +365,27 @@ def test_a_reimport_does_not_bring_back_the_history_of_a_member_who_erased_their
     assert counts() == before and not InteractionSequence.objects.filter(external_user_id="u1").exists()
     assert "3 rows of 1 member(s) who erased their data were left out" in report.warnings
     assert report.rows == 6 and _held(dataset, "u2")  # every row read; u2's are still matched and kept
+
+
+def test_a_reimport_of_only_erased_histories_imports_nothing_and_says_why(tmp_path, make_user, monkeypatch):
+    """The files do hold interactions: the import is not refused as empty; each import leaves the erased rows out
+    in one pass."""
+    from django.db import transaction
+
+    from recsys.services import imports
+    from recsys.services.history import erase_for_user
+
+    dataset = import_dataset(name="log", path=data.write_generic_csv(tmp_path))
+    alice = make_user("alice")
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id="u1").update(user=alice)
+    with transaction.atomic():
+        erase_for_user(alice)
+    only_alice = tmp_path / "alice.csv"
+    only_alice.write_text("\n".join(data.write_generic_csv(tmp_path).read_text().splitlines()[:4]) + "\n")
+    passes = []
+    filter_erased = imports._without_erased_histories
+    monkeypatch.setattr(imports, "_without_erased_histories", lambda *args: passes.append(args) or filter_erased(*args))
+    before = counts()
+    _, report = import_dataset_reported(name="log", path=only_alice)
+    assert counts() == before and len(passes) == 1
+    assert report.rows == 3 and "3 rows of 1 member(s) who erased their data were left out" in report.warnings
