@@ -37,6 +37,12 @@ margin and the depth are chosen with simulated drift on the reference members (c
 With `boundaries` the refinement also moves the best plan's run boundaries: the candidate just before its
 oldest interaction added, and every candidate after its oldest one (the run extended to the end).
 `refine_rounds` repeats the neighbour search around each round's best plan.
+
+Sixth measurement (selectable, not adopted): with noise_model "episode" a removed interaction's noise
+surprisal is the smaller of the clean mean and its surprisal given only the plan's earlier removed
+interactions (_episode_surprisal); with simulated_episodes half the calibration's simulated drift is a
+coherent episode the model generates (coherent_episodes). simulated_copies (adopted in RULES["joint_steady"])
+calibrates on several drifted copies of each reference member.
 """
 
 from __future__ import annotations
