@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 
-from . import charts, jobs, selectors
+from . import charts, jobs, ratings, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
 from .models import Item, Job
 from .params import parse_id
@@ -102,7 +102,7 @@ def add_to_history(request, item_id):
     item = get_object_or_404(Item, pk=item_id)
     form = AddToHistoryForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A rating must be between 0.5 and 5.")
+        messages.error(request, ratings.MEMBER_RATING_RULE)
     else:
         history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id

@@ -64,11 +64,26 @@ def test_new_member_builds_history_from_catalogue(member_client):
     assert b"Film 06" in member_client.get(reverse("recsys:home")).content
 
 
-def test_catalogue_rejects_bad_rating(member_client):
+@pytest.mark.parametrize("rating", ["9", "0", "1.3", "nan", "abc"])
+def test_catalogue_rejects_a_rating_the_stars_cannot_show(member_client, rating):
     dataset = make_dataset()
     film = dataset.items.first()
-    member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": "9"})
+    page = member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": rating}, follow=True)
     assert not Interaction.objects.exists()
+    assert "half-star steps" in page.content.decode()
+
+
+def test_history_api_takes_half_stars_only(member_client):
+    film = make_dataset().items.first()
+
+    def add(rating):
+        return member_client.post(reverse("api-history"), {"item_id": film.pk, "rating": rating},
+                                  content_type="application/json")
+
+    refused = add(1.3)
+    assert refused.status_code == 400 and "half-star steps" in refused.json()["rating"][0]
+    added = add(1.5)
+    assert added.status_code == 201 and added.json()["rating"] == 1.5
 
 
 def test_my_history_remove_is_an_undoable_exclusion_never_a_deletion(member_client, make_user):
