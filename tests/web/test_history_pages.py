@@ -228,3 +228,13 @@ def test_members_without_a_choice_land_on_a_dataset_whose_model_is_ready(client,
     _ready_model(second)
     client.force_login(make_user("newcomer"))
     assert client.get(reverse("recsys:home")).context["dataset"] == second
+
+
+def test_my_history_search_does_not_say_the_table_lists_every_interaction(member_client):
+    dataset = make_dataset()
+    make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1, 2, 3))
+    everything = member_client.get(reverse("recsys:home")).content.decode()
+    assert "one of your 3 interactions" in everything and "The table below lists them all." in everything
+    searched = member_client.get(reverse("recsys:home") + "?q=Film 02").content.decode()
+    assert "The table below lists them all." not in searched
+    assert "The table below lists those matching “Film 02”." in searched
