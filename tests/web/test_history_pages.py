@@ -238,3 +238,14 @@ def test_my_history_search_does_not_say_the_table_lists_every_interaction(member
     searched = member_client.get(reverse("recsys:home") + "?q=Film 02").content.decode()
     assert "The table below lists them all." not in searched
     assert "The table below lists those matching “Film 02”." in searched
+
+
+def test_catalogue_does_not_call_a_removed_title_in_your_history(member_client):
+    dataset = make_dataset()
+    sequence = make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1, 2))
+    sequence.interactions.filter(item__external_id="2").update(state=Interaction.State.EXCLUDED)
+    page = member_client.get(reverse("recsys:catalogue") + "?order=title").content.decode()
+    film_01, film_02 = page.index("Film 01"), page.index("Film 02")
+    assert "In your history" in page[film_01:film_02] and "Removed from your history" not in page[film_01:film_02]
+    row_02 = page[film_02:page.index("</tr>", film_02)]
+    assert "Removed from your history" in row_02 and "In your history" not in row_02
