@@ -316,3 +316,19 @@ def test_a_preview_that_only_reorders_the_top_10_does_not_say_it_stays_the_same(
     content = client.post(reverse("recourse:fix"), {f"action-{first.pk}": "remove"}).content.decode()
     assert "Your top 10 would keep the same titles, in a different order." in content
     assert "would stay the same" not in content
+
+
+def test_my_corrections_calls_a_lowered_weight_a_weight_not_what_the_film_counts_for(member_client):
+    """A film rated 2 (counts half) lowered to 0.3 counts 0.15 on My history and Why?; My corrections said
+    "Counts 1.00 → 0.30"."""
+    from recourse.models import RecourseResult
+
+    sequence = make_history(make_dataset(), user=member_client.user, external_user_id="alice", item_ids=(1, 2))
+    row = sequence.interactions.get(item__external_id="1")
+    Interaction.objects.filter(pk=row.pk).update(rating=2.0, weight=0.3)
+    RecourseResult.objects.create(user=member_client.user, sequence=sequence, changes=[{
+        "interaction_id": row.pk, "title": row.item.title, "before": {"state": "active", "weight": 1.0},
+        "after": {"state": "active", "weight": 0.3}}])
+    corrections = member_client.get(reverse("recourse:corrections")).content.decode()
+    assert "Weight 1.00 → 0.30: “Film 01 (1991)”" in corrections and "Counts 1.00" not in corrections
+    assert "Counts 15.0%" in member_client.get(reverse("recsys:home")).content.decode()
