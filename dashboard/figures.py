@@ -58,8 +58,11 @@ def activity_figure(rows: list[tuple[int, int]], has_timestamps: bool) -> Figure
     figure = go.Figure(go.Scatter(x=x, y=[n for _, n in rows], mode="lines", line_color="#1f5fa8"))
     figure.update_layout(xaxis_title="Time" if has_timestamps else "Step", yaxis_title="Interactions")
     busiest = max(rows, key=lambda r: r[1])
-    return _figure(figure, "chart-activity", "Activity over time", "Interactions per time bucket (60 buckets).",
-                   f"{len(rows)} buckets; the busiest holds {busiest[1]:,} interactions.")
+    empty = sum(1 for _, n in rows if n == 0)
+    return _figure(figure, "chart-activity", "Activity over time",
+                   f"Interactions per time bucket ({len(rows)} equal buckets).",
+                   f"{len(rows) - empty} of the {len(rows)} buckets hold interactions; the busiest holds "
+                   f"{busiest[1]:,}.")
 
 
 # --- 3. model comparison -------------------------------------------------------------------------

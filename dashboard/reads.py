@@ -140,13 +140,15 @@ def _category_counts(dataset: Dataset, interactions) -> Counter:
 
 
 def _activity(interactions, first: int | None, last: int | None) -> list[tuple[int, int]]:
-    """(bucket start, interactions) over 60 equal time buckets (GROUP BY in the database)."""
+    """(bucket start, interactions) over at most 60 equal time buckets (GROUP BY in the database), empty ones
+    included: a line drawn over the non-empty ones only would join activity across the gaps."""
     if first is None or last is None:
         return []
     width = max(1, (last - first) // 60 + 1)
     buckets = (interactions.annotate(bucket=Cast((Cast("timestamp", IntegerField()) - first) / width, IntegerField()))
                .values("bucket").annotate(n=Count("id")).order_by("bucket"))
-    return [(first + b["bucket"] * width, b["n"]) for b in buckets]
+    counts = {b["bucket"]: b["n"] for b in buckets}
+    return [(first + bucket * width, counts.get(bucket, 0)) for bucket in range((last - first) // width + 1)]
 
 
 # --- 2/3. registry and comparison ----------------------------------------------------------------

@@ -16,10 +16,12 @@ def top_contributors(titles: list[str], scores: list[float], *, method_label: st
         "data": [{"customdata": [titles[i] for i in order], "hovertemplate": "%{customdata}: %{x:+.3f}<extra></extra>",
                   "marker": {"color": ["#1f5fa8" if scores[i] >= 0 else "#a8261f" for i in order]},
                   "orientation": "h", "x": [scores[i] for i in order], "y": labels, "type": "bar"}],
-        "layout": {"title": {"text": "What pushed it up (blue) or down (red)"},
-                   "xaxis": {"title": {"text": f"← pushed down · pushed up → ({method_label})"},
+        # Two-line titles: on a 390 px phone either title on one line runs off both sides of the chart.
+        "layout": {"title": {"text": "What pushed it up (blue)<br>or down (red)", "automargin": True,
+                             "yref": "paper", "y": 1, "yanchor": "bottom"},
+                   "xaxis": {"title": {"text": f"← pushed down · pushed up →<br>({method_label})"},
                              "zeroline": True, "zerolinecolor": "#444", "automargin": True},
-                   "height": 80 + 36 * max(len(order), 1),
+                   "height": 120 + 36 * max(len(order), 1),
                    "yaxis": {"automargin": True, "tickfont": {"size": 12}}},
     }
     return to_html(spec, div_id="top-contributors")

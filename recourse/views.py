@@ -93,7 +93,7 @@ def feedback(request, explanation_id):
                                      helpful=form.cleaned_data["helpful"], comment=form.cleaned_data["comment"])
         messages.success(request, "Thank you — your feedback was saved.")
     else:
-        messages.error(request, "Please answer yes or no.")
+        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
     return redirect(f"{_why_url(explanation)}?method={explanation.method}")
 
 

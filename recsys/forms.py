@@ -1,5 +1,6 @@
 from django import forms
 
+from . import ratings
 from .models import Dataset
 
 
@@ -28,7 +29,14 @@ class CatalogueSearchForm(forms.Form):
 
 
 class AddToHistoryForm(forms.Form):
-    rating = forms.FloatField(label="Your rating (optional)", required=False, min_value=0.5, max_value=5)
+    rating = forms.FloatField(label="Your rating (optional)", required=False,
+                              error_messages={"invalid": ratings.MEMBER_RATING_RULE})
+
+    def clean_rating(self):
+        rating = self.cleaned_data["rating"]
+        if rating is not None and not ratings.is_member_rating(rating):
+            raise forms.ValidationError(ratings.MEMBER_RATING_RULE)
+        return rating
 
 
 class DatasetChoiceForm(forms.Form):

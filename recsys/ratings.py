@@ -8,6 +8,13 @@ Unrated interactions count fully, as the model was trained on them.
 DISLIKED_AT_MOST = 1.5  # rated 1.5 or lower: not used to find recommendations (it is still never recommended)
 SO_SO_AT_MOST = 2.5  # rated 2 to 2.5: counts half
 SO_SO_FACTOR = 0.5
+MEMBER_RATING_RULE = "A rating must be 0.5 to 5 stars in half-star steps (0.5, 1, 1.5 … 5)."
+
+
+def is_member_rating(rating: float) -> bool:
+    """A rating a member can give (the catalogue's half-star input); imported files may hold finer ones."""
+    return 0.5 <= rating <= 5 and (rating * 2).is_integer()
+
 
 def policy(words, rated: bool) -> str:
     """The policy in a sentence for the member's pages; ``rated``: the member has rated something (else the

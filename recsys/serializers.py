@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from . import ratings
 from .models import Interaction, Item
 
 
@@ -21,7 +22,12 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 class AddInteractionSerializer(serializers.Serializer):
     item_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="An item of the current dataset")
-    rating = serializers.FloatField(required=False, allow_null=True, min_value=0.5, max_value=5.0)
+    rating = serializers.FloatField(required=False, allow_null=True, help_text=ratings.MEMBER_RATING_RULE)
+
+    def validate_rating(self, rating):
+        if rating is not None and not ratings.is_member_rating(rating):
+            raise serializers.ValidationError(ratings.MEMBER_RATING_RULE)
+        return rating
 
 
 class RecommendedItemSerializer(serializers.Serializer):

@@ -7,9 +7,9 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 
-from . import charts, jobs, selectors
+from . import charts, jobs, ratings, selectors
 from .forms import AddToHistoryForm, CatalogueSearchForm, DatasetChoiceForm
-from .models import Item, Job
+from .models import Interaction, Item, Job
 from .params import parse_id
 from .redirects import redirect_to_next
 from .services import history, serving
@@ -75,7 +75,9 @@ def catalogue(request):
         popularity=serving.popularity_order(dataset) if by_popularity else None,
     )
     page = Paginator(items, 30).get_page(request.GET.get("page"))
-    own = set(selectors.member_interactions(request.user, dataset).values_list("item_id", flat=True))
+    states = selectors.member_interactions(request.user, dataset).values_list("item_id", "state")
+    own = {item_id for item_id, state in states if state == Interaction.State.ACTIVE}
+    removed = {item_id for item_id, _ in states} - own
     query_string = request.GET.copy()
     query_string.pop("page", None)
     return render(
@@ -88,6 +90,7 @@ def catalogue(request):
             "show_years": years,
             "page": page,
             "own_items": own,
+            "removed_items": removed,
             "known": known,
             "marks_new": bool(known) and any(item.pk not in known for item in page),
             "rating_form": AddToHistoryForm(),
@@ -102,7 +105,7 @@ def add_to_history(request, item_id):
     item = get_object_or_404(Item, pk=item_id)
     form = AddToHistoryForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A rating must be between 0.5 and 5.")
+        messages.error(request, ratings.MEMBER_RATING_RULE)
     else:
         history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id

@@ -47,7 +47,9 @@ class DriftCheck:
     changes: dict[int, float] = field(default_factory=dict)  # the suggested fix: interaction id -> weight
     top_now: list[Item] = field(default_factory=list)  # For you now
     top_after: list[Item] = field(default_factory=list)  # For you after the fix (the preview's list)
-    unusual: list[Interaction] = field(default_factory=list)  # flagged as unusual but not part of the fix
+    unusual: list[Interaction] = field(default_factory=list)  # unusual, not in the fix: leaving them out would not help
+    # unusual, never in a fix because the member rated them 4+ or asked never to flag them: (interaction, why)
+    kept: list[tuple[Interaction, str]] = field(default_factory=list)
     described: str = ""  # "mostly Horror", when categories exist
 
     @property
@@ -80,10 +82,17 @@ def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, 
     liked titles: never chosen for the fix."""
     ratings = [row.rating for row in mine.interactions]
     hidden_at = [row.item_id in hidden for row in mine.interactions]
-    protected = taste_policy.protected_positions(ratings) | {
-        position for position, row in enumerate(mine.interactions) if row.pk in (muted or set())}
     return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.dislikes(ratings, hidden_at),
-                                      protected)
+                                      set(kept_by_member(mine, muted or set())))
+
+
+def kept_by_member(mine: MemberHistory, muted: set[int]) -> dict[int, str]:
+    """Positions never left out, with the member's reason: rated 4 stars or more, or asked never to flag."""
+    liked = taste_policy.protected_positions([row.rating for row in mine.interactions])
+    kept = {position: f"you rated it {mine.interactions[position].rating:g} stars" for position in liked}
+    kept.update({position: "you asked never to flag it" for position, row in enumerate(mine.interactions)
+                 if row.pk in muted})
+    return kept
 
 
 def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: MemberHistory | None = None
@@ -111,7 +120,10 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     fix_positions = [c.position for c in analysis.changes]
     order = {int(p): rank for rank, p in enumerate(analysis.flagged_positions.tolist())}
     fix_positions.sort(key=lambda p: order.get(p, len(order)))
+    kept = kept_by_member(mine, muted)
     unusual_positions = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix_positions)]
+    kept_positions = [p for p in unusual_positions if p in kept]
+    unusual_positions = [p for p in unusual_positions if p not in kept]
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
     details = {
@@ -126,6 +138,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
                                else calibration.n_reference),
         "flag_quantile": calibration.flag_quantile, "verdict_quantile": calibration.verdict_quantile,
         "unusual_interaction_ids": [ids[p] for p in unusual_positions],
+        "kept_interaction_ids": [ids[p] for p in kept_positions],
         "explicit_interaction_ids": [ids[int(p)] for p in analysis.explicit_positions.tolist()],
         "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
@@ -145,6 +158,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions,
         changes=changes, top_now=top_now, top_after=top_after,
         unusual=[mine.interactions[p] for p in unusual_positions],
+        kept=[(mine.interactions[p], kept[p]) for p in kept_positions],
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
     )
     check.narrative = narrative(check)
@@ -199,7 +213,7 @@ def narrative(check: DriftCheck) -> str:
         return (f"{n_fix} {things}{kind} {why}, and {pull} your recommendations away from your usual taste. "
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
-    if not check.flagged and not check.unusual:
+    if not check.flagged and not check.unusual and not check.kept:
         return "Everything recent in your history fits the rest of it."
     if check.flagged and check.leaving:
         details = check.result.details
@@ -211,8 +225,17 @@ def narrative(check: DriftCheck) -> str:
     if check.flagged:
         return (f"{n_fix} {things}{kind} {why}, but leaving {them} out would not bring any new title into your "
                 f"top {total}, so nothing needs fixing.")
-    return ("A few picks are unusual for you, but leaving them out would not bring your recommendations "
-            "closer to your usual taste, so nothing needs fixing.")
+    return f"A few picks are unusual for you, but {_why_none_is_left_out(check)}, so nothing needs fixing."
+
+
+def _why_none_is_left_out(check: DriftCheck) -> str:
+    unhelpful = "would not bring your recommendations closer to your usual taste"
+    if not check.kept:
+        return f"leaving them out {unhelpful}"
+    if not check.unusual:
+        return "you rated them 4 stars or more or asked never to flag them, so they are never left out"
+    return (f"the ones you rated 4 stars or more or asked never to flag are never left out, and leaving the others "
+            f"out {unhelpful}")
 
 
 def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool) -> str | None:

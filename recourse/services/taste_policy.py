@@ -94,11 +94,19 @@ def _restricted(network, history: History, analysis: TasteAnalysis, protected: s
         tops.append((np.argsort(-scores, kind="stable")[:TOP_K] + 1).astype(np.int64))
     moved = set(tops[0].tolist()) != set(tops[1].tolist())
     drift = analysis.drift and bool(changes) and after > before and moved
-    reason = analysis.reason if drift else restricted_reason(analysis.reason, changes=bool(changes), moved=moved,
-                                                             before=before, after=after)
+    reason = kept_fix_reason(len(changes), before=before, after=after) if drift else restricted_reason(
+        analysis.reason, changes=bool(changes), moved=moved, before=before, after=after)
     return replace(analysis, changes=changes, corrected=corrected, objective_before=before, objective_after=after,
                    top_before=tops[0], top_after=tops[1], drift=drift, verdict="drift: yes" if drift else "drift: no",
                    reason=reason)
+
+
+def kept_fix_reason(count: int, *, before: float, after: float) -> str:
+    """The reason for a fix that still holds without the protected films, in the re-measured fix's own count and
+    gain: the engine's reason counted and measured the fix with them, not the one the page shows."""
+    return (f"{count} interaction(s) are far less predictable from the rest of your history than usual; leaving "
+            f"them out (not the unusual ones you rated 4 stars or more or asked never to flag) raises the likelihood "
+            f"of your established taste by {after - before:.3f} nats")
 
 
 def restricted_reason(engine_reason: str, *, changes: bool, moved: bool, before: float, after: float) -> str:
@@ -106,8 +114,8 @@ def restricted_reason(engine_reason: str, *, changes: bool, moved: bool, before:
     engine's own reason (its fix already failed the evidence test). Each sentence agrees with the numbers shown
     beside it (the likelihood before and after)."""
     if not changes:
-        return ("the only unusual films are ones you rated 4 stars or more or asked never to flag, and those are "
-                "never left out")
+        return ("the fix the check found would only leave out films you rated 4 stars or more or asked never to "
+                "flag, and those are never left out")
     if not moved:
         return "leaving out the unusual films you did not rate highly would not bring any new title into your top 10"
     if after <= before:

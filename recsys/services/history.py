@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from recsys import ratings
 from recsys.models import Dataset, ErasedHistory, Interaction, InteractionSequence, Item, NotInterested
 from recsys.selectors import sequences_of
 from recsys.signals import interactions_added
@@ -32,8 +33,8 @@ def get_or_create_sequence(user, dataset: Dataset) -> InteractionSequence:
 
 @transaction.atomic
 def add_item(*, user, item: Item, rating: float | None = None) -> Interaction:
-    if rating is not None and not 0.5 <= rating <= 5:
-        raise HistoryError("A rating must be between 0.5 and 5.")
+    if rating is not None and not ratings.is_member_rating(rating):
+        raise HistoryError(ratings.MEMBER_RATING_RULE)
     sequence = get_or_create_sequence(user, item.dataset)
     InteractionSequence.objects.select_for_update().filter(pk=sequence.pk).first()
     last = sequence.interactions.aggregate(ts=Max("timestamp"))["ts"] or 0

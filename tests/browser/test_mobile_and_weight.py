@@ -23,6 +23,11 @@ LONGEST_WORDS = """(cells) => cells.map((cell) => {
   const lines = new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
   return {text: cell.innerText.slice(0, 40), words: words.length, lines: lines};
 })"""
+CHART_TITLE_EDGES = """() => [...document.querySelectorAll('.main-svg text.gtitle, .main-svg text.xtitle')]
+.map((text) => {
+  const box = text.getBoundingClientRect();
+  return {text: text.textContent, left: box.left, right: box.right};
+})"""
 FULL_LOAD = "() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; }"
 
 
@@ -63,6 +68,21 @@ def test_tables_read_as_words_at_390_px(browser_page, live_server, member):
     page.goto("/for-you/")
     expect(page.locator("option", has_text="no recommendations yet")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_why_chart_titles_stay_on_a_390_px_screen(browser_page, live_server, member):
+    """The contributions chart's title and axis title each ran off both sides of a phone's screen."""
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, member, live_server.url)
+    page.goto("/for-you/")
+    page.locator("main a", has_text="Why?").first.click()
+    page.locator("#top-contributors .main-svg").first.wait_for()
+    titles = page.evaluate(CHART_TITLE_EDGES)
+    assert any("pushed" in title["text"] for title in titles)
+    cut = [title for title in titles if title["left"] < 0 or title["right"] > 390]
+    assert not cut, f"chart titles cut off at 390 px: {cut}"
+    screenshot(page, "why-390")
 
 
 @pytest.mark.parametrize("width", [1280, 390])

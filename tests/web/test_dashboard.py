@@ -234,3 +234,19 @@ def test_registry_lists_the_settings_chosen_from_the_data(analyst_client):
     page = analyst_client.get(reverse("dashboard:registry") + f"?dataset={dataset.pk}").content.decode()
     assert "Chosen from the data" in page and "<summary>1 setting</summary>" in page
     assert "<strong>loss</strong> = sampled: 24,000 items &gt; 12,000" in page
+
+
+def test_activity_over_time_draws_its_empty_buckets_and_counts_them_truly():
+    """The demo: "Interactions per time bucket (60 buckets). 8 buckets; ..." beside a line joined over the gaps."""
+    from dashboard import figures, reads
+
+    from .factories import make_dataset, make_history
+
+    dataset = make_dataset(name="gaps")
+    sequence = make_history(dataset, external_user_id="g", item_ids=(1, 2))
+    Interaction.objects.filter(sequence=sequence, item__external_id="2").update(timestamp=1_059_000)
+    activity = reads.dataset_overview(dataset).activity
+    assert len(activity) == 60 and [n for _, n in activity] == [1] + [0] * 58 + [1]
+    figure = figures.activity_figure(activity, has_timestamps=True)
+    assert figure["caption"] == "Interactions per time bucket (60 equal buckets)."
+    assert figure["summary"] == "2 of the 60 buckets hold interactions; the busiest holds 1."

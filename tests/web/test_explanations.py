@@ -1,12 +1,14 @@
 import json
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from recourse.models import Explanation, ExplanationFeedback
+from recsys.models import TrainedModel
 
 from .conftest import train_now
-from .factories import make_history
+from .factories import make_dataset, make_history
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +127,18 @@ def test_explanation_warm_up_runs_for_active_models(trained, caplog):
     with caplog.at_level(logging.INFO, logger="recourse.warmup"):
         warm_up_explanations()
     assert "Explanations warmed up for" in caplog.text
+
+
+@pytest.mark.parametrize("posted, said", [
+    ({"helpful": "yes", "comment": "x" * 2001},
+     "A comment can be at most 2000 characters; yours has 2001. Nothing was saved."),
+    ({"comment": "clear"}, "Please answer yes or no."),
+])
+def test_refused_feedback_says_what_was_wrong(member_client, posted, said):
+    dataset = make_dataset()
+    model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
+    explanation = Explanation.objects.create(user=member_client.user, trained_model=model,
+                                             target_item=dataset.items.first(), method="ig", history_fingerprint="f")
+    response = member_client.post(reverse("recourse:feedback", args=[explanation.pk]), posted)
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [said]
+    assert not ExplanationFeedback.objects.exists()

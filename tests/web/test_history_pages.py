@@ -64,11 +64,26 @@ def test_new_member_builds_history_from_catalogue(member_client):
     assert b"Film 06" in member_client.get(reverse("recsys:home")).content
 
 
-def test_catalogue_rejects_bad_rating(member_client):
+@pytest.mark.parametrize("rating", ["9", "0", "1.3", "nan", "abc"])
+def test_catalogue_rejects_a_rating_the_stars_cannot_show(member_client, rating):
     dataset = make_dataset()
     film = dataset.items.first()
-    member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": "9"})
+    page = member_client.post(reverse("recsys:add-to-history", args=[film.pk]), {"rating": rating}, follow=True)
     assert not Interaction.objects.exists()
+    assert "half-star steps" in page.content.decode()
+
+
+def test_history_api_takes_half_stars_only(member_client):
+    film = make_dataset().items.first()
+
+    def add(rating):
+        return member_client.post(reverse("api-history"), {"item_id": film.pk, "rating": rating},
+                                  content_type="application/json")
+
+    refused = add(1.3)
+    assert refused.status_code == 400 and "half-star steps" in refused.json()["rating"][0]
+    added = add(1.5)
+    assert added.status_code == 201 and added.json()["rating"] == 1.5
 
 
 def test_my_history_remove_is_an_undoable_exclusion_never_a_deletion(member_client, make_user):
@@ -233,3 +248,24 @@ def test_members_without_a_choice_land_on_a_dataset_whose_model_is_ready(client,
     _ready_model(second)
     client.force_login(make_user("newcomer"))
     assert client.get(reverse("recsys:home")).context["dataset"] == second
+
+
+def test_my_history_search_does_not_say_the_table_lists_every_interaction(member_client):
+    dataset = make_dataset()
+    make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1, 2, 3))
+    everything = member_client.get(reverse("recsys:home")).content.decode()
+    assert "one of your 3 interactions" in everything and "The table below lists them all." in everything
+    searched = member_client.get(reverse("recsys:home") + "?q=Film 02").content.decode()
+    assert "The table below lists them all." not in searched
+    assert "The table below lists those matching “Film 02”." in searched
+
+
+def test_catalogue_does_not_call_a_removed_title_in_your_history(member_client):
+    dataset = make_dataset()
+    sequence = make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1, 2))
+    sequence.interactions.filter(item__external_id="2").update(state=Interaction.State.EXCLUDED)
+    page = member_client.get(reverse("recsys:catalogue") + "?order=title").content.decode()
+    film_01, film_02 = page.index("Film 01"), page.index("Film 02")
+    assert "In your history" in page[film_01:film_02] and "Removed from your history" not in page[film_01:film_02]
+    row_02 = page[film_02:page.index("</tr>", film_02)]
+    assert "Removed from your history" in row_02 and "In your history" not in row_02

@@ -2,9 +2,12 @@
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from django.urls import reverse
 
+from recourse.engine.sequences import History
+from recourse.engine.taste_recourse import TasteAnalysis, TasteChange
 from recourse.services import drift, taste_policy
 from recsys.models import Interaction, Item
 
@@ -71,14 +74,20 @@ def _item(pk):
     return Item(pk=pk, title=f"Film {pk}")
 
 
-def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6.8, explicit=()):
-    rows = [SimpleNamespace(pk=100 + pk, item=_item(pk), timestamp=1_000_000 + pk, rating=2.0) for pk in flagged]
+def _row(pk, rating=2.0):
+    return SimpleNamespace(pk=100 + pk, item=_item(pk), timestamp=1_000_000 + pk, rating=rating)
+
+
+def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6.8, explicit=(), unusual=(),
+           kept=()):
+    rows = [_row(pk) for pk in flagged]
     result = SimpleNamespace(drift=is_drift, details={
         "objective_before": before, "objective_after": after,
         "explicit_interaction_ids": [100 + pk for pk in explicit]})
     check = drift.DriftCheck(result=result, narrative="", flagged=rows, scores={}, heat={}, interactions=rows,
                              changes={row.pk: 0.0 for row in rows}, top_now=[_item(pk) for pk in top_now],
-                             top_after=[_item(pk) for pk in top_after])
+                             top_after=[_item(pk) for pk in top_after], unusual=[_row(pk) for pk in unusual],
+                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept])
     check.narrative = drift.narrative(check)
     return check
 
@@ -119,6 +128,52 @@ def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer
     assert "closer" in taste_policy.restricted_reason(engine, changes=True, moved=True, before=-6.4, after=-6.5)
     assert "top 10" in taste_policy.restricted_reason(engine, changes=True, moved=False, before=-6.6, after=-6.4)
     assert "4 stars" in taste_policy.restricted_reason(engine, changes=False, moved=False, before=-6.6, after=-6.6)
+
+
+def test_no_fix_without_liked_films_does_not_claim_only_liked_films_are_unusual():
+    """calm: the engine's fix was one film rated 4 stars, while a film rated 3 was unusual too."""
+    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, before=-7.5, after=-7.5)
+    assert "the only unusual films" not in reason and "would only leave out films you rated 4 stars" in reason
+
+
+def test_a_fix_kept_without_a_liked_film_states_its_own_count_and_gain(monkeypatch):
+    """demo: the engine's fix left out 6 titles (+0.096 nats), one of them rated 4 stars; the page showed the fix of
+    5 and -6.016 → -5.938 beside a reason that still said 6 and 0.096."""
+    history = History(np.arange(1, 9, dtype=np.int64), np.ones(8, np.float32))
+    engine = TasteAnalysis(
+        method="taste", positions=np.arange(8), items=history.items, scores=np.zeros(8), surprisal=np.zeros(8),
+        pull=np.zeros(8), flagged_positions=np.asarray([7, 6, 5]), explicit_positions=np.asarray([], np.int64),
+        changes=[TasteChange(p, p + 1, "remove", 0.0) for p in (7, 6, 5)], objective_before=-6.016,
+        objective_after=-5.920, gain_cutoff=5.25, drift=True, verdict="drift: yes", reason=(
+            "3 interaction(s) are far less predictable from the rest of your history than usual (evidence 5.90 > "
+            "5.25, what clean histories show); leaving them out raises the likelihood of your established taste by "
+            "0.096 nats"), top_before=np.arange(9, 19), top_after=np.arange(10, 20), corrected=history,
+        candidates_scored=3)
+    final = np.zeros((2, 20))
+    final[1, 19] = 1.0  # the fix brings item 20 into the top 10
+    monkeypatch.setattr(taste_policy, "final_log_probs", lambda network, histories: final)
+    monkeypatch.setattr(taste_policy, "established_likelihood", lambda final, established: np.asarray([-6.016, -5.938]))
+    kept = taste_policy._restricted(None, history, engine, protected={5})
+    assert kept.drift and [change.position for change in kept.changes] == [7, 6]
+    assert kept.reason.startswith("2 interaction(s)") and "0.078 nats" in kept.reason and "0.096" not in kept.reason
+
+
+def test_unusual_titles_the_member_rated_highly_are_not_said_to_be_unhelpful(member_client, monkeypatch):
+    from recourse import views
+
+    only_kept = _check(flagged=[], top_now=TOP_NOW, top_after=TOP_NOW, kept=[60])
+    assert "closer" not in only_kept.narrative and "never left out" in only_kept.narrative
+    both = _check(flagged=[], top_now=TOP_NOW, top_after=TOP_NOW, kept=[60], unusual=[61])
+    assert "leaving the others out would not bring" in both.narrative
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    both.result.details.update(flag_quantile=0.8, verdict_quantile=0.96)
+    both.result.reason = "measured"
+    monkeypatch.setattr(views.drift, "check_drift", lambda user, dataset: both)
+    monkeypatch.setattr(views.recsys_charts, "history_timeline", lambda *args, **kwargs: "")
+    content = member_client.get(reverse("recourse:drift")).content.decode()
+    never, unhelpful = content.index("never left out: you said"), content.index("leaving them out would not help")
+    assert never < content.index("Film 60 (you rated it 4 stars)") < unhelpful < content.index("Film 61")
 
 
 @pytest.mark.parametrize("is_drift, flagged, expected, absent", [
@@ -261,3 +316,19 @@ def test_a_preview_that_only_reorders_the_top_10_does_not_say_it_stays_the_same(
     content = client.post(reverse("recourse:fix"), {f"action-{first.pk}": "remove"}).content.decode()
     assert "Your top 10 would keep the same titles, in a different order." in content
     assert "would stay the same" not in content
+
+
+def test_my_corrections_calls_a_lowered_weight_a_weight_not_what_the_film_counts_for(member_client):
+    """A film rated 2 (counts half) lowered to 0.3 counts 0.15 on My history and Why?; My corrections said
+    "Counts 1.00 → 0.30"."""
+    from recourse.models import RecourseResult
+
+    sequence = make_history(make_dataset(), user=member_client.user, external_user_id="alice", item_ids=(1, 2))
+    row = sequence.interactions.get(item__external_id="1")
+    Interaction.objects.filter(pk=row.pk).update(rating=2.0, weight=0.3)
+    RecourseResult.objects.create(user=member_client.user, sequence=sequence, changes=[{
+        "interaction_id": row.pk, "title": row.item.title, "before": {"state": "active", "weight": 1.0},
+        "after": {"state": "active", "weight": 0.3}}])
+    corrections = member_client.get(reverse("recourse:corrections")).content.decode()
+    assert "Weight 1.00 → 0.30: “Film 01 (1991)”" in corrections and "Counts 1.00" not in corrections
+    assert "Counts 15.0%" in member_client.get(reverse("recsys:home")).content.decode()
