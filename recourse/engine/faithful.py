@@ -140,7 +140,8 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
     if agreement is None or agreement.k == 0:
         return f"{CONFIDENCE_TEXT[level]} (it could not be compared)."
     shared = round(agreement.top_k_overlap * agreement.k)
-    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} are the same)."
+    verb = "is" if shared == 1 else "are"
+    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} {verb} the same)."
 
 
 @dataclass(frozen=True)

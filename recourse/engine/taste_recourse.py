@@ -403,7 +403,7 @@ def _second_round_order(
 
 def _evidence(plan: IntArray, measure: TasteMeasure, scores: FloatArray, explicit: Sequence[int],
               threshold: float) -> float:
-    return evidence_of({int(p): 0.0 for p in plan}, measure, scores, explicit, threshold)
+    return evidence_of({int(p): 0.0 for p in plan}, measure.positions, scores, explicit, threshold)
 
 
 def _js_divergence(log_p: FloatArray, log_q: FloatArray) -> FloatArray:
@@ -439,10 +439,11 @@ def _from_joint_curve(history: History, measure: TasteMeasure, scores: FloatArra
                      joint_gain=joint_gain)
 
 
-def evidence_of(plan: dict[int, float], measure: TasteMeasure, scores: FloatArray, explicit: Sequence[int],
+def evidence_of(plan: dict[int, float], positions: IntArray, scores: FloatArray, explicit: Sequence[int],
                 threshold: float) -> float:
-    """Summed excess suspicion of the changed interactions over the flag threshold (+1 per explicit dislike)."""
-    by_position = dict(zip(measure.positions.tolist(), scores.tolist(), strict=True))
+    """Summed excess suspicion of the changed interactions over the flag threshold (+1 per explicit dislike);
+    scores[i] is the suspicion at caller position positions[i]."""
+    by_position = dict(zip(positions.tolist(), scores.tolist(), strict=True))
     disliked = {int(p) for p in explicit}
     return float(sum(max(by_position.get(p, threshold) - threshold, 0.0) + (1.0 if p in disliked else 0.0)
                      for p in plan))
@@ -551,7 +552,7 @@ def _analysis(
                for p, w in plan.items()]
     moved = not np.array_equal(np.sort(top_before), np.sort(top_after))
     gain = after - before
-    evidence = evidence_of(plan, measure, scores, explicit, calibration.flag_threshold) if statistic is None \
+    evidence = evidence_of(plan, measure.positions, scores, explicit, calibration.flag_threshold) if statistic is None \
         else statistic
     cutoff = calibration.gain_cutoff
     # The joint rule's own measure of "moves the recommendations back" is its J gain (taste_joint.py).
@@ -673,7 +674,7 @@ def calibrate_taste(
         _fit_removal_cost(model, fit, measures[:n_fit], calibration, np.random.default_rng(seed))
     else:
         fit_analyses = analyze_batch(model, fit, calibration, measures=measures[:n_fit])
-        fit_evidence = [evidence_of({c.position: c.weight for c in a.changes}, m, a.scores, [], threshold)
+        fit_evidence = [evidence_of({c.position: c.weight for c in a.changes}, m.positions, a.scores, [], threshold)
                         for a, m in zip(fit_analyses, measures[:n_fit], strict=True)]
         calibration.gain_cutoff = float(np.quantile(fit_evidence, verdict_quantile))
     check, check_measures = (held_out, measures[n_fit:]) if held_out else (fit, measures[:n_fit])

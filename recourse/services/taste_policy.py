@@ -11,7 +11,8 @@ histories it is calibrated on.
   what counts as evidence"). The ratings policy already gives it half weight in the model's input.
 * Liked films: an interaction rated 4 stars or more is never chosen for removal. It stays in the model's input;
   its suspicion is not scored, as for interactions older than the calibrated window. If the engine's second
-  round still picks one, the fix is re-measured without it, so the fix shown is the one whose effect was measured.
+  round still picks one, the fix is re-measured without it (its effect and, for the threshold rule, its evidence
+  against the cutoff), so the fix and verdict shown are the ones measured.
 """
 
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ import numpy as np
 
 from recourse.engine.sequences import History
 from recourse.engine.taste import TasteMeasure, established_likelihood, final_log_probs, measure_taste
-from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch
+from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch, evidence_of
 from recsys.ratings import SO_SO_AT_MOST
 
 LIKED_AT_LEAST = 4.0
@@ -74,13 +75,15 @@ def analyze_rated_batch(network, histories: Sequence[History], calibration: Tast
         keep = np.asarray([int(p) not in kept for p in measure.positions], dtype=bool)
         masked.append(replace(measure, candidates=measure.candidates & keep))
     analyses = analyze_batch(network, list(histories), calibration, explicit=counted, measures=masked)
-    return [_restricted(network, history, analysis, kept)
+    return [_restricted(network, history, analysis, kept, calibration)
             if any(change.position in kept for change in analysis.changes) else analysis
             for history, analysis, kept in zip(histories, analyses, protected, strict=True)]
 
 
-def _restricted(network, history: History, analysis: TasteAnalysis, protected: set[int]) -> TasteAnalysis:
-    """The analysis with the protected positions taken out of its fix; objective, top 10 and verdict re-measured."""
+def _restricted(network, history: History, analysis: TasteAnalysis, protected: set[int],
+                calibration: TasteCalibration) -> TasteAnalysis:
+    """The analysis with the protected positions taken out of its fix; objective, top 10, evidence and verdict
+    re-measured."""
     changes = [change for change in analysis.changes if change.position not in protected]
     plan = {change.position: change.weight for change in changes}
     corrected = history.reweighted(plan) if plan else history
@@ -93,32 +96,62 @@ def _restricted(network, history: History, analysis: TasteAnalysis, protected: s
         scores[history.items - 1] = -np.inf
         tops.append((np.argsort(-scores, kind="stable")[:TOP_K] + 1).astype(np.int64))
     moved = set(tops[0].tolist()) != set(tops[1].tolist())
-    drift = analysis.drift and bool(changes) and after > before and moved
-    reason = kept_fix_reason(len(changes), before=before, after=after) if drift else restricted_reason(
-        analysis.reason, changes=bool(changes), moved=moved, before=before, after=after)
+    evidence = fix_evidence(analysis, plan, calibration)
+    strong = evidence is None or evidence > analysis.gain_cutoff
+    drift = analysis.drift and bool(changes) and after > before and moved and strong
+    measured = Remeasured(before=before, after=after, evidence=evidence, cutoff=analysis.gain_cutoff)
+    reason = kept_fix_reason(len(changes), measured) if drift else restricted_reason(
+        analysis.reason, changes=bool(changes), moved=moved, measured=measured)
     return replace(analysis, changes=changes, corrected=corrected, objective_before=before, objective_after=after,
                    top_before=tops[0], top_after=tops[1], drift=drift, verdict="drift: yes" if drift else "drift: no",
                    reason=reason)
 
 
-def kept_fix_reason(count: int, *, before: float, after: float) -> str:
-    """The reason for a fix that still holds without the protected films, in the re-measured fix's own count and
-    gain: the engine's reason counted and measured the fix with them, not the one the page shows."""
-    return (f"{count} interaction(s) are far less predictable from the rest of your history than usual; leaving "
-            f"them out (not the unusual ones you rated 4 stars or more or asked never to flag) raises the likelihood "
-            f"of your established taste by {after - before:.3f} nats")
+@dataclass(frozen=True)
+class Remeasured:
+    """What the fix without the protected titles was re-measured at: the likelihood of the established taste before
+    and after it and, where the verdict counts the fix's evidence (the threshold rule), its evidence and cutoff."""
+
+    before: float
+    after: float
+    evidence: float | None = None
+    cutoff: float | None = None
+
+    def evidence_words(self, relation: str) -> str:
+        return "" if self.evidence is None else f" (evidence {self.evidence:.2f} {relation} {self.cutoff:.2f})"
 
 
-def restricted_reason(engine_reason: str, *, changes: bool, moved: bool, before: float, after: float) -> str:
-    """Why a fix without the protected films is not drift: the first condition the re-measured fix fails, else the
+def fix_evidence(analysis: TasteAnalysis, plan: dict[int, float], calibration: TasteCalibration) -> float | None:
+    """The verdict's evidence for `plan` where the verdict counts the fix's own evidence (verdict_top 0), else None
+    (the verdict statistic is the most unusual candidates' suspicion, whatever the fix)."""
+    if calibration.verdict_top > 0:
+        return None
+    return evidence_of(plan, analysis.positions, analysis.scores, analysis.explicit_positions.tolist(),
+                       calibration.flag_threshold)
+
+
+def kept_fix_reason(count: int, measured: Remeasured) -> str:
+    """The reason for a fix that still holds without the protected titles, in the re-measured fix's own count,
+    evidence and gain: the engine's reason counted and measured the fix with them, not the one the page shows."""
+    return (f"{count} interaction(s) are far less predictable from the rest of your history than usual"
+            f"{measured.evidence_words('>')}; leaving them out (not the unusual ones you rated 4 stars or more or "
+            f"asked never to flag) raises the likelihood of your established taste by "
+            f"{measured.after - measured.before:.3f} nats")
+
+
+def restricted_reason(engine_reason: str, *, changes: bool, moved: bool, measured: Remeasured) -> str:
+    """Why a fix without the protected titles is not drift: the first condition the re-measured fix fails, else the
     engine's own reason (its fix already failed the evidence test). Each sentence agrees with the numbers shown
     beside it (the likelihood before and after)."""
     if not changes:
-        return ("the fix the check found would only leave out films you rated 4 stars or more or asked never to "
+        return ("the fix the check found would only leave out titles you rated 4 stars or more or asked never to "
                 "flag, and those are never left out")
     if not moved:
-        return "leaving out the unusual films you did not rate highly would not bring any new title into your top 10"
-    if after <= before:
-        return ("leaving out the unusual films you did not rate highly would not bring the recommendations closer "
+        return "leaving out the unusual titles you did not rate highly would not bring any new title into your top 10"
+    if measured.after <= measured.before:
+        return ("leaving out the unusual titles you did not rate highly would not bring the recommendations closer "
                 "to your taste")
+    if measured.evidence is not None and measured.cutoff is not None and measured.evidence <= measured.cutoff:
+        return (f"the unusual titles you did not rate highly are within what clean histories show"
+                f"{measured.evidence_words('<=')}")
     return engine_reason

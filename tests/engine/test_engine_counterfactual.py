@@ -110,3 +110,13 @@ def test_warm_up_traces_without_error(world):
     from recourse.engine.explanation import trace_explainers
 
     trace_explainers(world.model, world.categories)
+
+
+def test_the_confidence_sentence_agrees_in_number_with_how_many_are_shared():
+    from recourse.engine.attribution import Agreement
+    from recourse.engine.faithful import confidence_text
+
+    one = Agreement(top_k_overlap=1 / 3, k=3, spearman=None)
+    two = Agreement(top_k_overlap=2 / 3, k=3, spearman=None)
+    assert confidence_text("low", one).endswith("(1 of the top 3 films is the same).")
+    assert confidence_text("medium", two, items="songs").endswith("(2 of the top 3 songs are the same).")

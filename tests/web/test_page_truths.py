@@ -1,5 +1,6 @@
 """Sentences on member pages agree with the numbers beside them and with the other pages (found walking the demo)."""
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from recourse.engine.sequences import History
-from recourse.engine.taste_recourse import TasteAnalysis, TasteChange
+from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, TasteChange
 from recourse.services import drift, taste_policy
 from recsys.models import Interaction, Item
 
@@ -123,39 +124,68 @@ def test_no_drift_says_which_condition_failed_as_the_numbers_show():
 def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer():
     """The demo after its fix: -6.648 now, -6.457 without the titles, and the reason said it would not help."""
     engine = "the unusual interactions are within what clean histories show (evidence 3.10 <= 7.83)"
-    reason = taste_policy.restricted_reason(engine, changes=True, moved=True, before=-6.648, after=-6.457)
-    assert reason == engine
-    assert "closer" in taste_policy.restricted_reason(engine, changes=True, moved=True, before=-6.4, after=-6.5)
-    assert "top 10" in taste_policy.restricted_reason(engine, changes=True, moved=False, before=-6.6, after=-6.4)
-    assert "4 stars" in taste_policy.restricted_reason(engine, changes=False, moved=False, before=-6.6, after=-6.6)
+
+    def reason(changes=True, moved=True, before=-6.6, after=-6.4, evidence=None, cutoff=None):
+        measured = taste_policy.Remeasured(before=before, after=after, evidence=evidence, cutoff=cutoff)
+        return taste_policy.restricted_reason(engine, changes=changes, moved=moved, measured=measured)
+
+    assert reason(before=-6.648, after=-6.457) == engine
+    assert "closer" in reason(before=-6.4, after=-6.5)
+    assert "top 10" in reason(moved=False)
+    assert "4 stars" in reason(changes=False, moved=False, after=-6.6)
+    assert reason(evidence=4.10, cutoff=5.25).endswith("within what clean histories show (evidence 4.10 <= 5.25)")
 
 
 def test_no_fix_without_liked_films_does_not_claim_only_liked_films_are_unusual():
     """calm: the engine's fix was one film rated 4 stars, while a film rated 3 was unusual too."""
-    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, before=-7.5, after=-7.5)
-    assert "the only unusual films" not in reason and "would only leave out films you rated 4 stars" in reason
+    measured = taste_policy.Remeasured(before=-7.5, after=-7.5)
+    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, measured=measured)
+    assert "the only unusual" not in reason and "would only leave out titles you rated 4 stars" in reason
 
 
-def test_a_fix_kept_without_a_liked_film_states_its_own_count_and_gain(monkeypatch):
-    """demo: the engine's fix left out 6 titles (+0.096 nats), one of them rated 4 stars; the page showed the fix of
-    5 and -6.016 → -5.938 beside a reason that still said 6 and 0.096."""
-    history = History(np.arange(1, 9, dtype=np.int64), np.ones(8, np.float32))
-    engine = TasteAnalysis(
-        method="taste", positions=np.arange(8), items=history.items, scores=np.zeros(8), surprisal=np.zeros(8),
-        pull=np.zeros(8), flagged_positions=np.asarray([7, 6, 5]), explicit_positions=np.asarray([], np.int64),
-        changes=[TasteChange(p, p + 1, "remove", 0.0) for p in (7, 6, 5)], objective_before=-6.016,
+def _demo_engine_fix(history):
+    """demo: the engine's fix left out 3 titles with evidence 5.90 > 5.25 (suspicion 1.2 + 2.9 + 1.8 over the flag
+    threshold 0), one of them (position 5) rated 4 stars."""
+    scores = np.zeros(8)
+    scores[[7, 6, 5]] = [1.2, 2.9, 1.8]
+    return TasteAnalysis(
+        method="taste", positions=np.arange(8), items=history.items, scores=scores, surprisal=np.zeros(8),
+        pull=np.zeros(8), flagged_positions=np.asarray([6, 5, 7]), explicit_positions=np.asarray([], np.int64),
+        changes=[TasteChange(p, p + 1, "remove", 0.0) for p in (6, 5, 7)], objective_before=-6.016,
         objective_after=-5.920, gain_cutoff=5.25, drift=True, verdict="drift: yes", reason=(
             "3 interaction(s) are far less predictable from the rest of your history than usual (evidence 5.90 > "
             "5.25, what clean histories show); leaving them out raises the likelihood of your established taste by "
             "0.096 nats"), top_before=np.arange(9, 19), top_after=np.arange(10, 20), corrected=history,
         candidates_scored=3)
+
+
+def _restricted(monkeypatch, protected, cutoff=5.25):
+    """The demo's fix re-measured without `protected` by the threshold rule (its verdict counts the fix's evidence)."""
+    history = History(np.arange(1, 9, dtype=np.int64), np.ones(8, np.float32))
     final = np.zeros((2, 20))
     final[1, 19] = 1.0  # the fix brings item 20 into the top 10
     monkeypatch.setattr(taste_policy, "final_log_probs", lambda network, histories: final)
     monkeypatch.setattr(taste_policy, "established_likelihood", lambda final, established: np.asarray([-6.016, -5.938]))
-    kept = taste_policy._restricted(None, history, engine, protected={5})
-    assert kept.drift and [change.position for change in kept.changes] == [7, 6]
-    assert kept.reason.startswith("2 interaction(s)") and "0.078 nats" in kept.reason and "0.096" not in kept.reason
+    calibration = TasteCalibration(norm=None, flag_threshold=0.0, gain_cutoff=cutoff, false_alarm_rate=0.0,
+                                   false_alarm_basis="held-out", n_reference=100)
+    engine = replace(_demo_engine_fix(history), gain_cutoff=cutoff)
+    return taste_policy._restricted(None, history, engine, protected, calibration)
+
+
+def test_a_fix_kept_without_a_liked_film_states_its_own_count_evidence_and_gain(monkeypatch):
+    """The page showed the fix of 2 and -6.016 → -5.938 beside a reason that still said 3, 5.90 and 0.096."""
+    kept = _restricted(monkeypatch, protected={7}, cutoff=4.0)
+    assert kept.drift and [change.position for change in kept.changes] == [6, 5]
+    assert kept.reason.startswith("2 interaction(s)") and "(evidence 4.70 > 5.25)" not in kept.reason
+    assert "(evidence 4.70 > 4.00)" in kept.reason and "0.078 nats" in kept.reason and "0.096" not in kept.reason
+
+
+def test_a_fix_whose_evidence_falls_below_the_cutoff_without_a_liked_film_is_not_drift(monkeypatch):
+    """Without the film rated 4 stars (suspicion 1.8) the fix's evidence is 4.10, under the cutoff 5.25:
+    the verdict the page shows must be the smaller fix's, not the engine's."""
+    judged = _restricted(monkeypatch, protected={5})
+    assert not judged.drift and judged.verdict == "drift: no"
+    assert judged.reason.endswith("within what clean histories show (evidence 4.10 <= 5.25)")
 
 
 def test_unusual_titles_the_member_rated_highly_are_not_said_to_be_unhelpful(member_client, monkeypatch):
