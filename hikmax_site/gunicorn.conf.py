@@ -26,3 +26,7 @@ def post_worker_init(worker):
         logging.getLogger(__name__).exception("Model warm-up failed")
     else:
         logging.getLogger(__name__).info("Warmed up: %s", ", ".join(warmed) or "no active model")
+
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), so a second checkout's demo
+# on the same machine would take over the first one's; nothing here uses the control interface.
+control_socket_disable = True

@@ -101,6 +101,7 @@ class ImportDatasetForm(forms.Form):
 
     def clean(self):
         data = super().clean() or {}
-        if not data.get("path") and not data.get("files"):
+        # A refused upload (an empty file, say) already says what is wrong with it.
+        if not data.get("path") and not data.get("files") and "files" not in self.errors:
             raise forms.ValidationError("Give a server path or upload the dataset's files.")
         return data

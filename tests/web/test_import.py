@@ -389,3 +389,18 @@ def test_a_reimport_of_only_erased_histories_imports_nothing_and_says_why(tmp_pa
     _, report = import_dataset_reported(name="log", path=only_alice)
     assert counts() == before and len(passes) == 1
     assert report.rows == 3 and "3 rows of 1 member(s) who erased their data were left out" in report.warnings
+
+
+def test_an_empty_upload_gets_one_message_saying_the_file_is_empty(client, django_user_model):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from recsys.models import Job
+
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
+    response = client.post(reverse("admin:recsys_dataset_import"),
+                           {"name": "mine", "format": "", "files": [SimpleUploadedFile("log.csv", b"")]})
+    page = response.content.decode()
+    assert response.status_code == 200 and "empty" in page
+    assert "Give a server path or upload" not in page  # the file was given; it is the file that is refused
+    assert not Job.objects.exists()
