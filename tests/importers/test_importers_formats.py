@@ -270,3 +270,17 @@ def test_a_movielens_file_in_which_no_item_has_a_genre_has_no_categories(write, 
     write("genred/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,100\n1,2,5.0,200\n")
     write("genred/movies.csv", 'movieId,title,genres\n1,"Heat (1995)",Action\n2,Other (1996),(no genres listed)\n')
     assert parse(tmp_path / "genred").has_categories
+
+
+def test_a_csv_of_another_domain_is_read_by_the_names_recbole_knows(write):
+    """A music log named its columns as a RecBole file would: before, the track id was refused and its time and
+    title columns silently left out (no timestamps: the rows' order instead)."""
+    path = write("plays/plays.csv", "user_id,track_id,track_name,played_at,stars\n"
+                                    "u1,t2,Second song,2020-01-02T00:00:00Z,4\n"
+                                    "u1,t1,First song,2020-01-01T00:00:00Z,5\n")
+    dataset = parse(path)
+    assert dataset.format == "csv" and dataset.has_timestamps
+    assert dataset.field_mapping == {"user": "user_id", "item": "track_id", "title": "track_name",
+                                     "timestamp": "played_at", "rating": "stars"}
+    assert item(dataset, "t1")["title"] == "First song"
+    assert dataset.interactions["timestamp"].tolist() == [1577923200, 1577836800]
