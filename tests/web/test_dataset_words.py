@@ -108,5 +108,5 @@ def test_a_history_without_timestamps_is_not_said_to_be_placed_by_time(member_cl
     dataset = make_dataset(name="plays", source_format="sasrec", has_timestamps=False, has_categories=False)
     make_history(dataset, user=member_client.user, external_user_id="7", item_ids=(3, 1, 2))
     content = member_client.get(reverse("recsys:home")).content.decode()
-    assert "placed by step (the order of the imported file, which has no times) and by its number" in content
+    assert "placed by step (this dataset has no times, only an order) and by its number" in content
     assert "placed by time" not in content
