@@ -22,7 +22,7 @@ def policy(words, rated: bool) -> str:
     never_again = f"Nothing you {words.verb} is recommended to you again"
     if not rated:
         return never_again + "."
-    return (f"Your ratings: a {words.item} you rated 1.5 stars or lower is not used to find recommendations, one you "
+    return (f"Your ratings: {words.an_item} you rated 1.5 stars or lower is not used to find recommendations, one you "
             f"rated 2 or 2.5 counts half, and {words.items} you rated 3 or more (or did not rate) count fully. "
             f"{never_again}, whatever you rated it.")
 

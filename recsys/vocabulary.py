@@ -11,14 +11,15 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Words:
     item: str  # "Removing keeps the film on record"
+    an_item: str  # with its article: "a film you rated 1.5 stars or lower", "an item you rated …"
     items: str  # "Based on many of your films together"
     verb: str  # past tense and participle: "Because you watched “X”", "what you have watched"
     when: str  # column heading over the date of an interaction
     add: str  # the catalogue's button that adds an item to the member's history
 
 
-FILMS = Words(item="film", items="films", verb="watched", when="Watched", add="Watched")
-ITEMS = Words(item="item", items="items", verb="picked", when="When", add="Add")
+FILMS = Words(item="film", an_item="a film", items="films", verb="watched", when="Watched", add="Watched")
+ITEMS = Words(item="item", an_item="an item", items="items", verb="picked", when="When", add="Add")
 DOMAIN_NOT_KNOWN_FORMATS = frozenset({"csv", "recbole", "sasrec"})
 
 

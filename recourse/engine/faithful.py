@@ -174,9 +174,18 @@ def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, ver
         reason = reason_line([], verb, items)
         popular_part = f" It is also one of the most popular {items} overall." if popular else ""
         # Relative to this method: another method (and For you's one-line reason) may still find a single film.
-        narrative = (f"“{target}” has no single main reason by this way of explaining: removing any one of the "
-                     f"{items} that count most for it would not move it down.{popular_part}")
+        narrative = (f"“{target}” has no single main reason by this way of explaining: "
+                     f"{_none_of_the_top(checked, items)} would not move it down.{popular_part}")
     return WhyWords(reason, narrative, _change_sentence(checked, target, title), drops)
+
+
+def _none_of_the_top(checked: CheckedWhy, items: str) -> str:
+    """How many were tried as a reason, said: the change sentence may name a single removal from further down the
+    method's order (it tries more), which "any one of the items that count most" would contradict."""
+    tried = min(REASON_CANDIDATES, checked.tried_up_to)
+    if tried == 1:
+        return f"removing the one of your {items} that counts most for it"
+    return f"removing any one of the {tried} {items} that count most for it"
 
 
 def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], str]) -> str:

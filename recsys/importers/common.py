@@ -166,7 +166,8 @@ def build_dataset(
         users=users,
         tags=tags,
         has_timestamps=has_timestamps,
-        has_categories=has_categories,
+        # A category column (genres, flags) in which no item has a category is no categories.
+        has_categories=has_categories and bool(items["categories"].map(len).any()),
         source_files=[str(source.path.resolve()) for source in sources],
         checksum=checksum(format_name, sources),
         field_mapping=dict(field_mapping or {}),

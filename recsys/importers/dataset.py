@@ -113,7 +113,8 @@ def complete_items(items: pd.DataFrame, interactions: pd.DataFrame, warnings: li
     referenced = pd.unique(interactions["item_id"])
     missing = pd.Index(referenced).difference(pd.Index(items["external_id"]), sort=False)
     if len(missing):
-        warnings.append(f"{len(missing)} items rated but absent from the item file; titled by their id")
+        if len(items):  # no item file read at all (SASRec, RecBole without .item): none is absent from one
+            warnings.append(f"{len(missing)} items interacted with but absent from the item file; titled by their id")
         missing_ids = pd.Series(missing, dtype=object)
         items = pd.concat([items, make_items(missing_ids, missing_ids)], ignore_index=True)
     return items.reset_index(drop=True)

@@ -17,6 +17,7 @@ from .common import (
     years_from_titles,
 )
 from .dataset import ImportFormatError, ParsedDataset, make_interactions, make_items
+from .recbole import CATEGORY_NAMES, ITEM_NAMES, RATING_NAMES, TIME_NAMES, TITLE_NAMES, USER_NAMES
 from .textio import (
     UTF8,
     WHITESPACE,
@@ -29,13 +30,16 @@ from .textio import (
 )
 
 SASREC_FILE_SUFFIXES = (".txt", "")
+# The names RecBole's fields are recognised by (a music log's track_id, a shop's product_id, stars, played_at), so a
+# CSV of another domain is read as its RecBole twin would be; "tags" and "class" stay out (in a CSV beside ratings they
+# are usually free text, not the item's categories).
 CSV_ROLES = {
-    "user": ("user", "user_id", "userid", "uid"),
-    "item": ("item", "item_id", "itemid", "iid", "movie_id", "movieid"),
-    "timestamp": ("timestamp", "time", "ts", "datetime", "date"),
-    "rating": ("rating", "score"),
-    "title": ("title", "name", "item_title"),
-    "categories": ("categories", "category", "genres", "genre"),
+    "user": USER_NAMES,
+    "item": ITEM_NAMES + ("movieid",),
+    "timestamp": TIME_NAMES + ("played_at", "clicked_at", "viewed_at", "purchased_at", "bought_at", "watched_at"),
+    "rating": RATING_NAMES,
+    "title": TITLE_NAMES + ("item_title",),
+    "categories": tuple(name for name in CATEGORY_NAMES if name not in ("tags", "tag", "class", "types", "type")),
 }
 CSV_KINDS = {"rating": "float"}
 

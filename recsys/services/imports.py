@@ -78,6 +78,8 @@ def field_mapping_of(parsed: ParsedDataset) -> list[list[str]]:
             suffix = {"item_file_id": ".item", "title": ".item", "year": ".item", "categories": ".item",
                       "user_file_id": ".user"}.get(role, ".inter")
             found[role] = f"{files[suffix]}: field “{column}”"
+    for role in _roles_found_empty(parsed) & found.keys():
+        found[role] = f"none (looked for in {found[role]})"
     rows = []
     for role, label in FIELD_ROLES.items():
         if role in found:
@@ -85,6 +87,12 @@ def field_mapping_of(parsed: ParsedDataset) -> list[list[str]]:
         elif role in NOT_IN_FILES:
             rows.append([label, NOT_IN_FILES[role]])
     return rows
+
+
+def _roles_found_empty(parsed: ParsedDataset) -> set[str]:
+    """Item roles a field was read for but no item had (no title with a year in brackets, genres all empty)."""
+    empty = set() if parsed.items["year"].notna().any() else {"year"}
+    return empty if parsed.has_categories else empty | {"categories"}
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,47 @@ def test_an_empty_recbole_rating_is_an_interaction_without_a_rating(write):
     dataset = parse(write("rb/x.inter", inter))
     assert dataset.n_interactions == 3
     assert np.isnan(dataset.interactions["rating"].iloc[1]) and dataset.interactions["rating"].iloc[2] == 3.0
+
+
+# Found importing a music-plays log and a shop log (no films, no genres) in each format.
+
+@pytest.mark.parametrize("relative,text", [
+    ("plays.txt", "1 10\n1 11\n2 10\n"),
+    ("plays/plays.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\tt1\t100\nu1\tt2\t200\n"),
+])
+def test_a_format_read_without_an_item_file_does_not_warn_that_items_are_absent_from_one(write, relative, text):
+    dataset = parse(write(relative, text))
+    assert not [warning for warning in dataset.warnings if "item file" in warning], dataset.warnings
+    assert set(dataset.items["title"]) == set(dataset.items["external_id"])  # titled by their id all the same
+
+
+def test_items_missing_from_an_item_file_are_counted_without_calling_them_rated(write, tmp_path):
+    write("shop/shop.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\tp1\t100\nu1\tp2\t200\n")
+    write("shop/shop.item", "item_id:token\ttitle:token_seq\np1\tBlue kettle\n")
+    dataset = parse(tmp_path / "shop")
+    assert dataset.warnings == ["1 items interacted with but absent from the item file; titled by their id"]
+
+
+def test_a_movielens_file_in_which_no_item_has_a_genre_has_no_categories(write, tmp_path):
+    write("plays/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,100\n1,2,5.0,200\n")
+    write("plays/movies.csv", "movieId,title,genres\n1,Track one,(no genres listed)\n"
+                              "2,Track two,(no genres listed)\n")
+    dataset = parse(tmp_path / "plays")
+    assert dataset.format == "ml-latest" and not dataset.has_categories
+    write("genred/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.0,100\n1,2,5.0,200\n")
+    write("genred/movies.csv", 'movieId,title,genres\n1,"Heat (1995)",Action\n2,Other (1996),(no genres listed)\n')
+    assert parse(tmp_path / "genred").has_categories
+
+
+def test_a_csv_of_another_domain_is_read_by_the_names_recbole_knows(write):
+    """A music log named its columns as a RecBole file would: before, the track id was refused and its time and
+    title columns silently left out (no timestamps: the rows' order instead)."""
+    path = write("plays/plays.csv", "user_id,track_id,track_name,played_at,stars\n"
+                                    "u1,t2,Second song,2020-01-02T00:00:00Z,4\n"
+                                    "u1,t1,First song,2020-01-01T00:00:00Z,5\n")
+    dataset = parse(path)
+    assert dataset.format == "csv" and dataset.has_timestamps
+    assert dataset.field_mapping == {"user": "user_id", "item": "track_id", "title": "track_name",
+                                     "timestamp": "played_at", "rating": "stars"}
+    assert item(dataset, "t1")["title"] == "First song"
+    assert dataset.interactions["timestamp"].tolist() == [1577923200, 1577836800]

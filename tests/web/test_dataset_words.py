@@ -91,3 +91,22 @@ def test_a_too_short_history_is_explained_without_stars_to_a_member_who_never_ra
     Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
     content = client.get(reverse("recourse:drift")).content.decode()
     assert "recommender knows (titles rated 1.5 stars or lower do not count)." in content
+
+
+def test_the_rating_rules_put_the_right_article_before_item_and_film():
+    from recsys import ratings
+    from recsys.vocabulary import FILMS, ITEMS
+
+    assert "Your ratings: an item you rated 1.5 stars or lower" in ratings.policy(ITEMS, rated=True)
+    assert "Your ratings: a film you rated 1.5 stars or lower" in ratings.policy(FILMS, rated=True)
+
+
+def test_a_history_without_timestamps_is_not_said_to_be_placed_by_time(member_client):
+    """A SASRec file has only an order: the chart's x axis is the step, and the caption says so."""
+    from .factories import make_dataset, make_history
+
+    dataset = make_dataset(name="plays", source_format="sasrec", has_timestamps=False, has_categories=False)
+    make_history(dataset, user=member_client.user, external_user_id="7", item_ids=(3, 1, 2))
+    content = member_client.get(reverse("recsys:home")).content.decode()
+    assert "placed by step (this dataset has no times, only an order) and by its number" in content
+    assert "placed by time" not in content

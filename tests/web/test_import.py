@@ -404,3 +404,14 @@ def test_an_empty_upload_gets_one_message_saying_the_file_is_empty(client, djang
     assert response.status_code == 200 and "empty" in page
     assert "Give a server path or upload" not in page  # the file was given; it is the file that is refused
     assert not Job.objects.exists()
+
+
+def test_a_field_mapping_does_not_claim_years_or_categories_that_no_item_has(client, django_user_model):
+    """A music log: its titles end in "(Live)", not in a year; its genre column is empty for every track."""
+    csv = 'user,item,timestamp,title,genres\nu1,t1,100,"Artist 3 – Track 15 (Live)",\nu1,t2,200,Artist 3 – Track 16,\n'
+    job = _upload_through_the_admin(client, django_user_model, "plays.csv", csv)
+    assert job.status == "succeeded"
+    rows = dict(map(tuple, job.result["field_mapping"]))
+    assert rows["Year"] == "none (looked for in plays.csv: column “title”, the year in brackets after the title)"
+    assert rows["Categories"] == "none (looked for in plays.csv: column “genres”)"
+    assert not Dataset.objects.get(name="mine").has_categories

@@ -68,6 +68,18 @@ def test_why_without_a_single_reason_does_not_claim_it_rests_on_many_films():
     assert "by this way of explaining" in narrative and "rests on many" not in narrative
 
 
+def test_why_without_a_single_reason_says_how_many_it_tried_beside_a_single_removal_found_further_down():
+    """A shop log: no one of attention's top 3 lowered the #1, while one further down the order took it out of the
+    top 10; "removing any one of the items that count most would not move it down" contradicted that."""
+    from recourse.engine import faithful
+
+    fifth = faithful.Removal(positions=(4,), items=(9,), rank_after=63)
+    checked = faithful.CheckedWhy(target=7, rank=1, reasons=[], smallest=fifth, tried_up_to=10, candidates_scored=48)
+    words = faithful.why_words(checked, {7: "Kettle", 9: "Mug"}, popular=False, verb="picked", items="items")
+    assert "removing any one of the 3 items that count most for it would not move it down" in words.narrative
+    assert words.change.startswith("Removing “Mug” would take “Kettle” out of your top 10 (from #1 to #63)")
+
+
 # --- the drift check's words -------------------------------------------------------------------------------------
 
 
