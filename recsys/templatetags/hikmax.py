@@ -37,3 +37,10 @@ def words(identifier: str) -> str:
 def counts_for(interaction) -> float:
     """What an active interaction counts for in the model: its weight times its rating's factor (recsys.ratings)."""
     return model_weight(interaction.weight, interaction.rating)
+
+
+@register.filter
+def with_year(item) -> str:
+    """The item's title with its year in brackets, unless the title already holds it (MovieLens titles do)."""
+    year = "" if item.year is None else str(item.year)
+    return f"{item.title} ({year})" if year and year not in item.title else item.title

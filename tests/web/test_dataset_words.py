@@ -110,3 +110,13 @@ def test_a_history_without_timestamps_is_not_said_to_be_placed_by_time(member_cl
     content = member_client.get(reverse("recsys:home")).content.decode()
     assert "placed by step (this dataset has no times, only an order) and by its number" in content
     assert "placed by time" not in content
+
+
+def test_a_title_gets_its_year_once_whether_or_not_it_already_holds_it():
+    from types import SimpleNamespace
+
+    from recsys.templatetags.hikmax import with_year
+
+    assert with_year(SimpleNamespace(title="Toy Story (1995)", year=1995)) == "Toy Story (1995)"
+    assert with_year(SimpleNamespace(title="Artist 3 – Track 15", year=2001)) == "Artist 3 – Track 15 (2001)"
+    assert with_year(SimpleNamespace(title="Brand 4 product #12", year=None)) == "Brand 4 product #12"
