@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from recourse.engine.attribution import score_histories
 from recourse.engine.drift_metrics import algorithmic_drift_score
-from recourse.engine.taste import established_likelihood, log_probs_from_logits
+from recourse.engine.taste import established_likelihood, log_probs_from_logits, visible
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
@@ -127,7 +127,18 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
         fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),
         ads=float(ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
+        note=_unread_note([position[pk] for pk in changes], mine.history, network.max_len),
     )
+
+
+def _unread_note(positions: list[int], history, max_len: int) -> str:
+    """Why a change cannot move the recommendations: every changed interaction is older than what the model reads."""
+    read = set(visible(history, max_len).tolist())
+    if not positions or any(p in read for p in positions):
+        return ""
+    which = "the one you chose is" if len(positions) == 1 else "the ones you chose are"
+    return (f"The model reads only your {max_len} most recent interactions; {which} older, so your "
+            f"recommendations would not change.")
 
 
 def _validate(changes: dict[int, float], interactions: list[Interaction]) -> None:

@@ -374,3 +374,18 @@ def test_my_corrections_calls_a_lowered_weight_a_weight_not_what_the_film_counts
     corrections = member_client.get(reverse("recourse:corrections")).content.decode()
     assert "Weight 1.00 → 0.30: “Film 01 (1991)”" in corrections and "Counts 1.00" not in corrections
     assert "Counts 15.0%" in member_client.get(reverse("recsys:home")).content.decode()
+
+
+def test_a_preview_of_changes_older_than_the_model_reads_says_why_nothing_changes(client, trained, monkeypatch):
+    """A fix that only touches interactions older than the model's window previewed "would stay the same" without
+    saying why. Here the model is made to read only the 3 most recent of alice's 4 interactions."""
+    from recourse.services import corrections
+
+    dataset, model, alice = trained
+    monkeypatch.setattr(corrections, "visible", lambda history, max_len: np.flatnonzero(history.weights != 0)[-3:])
+    client.force_login(alice)
+    rows = list(Interaction.objects.filter(sequence__user=alice).order_by("position"))
+    oldest = client.post(reverse("recourse:fix"), {f"action-{rows[0].pk}": "remove"}).content.decode()
+    assert "most recent interactions; the one you chose is older, so your recommendations would not change" in oldest
+    newest = client.post(reverse("recourse:fix"), {f"action-{rows[-1].pk}": "remove"}).content.decode()
+    assert "would not change" not in newest
