@@ -50,8 +50,9 @@ COMBINED = ("scan|glr", "established|glr", "established|scan", "scan|glr_fixed")
 EXPERIMENT_MEMBERS, CALIBRATION_MEMBERS = 500, 200
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def model_arguments(description: str) -> argparse.ArgumentParser:
+    """The dataset and (cached) model arguments the development runners share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data")
     parser.add_argument("--format", default=None)
     parser.add_argument("--name", default=None)
@@ -61,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--hyper", default="{}")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = model_arguments(__doc__.splitlines()[0])
     parser.add_argument("--variants", default='["joint"]',
                         help="JSON list: names of taste_recourse.RULES or calibrate_taste option objects")
     parser.add_argument("--kinds", default="interleaved,appended")

@@ -32,6 +32,7 @@ from benchmarks.drift_dev import (  # noqa: E402
     eligible,
     fix_index,
     gated_shares,
+    model_arguments,
     rule_statistic,
     split_users,
 )
@@ -54,16 +55,7 @@ MAX_REMOVALS = 8
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--format", default=None)
-    parser.add_argument("--name", default=None)
-    parser.add_argument("--drop-categories", action="store_true")
-    parser.add_argument("--arch", default="sasrec")
-    parser.add_argument("--max-len", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--hyper", default="{}")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = model_arguments(__doc__.splitlines()[0])
     parser.add_argument("--kinds", default="interleaved,appended")
     parser.add_argument("--out")
     return parser.parse_args(argv)
