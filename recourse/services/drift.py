@@ -76,14 +76,14 @@ class DriftCheck:
 
 
 def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, hidden: set[int],
-                   muted: set[int] | None = None) -> TasteAnalysis:
+                   kept: dict[int, str]) -> TasteAnalysis:
     """The taste analysis of a member's history under the ratings policy (see recourse.services.taste_policy);
-    interactions the member asked never to flag (``muted`` ids, "Don't flag this again") are protected like
-    liked titles: never chosen for the fix."""
+    the ``kept`` positions (kept_by_member: liked titles and those the member asked never to flag) are never
+    chosen for the fix."""
     ratings = [row.rating for row in mine.interactions]
     hidden_at = [row.item_id in hidden for row in mine.interactions]
     return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.dislikes(ratings, hidden_at),
-                                      set(kept_by_member(mine, muted or set())))
+                                      set(kept))
 
 
 def kept_by_member(mine: MemberHistory, muted: set[int]) -> dict[int, str]:
@@ -111,7 +111,8 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
-    analysis = analyze_member(recommender.model, mine, calibration, hidden, muted)
+    kept = kept_by_member(mine, muted)
+    analysis = analyze_member(recommender.model, mine, calibration, hidden, kept)
     ids = [row.pk for row in mine.interactions]
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
     top_now, top_after = top_now_and_after(user, dataset, (model, recommender), mine.fingerprint, changes)
@@ -120,7 +121,6 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     fix_positions = [c.position for c in analysis.changes]
     order = {int(p): rank for rank, p in enumerate(analysis.flagged_positions.tolist())}
     fix_positions.sort(key=lambda p: order.get(p, len(order)))
-    kept = kept_by_member(mine, muted)
     unusual_positions = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix_positions)]
     kept_positions = [p for p in unusual_positions if p in kept]
     unusual_positions = [p for p in unusual_positions if p not in kept]
