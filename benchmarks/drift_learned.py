@@ -7,7 +7,9 @@ taste_joint.coherent_episodes) to tell injected interactions from genuine ones a
 the check already measures (suspicion, surprisal, distance from the end, the neighbours' and the window's
 suspicion). The fix removes the candidates whose probability of being injected is above a threshold chosen on the
 simulated members (the fix that moves their next-item distribution closest back to the clean one), at most 8.
-It is compared on the development users with `joint_steady`'s own fix, both gated by `joint_steady`'s verdict.
+It is compared on the development users with `joint_steady`'s own fix, both gated by `joint_steady`'s verdict, and
+with that fix corrected by the classifier where it is confident (COMBINATIONS; seventh measurement). `--classifier
+logistic` swaps the boosted trees for a scaled logistic regression (a model small enough to store as JSON).
 
     nice -n 10 .venv/bin/python benchmarks/drift_learned.py --data /work/shared/data/ml-100k-recbole \\
         --format recbole --name ml100k --out var/drift/dev/ml100k-learned.json
@@ -24,6 +26,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,11 +57,16 @@ from recourse.engine.taste_recourse import (  # noqa: E402
 
 THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MAX_REMOVALS = 8
+# (add, drop): the rule's fix plus the candidates the classifier is at least `add` sure of, minus the rule's removals
+# it is at most `drop` sure of; 1.01 / -1 leave that side alone.
+COMBINATIONS = tuple((add, drop) for add in (0.6, 0.8, 0.9, 1.01) for drop in (-1.0, 0.05, 0.1, 0.2)
+                     if (add, drop) != (1.01, -1.0))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = model_arguments(__doc__.splitlines()[0])
     parser.add_argument("--kinds", default="interleaved,appended")
+    parser.add_argument("--classifier", choices=("boosting", "logistic"), default="boosting")
     parser.add_argument("--out")
     return parser.parse_args(argv)
 
@@ -111,6 +121,18 @@ def learned_fixes(probabilities: Sequence[tuple[np.ndarray, np.ndarray]], thresh
     return fixes
 
 
+def combined_fixes(rule_plans: Sequence[np.ndarray], probabilities: Sequence[tuple[np.ndarray, np.ndarray]],
+                   add: float, drop: float) -> list[np.ndarray]:
+    """Per history: the rule's fix, corrected by the classifier where it is confident (see COMBINATIONS)."""
+    fixes = []
+    for plan, (positions, p) in zip(rule_plans, probabilities, strict=True):
+        sure = dict(zip(positions.tolist(), p.tolist(), strict=True))
+        kept = {int(q) for q in plan if sure.get(int(q), 1.0) > drop}
+        added = {int(q) for q, value in sure.items() if value >= add}
+        fixes.append(np.asarray(sorted(kept | added), dtype=np.int64))
+    return fixes
+
+
 def removed(history: History, plan: np.ndarray) -> History:
     return history.reweighted({int(p): 0.0 for p in plan}) if len(plan) else history
 
@@ -141,12 +163,14 @@ def evaluate_kind(model: CausalModel, members: list[Member], calibration: TasteC
     drifted = [s.history for s in scenarios]
     curves = curves_of(model, drifted, calibration)
     rule_plans = [c.plans[fix_index(c, calibration)] for c in curves]
-    learned = learned_fixes(predict(classifier, candidate_features(model, drifted, calibration)), threshold)
+    probabilities = predict(classifier, candidate_features(model, drifted, calibration))
+    fixes = {"rule": rule_plans, "learned": learned_fixes(probabilities, threshold)}
+    for add, drop in COMBINATIONS:
+        fixes[f"combo {add}/{drop}"] = combined_fixes(rule_plans, probabilities, add, drop)
     conditions: dict[str, list[tuple[History, int]] | None] = {
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
-        "rule": [(removed(h, p), len(p)) for h, p in zip(drifted, rule_plans, strict=True)],
-        "learned": [(removed(h, p), len(p)) for h, p in zip(drifted, learned, strict=True)],
-    }
+        **{name: [(removed(h, p), len(p)) for h, p in zip(drifted, plans, strict=True)]
+           for name, plans in fixes.items()}}
     per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
     metrics = {name: {metric: np.asarray(values[metric]) for metric in ("sampled:HR@10", "full:HR@10")}
                for name, values in per_member.items() if values is not None}
@@ -154,7 +178,7 @@ def evaluate_kind(model: CausalModel, members: list[Member], calibration: TasteC
         rule_statistic(curves, calibration) > calibration.gain_cutoff)
     everything = np.ones(len(members), dtype=bool)
     result: dict[str, Any] = {"verdict_yes": float(gate.mean())}
-    for name, plans in (("rule", rule_plans), ("learned", learned)):
+    for name, plans in fixes.items():
         chosen = {**metrics, "fix": metrics[name]}
         hits = sum(int(np.isin(p, s.injected_positions).sum()) for p, s in zip(plans, scenarios, strict=True))
         total = sum(len(p) for p in plans)
@@ -182,10 +206,13 @@ def main(argv: list[str] | None = None) -> None:
     features = candidate_features(model, drifted, calibration)
     rows = np.concatenate([f[1] for f in features])
     labels = np.concatenate([np.isin(f[0], positions) for f, positions in zip(features, injected, strict=True)])
-    classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=args.seed)
+    classifier = (HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=args.seed)
+                  if args.classifier == "boosting" else
+                  make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)))
     classifier.fit(rows, labels)
     threshold, simulated = choose_threshold(model, clean, drifted, predict(classifier, features))
-    results: dict[str, Any] = {"name": name, "training_rows": int(len(rows)), "injected_share": float(labels.mean()),
+    results: dict[str, Any] = {"name": name, "classifier": args.classifier, "training_rows": int(len(rows)),
+                               "injected_share": float(labels.mean()),
                                "threshold": threshold, "simulated_ads_won_back": simulated,
                                "rule_margin": calibration.noise_margin, "rule_depth": calibration.removal_depth,
                                "kinds": {}}

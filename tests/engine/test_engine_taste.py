@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
 from recourse.engine.injection import KINDS, inject
 from recourse.engine.sequences import History, without_positions
@@ -16,7 +17,15 @@ from recourse.engine.taste import (
     next_log_probs,
     visible,
 )
-from recourse.engine.taste_experiment import ExperimentConfig, Member, render_markdown, render_report, run_experiment
+from recourse.engine.taste_experiment import (
+    ExperimentConfig,
+    Member,
+    mcnemar_p,
+    paired,
+    render_markdown,
+    render_report,
+    run_experiment,
+)
 from recourse.engine.taste_joint import (
     EPISODE_NEIGHBOURS,
     NOISE_MARGINS,
@@ -474,3 +483,13 @@ def test_the_steady_rule_calibrates_on_three_drifted_copies_of_each_reference_me
     steady = calibrate_taste(trained.model, clean, **{**RULES["joint_steady"], "reference_prefixes": (2,), "window": 6})
     assert steady.simulated_copies == 3 and TasteCalibration.from_json(steady.to_json()) == steady
     assert steady.simulated["members"] == 3 * single.simulated["members"]
+
+
+def test_paired_hit_rates_get_an_exact_mcnemar_test_on_the_members_where_the_methods_disagree():
+    ours = np.array([1] * 60 + [0] * 25 + [1] * 200 + [0] * 215, dtype=float)
+    theirs = np.array([0] * 60 + [1] * 25 + [1] * 200 + [0] * 215, dtype=float)
+    summary = paired(ours, theirs, seed=0, resamples=200)
+    assert summary["p_mcnemar"] == pytest.approx(binomtest(60, 85).pvalue)
+    assert summary["p_mcnemar"] < 0.001 < summary["p_value"]  # zsplit ranks the 415 ties too
+    assert paired(ours * 0.5, theirs, seed=0, resamples=200)["p_mcnemar"] is None  # NDCG-like values: no McNemar
+    assert mcnemar_p(ours, ours) == 1.0
