@@ -39,7 +39,7 @@ from benchmarks.drift_recourse import (  # noqa: E402
     trained_model,
 )
 from recourse.engine.injection import inject  # noqa: E402
-from recourse.engine.sequences import History  # noqa: E402
+from recourse.engine.sequences import History, without_positions  # noqa: E402
 from recourse.engine.taste import CausalModel, measure_taste  # noqa: E402
 from recourse.engine.taste_experiment import Member, evaluate_conditions, roc_auc, won_back  # noqa: E402
 from recourse.engine.taste_joint import JointCurve, joint_curves  # noqa: E402
@@ -226,8 +226,7 @@ def run_kind(model: CausalModel, members: list[Member], clean: list[History], ca
     drifted = [s.history for s in scenarios]
     curves = curves_of(model, drifted, calibration)
     plans = [c.plans[fix_index(c, calibration)] for c in curves]
-    fixed = [h.reweighted({int(p): 0.0 for p in plan}) if len(plan) else h
-             for h, plan in zip(drifted, plans, strict=True)]
+    fixed = [without_positions(h, plan) for h, plan in zip(drifted, plans, strict=True)]
     precise = [plan[np.isin(plan, s.injected_positions)] for plan, s in zip(plans, scenarios, strict=True)]
     complete = [np.union1d(plan, s.injected_positions) for plan, s in zip(plans, scenarios, strict=True)]
     conditions: dict[str, list[tuple[History, int]] | None] = {

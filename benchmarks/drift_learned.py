@@ -43,7 +43,7 @@ from benchmarks.drift_dev import (  # noqa: E402
 )
 from benchmarks.drift_recourse import category_index, histories_of, load_dataset, trained_model  # noqa: E402
 from recourse.engine.injection import inject  # noqa: E402
-from recourse.engine.sequences import History  # noqa: E402
+from recourse.engine.sequences import History, without_positions  # noqa: E402
 from recourse.engine.taste import CausalModel, final_log_probs, measure_taste  # noqa: E402
 from recourse.engine.taste_experiment import Member, evaluate_conditions  # noqa: E402
 from recourse.engine.taste_joint import coherent_episodes  # noqa: E402
@@ -133,17 +133,14 @@ def combined_fixes(rule_plans: Sequence[np.ndarray], probabilities: Sequence[tup
     return fixes
 
 
-def removed(history: History, plan: np.ndarray) -> History:
-    return history.reweighted({int(p): 0.0 for p in plan}) if len(plan) else history
-
-
 def choose_threshold(model: CausalModel, clean: Sequence[History], drifted: Sequence[History],
                      probabilities: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[float, dict[str, float]]:
     reference = final_log_probs(model, list(clean))
     untouched = float(np.mean(_js_divergence(final_log_probs(model, list(drifted)), reference)))
     won = {}
     for threshold in THRESHOLDS:
-        fixed = [removed(h, plan) for h, plan in zip(drifted, learned_fixes(probabilities, threshold), strict=True)]
+        fixed = [without_positions(h, plan)
+                 for h, plan in zip(drifted, learned_fixes(probabilities, threshold), strict=True)]
         won[str(threshold)] = 1.0 - float(np.mean(_js_divergence(final_log_probs(model, fixed), reference))) / untouched
     best = max(THRESHOLDS, key=lambda t: won[str(t)])
     return best, won
@@ -169,7 +166,7 @@ def evaluate_kind(model: CausalModel, members: list[Member], calibration: TasteC
         fixes[f"combo {add}/{drop}"] = combined_fixes(rule_plans, probabilities, add, drop)
     conditions: dict[str, list[tuple[History, int]] | None] = {
         "clean": [(h, 0) for h in clean], "drifted": [(h, 0) for h in drifted],
-        **{name: [(removed(h, p), len(p)) for h, p in zip(drifted, plans, strict=True)]
+        **{name: [(without_positions(h, p), len(p)) for h, p in zip(drifted, plans, strict=True)]
            for name, plans in fixes.items()}}
     per_member = evaluate_conditions(model, members, scenarios, conditions, seed)
     metrics = {name: {metric: np.asarray(values[metric]) for metric in ("sampled:HR@10", "full:HR@10")}

@@ -42,7 +42,7 @@ from .drift_metrics import algorithmic_drift_score
 from .injection import KINDS, Scenario, inject
 from .protocol import ExplainerUnavailable
 from .recourse_search import search_recourse
-from .sequences import History
+from .sequences import History, without_positions
 from .taste import CausalModel, measure_taste
 from .taste_recourse import RULES, TasteAnalysis, TasteCalibration, analyze_batch, calibrate_taste, suspicion_of
 
@@ -196,14 +196,10 @@ def detector_scores(
 
 def _occlusion(model: CausalModel, history: History, positions: IntArray) -> tuple[IntArray, FloatArray]:
     """How far leaving each interaction out moves the next-item distribution (JS divergence)."""
-    variants = [history] + [_without(history, [int(p)]) for p in positions]
+    variants = [history] + [without_positions(history, [int(p)]) for p in positions]
     logits = score_histories(model, variants)
     shift = algorithmic_drift_score(np.repeat(logits[:1], len(positions), axis=0), logits[1:])
     return positions, np.asarray(shift, dtype=np.float64)
-
-
-def _without(history: History, positions: Sequence[int]) -> History:
-    return history.reweighted({int(p): 0.0 for p in positions})
 
 
 def _order(entry: tuple[IntArray, FloatArray]) -> IntArray:
@@ -227,13 +223,14 @@ def corrected_histories(
         "taste": [(a.corrected, len(a.changes)) if a.drift else (s.history, 0)
                   for a, s in zip(analyses, scenarios, strict=True)],
         "taste_fix": [(a.corrected, len(a.changes)) for a in analyses],
-        "oracle": [(_without(s.history, s.injected_positions.tolist()), len(s.injected_positions)) for s in scenarios],
+        "oracle": [(without_positions(s.history, s.injected_positions.tolist()), len(s.injected_positions))
+                   for s in scenarios],
     }
     for method, detector in (("taste_k", "taste"), ("attention_k", "attention"), ("occlusion_k", "occlusion"),
                              ("recent_k", "recency"), ("random_k", "random")):
         entries = detectors.get(detector)
         conditions[method] = None if entries is None else [
-            (_without(s.history, _order(e)[:k].tolist()), min(k, len(e[0])))
+            (without_positions(s.history, _order(e)[:k].tolist()), min(k, len(e[0])))
             for s, e in zip(scenarios, entries, strict=True)
         ]
     ig = detectors.get("ig_alignment")
