@@ -25,6 +25,7 @@ from .textio import (
     SourceText,
     check_quoted_field_counts,
     csv_header,
+    first_line,
     read_source,
     read_table,
 )
@@ -93,11 +94,20 @@ def csv_header_roles(source: SourceText) -> list[str | None]:
     for required in ("user", "item"):
         if required not in roles:
             expected = "user,item[,timestamp][,rating][,title][,categories]"
-            raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})")
+            raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})"
+                                                    f"{_other_separator(first_line(source))}")
     duplicated = {role for role in roles if role and roles.count(role) > 1}
     if duplicated:
         raise ImportFormatError(source.path, 1, f"header names the {sorted(duplicated)[0]} column twice")
     return roles
+
+
+def _other_separator(header: str) -> str:
+    """Spreadsheets in many locales save 'CSV' with semicolons or tabs: say so instead of only "no user column"."""
+    if "," in header:
+        return ""
+    found = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")) if sep in header), None)
+    return f"; its fields are separated by {found}, a CSV file here by commas" if found else ""
 
 
 def _header_names(source: SourceText) -> list[str]:

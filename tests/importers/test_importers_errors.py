@@ -182,6 +182,10 @@ def test_bad_sasrec_input(write):
     ("text", "expected"),
     [
         pytest.param("user,timestamp\n1,2\n", "log.csv line 1: header has no item column", id="no-item"),
+        pytest.param("user;item;rating\n1;2;3\n", "log.csv line 1: header has no user column (expected 'user,item"
+                     "[,timestamp][,rating][,title][,categories]'); its fields are separated by semicolons, a CSV file "
+                     "here by commas", id="semicolons"),
+        pytest.param("user\titem\n1\t2\n", "log.csv line 1: header has no user column", id="tabs"),
         pytest.param(
             "user,item,timestamp\n1,2,3\n1,2,later\n", "log.csv line 3: timestamp 'later' is neither", id="bad-time"
         ),
