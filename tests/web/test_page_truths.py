@@ -118,8 +118,18 @@ def test_one_flagged_title_is_spoken_of_in_the_singular():
 
 def test_the_drift_check_does_not_call_the_start_of_a_history_recent():
     for check in (_check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER),
-                  _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True)):
+                  _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True),
+                  _check(flagged=[], top_now=TOP_NOW, top_after=TOP_NOW)):
         assert "recent" not in check.narrative and "recent" not in check.headline
+
+
+def test_a_suggested_fix_that_brings_one_title_speaks_of_it_in_the_singular():
+    from recourse.services import corrections
+
+    one = SimpleNamespace(changes={101: 0.0, 102: 0.0}, entered=[_item(7)])
+    assert "puts 1 new title into your top 10 (Film 7)" in corrections._suggestion_note(one)
+    two = SimpleNamespace(changes={101: 0.0}, entered=[_item(7), _item(8)])
+    assert "puts 2 new titles into your top 10 (Film 7, Film 8)" in corrections._suggestion_note(two)
 
 
 def test_no_drift_says_which_condition_failed_as_the_numbers_show():
