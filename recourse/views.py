@@ -143,7 +143,7 @@ def drift_check(request):
     except (DriftUnavailable, serving.NoActiveModel) as exc:
         return render(request, "recourse/drift.html", {"dataset": dataset, "unavailable": str(exc)})
     timeline = recsys_charts.history_timeline(check.interactions, ordinal_time=not dataset.has_timestamps,
-                                              highlight=check.heat)
+                                              highlight=check.heat, highlight_label="How unusual")
     details = check.result.details
     rate = details.get("false_alarm_rate")
     return render(request, "recourse/drift.html", {

@@ -247,6 +247,22 @@ def test_drift_details_name_a_suggested_fix_only_when_there_is_one(member_client
     assert expected in content and absent not in content
 
 
+def test_the_drift_checks_timeline_names_its_colours_unusualness_not_influence(member_client, monkeypatch):
+    """The colours on the drift check measure how unusual each title is; "Influence" is what they mean on Why?."""
+    from recourse import views
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    check = _check(flagged=[50], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True)
+    check.result.details.update(flag_quantile=0.8, verdict_quantile=0.96)
+    check.result.reason = "measured"
+    for row in check.interactions:
+        row.state, row.item.categories = "active", "Drama"
+    check.heat = {row.pk: 1.0 for row in check.flagged}
+    monkeypatch.setattr(views.drift, "check_drift", lambda user, dataset: check)
+    content = member_client.get(reverse("recourse:drift")).content.decode()
+    assert "How unusual" in content and "Influence" not in content
+
+
 def test_pages_that_name_no_icon_get_the_site_icon_not_a_404(client):
     """The Django admin names no icon, so the browser asks for /favicon.ico (a console error on every admin page)."""
     response = client.get("/favicon.ico")
