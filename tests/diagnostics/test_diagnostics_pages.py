@@ -50,6 +50,17 @@ def test_analysts_see_the_rankings_with_noise_and_every_page(analyst_client, fin
     assert "Film " in page  # titles are named
 
 
+def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_client, films):
+    """A queued run showed "NDCG@10, full model: nan", "one seed: unknown" for two seeds and a stray ". Settings"."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=2, users=3, items=2)
+    run.job.message = ""
+    run.job.save(update_fields=["message"])
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "nan" not in page and "one seed" not in page and "<p>. Settings" not in page
+    assert page.count("not known yet") == 2
+
+
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
     text = analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "csv"])).content.decode()
     rows = list(csv.DictReader(io.StringIO(text)))
