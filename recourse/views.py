@@ -36,6 +36,10 @@ def why(request, item_id):
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
     item.dataset = dataset  # the same row: spares a query
     method = request.GET.get("method", "ig")
+    if method not in PLAIN_METHODS:  # the service's message names the API's codes; a member reads the link names
+        return render(request, "recourse/why_unavailable.html", {"item": item, "message": (
+            f"There is no way of explaining called “{method[:20]}”; choose "
+            f"{', '.join(list(PLAIN_METHODS.values())[:-1])} or {list(PLAIN_METHODS.values())[-1]}.")}, status=400)
     try:
         model, _ = serving.loaded_model(dataset)
         fingerprint = selectors.history_fingerprint(request.user, dataset)  # read once: it keys every cache below
