@@ -23,3 +23,4 @@ urlpatterns = [
 ]
 
 handler400 = "hikmax_site.views.bad_request"
+handler404 = "hikmax_site.views.page_not_found"

@@ -36,6 +36,10 @@ def why(request, item_id):
     item = get_object_or_404(Item, pk=item_id, dataset=dataset)
     item.dataset = dataset  # the same row: spares a query
     method = request.GET.get("method", "ig")
+    if method not in PLAIN_METHODS:  # the service's message names the API's codes; a member reads the link names
+        return render(request, "recourse/why_unavailable.html", {"item": item, "message": (
+            f"There is no way of explaining called “{method[:20]}”; choose "
+            f"{', '.join(list(PLAIN_METHODS.values())[:-1])} or {list(PLAIN_METHODS.values())[-1]}.")}, status=400)
     try:
         model, _ = serving.loaded_model(dataset)
         fingerprint = selectors.history_fingerprint(request.user, dataset)  # read once: it keys every cache below
@@ -143,7 +147,7 @@ def drift_check(request):
     except (DriftUnavailable, serving.NoActiveModel) as exc:
         return render(request, "recourse/drift.html", {"dataset": dataset, "unavailable": str(exc)})
     timeline = recsys_charts.history_timeline(check.interactions, ordinal_time=not dataset.has_timestamps,
-                                              highlight=check.heat)
+                                              highlight=check.heat, highlight_label="How unusual")
     details = check.result.details
     rate = details.get("false_alarm_rate")
     return render(request, "recourse/drift.html", {

@@ -32,9 +32,11 @@ def to_html(figure: go.Figure | dict, *, div_id: str) -> str:
                        validate=False)
 
 
-def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None) -> str:
+def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None,
+                     highlight_label: str = "Influence") -> str:
     """Scatter of a history over time; y is the first category, or the interaction's number in the history when
-    no item has a category (one "(no category)" row says nothing). highlight maps interaction id -> heat."""
+    no item has a category (one "(no category)" row says nothing). highlight maps interaction id -> heat, which
+    the colour bar names with highlight_label (what the heat measures on that page)."""
     rows = list(interactions)
     x = [r.timestamp if ordinal_time else datetime.fromtimestamp(r.timestamp, UTC) for r in rows]
     by_category = any(r.item.category_list for r in rows)
@@ -44,7 +46,7 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
     marker: dict = {"color": "#1f5fa8", "line": {"color": "#ffffff", "width": 1}, "size": 10}
     if highlight is not None:
         marker.update(color=[highlight.get(r.pk, 0.0) for r in rows], colorscale=_colorscale("YlOrRd"), cmin=0, cmax=1,
-                      showscale=True, colorbar={"title": {"text": "Influence"}})
+                      showscale=True, colorbar={"title": {"text": highlight_label}})
     spec = {
         "data": [{"hovertemplate": "%{text}<extra></extra>", "marker": marker, "mode": "markers", "text": text,
                   "x": x, "y": y, "type": "scatter"}],

@@ -141,7 +141,18 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
         return f"{CONFIDENCE_TEXT[level]} (it could not be compared)."
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
-    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} {verb} the same)."
+    order = _order_part(level, agreement, items)
+    return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} {verb} the same{order})."
+
+
+def _order_part(level: str, agreement: Agreement, items: str) -> str:
+    """When the shared top alone would earn a higher level, the rank correlation held it back: say so, or
+    "partly agrees (3 of the top 3 are the same)" reads as a contradiction."""
+    if agreement.spearman is None:
+        return ""
+    held_back = ((level != HIGH and agreement.top_k_overlap >= HIGH_OVERLAP - 1e-9)
+                 or (level == LOW and agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9))
+    return f", but the two order the rest of your {items} differently" if held_back else ""
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def _suggestion_note(shown: Preview) -> str:
     n = len(shown.changes)
     what = f"Leaving out {'this title' if n == 1 else f'these {n} titles'}, which do not fit the rest of your history,"
     if shown.entered:
-        return (f"{what} puts {len(shown.entered)} new titles into your top 10 "
+        titles = "title" if len(shown.entered) == 1 else "titles"
+        return (f"{what} puts {len(shown.entered)} new {titles} into your top 10 "
                 f"({', '.join(item.title for item in shown.entered[:3])}{' …' if len(shown.entered) > 3 else ''}). "
                 "This is exactly the fix your drift check found.")
     return f"{what} would not bring any new title into your top 10, so HikmaX does not suggest applying it."

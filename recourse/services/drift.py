@@ -214,7 +214,7 @@ def narrative(check: DriftCheck) -> str:
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual and not check.kept:
-        return "Everything recent in your history fits the rest of it."
+        return "Nothing your recommendations are built from stands out from the rest of your history."
     if check.flagged and check.leaving:
         details = check.result.details
         closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from recourse.services import context
+from recsys.models import Interaction
 from recsys.services import serving
 from tests.web.conftest import train_now
 from tests.web.factories import make_dataset, make_history
@@ -68,6 +69,32 @@ def test_tables_read_as_words_at_390_px(browser_page, live_server, member):
     page.goto("/for-you/")
     expect(page.locator("option", has_text="no recommendations yet")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+CELL_LABELS = """(table) => {
+  const headers = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  return [...table.querySelectorAll('tbody tr')].flatMap((row) => [...row.cells].map((cell, column) => ({
+    header: headers[column], label: getComputedStyle(cell, '::before').content.replace(/^"|"$/g, '').trim(),
+  }))).filter((cell) => cell.label && cell.label !== 'none' && cell.label !== '#');
+}"""
+
+
+def test_phone_cell_labels_name_the_column_they_sit_in(browser_page, live_server, member):
+    """At 390 px the header row is hidden and cells carry their own labels; with a categories column (and without a
+    rating column) the labels sat one column off: "weight if lowered" beside the Keep/Remove choice, "Rating:" on
+    the status of a member who never rated."""
+    Interaction.objects.filter(sequence__user=member).update(rating=None)
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, member, live_server.url)
+    for path, table in (("/fix/", "table.fix-table"), ("/home/", "table.history-table"),
+                        ("/catalogue/", "table.catalogue-table")):
+        page.goto(path)
+        labels = page.locator(table).evaluate(CELL_LABELS)
+        wrong = [cell for cell in labels if cell["label"].rstrip(":").lower() != cell["header"].lower()]
+        assert not wrong, f"{path}: labels in the wrong column: {wrong[:3]}"
+        if path == "/fix/":
+            assert labels, "the weight cells lost their label"
 
 
 def test_why_chart_titles_stay_on_a_390_px_screen(browser_page, live_server, member):

@@ -50,6 +50,32 @@ def test_analysts_see_the_rankings_with_noise_and_every_page(analyst_client, fin
     assert "Film " in page  # titles are named
 
 
+def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_client, films):
+    """A queued run showed "NDCG@10, full model: nan", "one seed: unknown" for two seeds and a stray ". Settings"."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=2, users=3, items=2)
+    run.job.message = ""
+    run.job.save(update_fields=["message"])
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "nan" not in page and "one seed" not in page and "<p>. Settings" not in page
+    assert page.count("not known yet") == 2
+
+
+def test_a_one_seed_run_does_not_call_influences_within_a_seed_noise_it_could_not_measure(analyst_client, films):
+    """With one seed the noise is unknown; every row said "within seed noise" beside "Seed noise: one seed: unknown"."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=1, users=2, items=1)
+    jobs.run(run.job_id)
+    for row in run.retrains.all():
+        services.run_retrain(row.pk)
+    user_key = run.retrains.filter(kind="user").first().key
+    for url in (reverse("diagnostics:run", args=[run.pk]),
+                reverse("diagnostics:entity", args=[run.pk, "user", user_key])):
+        page = analyst_client.get(url).content.decode()
+        assert "<td>within seed noise" not in page and "nan" not in page, url
+        assert "not judged: seed noise needs two seeds or more" in page, url
+
+
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
     text = analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "csv"])).content.decode()
     rows = list(csv.DictReader(io.StringIO(text)))

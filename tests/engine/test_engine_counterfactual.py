@@ -120,3 +120,19 @@ def test_the_confidence_sentence_agrees_in_number_with_how_many_are_shared():
     two = Agreement(top_k_overlap=2 / 3, k=3, spearman=None)
     assert confidence_text("low", one).endswith("(1 of the top 3 films is the same).")
     assert confidence_text("medium", two, items="songs").endswith("(2 of the top 3 songs are the same).")
+
+
+def test_a_shared_top_held_back_by_the_order_says_the_order_differs():
+    """"Medium: partly agrees (3 of the top 3 films are the same)" was shown when the rank correlation was low."""
+    from recourse.engine.attribution import Agreement
+    from recourse.engine.faithful import confidence, confidence_text
+
+    all_shared = Agreement(top_k_overlap=1.0, k=3, spearman=0.3)
+    level = confidence(all_shared)
+    assert level == "medium"
+    assert confidence_text(level, all_shared).endswith(
+        "(3 of the top 3 films are the same, but the two order the rest of your films differently).")
+    agreeing = Agreement(top_k_overlap=1.0, k=3, spearman=0.9)
+    assert confidence_text(confidence(agreeing), agreeing).endswith("(3 of the top 3 films are the same).")
+    one_shared = Agreement(top_k_overlap=1 / 3, k=3, spearman=0.3)
+    assert confidence_text(confidence(one_shared), one_shared).endswith("(1 of the top 3 films is the same).")

@@ -169,3 +169,18 @@ def test_another_members_correction_cannot_be_undone(member_client, make_user):
     assert member_client.post(reverse("recourse:undo", args=[result.pk])).status_code == 404
     assert member_client.post(reverse("recourse:undo", args=[10**30])).status_code == 404
 
+
+
+def test_not_found_pages_do_not_show_djangos_internal_wording(member_client):
+    """An unknown address showed "Resolver404", an unknown title on Why? "No Item matches the given query."."""
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    generic = "That page or object does not exist, or it is not yours."
+    for url in ("/no-such-page/", reverse("recourse:why", args=[10**9])):
+        response = member_client.get(url)
+        text = response.content.decode()
+        assert response.status_code == 404 and generic in text, url
+        assert "Resolver404" not in text and "matches the given query" not in text, url
+    own = member_client.post(reverse("recourse:undo", args=[10**9]))
+    assert own.status_code == 404 and "No such correction." in own.content.decode()
+    api = member_client.get("/api/no-such-endpoint/")
+    assert api.status_code == 404 and api.json() == {"detail": "Not found."}

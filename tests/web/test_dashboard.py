@@ -250,3 +250,12 @@ def test_activity_over_time_draws_its_empty_buckets_and_counts_them_truly():
     figure = figures.activity_figure(activity, has_timestamps=True)
     assert figure["caption"] == "Interactions per time bucket (60 equal buckets)."
     assert figure["summary"] == "2 of the 60 buckets hold interactions; the busiest holds 1."
+
+
+def test_research_recommendations_say_they_are_not_the_members_for_you(shared, analyst_client):
+    """Walking the demo, "4 Recommendations" for calm's history listed another top 10 than calm's For you (ratings
+    and hidden titles apply only there) without saying so."""
+    dataset = shared[0]
+    response = analyst_client.get(reverse("dashboard:recommendations"), {"dataset": dataset.pk, "user": "alice"})
+    note = response.content.decode()
+    assert "ratings, and the titles" in note and "can differ from what their For you shows" in note

@@ -90,8 +90,10 @@ def test_bad_requests_get_clear_messages(client, trained, make_user):
     assert client.get(reverse("recourse:why", args=[999999])).status_code == 404
     not_recommended = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="1").pk]))
     assert not_recommended.status_code == 404 and b"not among your current recommendations" in not_recommended.content
-    assert b"Unknown explanation method" in client.get(
-        reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=shap").content
+    unknown = client.get(reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=shap")
+    assert unknown.status_code == 400
+    assert ("no way of explaining called “shap”; choose Contributions, Where the model looked or Leave one out"
+            in unknown.content.decode())
 
     client.force_login(make_user("newbie"))
     empty = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="9").pk]))

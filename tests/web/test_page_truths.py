@@ -118,8 +118,18 @@ def test_one_flagged_title_is_spoken_of_in_the_singular():
 
 def test_the_drift_check_does_not_call_the_start_of_a_history_recent():
     for check in (_check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER),
-                  _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True)):
+                  _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True),
+                  _check(flagged=[], top_now=TOP_NOW, top_after=TOP_NOW)):
         assert "recent" not in check.narrative and "recent" not in check.headline
+
+
+def test_a_suggested_fix_that_brings_one_title_speaks_of_it_in_the_singular():
+    from recourse.services import corrections
+
+    one = SimpleNamespace(changes={101: 0.0, 102: 0.0}, entered=[_item(7)])
+    assert "puts 1 new title into your top 10 (Film 7)" in corrections._suggestion_note(one)
+    two = SimpleNamespace(changes={101: 0.0}, entered=[_item(7), _item(8)])
+    assert "puts 2 new titles into your top 10 (Film 7, Film 8)" in corrections._suggestion_note(two)
 
 
 def test_no_drift_says_which_condition_failed_as_the_numbers_show():
@@ -235,6 +245,22 @@ def test_drift_details_name_a_suggested_fix_only_when_there_is_one(member_client
     monkeypatch.setattr(views.recsys_charts, "history_timeline", lambda *args, **kwargs: "")
     content = member_client.get(reverse("recourse:drift")).content.decode()
     assert expected in content and absent not in content
+
+
+def test_the_drift_checks_timeline_names_its_colours_unusualness_not_influence(member_client, monkeypatch):
+    """The colours on the drift check measure how unusual each title is; "Influence" is what they mean on Why?."""
+    from recourse import views
+
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    check = _check(flagged=[50], top_now=TOP_NOW, top_after=TOP_AFTER, is_drift=True)
+    check.result.details.update(flag_quantile=0.8, verdict_quantile=0.96)
+    check.result.reason = "measured"
+    for row in check.interactions:
+        row.state, row.item.categories = "active", "Drama"
+    check.heat = {row.pk: 1.0 for row in check.flagged}
+    monkeypatch.setattr(views.drift, "check_drift", lambda user, dataset: check)
+    content = member_client.get(reverse("recourse:drift")).content.decode()
+    assert "How unusual" in content and "Influence" not in content
 
 
 def test_pages_that_name_no_icon_get_the_site_icon_not_a_404(client):
