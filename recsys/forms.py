@@ -93,6 +93,12 @@ class ImportDatasetForm(forms.Form):
     name = forms.SlugField(label="Dataset name (slug)", max_length=64)
     title = forms.CharField(label="Title", max_length=200, required=False)
     format = forms.ChoiceField(choices=FORMATS, required=False)
+    item_kind = forms.ChoiceField(
+        label="The items are", required=False,
+        choices=[("", "Taken from the format (MovieLens: films; CSV, RecBole, SASRec: items)"),
+                 *Dataset.ItemKind.choices],
+        help_text="The words members read: “the films you watched” or “the items you picked”. For more files added "
+                  "to a dataset, leaving it to the format keeps what the dataset has.")
     path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500,
                            help_text="Read by the worker that runs the import: with workers on several machines, "
                                      "a path they all see (uploaded files need nothing).")

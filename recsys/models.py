@@ -10,6 +10,10 @@ class Dataset(models.Model):
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 
+    class ItemKind(TextChoices):  # what the member's pages call the items (recsys.vocabulary)
+        FILMS = "films", "Films that members watched"
+        ITEMS = "items", "Items that members picked (any domain: tracks, products, articles…)"
+
     name = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -17,6 +21,10 @@ class Dataset(models.Model):
     source_checksum = models.CharField(max_length=64, blank=True)
     has_timestamps = models.BooleanField(default=True)
     has_categories = models.BooleanField(default=True)
+    item_kind = models.CharField(
+        "the items are", max_length=8, choices=ItemKind.choices, default=ItemKind.FILMS,
+        help_text="The words the member's pages use for the items; chosen from the format at import unless the "
+                  "importer said, and editable here (a MovieLens-format file can hold music, a CSV can hold films)")
     field_mapping = models.JSONField(
         default=list, blank=True, editable=False,
         help_text="[[role, where the last import read it from], …]: which columns became user, item, rating, …")
