@@ -29,13 +29,18 @@ class CatalogueSearchForm(forms.Form):
 
 
 class AddToHistoryForm(forms.Form):
-    rating = forms.FloatField(label="Your rating (optional)", required=False,
-                              error_messages={"invalid": ratings.MEMBER_RATING_RULE})
+    rating = forms.FloatField(label="Your rating (optional)", required=False)
+
+    def __init__(self, *args, scale: ratings.RatingScale, **kwargs):
+        """``scale``: the item's dataset's (``ratings.scale_of``); its rule is the message for any bad rating."""
+        super().__init__(*args, **kwargs)
+        self.scale = scale
+        self.fields["rating"].error_messages["invalid"] = scale.member_rule
 
     def clean_rating(self):
         rating = self.cleaned_data["rating"]
-        if rating is not None and not ratings.is_member_rating(rating):
-            raise forms.ValidationError(ratings.MEMBER_RATING_RULE)
+        if rating is not None and not self.scale.is_member_rating(rating):
+            raise forms.ValidationError(self.scale.member_rule)
         return rating
 
 

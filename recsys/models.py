@@ -25,6 +25,13 @@ class Dataset(models.Model):
         "the items are", max_length=8, choices=ItemKind.choices, default=ItemKind.FILMS,
         help_text="The words the member's pages use for the items; chosen from the format at import unless the "
                   "importer said, and editable here (a MovieLens-format file can hold music, a CSV can hold films)")
+    rating_low = models.FloatField(
+        null=True, blank=True, help_text="The lowest rating the imported files hold (empty: they hold none)")
+    rating_high = models.FloatField(
+        null=True, blank=True,
+        help_text="The highest rating the imported files hold: the top of the scale the member's pages read ratings "
+                  "on (recsys.ratings: 5 is stars; empty: five stars, the scale members rate on). Set it to the "
+                  "scale's real top if no rating in the files reached it")
     field_mapping = models.JSONField(
         default=list, blank=True, editable=False,
         help_text="[[role, where the last import read it from], …]: which columns became user, item, rating, …")

@@ -273,10 +273,21 @@ def _upsert_dataset(name: str, parsed: ParsedDataset, title: str, item_kind: str
     dataset.has_timestamps = parsed.has_timestamps
     dataset.has_categories = parsed.has_categories
     dataset.field_mapping = field_mapping_of(parsed)
+    _widen_rating_range(dataset, parsed.interactions["rating"])
     if title:
         dataset.title = title
     dataset.save()
     return dataset
+
+
+def _widen_rating_range(dataset: Dataset, ratings: pd.Series) -> None:
+    """The dataset's rating range (its scale, ``recsys.ratings.scale_of``) also covers these files' ratings."""
+    given = ratings.dropna()
+    if given.empty:
+        return
+    low, high = float(given.min()), float(given.max())
+    dataset.rating_low = low if dataset.rating_low is None else min(dataset.rating_low, low)
+    dataset.rating_high = high if dataset.rating_high is None else max(dataset.rating_high, high)
 
 
 def _check_same_kind(dataset: Dataset, parsed: ParsedDataset) -> None:

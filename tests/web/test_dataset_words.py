@@ -98,8 +98,8 @@ def test_the_rating_rules_put_the_right_article_before_item_and_film():
     from recsys import ratings
     from recsys.vocabulary import FILMS, ITEMS
 
-    assert "Your ratings: an item you rated 1.5 stars or lower" in ratings.policy(ITEMS, rated=True)
-    assert "Your ratings: a film you rated 1.5 stars or lower" in ratings.policy(FILMS, rated=True)
+    assert "Your ratings: an item you rated 1.5 stars or lower" in ratings.policy(ITEMS, True, ratings.STARS)
+    assert "Your ratings: a film you rated 1.5 stars or lower" in ratings.policy(FILMS, True, ratings.STARS)
 
 
 def test_a_history_without_timestamps_is_not_said_to_be_placed_by_time(member_client):

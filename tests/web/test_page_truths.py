@@ -11,6 +11,7 @@ from recourse.engine.sequences import History
 from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, TasteChange
 from recourse.services import drift, taste_policy
 from recsys.models import Interaction, Item
+from recsys.ratings import STARS
 
 from .factories import make_dataset, make_history
 
@@ -100,7 +101,7 @@ def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6
     check = drift.DriftCheck(result=result, narrative="", flagged=rows, scores={}, heat={}, interactions=rows,
                              changes={row.pk: 0.0 for row in rows}, top_now=[_item(pk) for pk in top_now],
                              top_after=[_item(pk) for pk in top_after], unusual=[_row(pk) for pk in unusual],
-                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept])
+                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept], scale=STARS)
     check.narrative = drift.narrative(check)
     return check
 
@@ -139,7 +140,8 @@ def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer
 
     def reason(changes=True, moved=True, before=-6.6, after=-6.4, evidence=None, cutoff=None):
         measured = taste_policy.Remeasured(before=before, after=after, evidence=evidence, cutoff=cutoff)
-        return taste_policy.restricted_reason(engine, changes=changes, moved=moved, measured=measured)
+        return taste_policy.restricted_reason(engine, changes=changes, moved=moved, measured=measured,
+                                             scale=STARS)
 
     assert reason(before=-6.648, after=-6.457) == engine
     assert "closer" in reason(before=-6.4, after=-6.5)
@@ -151,7 +153,7 @@ def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer
 def test_no_fix_without_liked_films_does_not_claim_only_liked_films_are_unusual():
     """calm: the engine's fix was one film rated 4 stars, while a film rated 3 was unusual too."""
     measured = taste_policy.Remeasured(before=-7.5, after=-7.5)
-    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, measured=measured)
+    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, measured=measured, scale=STARS)
     assert "the only unusual" not in reason and "would only leave out titles you rated 4 stars" in reason
 
 
@@ -181,7 +183,7 @@ def _restricted(monkeypatch, protected, cutoff=5.25):
     calibration = TasteCalibration(norm=None, flag_threshold=0.0, gain_cutoff=cutoff, false_alarm_rate=0.0,
                                    false_alarm_basis="held-out", n_reference=100)
     engine = replace(_demo_engine_fix(history), gain_cutoff=cutoff)
-    return taste_policy._restricted(None, history, engine, protected, calibration)
+    return taste_policy._restricted(None, history, engine, protected, calibration, scale=STARS)
 
 
 def test_a_fix_kept_without_a_liked_film_states_its_own_count_evidence_and_gain(monkeypatch):
