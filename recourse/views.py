@@ -68,6 +68,7 @@ def _why_context(view, item, method):
     titles = [interaction.item.title for interaction, _, _ in scored]
     return {
         "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
+        "history_length": len(view.interactions),
         "unavailable": view.unavailable, "methods": [(value, PLAIN_METHODS[value], label)
                                                      for value, label in Explanation.Method.choices],
         "scored": [(interaction, raw, scaled, abs(scaled) * 50,

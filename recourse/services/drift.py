@@ -47,6 +47,7 @@ class DriftCheck:
     heat: dict[int, float]  # interaction id -> 0..1 for the timeline
     interactions: list[Interaction]
     scale: RatingScale  # the dataset's rating scale, which the narrative names thresholds on
+    scored: int  # how many of the latest interactions the check scores (all of a short history)
     changes: dict[int, float] = field(default_factory=dict)  # the suggested fix: interaction id -> weight
     top_now: list[Item] = field(default_factory=list)  # For you now
     top_after: list[Item] = field(default_factory=list)  # For you after the fix (the preview's list)
@@ -133,11 +134,15 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     unusual_positions = [p for p in unusual_positions if p not in kept]
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
+    scored = min(calibration.window, len(analysis.positions))
+    engine_reason = analysis.reason
+    if not len(analysis.flagged_positions):  # the engine's words say "recent", untrue of a short history
+        engine_reason = all_fit(scored, len(mine.interactions))
     details = {
         "changes": {str(pk): w for pk, w in changes.items()},
         "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
         "objective_before": analysis.objective_before, "objective_after": analysis.objective_after,
-        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": analysis.reason,
+        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": engine_reason,
         "flag_threshold": calibration.flag_threshold, "false_alarm_rate": calibration.false_alarm_rate,
         "false_alarm_basis": calibration.false_alarm_basis, "reference_histories": calibration.n_reference,
         # calibrate_taste holds out 30 % of the reference histories (its default) when there are 10 or more
@@ -149,7 +154,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         "explicit_interaction_ids": [ids[int(p)] for p in analysis.explicit_positions.tolist()],
         "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
-    reason = analysis.reason if moves_back or not analysis.drift else (
+    reason = engine_reason if moves_back or not analysis.drift else (
         "the suggested change would not bring any new title into your top 10 as For you shows it")
     result = DriftResult.objects.create(
         user=user, trained_model=model, method=METHOD, drift=drift, reason=reason[:300],
@@ -167,7 +172,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         unusual=[mine.interactions[p] for p in unusual_positions],
         kept=[(mine.interactions[p], kept[p]) for p in kept_positions],
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
-        scale=scale,
+        scale=scale, scored=scored,
     )
     check.narrative = narrative(check)
     # a no-op: muted ones are never in the fix
@@ -203,9 +208,17 @@ def _titles(items, limit: int = 3) -> str:
     return text + (f" and {more} more" if more > 0 else "")
 
 
+def all_fit(scored: int, total: int) -> str:
+    """Nothing is unusual, in words true of the history's length: the check scores only the latest ``scored`` of
+    the ``total`` interactions, which for a short history is all of them."""
+    if scored >= total:
+        return "every title in your history fits the rest of it"
+    return f"each of your latest {scored} titles (the ones the check scores) fits the rest of your history"
+
+
 def narrative(check: DriftCheck) -> str:
-    """The verdict in plain words; every sentence is a measured fact of this check (no "recent": the check reads
-    the model's whole window, which can reach back to the start of a history)."""
+    """The verdict in plain words; every sentence is a measured fact of this check (no bare "recent": the check
+    scores the latest interactions, which for a short history are all of them)."""
     n_fix, total = len(check.flagged), len(check.top_now)
     one = n_fix == 1
     things, fit, pull, them = ("title", "does not fit", "pulls", "it") if one else ("titles", "do not fit", "pull",
@@ -222,7 +235,8 @@ def narrative(check: DriftCheck) -> str:
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual and not check.kept:
-        return "Everything recent in your history fits the rest of it."
+        fit_all = all_fit(check.scored, len(check.interactions))
+        return fit_all[0].upper() + fit_all[1:] + "."
     if check.flagged and check.leaving:
         details = check.result.details
         closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)

@@ -101,7 +101,8 @@ def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6
     check = drift.DriftCheck(result=result, narrative="", flagged=rows, scores={}, heat={}, interactions=rows,
                              changes={row.pk: 0.0 for row in rows}, top_now=[_item(pk) for pk in top_now],
                              top_after=[_item(pk) for pk in top_after], unusual=[_row(pk) for pk in unusual],
-                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept], scale=STARS)
+                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept], scale=STARS,
+                             scored=len(rows))
     check.narrative = drift.narrative(check)
     return check
 
@@ -391,3 +392,24 @@ def test_a_preview_of_changes_older_than_the_model_reads_says_why_nothing_change
     assert "most recent interactions; the one you chose is older, so your recommendations would not change" in oldest
     newest = client.post(reverse("recourse:fix"), {f"action-{rows[-1].pk}": "remove"}).content.decode()
     assert "would not change" not in newest
+
+
+def test_why_says_how_much_of_a_short_history_the_model_reads_and_labels_the_rating_rules_once(client, trained):
+    """A member with 4 interactions read "(your most recent 12 at most)" and "Used: Your ratings: …"."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "which films are in your history and their order (all 4 that the model knows)" in content
+    assert "most recent" not in content
+    assert "<li>Your ratings: a film you rated 1.5 stars or lower" in content and "Used:</strong> Your" not in content
+
+
+def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
+    assert drift.all_fit(4, 4) == "every title in your history fits the rest of it"
+    assert drift.all_fit(15, 60) == ("each of your latest 15 titles (the ones the check scores) fits the rest of "
+                                     "your history")
+    rows = [_row(pk) for pk in range(1, 5)]
+    check = drift.DriftCheck(result=SimpleNamespace(drift=False, details={}), narrative="", flagged=[], scores={},
+                             heat={}, interactions=rows, scale=STARS, scored=4)
+    assert drift.narrative(check) == "Every title in your history fits the rest of it."
