@@ -104,3 +104,12 @@ def test_the_drift_check_and_fix_name_their_rating_thresholds_on_the_dataset_s_s
     drift = client.get(reverse("recourse:drift")).content.decode()
     found = re.search(r"\bstars?\b|rated 4 or more|2\.5", drift)
     assert not found, drift[found.start() - 100:found.end() + 40]
+
+
+def test_the_api_takes_a_rating_on_the_dataset_s_scale(member_client):
+    dataset = _rated_one_to_ten(member_client)
+    item = dataset.items.get(external_id="8")
+    refused = member_client.post("/api/history/", {"item_id": item.pk, "rating": 7.5}, content_type="application/json")
+    assert refused.status_code == 400 and "1 to 10 in steps of 1" in refused.json()["rating"][0]
+    added = member_client.post("/api/history/", {"item_id": item.pk, "rating": 7}, content_type="application/json")
+    assert added.status_code == 201 and added.json()["rating"] == 7
