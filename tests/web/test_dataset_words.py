@@ -178,3 +178,21 @@ def test_the_item_kind_is_taken_from_the_format_unless_chosen_and_kept_by_more_f
     assert import_dataset(name="shop", path=csv).item_kind == "items"
     assert import_dataset(name="films-in-csv", path=csv, item_kind="films").item_kind == "films"
     assert import_dataset(name="films-in-csv", path=csv).item_kind == "films"  # more files keep the choice
+
+
+def test_pages_cached_before_the_administrator_changes_what_the_items_are_or_their_scale_are_not_served_after(
+        client, trained):
+    dataset, model, alice = trained
+    dataset.name, dataset.title = "shop", "Shop"  # not "films": the model's card names its dataset
+    dataset.save()
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    before = client.get(reverse("recourse:for-you")).content.decode() + client.get(
+        reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "stars" in before and re.search(r"\bfilms?\b|\bwatched\b", before)
+    dataset.item_kind, dataset.rating_low, dataset.rating_high = dataset.ItemKind.ITEMS, 1, 10
+    dataset.save()
+    after = client.get(reverse("recourse:for-you")).content.decode() + client.get(
+        reverse("recourse:why", args=[first.pk])).content.decode()
+    found = re.search(r"\bfilms?\b|\bwatched\b|\bstars?\b", after)
+    assert not found, after[found.start() - 120:found.end() + 20]
