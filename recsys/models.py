@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q, TextChoices
 
@@ -55,6 +56,14 @@ class Dataset(models.Model):
 
     def __str__(self):
         return self.title or self.name
+
+    def clean(self):
+        """The rating range is a scale (recsys.ratings.scale_of): both ends or neither, the top above 0 and the low."""
+        low, high = self.rating_low, self.rating_high
+        if (low is None) != (high is None):
+            raise ValidationError("Give both ends of the rating range, or neither (then ratings are read as stars).")
+        if high is not None and low is not None and (high <= 0 or high <= low):
+            raise ValidationError({"rating_high": "The top of the rating scale must be above 0 and above its low end."})
 
 
 class Item(models.Model):

@@ -113,3 +113,16 @@ def test_the_api_takes_a_rating_on_the_dataset_s_scale(member_client):
     assert refused.status_code == 400 and "1 to 10 in steps of 1" in refused.json()["rating"][0]
     added = member_client.post("/api/history/", {"item_id": item.pk, "rating": 7}, content_type="application/json")
     assert added.status_code == 201 and added.json()["rating"] == 7
+
+
+@pytest.mark.parametrize(("low", "high"), [(1, None), (None, 10), (5, 5), (-1, 0)])
+def test_the_admin_cannot_store_a_rating_range_that_is_no_scale(low, high):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        make_dataset(rating_low=low, rating_high=high).full_clean()
+
+
+def test_the_admin_can_store_a_scale_or_none():
+    make_dataset(name="ten", rating_low=1, rating_high=10).full_clean()
+    make_dataset(name="clicks").full_clean()
