@@ -169,6 +169,9 @@ def test_a_movielens_format_file_imported_as_items_reads_in_item_words_on_every_
 
 
 def test_the_item_kind_is_taken_from_the_format_unless_chosen_and_kept_by_more_files(tmp_path):
+    from django.core.management import call_command
+
+    from recsys.models import Dataset
     from recsys.services.imports import import_dataset
 
     from . import conftest_data as data
@@ -178,6 +181,8 @@ def test_the_item_kind_is_taken_from_the_format_unless_chosen_and_kept_by_more_f
     assert import_dataset(name="shop", path=csv).item_kind == "items"
     assert import_dataset(name="films-in-csv", path=csv, item_kind="films").item_kind == "films"
     assert import_dataset(name="films-in-csv", path=csv).item_kind == "films"  # more files keep the choice
+    call_command("import_dataset", "by-command", str(csv), "--item-kind", "films")
+    assert Dataset.objects.get(name="by-command").item_kind == "films"
 
 
 def test_pages_cached_before_the_administrator_changes_what_the_items_are_or_their_scale_are_not_served_after(
