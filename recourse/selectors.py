@@ -15,7 +15,7 @@ from recourse.engine.alignment import CategoryIndex
 from recourse.engine.sequences import History, as_history
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, Item
-from recsys.ratings import model_weight
+from recsys.ratings import model_weight, scale_of
 from recsys.selectors import dataset_time
 from recsys.vocabulary import words_for
 
@@ -52,7 +52,8 @@ def member_history(user, dataset: Dataset, recommender, *, fingerprint: str | No
     rows = recsys_selectors.member_history(user, dataset)
     known = [row for row in rows if str(row.item_id) in recommender.index]
     items = np.array([recommender.index.index_of(str(row.item_id)) for row in known], dtype=np.int64)
-    weights = np.array([model_weight(row.weight, row.rating) for row in known], dtype=np.float32)
+    scale = scale_of(dataset)
+    weights = np.array([model_weight(row.weight, row.rating, scale=scale) for row in known], dtype=np.float32)
     titles = {int(i): row.item.title for i, row in zip(items, known, strict=True)}
     return MemberHistory(known, History(items, weights), titles,
                          fingerprint or history_fingerprint(user, dataset))

@@ -72,10 +72,11 @@ def _why_context(view, item, method):
     titles = [interaction.item.title for interaction, _, _ in scored]
     return {
         "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
+        "history_length": len(view.interactions),
         "unavailable": view.unavailable, "methods": [(value, PLAIN_METHODS[value], label)
                                                      for value, label in Explanation.Method.choices],
-        "scored": [(interaction, raw, scaled, abs(scaled) * 50, ratings.model_weight(interaction.weight,
-                                                                                   interaction.rating))
+        "scored": [(interaction, raw, scaled, abs(scaled) * 50,
+                    ratings.model_weight(interaction.weight, interaction.rating, scale=ratings.scale_of(item.dataset)))
                    for interaction, raw, scaled in sorted(scored, key=lambda s: s[1], reverse=True)],
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),

@@ -99,6 +99,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "is_default",
         "active_model",
         "source_format",
+        "item_kind",
         "n_users",
         "n_items",
         "n_interactions",
@@ -169,7 +170,8 @@ class DatasetAdmin(admin.ModelAdmin):
                 kind="import_dataset",
                 owner=request.user,
                 params={"name": data["name"], "title": data["title"], "format": data["format"],
-                        "path": data["path"], "uploads": uploads, "source_name": uploaded if uploads else ""},
+                        "path": data["path"], "uploads": uploads, "source_name": uploaded if uploads else "",
+                        "item_kind": data["item_kind"]},
             )
             job_queued(request, f"Import of {data['name']}", job)
             return redirect("admin:recsys_dataset_changelist")

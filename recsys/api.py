@@ -4,7 +4,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors
+from . import ratings, selectors
 from .models import Interaction, Item
 from .serializers import AddInteractionSerializer, InteractionSerializer, RecommendationsSerializer
 from .services import history, serving
@@ -24,9 +24,9 @@ class HistoryView(generics.ListAPIView):
     @extend_schema(request=AddInteractionSerializer, responses={201: InteractionSerializer})
     def post(self, request):
         """Add an item of the current dataset to the signed-in member's history (newest entry)."""
-        serializer = AddInteractionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         dataset = selectors.current_dataset(request)
+        serializer = AddInteractionSerializer(data=request.data, context={"scale": ratings.scale_of(dataset)})
+        serializer.is_valid(raise_exception=True)
         item = Item.objects.filter(pk=serializer.validated_data["item_id"], dataset=dataset).first()
         if dataset is None or item is None:
             raise NotFound("No such item in the current dataset.")

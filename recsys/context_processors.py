@@ -1,8 +1,10 @@
-"""The current dataset's words (films, or neutral items) and whether the member rated anything, for every page."""
+"""The current dataset's words (films, or neutral items), its rating scale and whether the member rated anything,
+for every page."""
 
 from django.utils.functional import SimpleLazyObject
 
 from . import selectors
+from .ratings import scale_of
 from .vocabulary import words_for
 
 
@@ -18,4 +20,5 @@ def dataset_words(request):
         return state["dataset"]
 
     return {"words": SimpleLazyObject(lambda: words_for(dataset())),
+            "rating_scale": SimpleLazyObject(lambda: scale_of(dataset())),
             "member_rated": SimpleLazyObject(lambda: selectors.member_has_ratings(request.user, dataset()))}

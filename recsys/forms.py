@@ -29,13 +29,18 @@ class CatalogueSearchForm(forms.Form):
 
 
 class AddToHistoryForm(forms.Form):
-    rating = forms.FloatField(label="Your rating (optional)", required=False,
-                              error_messages={"invalid": ratings.MEMBER_RATING_RULE})
+    rating = forms.FloatField(label="Your rating (optional)", required=False)
+
+    def __init__(self, *args, scale: ratings.RatingScale, **kwargs):
+        """``scale``: the item's dataset's (``ratings.scale_of``); its rule is the message for any bad rating."""
+        super().__init__(*args, **kwargs)
+        self.scale = scale
+        self.fields["rating"].error_messages["invalid"] = scale.member_rule
 
     def clean_rating(self):
         rating = self.cleaned_data["rating"]
-        if rating is not None and not ratings.is_member_rating(rating):
-            raise forms.ValidationError(ratings.MEMBER_RATING_RULE)
+        if rating is not None and not self.scale.is_member_rating(rating):
+            raise forms.ValidationError(self.scale.member_rule)
         return rating
 
 
@@ -93,6 +98,12 @@ class ImportDatasetForm(forms.Form):
     name = forms.SlugField(label="Dataset name (slug)", max_length=64)
     title = forms.CharField(label="Title", max_length=200, required=False)
     format = forms.ChoiceField(choices=FORMATS, required=False)
+    item_kind = forms.ChoiceField(
+        label="The items are", required=False,
+        choices=[("", "Taken from the format (MovieLens: films; CSV, RecBole, SASRec: items)"),
+                 *Dataset.ItemKind.choices],
+        help_text="The words members read: “the films you watched” or “the items you picked”. For more files added "
+                  "to a dataset, leaving it to the format keeps what the dataset has.")
     path = forms.CharField(label="Server path (file or folder)", required=False, max_length=500,
                            help_text="Read by the worker that runs the import: with workers on several machines, "
                                      "a path they all see (uploaded files need nothing).")

@@ -11,7 +11,8 @@ def import_dataset(job, progress):
     params = job.params
     options: imports.ImportOptions = {
         "name": params["name"], "format": params.get("format") or None, "title": params.get("title", ""),
-        "progress": progress, "source_name": params.get("source_name", "")}
+        "progress": progress, "source_name": params.get("source_name", ""),
+        "item_kind": params.get("item_kind") or None}
     if params.get("uploads"):
         dataset, report = imports.import_uploaded_dataset(uploads=params["uploads"], **options)
     else:

@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q, TextChoices
 
@@ -10,6 +11,10 @@ class Dataset(models.Model):
         DELETE = "delete", "Delete the member's interactions"
         ANONYMISE = "anonymise", "Keep interactions, detached and anonymised"
 
+    class ItemKind(TextChoices):  # what the member's pages call the items (recsys.vocabulary)
+        FILMS = "films", "Films that members watched"
+        ITEMS = "items", "Items that members picked (any domain: tracks, products, articles…)"
+
     name = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -17,6 +22,17 @@ class Dataset(models.Model):
     source_checksum = models.CharField(max_length=64, blank=True)
     has_timestamps = models.BooleanField(default=True)
     has_categories = models.BooleanField(default=True)
+    item_kind = models.CharField(
+        "the items are", max_length=8, choices=ItemKind.choices, default=ItemKind.FILMS,
+        help_text="The words the member's pages use for the items; chosen from the format at import unless the "
+                  "importer said, and editable here (a MovieLens-format file can hold music, a CSV can hold films)")
+    rating_low = models.FloatField(
+        null=True, blank=True, help_text="The lowest rating the imported files hold (empty: they hold none)")
+    rating_high = models.FloatField(
+        null=True, blank=True,
+        help_text="The highest rating the imported files hold: the top of the scale the member's pages read ratings "
+                  "on (recsys.ratings: 5 is stars; empty: five stars, the scale members rate on). Set it to the "
+                  "scale's real top if no rating in the files reached it")
     field_mapping = models.JSONField(
         default=list, blank=True, editable=False,
         help_text="[[role, where the last import read it from], …]: which columns became user, item, rating, …")
@@ -40,6 +56,14 @@ class Dataset(models.Model):
 
     def __str__(self):
         return self.title or self.name
+
+    def clean(self):
+        """The rating range is a scale (recsys.ratings.scale_of): both ends or neither, the top above 0 and the low."""
+        low, high = self.rating_low, self.rating_high
+        if (low is None) != (high is None):
+            raise ValidationError("Give both ends of the rating range, or neither (then ratings are read as stars).")
+        if high is not None and low is not None and (high <= 0 or high <= low):
+            raise ValidationError({"rating_high": "The top of the rating scale must be above 0 and above its low end."})
 
 
 class Item(models.Model):

@@ -11,7 +11,7 @@ from django.db.models import Exists, FloatField, OuterRef, Q, QuerySet, Value
 
 from . import page_cache
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, NotInterested, TrainedModel, TrainingExclusion
-from .ratings import model_weight, policy
+from .ratings import model_weight, policy, scale_of
 from .vocabulary import words_for
 
 SESSION_DATASET_KEY = "hikmax_dataset"
@@ -88,10 +88,11 @@ def member_history_entries(user, dataset: Dataset, *, changes: dict[int, float] 
     and the applied correction read the history through this one function.
     """
     changes = changes or {}
+    scale = scale_of(dataset)
     rows = (Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).chronological()
             .values_list("pk", "item_id", "weight", "rating", "state"))
     return [
-        (str(item_id), model_weight(changes.get(pk, weight), rating,
+        (str(item_id), model_weight(changes.get(pk, weight), rating, scale=scale,
                                     active=state == Interaction.State.ACTIVE and changes.get(pk, weight) > 0))
         for pk, item_id, weight, rating, state in rows
     ]
@@ -105,8 +106,9 @@ def member_has_ratings(user, dataset: Dataset | None) -> bool:
 
 
 def rating_policy(user, dataset: Dataset) -> str:
-    """``recsys.ratings.policy`` in this dataset's words, with the star rules only for a member who rated."""
-    return policy(words_for(dataset), member_has_ratings(user, dataset))
+    """``recsys.ratings.policy`` in this dataset's words and on its scale, with the rating rules only for a member
+    who rated."""
+    return policy(words_for(dataset), member_has_ratings(user, dataset), scale_of(dataset))
 
 
 def history_fingerprint(user, dataset: Dataset) -> str:

@@ -22,11 +22,15 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 class AddInteractionSerializer(serializers.Serializer):
     item_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="An item of the current dataset")
-    rating = serializers.FloatField(required=False, allow_null=True, help_text=ratings.MEMBER_RATING_RULE)
+    rating = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text=f"On the dataset's rating scale, in tenths of its top: {ratings.STARS.member_rule} on five stars")
 
     def validate_rating(self, rating):
-        if rating is not None and not ratings.is_member_rating(rating):
-            raise serializers.ValidationError(ratings.MEMBER_RATING_RULE)
+        """The context's ``scale``: the current dataset's (``ratings.scale_of``)."""
+        scale = self.context["scale"]
+        if rating is not None and not scale.is_member_rating(rating):
+            raise serializers.ValidationError(scale.member_rule)
         return rating
 
 

@@ -93,7 +93,6 @@ def catalogue(request):
             "removed_items": removed,
             "known": known,
             "marks_new": bool(known) and any(item.pk not in known for item in page),
-            "rating_form": AddToHistoryForm(),
             "query_string": query_string.urlencode(),
         },
     )
@@ -103,9 +102,10 @@ def catalogue(request):
 @require_POST
 def add_to_history(request, item_id):
     item = get_object_or_404(Item, pk=item_id)
-    form = AddToHistoryForm(request.POST)
+    scale = ratings.scale_of(item.dataset)
+    form = AddToHistoryForm(request.POST, scale=scale)
     if not form.is_valid():
-        messages.error(request, ratings.MEMBER_RATING_RULE)
+        messages.error(request, scale.member_rule)
     else:
         history.add_item(user=request.user, item=item, rating=form.cleaned_data["rating"])
         request.session[selectors.SESSION_DATASET_KEY] = item.dataset_id

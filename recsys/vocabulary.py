@@ -1,11 +1,15 @@
 """What the member's pages call an item and choosing one.
 
-MovieLens and the demo are films that members watched. The generic CSV, RecBole and SASRec formats carry
-products, tracks, articles or anything else, and nothing in the files says which, so their pages use neutral
-words ("item", "picked") instead of film words that would be untrue there.
+A dataset stores what its items are (``Dataset.item_kind``): films that members watched, or items they picked.
+Nothing in the files says which, so an import that is not told takes it from the format (``item_kind_for_format``):
+MovieLens and the demo are films; the generic CSV, RecBole and SASRec formats carry products, tracks, articles or
+anything else, so their pages use neutral words ("item", "picked") instead of film words that would be untrue there.
+The administrator can choose otherwise on the import form and in the Django admin.
 """
 
 from dataclasses import dataclass
+
+from .models import Dataset
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,13 @@ ITEMS = Words(item="item", an_item="an item", items="items", verb="picked", when
 DOMAIN_NOT_KNOWN_FORMATS = frozenset({"csv", "recbole", "sasrec"})
 
 
+def item_kind_for_format(source_format: str) -> str:
+    """The ``Dataset.ItemKind`` an import of this format gets when the importer does not choose one."""
+    return Dataset.ItemKind.ITEMS if source_format in DOMAIN_NOT_KNOWN_FORMATS else Dataset.ItemKind.FILMS
+
+
 def words_for(dataset) -> Words:
     """``dataset`` is a ``recsys.Dataset`` or None (no dataset yet: the site's own, film, words)."""
-    if dataset is not None and dataset.source_format in DOMAIN_NOT_KNOWN_FORMATS:
+    if dataset is not None and dataset.item_kind == Dataset.ItemKind.ITEMS:
         return ITEMS
     return FILMS

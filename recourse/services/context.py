@@ -19,7 +19,7 @@ from recourse.selectors import category_index, model_histories
 from recsys import jobs
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, InteractionSequence, Job, TrainedModel
-from recsys.ratings import model_weight
+from recsys.ratings import RatingScale, model_weight, scale_of
 
 from . import taste_policy
 
@@ -113,7 +113,7 @@ def calibrate_taste_check(model: TrainedModel, recommender, **options) -> TasteC
     held_out = members[n_fit:] or members[:n_fit]
     verdicts = [analysis.drift for analysis in taste_policy.analyze_rated_batch(
         network, [m.history for m in held_out], calibration, [m.explicit for m in held_out],
-        [m.protected for m in held_out])]
+        [m.protected for m in held_out], scale=scale_of(model.dataset))]
     calibration.notes = [*calibration.notes, f"engine false-alarm rate without the ratings policy: "
                          f"{calibration.false_alarm_rate:.3f}; stored rate: with it, on {len(held_out)} histories"]
     calibration.false_alarm_rate = float(np.mean(verdicts))
@@ -136,12 +136,16 @@ def reference_members(dataset: Dataset, recommender, limit: int = REFERENCE_USER
     ids = list(InteractionSequence.objects.filter(dataset=dataset, user__isnull=True).values_list("pk", flat=True))
     rng = np.random.default_rng(0)
     chosen = sorted(rng.choice(ids, size=min(limit, len(ids)), replace=False).tolist()) if ids else []
-    rated = rated_histories(chosen, recommender)
+    rated = rated_histories(chosen, recommender, scale_of(dataset))
     return [rated[pk] for pk in chosen if pk in rated]
 
 
-def rated_histories(sequence_ids, recommender) -> dict[int, ReferenceMember]:
-    """{sequence id: history read as the check reads a member's} for sequences with >= 3 counted interactions."""
+def rated_histories(sequence_ids, recommender, scale: RatingScale | None = None) -> dict[int, ReferenceMember]:
+    """{sequence id: history read as the check reads a member's} for sequences with >= 3 counted interactions;
+    ``scale``: their dataset's rating scale (None: looked up)."""
+    sequence_ids = list(sequence_ids)
+    if scale is None:
+        scale = scale_of(Dataset.objects.filter(sequences__pk__in=sequence_ids[:1]).first())
     members = {}
     for sequence_id, entries in recsys_selectors.sequence_ratings(sequence_ids).items():
         known = [(recommender.index.index_of(item), weight, rating) for item, weight, rating in entries
@@ -149,10 +153,10 @@ def rated_histories(sequence_ids, recommender) -> dict[int, ReferenceMember]:
         if not known:
             continue
         ratings = [rating for _, _, rating in known]
-        history = as_history([i for i, _, _ in known], [model_weight(w, r) for _, w, r in known])
+        history = as_history([i for i, _, _ in known], [model_weight(w, r, scale=scale) for _, w, r in known])
         if (history.weights > 0).sum() >= 3:
-            members[sequence_id] = ReferenceMember(history, taste_policy.dislikes(ratings),
-                                                   taste_policy.protected_positions(ratings))
+            members[sequence_id] = ReferenceMember(history, taste_policy.dislikes(ratings, scale=scale),
+                                                   taste_policy.protected_positions(ratings, scale=scale))
     return members
 
 

@@ -16,7 +16,7 @@ from recourse.engine.taste import established_likelihood, log_probs_from_logits,
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
-from recsys.ratings import model_weight
+from recsys.ratings import model_weight, scale_of
 from recsys.services.serving import loaded_model
 
 from . import drift
@@ -112,7 +112,9 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
     ``loaded``: ``loaded_model``'s answer the history ``mine`` was read with."""
     _, recommender = loaded
     position = {row.pk: p for p, row in enumerate(mine.interactions)}
-    changed = mine.history.reweighted({position[pk]: model_weight(weight, mine.interactions[position[pk]].rating)
+    scale = scale_of(dataset)
+    changed = mine.history.reweighted({position[pk]: model_weight(weight, mine.interactions[position[pk]].rating,
+                                                                  scale=scale)
                                        for pk, weight in changes.items()})
     network = recommender.model
     # One pass gives both the distributions (ADS) and Psi; without changes the two rows are the same history.

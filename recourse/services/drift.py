@@ -10,10 +10,11 @@ calibrated cutoff), the fix raises the likelihood of the member's established ta
 recommendations back into the member's top 10 as For you computes it (``serving.recommend_for_member`` with the
 fix as ``changes``: the same code path as the preview and the applied fix).
 
-Ratings follow ``recsys.ratings`` and ``taste_policy``: an item marked "Not interested" is passed to the engine as
-explicit evidence, and so is an interaction rated 2.5 stars or lower when the check also finds it unusual (a low-rated
-film the rest of the history predicts is established history, not drift); one rated 4 or more is never suggested for
-removal (the member said it is their taste). Categories, where the dataset has them, only describe the result in words.
+Ratings follow ``recsys.ratings`` and ``taste_policy``, on the dataset's rating scale: an item marked "Not interested"
+is passed to the engine as explicit evidence, and so is an interaction rated 2.5 stars or lower (half the scale's top)
+when the check also finds it unusual (a low-rated film the rest of the history predicts is established history, not
+drift); one rated 4 stars or more (80 % of the top) is never suggested for removal (the member said it is their
+taste). Categories, where the dataset has them, only describe the result in words.
 """
 
 from collections import Counter
@@ -26,6 +27,7 @@ from recourse.models import DriftResult
 from recourse.selectors import MemberHistory, member_history, never_flag_interaction_ids
 from recsys import selectors as recsys_selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.ratings import RatingScale, scale_of
 from recsys.services import serving
 from recsys.services.serving import loaded_model
 
@@ -44,6 +46,8 @@ class DriftCheck:
     scores: dict[int, float]  # interaction id -> suspicion (how much less predictable than usual at that point)
     heat: dict[int, float]  # interaction id -> 0..1 for the timeline
     interactions: list[Interaction]
+    scale: RatingScale  # the dataset's rating scale, which the narrative names thresholds on
+    scored: int  # how many of the latest interactions the check scores (all of a short history)
     changes: dict[int, float] = field(default_factory=dict)  # the suggested fix: interaction id -> weight
     top_now: list[Item] = field(default_factory=list)  # For you now
     top_after: list[Item] = field(default_factory=list)  # For you after the fix (the preview's list)
@@ -76,20 +80,23 @@ class DriftCheck:
 
 
 def analyze_member(network, mine: MemberHistory, calibration: TasteCalibration, hidden: set[int],
-                   kept: dict[int, str]) -> TasteAnalysis:
+                   kept: dict[int, str], scale: RatingScale) -> TasteAnalysis:
     """The taste analysis of a member's history under the ratings policy (see recourse.services.taste_policy);
     the ``kept`` positions (kept_by_member: liked titles and those the member asked never to flag) are never
     chosen for the fix."""
     ratings = [row.rating for row in mine.interactions]
     hidden_at = [row.item_id in hidden for row in mine.interactions]
-    return taste_policy.analyze_rated(network, mine.history, calibration, taste_policy.dislikes(ratings, hidden_at),
-                                      set(kept))
+    return taste_policy.analyze_rated(network, mine.history, calibration,
+                                      taste_policy.dislikes(ratings, hidden_at, scale=scale), set(kept), scale=scale)
 
 
-def kept_by_member(mine: MemberHistory, muted: set[int]) -> dict[int, str]:
-    """Positions never left out, with the member's reason: rated 4 stars or more, or asked never to flag."""
-    liked = taste_policy.protected_positions([row.rating for row in mine.interactions])
-    kept = {position: f"you rated it {mine.interactions[position].rating:g} stars" for position in liked}
+def kept_by_member(mine: MemberHistory, muted: set[int], scale: RatingScale) -> dict[int, str]:
+    """Positions never left out, with the member's reason: rated 4 stars or more (80 % of the scale's top), or
+    asked never to flag."""
+    ratings = [row.rating for row in mine.interactions]
+    liked = taste_policy.protected_positions(ratings, scale=scale)
+    kept = {position: scale.rated(rating) for position, rating in enumerate(ratings)
+            if position in liked and rating is not None}
     kept.update({position: "you asked never to flag it" for position, row in enumerate(mine.interactions)
                  if row.pk in muted})
     return kept
@@ -103,16 +110,17 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     their queries when the caller has just read them."""
     model, recommender = loaded or loaded_model(dataset)
     mine = mine or member_history(user, dataset, recommender)
+    scale = scale_of(dataset)
     if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
-        rated = " (titles rated 1.5 stars or lower do not count)" if recsys_selectors.member_has_ratings(
-            user, dataset) else ""
+        rated = (f" (titles rated {scale.disliked_words} do not count)"
+                 if recsys_selectors.member_has_ratings(user, dataset) else "")
         raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
                                f"recommender knows{rated}.")
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
-    kept = kept_by_member(mine, muted)
-    analysis = analyze_member(recommender.model, mine, calibration, hidden, kept)
+    kept = kept_by_member(mine, muted, scale)
+    analysis = analyze_member(recommender.model, mine, calibration, hidden, kept, scale)
     ids = [row.pk for row in mine.interactions]
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
     top_now, top_after = top_now_and_after(user, dataset, (model, recommender), mine.fingerprint, changes)
@@ -126,11 +134,15 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     unusual_positions = [p for p in unusual_positions if p not in kept]
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
+    scored = min(calibration.window, len(analysis.positions))
+    engine_reason = analysis.reason
+    if not len(analysis.flagged_positions):  # the engine's words say "recent", untrue of a short history
+        engine_reason = all_fit(scored, len(mine.interactions))
     details = {
         "changes": {str(pk): w for pk, w in changes.items()},
         "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
         "objective_before": analysis.objective_before, "objective_after": analysis.objective_after,
-        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": analysis.reason,
+        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": engine_reason,
         "flag_threshold": calibration.flag_threshold, "false_alarm_rate": calibration.false_alarm_rate,
         "false_alarm_basis": calibration.false_alarm_basis, "reference_histories": calibration.n_reference,
         # calibrate_taste holds out 30 % of the reference histories (its default) when there are 10 or more
@@ -142,7 +154,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         "explicit_interaction_ids": [ids[int(p)] for p in analysis.explicit_positions.tolist()],
         "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
-    reason = analysis.reason if moves_back or not analysis.drift else (
+    reason = engine_reason if moves_back or not analysis.drift else (
         "the suggested change would not bring any new title into your top 10 as For you shows it")
     result = DriftResult.objects.create(
         user=user, trained_model=model, method=METHOD, drift=drift, reason=reason[:300],
@@ -160,6 +172,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         unusual=[mine.interactions[p] for p in unusual_positions],
         kept=[(mine.interactions[p], kept[p]) for p in kept_positions],
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
+        scale=scale, scored=scored,
     )
     check.narrative = narrative(check)
     # a no-op: muted ones are never in the fix
@@ -195,9 +208,17 @@ def _titles(items, limit: int = 3) -> str:
     return text + (f" and {more} more" if more > 0 else "")
 
 
+def all_fit(scored: int, total: int) -> str:
+    """Nothing is unusual, in words true of the history's length: the check scores only the latest ``scored`` of
+    the ``total`` interactions, which for a short history is all of them."""
+    if scored >= total:
+        return "every title in your history fits the rest of it"
+    return f"each of your latest {scored} titles (the ones the check scores) fits the rest of your history"
+
+
 def narrative(check: DriftCheck) -> str:
-    """The verdict in plain words; every sentence is a measured fact of this check (no "recent": the check reads
-    the model's whole window, which can reach back to the start of a history)."""
+    """The verdict in plain words; every sentence is a measured fact of this check (no bare "recent": the check
+    scores the latest interactions, which for a short history are all of them)."""
     n_fix, total = len(check.flagged), len(check.top_now)
     one = n_fix == 1
     things, fit, pull, them = ("title", "does not fit", "pulls", "it") if one else ("titles", "do not fit", "pull",
@@ -207,14 +228,15 @@ def narrative(check: DriftCheck) -> str:
     why = f"{fit} the rest of your history"
     if disliked:
         count = "" if one else f" ({len(disliked)} of {n_fix})"
-        why = f"{fit} the rest of your history or got 2.5 stars or lower from you{count}"
+        why = f"{fit} the rest of your history or got {check.scale.low_words} from you{count}"
     if check.result.drift:
         verb = "matches" if check.matching == 1 else "match"
         return (f"{n_fix} {things}{kind} {why}, and {pull} your recommendations away from your usual taste. "
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual and not check.kept:
-        return "Nothing your recommendations are built from stands out from the rest of your history."
+        fit_all = all_fit(check.scored, len(check.interactions))
+        return fit_all[0].upper() + fit_all[1:] + "."
     if check.flagged and check.leaving:
         details = check.result.details
         closer = details.get("objective_after", 0.0) > details.get("objective_before", 0.0)
@@ -232,9 +254,10 @@ def _why_none_is_left_out(check: DriftCheck) -> str:
     unhelpful = "would not bring your recommendations closer to your usual taste"
     if not check.kept:
         return f"leaving them out {unhelpful}"
+    liked = check.scale.liked_words
     if not check.unusual:
-        return "you rated them 4 stars or more or asked never to flag them, so they are never left out"
-    return (f"the ones you rated 4 stars or more or asked never to flag are never left out, and leaving the others "
+        return f"you rated them {liked} or asked never to flag them, so they are never left out"
+    return (f"the ones you rated {liked} or asked never to flag are never left out, and leaving the others "
             f"out {unhelpful}")
 
 
@@ -248,13 +271,14 @@ def first_with_verdict(dataset: Dataset, external_ids: list[str], *, drift: bool
     calibration = taste_calibration(model, recommender)
     sequence_of = dict(InteractionSequence.objects.filter(dataset=dataset, external_user_id__in=external_ids)
                        .values_list("external_user_id", "pk"))
-    rated = rated_histories(sequence_of.values(), recommender)
+    scale = scale_of(dataset)
+    rated = rated_histories(sequence_of.values(), recommender, scale)
     for external_id in external_ids:
         member = rated.get(sequence_of.get(external_id, -1))
         if member is None:
             continue
         analysis = taste_policy.analyze_rated(recommender.model, member.history, calibration, member.explicit,
-                                              member.protected)
+                                              member.protected, scale=scale)
         if analysis.drift == drift:
             return external_id
     return None

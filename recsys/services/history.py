@@ -33,8 +33,9 @@ def get_or_create_sequence(user, dataset: Dataset) -> InteractionSequence:
 
 @transaction.atomic
 def add_item(*, user, item: Item, rating: float | None = None) -> Interaction:
-    if rating is not None and not ratings.is_member_rating(rating):
-        raise HistoryError(ratings.MEMBER_RATING_RULE)
+    scale = ratings.scale_of(item.dataset)
+    if rating is not None and not scale.is_member_rating(rating):
+        raise HistoryError(scale.member_rule)
     sequence = get_or_create_sequence(user, item.dataset)
     InteractionSequence.objects.select_for_update().filter(pk=sequence.pk).first()
     last = sequence.interactions.aggregate(ts=Max("timestamp"))["ts"] or 0

@@ -18,6 +18,7 @@ from recsys.models import Dataset, ErasedHistory, Interaction, InteractionSequen
 from recsys.services import artefacts
 from recsys.services.history import erased_key
 from recsys.signals import interactions_added
+from recsys.vocabulary import item_kind_for_format
 
 ProgressFn = Callable[[float, str], None]
 
@@ -134,6 +135,7 @@ class ImportOptions(TypedDict, total=False):
     title: str
     progress: ProgressFn | None
     source_name: str  # what the person calls the files (e.g. the ones they uploaded), used in messages instead
+    item_kind: str | None  # Dataset.ItemKind; None: kept as stored, or for a new dataset taken from the format
 
 
 def import_dataset(*, path: str | Path, **options: Unpack[ImportOptions]) -> Dataset:
@@ -153,7 +155,8 @@ def import_dataset_reported(*, path: str | Path, **options: Unpack[ImportOptions
     except FileNotFoundError as exc:
         raise DatasetImportError(f"File not found: {exc.filename or exc}") from exc
     _check_id_lengths(parsed)
-    dataset, loaded = _load_kept(name, parsed, options.get("title", ""), progress, writing_at=50)
+    dataset, loaded = _load_kept(name, parsed, options.get("title", ""), progress, writing_at=50,
+                                 item_kind=options.get("item_kind"))
     report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(loaded.warnings))  # rows: all the files hold
     return dataset, report
 
@@ -219,8 +222,8 @@ def load_parsed(*, name: str, parsed: ParsedDataset, title: str = "", progress: 
     return _load_kept(name, parsed, title, progress or _silent, writing_at=0)[0]
 
 
-def _load_kept(name: str, parsed: ParsedDataset, title: str, progress: ProgressFn,
-               writing_at: float) -> tuple[Dataset, ParsedDataset]:
+def _load_kept(name: str, parsed: ParsedDataset, title: str, progress: ProgressFn, writing_at: float,
+               item_kind: str | None = None) -> tuple[Dataset, ParsedDataset]:
     """Load what ``parsed`` holds but for the histories of members who erased their data; returns the dataset and
     what was loaded (its warnings say how many rows were left out)."""
     if parsed.interactions.empty:
@@ -228,7 +231,7 @@ def _load_kept(name: str, parsed: ParsedDataset, title: str, progress: ProgressF
     parsed = _without_erased_histories(name, parsed)
     progress(writing_at, f"Writing {len(parsed.interactions):,} interactions")
     with transaction.atomic():
-        dataset = _upsert_dataset(name, parsed, title)
+        dataset = _upsert_dataset(name, parsed, title, item_kind)
         last_before = Interaction.objects.aggregate(pk=Max("pk"))["pk"] or 0
         item_ids = _load_items(dataset, parsed.items)
         sequence_ids = _load_sequences(dataset, parsed)
@@ -260,18 +263,31 @@ def _analyze_tables() -> None:
             cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
-def _upsert_dataset(name: str, parsed: ParsedDataset, title: str) -> Dataset:
-    dataset, _ = Dataset.objects.select_for_update().get_or_create(name=name, defaults={"title": title or name})
+def _upsert_dataset(name: str, parsed: ParsedDataset, title: str, item_kind: str | None) -> Dataset:
+    dataset, created = Dataset.objects.select_for_update().get_or_create(name=name, defaults={"title": title or name})
+    if item_kind or created:  # more files for a dataset keep what an administrator chose for it
+        dataset.item_kind = item_kind or item_kind_for_format(parsed.format)
     _check_same_kind(dataset, parsed)
     dataset.source_format = parsed.format
     dataset.source_checksum = parsed.checksum
     dataset.has_timestamps = parsed.has_timestamps
     dataset.has_categories = parsed.has_categories
     dataset.field_mapping = field_mapping_of(parsed)
+    _widen_rating_range(dataset, parsed.interactions["rating"])
     if title:
         dataset.title = title
     dataset.save()
     return dataset
+
+
+def _widen_rating_range(dataset: Dataset, ratings: pd.Series) -> None:
+    """The dataset's rating range (its scale, ``recsys.ratings.scale_of``) also covers these files' ratings."""
+    given = ratings.dropna()
+    if given.empty:
+        return
+    low, high = float(given.min()), float(given.max())
+    dataset.rating_low = low if dataset.rating_low is None else min(dataset.rating_low, low)
+    dataset.rating_high = high if dataset.rating_high is None else max(dataset.rating_high, high)
 
 
 def _check_same_kind(dataset: Dataset, parsed: ParsedDataset) -> None:

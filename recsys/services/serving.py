@@ -63,11 +63,14 @@ def member_cache_key(kind: str, user, dataset: Dataset, model: TrainedModel, fin
     """A cache key for something computed from one member's history by one model version.
 
     The history fingerprint (``selectors.history_fingerprint``) changes with every change of the history
-    or of what the member is not interested in, and a new model version is a new ``model.pk``: an entry
-    is never read for a state it was not computed on, so nothing has to be invalidated.
+    or of what the member is not interested in, and a new model version is a new ``model.pk``; what the items
+    are (their words) and the rating scale (what a rating counts for) are part of the key too, as an
+    administrator may change them: an entry is never read for a state it was not computed on, so nothing has
+    to be invalidated.
     """
     tail = ":".join(str(part) for part in extra)
-    return f"hikmax:{kind}:{user.pk}:{dataset.pk}:{model.pk}:{fingerprint}:{tail}"
+    reading = f"{dataset.item_kind}:{dataset.rating_low}:{dataset.rating_high}"
+    return f"hikmax:{kind}:{user.pk}:{dataset.pk}:{reading}:{model.pk}:{fingerprint}:{tail}"
 
 
 def recommend_for_member(user, dataset: Dataset, *, n: int = 10, changes: dict[int, float] | None = None,

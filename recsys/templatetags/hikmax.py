@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 from django import template
 
-from recsys.ratings import model_weight
+from recsys.ratings import model_weight, scale_of
 
 register = template.Library()
 
@@ -34,9 +34,16 @@ def words(identifier: str) -> str:
 
 
 @register.filter
-def counts_for(interaction) -> float:
-    """What an active interaction counts for in the model: its weight times its rating's factor (recsys.ratings)."""
-    return model_weight(interaction.weight, interaction.rating)
+def counts_for(interaction, dataset) -> float:
+    """What an active interaction of ``dataset`` counts for in the model: its weight times its rating's factor on
+    the dataset's scale (recsys.ratings)."""
+    return model_weight(interaction.weight, interaction.rating, scale=scale_of(dataset))
+
+
+@register.filter
+def number(value) -> str:
+    """A rating or scale bound as people write it, unlocalised (also fit for an input's min, max and step): 5, 0.5."""
+    return "" if value is None else f"{float(value):g}"
 
 
 @register.filter

@@ -1,11 +1,14 @@
 """Small datasets built directly in the database for page and service tests."""
 
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.vocabulary import item_kind_for_format
 
 GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance"]
 
 
 def make_dataset(name="films", n_items=20, **fields) -> Dataset:
+    """``item_kind`` defaults as an import's does: from ``source_format``."""
+    fields.setdefault("item_kind", item_kind_for_format(fields.get("source_format", "")))
     dataset = Dataset.objects.create(name=name, title=name.title(), **fields)
     Item.objects.bulk_create(
         Item(

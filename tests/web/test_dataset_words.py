@@ -29,6 +29,7 @@ def member_pages(client, item_id) -> dict[str, str]:
 def as_a_click_log(dataset) -> None:
     """What the generic CSV importer makes of a shop's click log: unknown domain, no categories, no ratings."""
     dataset.name, dataset.title, dataset.source_format, dataset.has_categories = "shop", "Shop", "csv", False
+    dataset.item_kind = dataset.ItemKind.ITEMS
     dataset.save()
     for item in Item.objects.filter(dataset=dataset):
         Item.objects.filter(pk=item.pk).update(title=f"Product {item.external_id}", categories="", year=None)
@@ -73,7 +74,7 @@ def test_an_explanation_stored_in_film_words_is_reworded_for_a_dataset_of_items(
     client.force_login(alice)
     first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
     assert "films" in client.get(reverse("recourse:why", args=[first.pk])).content.decode()  # stored, film words
-    dataset.name, dataset.source_format = "shop", "csv"  # the same history (so the same stored row), now a click log
+    dataset.name, dataset.item_kind = "shop", dataset.ItemKind.ITEMS  # the same history (so the same stored row)
     dataset.save()
     content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
     assert re.search(r"of the top \d+ items are the same", content) or "could not be compared" in content
@@ -97,8 +98,8 @@ def test_the_rating_rules_put_the_right_article_before_item_and_film():
     from recsys import ratings
     from recsys.vocabulary import FILMS, ITEMS
 
-    assert "Your ratings: an item you rated 1.5 stars or lower" in ratings.policy(ITEMS, rated=True)
-    assert "Your ratings: a film you rated 1.5 stars or lower" in ratings.policy(FILMS, rated=True)
+    assert "Your ratings: an item you rated 1.5 stars or lower" in ratings.policy(ITEMS, True, ratings.STARS)
+    assert "Your ratings: a film you rated 1.5 stars or lower" in ratings.policy(FILMS, True, ratings.STARS)
 
 
 def test_a_history_without_timestamps_is_not_said_to_be_placed_by_time(member_client):
@@ -120,3 +121,83 @@ def test_a_title_gets_its_year_once_whether_or_not_it_already_holds_it():
     assert with_year(SimpleNamespace(title="Toy Story (1995)", year=1995)) == "Toy Story (1995)"
     assert with_year(SimpleNamespace(title="Artist 3 – Track 15", year=2001)) == "Artist 3 – Track 15 (2001)"
     assert with_year(SimpleNamespace(title="Brand 4 product #12", year=None)) == "Brand 4 product #12"
+
+
+def _music_in_movielens_format(folder) -> None:
+    """An ML-100K-format folder that holds tracks: u.data (user, track, 1-5, time), u.item titles, no genres."""
+    folder.mkdir()
+    rows = [f"{user}\t{(user + k) % 30 + 1}\t{1 + (user + k) % 5}\t{880_000_000 + 100 * user + k}"
+            for user in range(1, 27) for k in range(8)]
+    (folder / "u.data").write_text("\n".join(rows) + "\n")
+    (folder / "u.genre").write_text("unknown|0\n")
+    (folder / "u.item").write_text("".join(f"{i}|Artist {i % 4} – Track {i}|01-Jan-2001||http://x|1\n"
+                                           for i in range(1, 31)))
+
+
+def test_a_movielens_format_file_imported_as_items_reads_in_item_words_on_every_member_page(
+        client, django_user_model, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from recsys import jobs
+    from recsys.models import Dataset, InteractionSequence, Job
+
+    from .conftest import train_now
+
+    _music_in_movielens_format(tmp_path / "music")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.org", "pw-long-enough"))
+    response = client.post(reverse("admin:recsys_dataset_import"), {
+        "name": "music", "format": "ml-100k", "item_kind": "items",
+        "files": [SimpleUploadedFile(path.name, path.read_bytes()) for path in sorted((tmp_path / "music").iterdir())]})
+    assert response.status_code == 302
+    jobs.run(Job.objects.get(kind="import_dataset").pk)
+    dataset = Dataset.objects.get(name="music")
+    assert (dataset.source_format, dataset.item_kind) == ("ml-100k", "items")
+    change_form = client.get(reverse("admin:recsys_dataset_change", args=[dataset.pk])).content.decode()
+    assert '<select name="item_kind"' in change_form  # the administrator can change it later
+
+    member = django_user_model.objects.create_user("alice", password="pw-long-enough")
+    InteractionSequence.objects.filter(dataset=dataset, external_user_id="1").update(user=member)
+    train_now(dataset)
+    client.force_login(member)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    pages = member_pages(client, first.pk)
+    for name, content in pages.items():
+        found = re.search(r"\bfilms?\b|\bwatched\b", content, re.IGNORECASE)
+        assert not found, (name, content[found.start() - 120:found.end() + 20])
+    assert "Because you picked" in pages["for-you"] or "Based on many of your items together" in pages["for-you"]
+    assert "Nothing you picked is recommended to you again" in pages["home"]
+
+
+def test_the_item_kind_is_taken_from_the_format_unless_chosen_and_kept_by_more_files(tmp_path):
+    from django.core.management import call_command
+
+    from recsys.models import Dataset
+    from recsys.services.imports import import_dataset
+
+    from . import conftest_data as data
+
+    assert import_dataset(name="ml", path=data.write_ml100k(tmp_path / "ml")).item_kind == "films"
+    csv = data.write_generic_csv(tmp_path)
+    assert import_dataset(name="shop", path=csv).item_kind == "items"
+    assert import_dataset(name="films-in-csv", path=csv, item_kind="films").item_kind == "films"
+    assert import_dataset(name="films-in-csv", path=csv).item_kind == "films"  # more files keep the choice
+    call_command("import_dataset", "by-command", str(csv), "--item-kind", "films")
+    assert Dataset.objects.get(name="by-command").item_kind == "films"
+
+
+def test_pages_cached_before_the_administrator_changes_what_the_items_are_or_their_scale_are_not_served_after(
+        client, trained):
+    dataset, model, alice = trained
+    dataset.name, dataset.title = "shop", "Shop"  # not "films": the model's card names its dataset
+    dataset.save()
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    before = client.get(reverse("recourse:for-you")).content.decode() + client.get(
+        reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "stars" in before and re.search(r"\bfilms?\b|\bwatched\b", before)
+    dataset.item_kind, dataset.rating_low, dataset.rating_high = dataset.ItemKind.ITEMS, 1, 10
+    dataset.save()
+    after = client.get(reverse("recourse:for-you")).content.decode() + client.get(
+        reverse("recourse:why", args=[first.pk])).content.decode()
+    found = re.search(r"\bfilms?\b|\bwatched\b|\bstars?\b", after)
+    assert not found, after[found.start() - 120:found.end() + 20]

@@ -196,7 +196,7 @@ def test_an_export_of_items_that_are_not_films_says_nothing_about_watching(clien
 
     user = make_user("dora")
     shop = make_dataset("shop")
-    Dataset.objects.filter(pk=shop.pk).update(source_format="csv")  # neutral words: the domain is not known
+    Dataset.objects.filter(pk=shop.pk).update(source_format="csv", item_kind="items")  # neutral words
     make_history(shop, user=user, item_ids=(1,))
     client.force_login(user)
     exported = client.get(reverse("export-json")).content.decode()

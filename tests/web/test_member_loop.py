@@ -83,7 +83,7 @@ def test_not_interested_hides_is_a_signal_and_undo_brings_it_back(client, traine
 
 def test_rating_policy_decides_what_an_interaction_counts_for(trained):
     dataset, model, alice = trained
-    assert [ratings.rating_factor(r) for r in (None, 5, 3, 2.5, 2, 1.5, 0.5)] == [1, 1, 1, 0.5, 0.5, 0, 0]
+    assert [ratings.STARS.factor(r) for r in (None, 5, 3, 2.5, 2, 1.5, 0.5)] == [1, 1, 1, 0.5, 0.5, 0, 0]
     first, second, *_ = alice_rows(alice)
     Interaction.objects.filter(pk=first.pk).update(rating=1.0)
     Interaction.objects.filter(pk=second.pk).update(rating=2.0, weight=0.8)

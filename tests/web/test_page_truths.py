@@ -11,6 +11,7 @@ from recourse.engine.sequences import History
 from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, TasteChange
 from recourse.services import drift, taste_policy
 from recsys.models import Interaction, Item
+from recsys.ratings import STARS
 
 from .factories import make_dataset, make_history
 
@@ -100,7 +101,8 @@ def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6
     check = drift.DriftCheck(result=result, narrative="", flagged=rows, scores={}, heat={}, interactions=rows,
                              changes={row.pk: 0.0 for row in rows}, top_now=[_item(pk) for pk in top_now],
                              top_after=[_item(pk) for pk in top_after], unusual=[_row(pk) for pk in unusual],
-                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept])
+                             kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept], scale=STARS,
+                             scored=len(rows))
     check.narrative = drift.narrative(check)
     return check
 
@@ -149,7 +151,8 @@ def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer
 
     def reason(changes=True, moved=True, before=-6.6, after=-6.4, evidence=None, cutoff=None):
         measured = taste_policy.Remeasured(before=before, after=after, evidence=evidence, cutoff=cutoff)
-        return taste_policy.restricted_reason(engine, changes=changes, moved=moved, measured=measured)
+        return taste_policy.restricted_reason(engine, changes=changes, moved=moved, measured=measured,
+                                             scale=STARS)
 
     assert reason(before=-6.648, after=-6.457) == engine
     assert "closer" in reason(before=-6.4, after=-6.5)
@@ -161,7 +164,7 @@ def test_a_fix_without_liked_films_is_not_said_to_move_away_when_it_moves_closer
 def test_no_fix_without_liked_films_does_not_claim_only_liked_films_are_unusual():
     """calm: the engine's fix was one film rated 4 stars, while a film rated 3 was unusual too."""
     measured = taste_policy.Remeasured(before=-7.5, after=-7.5)
-    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, measured=measured)
+    reason = taste_policy.restricted_reason("engine", changes=False, moved=False, measured=measured, scale=STARS)
     assert "the only unusual" not in reason and "would only leave out titles you rated 4 stars" in reason
 
 
@@ -191,7 +194,7 @@ def _restricted(monkeypatch, protected, cutoff=5.25):
     calibration = TasteCalibration(norm=None, flag_threshold=0.0, gain_cutoff=cutoff, false_alarm_rate=0.0,
                                    false_alarm_basis="held-out", n_reference=100)
     engine = replace(_demo_engine_fix(history), gain_cutoff=cutoff)
-    return taste_policy._restricted(None, history, engine, protected, calibration)
+    return taste_policy._restricted(None, history, engine, protected, calibration, scale=STARS)
 
 
 def test_a_fix_kept_without_a_liked_film_states_its_own_count_evidence_and_gain(monkeypatch):
@@ -415,3 +418,24 @@ def test_a_preview_of_changes_older_than_the_model_reads_says_why_nothing_change
     assert "most recent interactions; the one you chose is older, so your recommendations would not change" in oldest
     newest = client.post(reverse("recourse:fix"), {f"action-{rows[-1].pk}": "remove"}).content.decode()
     assert "would not change" not in newest
+
+
+def test_why_says_how_much_of_a_short_history_the_model_reads_and_labels_the_rating_rules_once(client, trained):
+    """A member with 4 interactions read "(your most recent 12 at most)" and "Used: Your ratings: …"."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "which films are in your history and their order (all 4 that the model knows)" in content
+    assert "most recent" not in content
+    assert "<li>Your ratings: a film you rated 1.5 stars or lower" in content and "Used:</strong> Your" not in content
+
+
+def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
+    assert drift.all_fit(4, 4) == "every title in your history fits the rest of it"
+    assert drift.all_fit(15, 60) == ("each of your latest 15 titles (the ones the check scores) fits the rest of "
+                                     "your history")
+    rows = [_row(pk) for pk in range(1, 5)]
+    check = drift.DriftCheck(result=SimpleNamespace(drift=False, details={}), narrative="", flagged=[], scores={},
+                             heat={}, interactions=rows, scale=STARS, scored=4)
+    assert drift.narrative(check) == "Every title in your history fits the rest of it."

@@ -10,6 +10,7 @@ from recourse.engine.sequences import History
 from recourse.engine.taste import measure_taste
 from recourse.engine.taste_recourse import calibrate_taste
 from recourse.services import taste_policy
+from recsys.ratings import STARS
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,10 @@ def _usual(scores, calibration, injected) -> int:
 
 
 def test_dislikes_split_low_ratings_from_not_interested():
-    said = taste_policy.dislikes([5.0, 2.0, None, 2.5, 3.0, 1.0], [False, False, True, False, False, False])
+    said = taste_policy.dislikes([5.0, 2.0, None, 2.5, 3.0, 1.0], [False, False, True, False, False, False],
+                                 scale=STARS)
     assert said.low_rated == (1, 3, 5) and said.not_interested == (2,)
-    assert taste_policy.dislikes([4.0, None]) == taste_policy.Dislikes()
+    assert taste_policy.dislikes([4.0, None], scale=STARS) == taste_policy.Dislikes()
 
 
 def test_a_low_rating_counts_only_on_a_title_the_check_finds_unusual(trained, checked):
@@ -60,8 +62,9 @@ def test_a_low_rating_counts_only_on_a_title_the_check_finds_unusual(trained, ch
     usual = _usual(scores, calibration, injected)
     ratings: list[float | None] = [None] * len(drifted.history)
     ratings[usual] = ratings[unusual] = 2.0
-    analysis = taste_policy.analyze_rated(trained.model, drifted.history, calibration, taste_policy.dislikes(ratings),
-                                          taste_policy.protected_positions(ratings))
+    analysis = taste_policy.analyze_rated(trained.model, drifted.history, calibration,
+                                          taste_policy.dislikes(ratings, scale=STARS),
+                                          taste_policy.protected_positions(ratings, scale=STARS))
     assert analysis.explicit_positions.tolist() == [unusual]
     assert analysis.flagged_positions[0] == unusual  # a counted dislike is still flagged first
     assert usual not in analysis.flagged_positions.tolist()
@@ -73,7 +76,7 @@ def test_not_interested_counts_wherever_the_model_reads_it(trained, checked):
     injected = set(drifted.injected_positions.tolist())
     usual = _usual(scores, calibration, injected)
     hidden = [position == usual for position in range(len(drifted.history))]
-    said = taste_policy.dislikes([None] * len(drifted.history), hidden)
+    said = taste_policy.dislikes([None] * len(drifted.history), hidden, scale=STARS)
     analysis = taste_policy.analyze_rated(trained.model, drifted.history, calibration, said, set())
     assert analysis.explicit_positions.tolist() == [usual] and analysis.flagged_positions[0] == usual
 
@@ -83,7 +86,7 @@ def test_the_rule_is_the_same_for_reference_histories(trained, checked):
     evidence, whichever list the history arrives in."""
     calibration, drifted, scores = checked
     ratings: list[float | None] = [2.0] * len(drifted.history)
-    said = taste_policy.dislikes(ratings)
+    said = taste_policy.dislikes(ratings, scale=STARS)
     alone = taste_policy.analyze_rated(trained.model, drifted.history, calibration, said, set())
     batch = taste_policy.analyze_rated_batch(trained.model, [*_histories(trained, 3), drifted.history], calibration,
                                              [taste_policy.Dislikes()] * 3 + [said], [set()] * 4)[-1]

@@ -15,14 +15,16 @@ class Command(BaseCommand):
             "--format", default=None, help="ml-100k, ml-1m, ml-latest, recbole, sasrec, csv (default: detect)"
         )
         parser.add_argument("--title", default="")
+        parser.add_argument("--item-kind", choices=Dataset.ItemKind.values, default=None,
+                            help="What the items are, for the member's pages (default: from the format)")
 
-    def handle(self, *args, name, path, format, title, **options):
+    def handle(self, *args, name, path, format, title, item_kind, **options):
         held = Dataset.objects.filter(name=name).values_list("n_interactions", flat=True).first()
         added = "" if held is None else " ({:,} new; rows already imported are kept once)"
         try:
             with progress_bar(f"Importing {name}") as progress:
                 dataset, report = import_dataset_reported(name=name, path=path, format=format, title=title,
-                                                          progress=progress)
+                                                          progress=progress, item_kind=item_kind)
         except DatasetImportError as exc:
             raise CommandError(str(exc)) from exc
         for warning in report.warnings:
