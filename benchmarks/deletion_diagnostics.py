@@ -114,7 +114,7 @@ def exact(args: argparse.Namespace) -> None:
             chosen = [r for r in rows if kind in ("all", r["kind"])]
             summary[kind] = {
                 "spearman": spearman([r["influence"] for r in chosen], [r["approx"] for r in chosen]),
-                "within_noise": sum(r["within_noise"] for r in chosen), "n": len(chosen),
+                "within_noise": sum(bool(r["within_noise"]) for r in chosen), "n": len(chosen),
                 "max_abs": max(abs(r["influence"]) for r in chosen),
                 "seed_agreement": seed_agreement([r["per_seed"] for r in chosen]),
             }

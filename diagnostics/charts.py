@@ -12,7 +12,7 @@ def influence_ranking(found: list[Influence], labels: dict[str, str], *, noise: 
     spread = [float(max(i.per_seed) - min(i.per_seed)) / 2 for i in shown][::-1]
     figure = go.Figure(go.Bar(
         x=values, y=names, orientation="h", error_x={"type": "data", "array": spread, "visible": True},
-        marker_color=["#1f5fa8" if not i.within_noise else "#9aa5b1" for i in shown][::-1],
+        marker_color=["#1f5fa8" if i.within_noise is False else "#9aa5b1" for i in shown][::-1],
         hovertemplate="%{y}: %{x:.5f}<extra></extra>",
     ))
     if noise == noise:  # not nan

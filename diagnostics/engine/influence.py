@@ -30,12 +30,14 @@ class Influence:
     noise: float  # seed-to-seed std of the unablated metric (nan with one seed)
 
     @property
-    def within_noise(self) -> bool:
-        return bool(np.isnan(self.noise) or abs(self.value) <= self.noise)
+    def within_noise(self) -> bool | None:
+        """None with one seed: there is no seed noise to judge the influence against."""
+        return None if np.isnan(self.noise) else bool(abs(self.value) <= self.noise)
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.removal.kind, "key": self.removal.key, "metric": self.metric, "influence": self.value,
-                "per_seed": list(self.per_seed), "noise": self.noise, "within_noise": self.within_noise}
+                "per_seed": list(self.per_seed), "noise": None if np.isnan(self.noise) else self.noise,
+                "within_noise": self.within_noise}
 
 
 def mean_metric(ranks: np.ndarray, mask: np.ndarray, metric: str) -> float:

@@ -74,6 +74,9 @@ def test_a_one_seed_run_does_not_call_influences_within_a_seed_noise_it_could_no
         page = analyst_client.get(url).content.decode()
         assert "<td>within seed noise" not in page and "nan" not in page, url
         assert "not judged: seed noise needs two seeds or more" in page, url
+    exported = json.loads(analyst_client.get(reverse("diagnostics:export", args=[run.pk, "json"])).content,
+                          parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert {(row["noise"], row["within_noise"]) for row in exported["influences"]} == {(None, None)}
 
 
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
