@@ -91,6 +91,7 @@ def catalogue(request):
             "page": page,
             "own_items": own,
             "removed_items": removed,
+            "hidden_items": set(selectors.not_interested_item_ids(request.user, dataset)),
             "known": known,
             "marks_new": bool(known) and any(item.pk not in known for item in page),
             "query_string": query_string.urlencode(),

@@ -269,3 +269,16 @@ def test_catalogue_does_not_call_a_removed_title_in_your_history(member_client):
     assert "In your history" in page[film_01:film_02] and "Removed from your history" not in page[film_01:film_02]
     row_02 = page[film_02:page.index("</tr>", film_02)]
     assert "Removed from your history" in row_02 and "In your history" not in row_02
+
+
+def test_catalogue_marks_a_title_the_member_is_not_interested_in(member_client):
+    """A title marked "Not interested" looked like any other in the catalogue, with nothing saying it is hidden."""
+    from recsys.services import history
+
+    dataset = make_dataset()
+    make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1,))
+    history.not_interested(user=member_client.user, item=dataset.items.get(external_id="3"))
+    page = member_client.get(reverse("recsys:catalogue") + "?order=title").content.decode()
+    film_02, film_03 = page.index("Film 02"), page.index("Film 03")
+    assert "Not interested" not in page[film_02:film_03]
+    assert "Not interested" in page[film_03:page.index("</tr>", film_03)]
