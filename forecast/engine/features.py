@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +98,9 @@ def future_outcomes(future_ratings: pd.DataFrame, index: pd.Index) -> pd.DataFra
     return outcome
 
 
-def describe(name: str) -> str:
+def describe(name: str, genres: Sequence[str] = ()) -> str:
+    """A feature in words; a genre column by the genre's own name ("genre is Children's", not its column's)."""
     if name.startswith("genre_"):
-        return f"genre is {name.removeprefix('genre_').replace('_', ' ')}"
+        genre = next((g for g in genres if genre_column(g) == name), name.removeprefix("genre_").replace("_", " "))
+        return f"genre is {genre}"
     return DESCRIPTIONS.get(name, name)

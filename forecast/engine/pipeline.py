@@ -168,7 +168,7 @@ def train_forecaster(data: ForecastInput, config: ForecastConfig, progress: Prog
                  "last_timestamp": int(data.ratings["timestamp"].max())},
         "sentiment": {"available": sentiment.model is not None, "note": sentiment.reason,
                       "top_terms": sentiment.model.top_terms() if sentiment.model else None},
-        "features": [{"name": n, "description": describe(n)} for n in names],
+        "features": [{"name": n, "description": describe(n, genres)} for n in names],
         "tag_features_absent": [f for f in TAG_FEATURES if f not in names],
         "models": results,
         "primary_model": primary,

@@ -11,7 +11,7 @@ from forecast.engine.card import governance_card
 from forecast.engine.data import ForecastInput, genre_names, validate
 from forecast.engine.explain import tree_shap
 from forecast.engine.fairness import recall_by_group
-from forecast.engine.features import build_features, future_outcomes
+from forecast.engine.features import build_features, describe, future_outcomes, genre_column
 from forecast.engine.labels import emerging, future_hit
 from forecast.engine.sentiment import fit_tag_sentiment
 from forecast.engine.temporal import cutoff_timestamp, split_at
@@ -221,3 +221,11 @@ def test_without_tags_the_sentiment_feature_is_absent_and_the_card_says_so():
     assert set(report["models"]) == {"rf", "lr"} and "lr" in report["comparisons"]
     assert run.ranking["rank"].tolist() == list(range(1, len(run.ranking) + 1))
     assert run.ranking["probability"].is_monotonic_decreasing
+
+
+def test_a_genre_feature_is_described_by_the_genres_own_name():
+    """The curator's page read "genre is children s" for the column of "Children's"."""
+    genres = ["Children's", "Film-Noir", "Sci-Fi"]
+    assert describe(genre_column("Children's"), genres) == "genre is Children's"
+    assert describe(genre_column("Film-Noir"), genres) == "genre is Film-Noir"
+    assert describe("genre_sci_fi") == "genre is sci fi"  # no genre list: the column's own words
