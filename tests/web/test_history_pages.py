@@ -282,3 +282,12 @@ def test_catalogue_marks_a_title_the_member_is_not_interested_in(member_client):
     film_02, film_03 = page.index("Film 02"), page.index("Film 03")
     assert "Not interested" not in page[film_02:film_03]
     assert "Not interested" in page[film_03:page.index("</tr>", film_03)]
+
+
+def test_my_corrections_says_a_removal_from_my_history_was_not_measured(member_client):
+    """My corrections showed a bare "—" as the top-10 effect of a removal made on My history (no preview there)."""
+    dataset = make_dataset()
+    sequence = make_history(dataset, user=member_client.user, external_user_id="alice", item_ids=(1, 2))
+    member_client.post(reverse("recourse:remove-interaction", args=[sequence.interactions.first().pk]))
+    page = member_client.get(reverse("recourse:corrections")).content.decode()
+    assert "Not measured: made without a preview" in page and "<td>—</td>" not in page
