@@ -131,8 +131,8 @@ class InteractionSequence(models.Model):
             ),
         ]
 
-    def __str__(self):
-        return f"{self.dataset.name} / user {self.external_user_id}"
+    def __str__(self):  # "demo / user account-5" read as the demo account's
+        return f"history {self.external_user_id} in dataset {self.dataset.name}"
 
 
 class InteractionQuerySet(models.QuerySet):
