@@ -1,6 +1,7 @@
 from django import forms
 
 from forecast.engine import Policy
+from recsys.ratings import STAR_TOP, RatingScale
 
 
 class TrainForecasterForm(forms.Form):
@@ -18,6 +19,13 @@ class TrainForecasterForm(forms.Form):
     sensitivity_count_scale = forms.FloatField(label="Scale of the sensitivity counts 50/70/90", min_value=0.01,
                                                max_value=10, initial=1.0)
     activate = forms.BooleanField(label="Activate when ready", required=False, initial=True)
+
+    def __init__(self, *args, scale: RatingScale | None = None, **kwargs):
+        """``scale``: the dataset's rating scale, when known: τ_avg is on it, its default at the paper's 3 of 5."""
+        super().__init__(*args, **kwargs)
+        if scale is not None and not scale.stars:
+            self.fields["avg"].initial = round(Policy.avg / STAR_TOP * scale.high, 6)
+            self.fields["avg"].label = f"τ_avg: future mean rating at least, on {scale.named}"
 
     def settings(self) -> dict:
         data = self.cleaned_data

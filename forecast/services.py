@@ -15,6 +15,7 @@ from forecast.engine.card import governance_card
 from forecast.models import EmergingTitle, Forecaster
 from recsys import jobs
 from recsys.models import Dataset, Interaction, Job
+from recsys.ratings import STAR_TOP, scale_of
 from recsys.services import artefacts
 
 ProgressFn = Any
@@ -48,7 +49,7 @@ def check_dataset(dataset: Dataset) -> None:
 
 def start_training(*, dataset: Dataset, settings: dict[str, Any] | None = None, activate: bool = True,
                    owner=None, enqueue: bool = True) -> Job:
-    config = settings_from(settings or {})
+    config = settings_from({"rating_scale": scale_of(dataset).high / STAR_TOP, **(settings or {})})
     check_dataset(dataset)
     with transaction.atomic():
         version = (Forecaster.objects.filter(dataset=dataset).aggregate(Max("version"))["version__max"] or 0) + 1

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import staff_required
 from recsys.models import Dataset
 from recsys.params import parse_id
+from recsys.ratings import scale_of
 
 from . import charts, selectors, services
 from .forms import TrainForecasterForm
@@ -51,7 +52,7 @@ def emerging(request):
     return render(request, "forecast/emerging.html", {
         "dataset": dataset, "datasets": Dataset.objects.order_by("name"), "forecaster": forecaster, "page": page,
         "forecasters": selectors.forecasters_of(dataset)[:20], "jobs": selectors.unfinished_training_jobs(dataset),
-        "form": TrainForecasterForm(), "flagged_only": request.GET.get("flagged") == "1",
+        "form": TrainForecasterForm(scale=scale_of(dataset)), "flagged_only": request.GET.get("flagged") == "1",
     })
 
 
@@ -59,7 +60,7 @@ def emerging(request):
 @require_POST
 def train(request):
     dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset") or 0)
-    form = TrainForecasterForm(request.POST)
+    form = TrainForecasterForm(request.POST, scale=scale_of(dataset))
     target = f"{reverse('forecast:emerging')}?dataset={dataset.pk}"
     if not form.is_valid():
         for field, errors in form.errors.items():

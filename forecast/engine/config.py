@@ -66,6 +66,10 @@ class ForecastConfig:
     ice_items: int = 50
     sensitivity: bool = True
     sensitivity_count_scale: float = 1.0  # multiplies the grid's counts 50/70/90 for small datasets
+    # The dataset's rating top over five stars: the paper's rating thresholds are on five stars, so the sensitivity
+    # grid's τ_avg (2.5/3/3.5) and negative_tag_rating are multiplied by it (a 1-10 scale: 2.0). τ_avg of the
+    # policy itself is given on the dataset's own scale.
+    rating_scale: float = 1.0
     fairness_gap: float = 0.10  # a subgroup whose recall is this far from the global recall is flagged
     fairness_min_positives: int = 3
     explain_top: int = 100  # titles of the live ranking that get a stored SHAP explanation
@@ -82,6 +86,8 @@ class ForecastConfig:
             raise ForecastInputError("The primary model must be a trained tree model (rf or xgb) for TreeSHAP.")
         if not 0.0 < self.min_recall <= 1.0:
             raise ForecastInputError("The minimum recall must be in (0, 1].")
+        if not self.rating_scale > 0:
+            raise ForecastInputError(f"The rating scale must be above 0, not {self.rating_scale}.")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -68,7 +68,8 @@ def observe_past(data: ForecastInput, config: ForecastConfig) -> ObservedPast:
     cutoff = cutoff_timestamp(data.ratings, config.cutoff_quantile)
     split = split_at(data.ratings, data.tags, cutoff)
     sentiment = fit_tag_sentiment(split.observed_tags, split.observed_ratings,
-                                  negative_rating=config.negative_tag_rating, seed=config.seed)
+                                  negative_rating=config.negative_tag_rating * config.rating_scale,
+                                  seed=config.seed)
     genres = genre_names(data.items)
     table = build_features(data.items, split.observed_ratings, split.observed_tags, sentiment.model, cutoff, genres)
     return ObservedPast(data, cutoff, split, sentiment, genres, table,

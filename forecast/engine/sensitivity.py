@@ -28,9 +28,10 @@ from .threshold import choose_threshold
 Progress = Callable[[float, str], None]
 
 
-def policy_grid(count_scale: float = 1.0) -> list[Policy]:
+def policy_grid(count_scale: float = 1.0, rating_scale: float = 1.0) -> list[Policy]:
     counts = [max(1, round(c * count_scale)) for c in SENSITIVITY_COUNTS]
-    return [Policy(count=c, avg=a, neg=n) for c, a, n in product(counts, SENSITIVITY_AVGS, SENSITIVITY_NEGS)]
+    avgs = [round(a * rating_scale, 6) for a in SENSITIVITY_AVGS]
+    return [Policy(count=c, avg=a, neg=n) for c, a, n in product(counts, avgs, SENSITIVITY_NEGS)]
 
 
 def run_sensitivity(
@@ -39,7 +40,7 @@ def run_sensitivity(
 ) -> list[dict[str, Any]]:
     """One row per policy: test ROC-AUC, recall, F1 at the threshold chosen on validation, support."""
     rows = []
-    grid = policy_grid(config.sensitivity_count_scale)
+    grid = policy_grid(config.sensitivity_count_scale, config.rating_scale)
     for number, policy in enumerate(grid, start=1):
         started = time.perf_counter()
         rows.append(_one_policy(features, outcomes, sentiment, policy, model, params, config)

@@ -174,3 +174,21 @@ def test_admin_lists_forecasters_and_queues_training(tmp_path, client, django_us
     response = client.post(reverse("admin:forecast_forecaster_train"), form)
     assert response.status_code == 302
     assert Job.objects.filter(kind="train_forecaster", params__dataset_id=dataset.pk).exists()
+
+
+def test_a_dataset_rated_1_to_10_gets_its_rating_thresholds_on_its_own_scale(tmp_path, analyst_client):
+    """The paper's rating thresholds are on five stars: on a 1-10 dataset τ_avg 3.0 let almost every title count
+    as a hit and a tag was negative under a rating of 2 of 10."""
+    from forecast.engine import ForecastConfig
+    from forecast.engine.sensitivity import policy_grid
+
+    dataset = toy_dataset(tmp_path)
+    dataset.rating_low, dataset.rating_high = 1.0, 10.0
+    dataset.save(update_fields=["rating_low", "rating_high"])
+    page = analyst_client.get(reverse("forecast:emerging") + f"?dataset={dataset.pk}").content.decode()
+    assert "τ_avg: future mean rating at least, on this dataset&#x27;s scale of 1 to 10" in page
+    assert 'name="avg" value="6.0"' in page
+    job = services.start_training(dataset=dataset, settings=QUICK, enqueue=False)
+    config = ForecastConfig.from_dict(Forecaster.objects.get(pk=job.params["forecaster_id"]).settings)
+    assert config.rating_scale == 2.0 and config.policy.avg == 3.0  # the curator's own τ_avg is kept as given
+    assert sorted({p.avg for p in policy_grid(1.0, config.rating_scale)}) == [5.0, 6.0, 7.0]
