@@ -144,6 +144,17 @@ def checksum(format_name: str, sources: list[SourceText]) -> str:
     return digest.hexdigest()
 
 
+def _without_constant_ratings(interactions: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    """A rating column that holds one value on every rated row (a click log's "1") says nothing about preference,
+    and read on any scale it would make every interaction liked or, at the bottom of five stars, unused: the rows are
+    read as interactions without a rating."""
+    given = interactions["rating"].dropna()
+    if len(given) < 2 or given.nunique() > 1:
+        return interactions
+    warnings.append(f"every rating is {given.iloc[0]:g}: read as interactions without ratings (implicit feedback)")
+    return interactions.assign(rating=np.nan)
+
+
 def build_dataset(
     format_name: str,
     items: pd.DataFrame,
@@ -159,6 +170,7 @@ def build_dataset(
 ) -> ParsedDataset:
     warnings = list(warnings or [])
     items = complete_items(items, interactions, warnings)
+    interactions = _without_constant_ratings(interactions, warnings)
     return ParsedDataset(
         format=format_name,
         items=items,

@@ -242,6 +242,15 @@ def test_an_empty_recbole_rating_is_an_interaction_without_a_rating(write):
     assert np.isnan(dataset.interactions["rating"].iloc[1]) and dataset.interactions["rating"].iloc[2] == 3.0
 
 
+def test_a_rating_column_with_one_value_is_read_as_no_ratings(write):
+    """A click log's constant "1" was read as 1 star (disliked: not used) on every interaction."""
+    dataset = parse(write("c/clicks.csv", "user,item,rating\nu1,i1,1\nu1,i2,1\nu2,i1,\n"))
+    assert dataset.interactions["rating"].isna().all()
+    assert dataset.warnings == ["every rating is 1: read as interactions without ratings (implicit feedback)"]
+    varied = parse(write("c/rated.csv", "user,item,rating\nu1,i1,1\nu1,i2,2\n"))
+    assert varied.interactions["rating"].tolist() == [1.0, 2.0] and not varied.warnings
+
+
 # Found importing a music-plays log and a shop log (no films, no genres) in each format.
 
 @pytest.mark.parametrize("relative,text", [
