@@ -10,6 +10,7 @@ scale: 1.5, 2.5 and 4 on five stars, 3, 5 and 8 on a 1-10 scale, 0.3, 0.5 and 0.
 top is 5 is called stars. A dataset whose files hold no ratings gets the five-star scale, the one its members rate on.
 """
 
+import math
 from dataclasses import dataclass
 
 DISLIKED_SHARE = 0.3  # rated at most 30 % of the top (1.5 stars): not used to find recommendations (still never
@@ -17,7 +18,7 @@ DISLIKED_SHARE = 0.3  # rated at most 30 % of the top (1.5 stars): not used to f
 SO_SO_SHARE = 0.5  # above that, up to half the top (2 to 2.5 stars): counts half
 LIKED_SHARE = 0.8  # at least 80 % of the top (4 stars): the drift check never suggests removing it
 SO_SO_FACTOR = 0.5
-MEMBER_STEPS = 10  # a member rates in tenths of the top: half stars on five stars, whole numbers on 1-10
+MEMBER_STEPS = 10  # a member rates in about tenths of the scale: half stars, whole numbers on 1-10
 STAR_TOP = 5.0
 
 
@@ -28,23 +29,40 @@ class RatingScale:
 
     @property
     def stars(self) -> bool:
-        return self.high == STAR_TOP
+        return self.high == STAR_TOP and 0 <= self.low <= 1
+
+    @property
+    def _zero(self) -> float:
+        """Where the shares are counted from: 0, or the low end of a scale that reaches below it (-10 to 10)."""
+        return min(self.low, 0.0)
+
+    def _at_share(self, share: float) -> float:
+        return round(self._zero + share * (self.high - self._zero), 9)
 
     @property
     def disliked_at_most(self) -> float:
-        return round(DISLIKED_SHARE * self.high, 9)
+        return self._at_share(DISLIKED_SHARE)
 
     @property
     def so_so_at_most(self) -> float:
-        return round(SO_SO_SHARE * self.high, 9)
+        return self._at_share(SO_SO_SHARE)
 
     @property
     def liked_at_least(self) -> float:
-        return round(LIKED_SHARE * self.high, 9)
+        return self._at_share(LIKED_SHARE)
 
     @property
     def member_step(self) -> float:
-        return round(self.high / MEMBER_STEPS, 9)
+        """About a tenth of the scale, rounded down to 1, 2 or 5 times a power of ten: half stars on five stars,
+        whole numbers on 1-10, halves on 1-7, tenths on 0-1."""
+        tenth = (self.high - self._zero) / MEMBER_STEPS
+        power = 10.0 ** math.floor(math.log10(tenth))
+        return round(max(m * power for m in (1, 2, 5) if m * power <= tenth * (1 + 1e-9)), 9)
+
+    @property
+    def member_lowest(self) -> float:
+        """The lowest rating a member gives: half a star on stars, one step on a scale from 0, else its low end."""
+        return self.member_step if self.stars or self.low == 0 else self.low
 
     @property
     def named(self) -> str:
@@ -97,17 +115,17 @@ class RatingScale:
         return f"you rated it {self.amount(rating)}" + ("" if self.stars else f" on {self.named}")
 
     def is_member_rating(self, rating: float) -> bool:
-        """A rating a member can give (the catalogue's input: tenths of the top); imported files may hold finer."""
-        steps = rating / self.member_step
-        return self.member_step <= rating <= self.high and abs(steps - round(steps)) < 1e-6
+        """A rating a member can give (the catalogue's input, member_step apart); imported files may hold finer."""
+        steps = (rating - self.member_lowest) / self.member_step
+        return self.member_lowest <= rating <= self.high and abs(steps - round(steps)) < 1e-6
 
     @property
     def member_rule(self) -> str:
         if self.stars:
             return "A rating must be 0.5 to 5 stars in half-star steps (0.5, 1, 1.5 … 5)."
-        step = self.member_step
-        return (f"A rating must be {step:g} to {self.high:g} in steps of {step:g} ({step:g}, {2 * step:g}, "
-                f"{3 * step:g} … {self.high:g}), on {self.named}.")
+        lowest, step = self.member_lowest, self.member_step
+        return (f"A rating must be {lowest:g} to {self.high:g} in steps of {step:g} ({lowest:g}, {lowest + step:g}, "
+                f"{lowest + 2 * step:g} … {self.high:g}), on {self.named}.")
 
 
 STARS = RatingScale(low=0.5, high=STAR_TOP)

@@ -67,7 +67,7 @@ def drift_facts(member, dataset) -> DriftFacts:
     burst = burst_rows(sequence)
     check = drift.check_drift(user=member, dataset=dataset)
     flagged = {row.pk for row in check.flagged}
-    liked = {row.pk for row in check.flagged if row.rating is not None and row.rating >= 4}
+    liked = {row.pk for row in check.flagged if check.scale.is_liked(row.rating)}
     facts = DriftFacts(
         drift=check.result.drift, flagged=len(flagged), flagged_burst=None if burst is None else len(flagged & burst),
         burst=sequence.attributes.get("planted_off_taste_burst"), liked_outside_burst=len(liked - (burst or set())),

@@ -126,3 +126,19 @@ def test_the_admin_cannot_store_a_rating_range_that_is_no_scale(low, high):
 def test_the_admin_can_store_a_scale_or_none():
     make_dataset(name="ten", rating_low=1, rating_high=10).full_clean()
     make_dataset(name="clicks").full_clean()
+
+
+@pytest.mark.parametrize(("low", "high", "thresholds", "lowest", "step", "stars"), [
+    (0.5, 5, (1.5, 2.5, 4.0), 0.5, 0.5, True),
+    (1, 5, (1.5, 2.5, 4.0), 0.5, 0.5, True),  # MovieLens 1-5: members still rate half stars
+    (1, 10, (3.0, 5.0, 8.0), 1, 1.0, False),
+    (1, 7, (2.1, 3.5, 5.6), 1, 0.5, False),  # was a step of 0.7, so no whole number but 7 could be given
+    (-10, 10, (-4.0, 0.0, 6.0), -10, 2.0, False),  # 0 (neutral) was "disliked"; no negative rating could be given
+    (-5, 5, (-2.0, 0.0, 3.0), -5, 1.0, False),  # was called stars
+])
+def test_scale_thresholds_and_member_steps_fit_scales_off_five_stars(low, high, thresholds, lowest, step, stars):
+    scale = ratings.RatingScale(low=low, high=high)
+    assert (scale.disliked_at_most, scale.so_so_at_most, scale.liked_at_least) == thresholds
+    assert (scale.member_lowest, scale.member_step, scale.stars) == (lowest, step, stars)
+    assert scale.is_member_rating(lowest) and scale.is_member_rating(high) and not scale.is_member_rating(high + step)
+    assert not scale.is_member_rating(lowest + step / 2)
