@@ -48,6 +48,7 @@ class DriftCheck:
     interactions: list[Interaction]
     scale: RatingScale  # the dataset's rating scale, which the narrative names thresholds on
     scored: int  # how many of the latest interactions the check scores (all of a short history)
+    scored_are_latest: bool  # they are the latest ones (no title rated too low to count among them)
     changes: dict[int, float] = field(default_factory=dict)  # the suggested fix: interaction id -> weight
     top_now: list[Item] = field(default_factory=list)  # For you now
     top_after: list[Item] = field(default_factory=list)  # For you after the fix (the preview's list)
@@ -135,9 +136,11 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
     scored = min(calibration.window, len(analysis.positions))
+    total = len(mine.interactions)
+    latest = analysis.positions[len(analysis.positions) - scored:].tolist() == list(range(total - scored, total))
     engine_reason = analysis.reason
     if not len(analysis.flagged_positions):  # the engine's words say "recent", untrue of a short history
-        engine_reason = all_fit(scored, len(mine.interactions))
+        engine_reason = all_fit(scored, total, latest)
     details = {
         "changes": {str(pk): w for pk, w in changes.items()},
         "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
@@ -172,7 +175,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
         unusual=[mine.interactions[p] for p in unusual_positions],
         kept=[(mine.interactions[p], kept[p]) for p in kept_positions],
         described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
-        scale=scale, scored=scored,
+        scale=scale, scored=scored, scored_are_latest=latest,
     )
     check.narrative = narrative(check)
     # a no-op: muted ones are never in the fix
@@ -208,11 +211,15 @@ def _titles(items, limit: int = 3) -> str:
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def all_fit(scored: int, total: int) -> str:
+def all_fit(scored: int, total: int, latest: bool = True) -> str:
     """Nothing is unusual, in words true of the history's length: the check scores only the latest ``scored`` of
-    the ``total`` interactions, which for a short history is all of them."""
+    the ``total`` interactions, which for a short history is all of them, and none that a rating keeps from
+    counting (then the scored ones are not simply the latest: ``latest`` False)."""
     if scored >= total:
         return "every title in your history fits the rest of it"
+    if not latest:
+        return (f"each of the {scored} titles the check scores (titles your ratings keep from counting are not "
+                f"scored) fits the rest of your history")
     return f"each of your latest {scored} titles (the ones the check scores) fits the rest of your history"
 
 
@@ -235,7 +242,7 @@ def narrative(check: DriftCheck) -> str:
                 f"{check.matching} of your top {total} {verb} your usual taste; leaving "
                 f"{them} out puts {_titles(check.returning)} into your top {total}.")
     if not check.flagged and not check.unusual and not check.kept:
-        fit_all = all_fit(check.scored, len(check.interactions))
+        fit_all = all_fit(check.scored, len(check.interactions), check.scored_are_latest)
         return fit_all[0].upper() + fit_all[1:] + "."
     if check.flagged and check.leaving:
         details = check.result.details

@@ -102,7 +102,7 @@ def _check(*, flagged, top_now, top_after, is_drift=False, before=-7.0, after=-6
                              changes={row.pk: 0.0 for row in rows}, top_now=[_item(pk) for pk in top_now],
                              top_after=[_item(pk) for pk in top_after], unusual=[_row(pk) for pk in unusual],
                              kept=[(_row(pk, 4.0), "you rated it 4 stars") for pk in kept], scale=STARS,
-                             scored=len(rows))
+                             scored=len(rows), scored_are_latest=True)
     check.narrative = drift.narrative(check)
     return check
 
@@ -437,5 +437,8 @@ def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_call
                                      "your history")
     rows = [_row(pk) for pk in range(1, 5)]
     check = drift.DriftCheck(result=SimpleNamespace(drift=False, details={}), narrative="", flagged=[], scores={},
-                             heat={}, interactions=rows, scale=STARS, scored=4)
+                             heat={}, interactions=rows, scale=STARS, scored=4, scored_are_latest=True)
     assert drift.narrative(check) == "Every title in your history fits the rest of it."
+    # a 4-title history whose second title is rated too low to count: titles 1, 3 and 4 were scored, not "the latest 3"
+    assert drift.all_fit(3, 4, latest=False) == ("each of the 3 titles the check scores (titles your ratings keep "
+                                                 "from counting are not scored) fits the rest of your history")
