@@ -79,6 +79,20 @@ def test_a_one_seed_run_does_not_call_influences_within_a_seed_noise_it_could_no
     assert {(row["noise"], row["within_noise"]) for row in exported["influences"]} == {(None, None)}
 
 
+def test_a_two_seed_run_with_one_baseline_done_says_not_known_yet_not_one_seed(analyst_client, films):
+    """Item retrains finish before the baselines: every row said "unknown (one seed)" during a two-seed run."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=2, users=2, items=1)
+    jobs.run(run.job_id)
+    waiting = run.retrains.filter(kind="none").order_by("seed").last()
+    for row in run.retrains.exclude(pk=waiting.pk):
+        services.run_retrain(row.pk)
+    user_key = run.retrains.filter(kind="user").first().key
+    page = analyst_client.get(reverse("diagnostics:entity", args=[run.pk, "user", user_key])).content.decode()
+    assert "one seed" not in page and "seed noise needs two seeds" not in page
+    assert "not known yet" in page
+
+
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
     text = analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "csv"])).content.decode()
     rows = list(csv.DictReader(io.StringIO(text)))
