@@ -132,9 +132,9 @@ STARS = RatingScale(low=0.5, high=STAR_TOP)
 
 
 def scale_of(dataset) -> RatingScale:
-    """``dataset``: a ``recsys.Dataset`` or None. Without imported ratings (or with none above 0, which leaves no
+    """``dataset``: a ``recsys.Dataset`` or None. Without imported ratings (or with one value only, or none above 0: no
     share of a top to place thresholds at), the five-star scale members rate on."""
-    if dataset is None or dataset.rating_high is None or dataset.rating_high <= 0:
+    if dataset is None or dataset.rating_high is None or dataset.rating_high <= max(dataset.rating_low or 0, 0):
         return STARS
     return RatingScale(low=dataset.rating_low, high=dataset.rating_high)
 

@@ -12,7 +12,8 @@ def range_of_the_imported_ratings(apps, schema_editor):
     for dataset in Dataset.objects.all():
         imported = Interaction.objects.filter(sequence__dataset=dataset, source="import", rating__isnull=False)
         found = imported.aggregate(low=Min("rating"), high=Max("rating"))
-        Dataset.objects.filter(pk=dataset.pk).update(rating_low=found["low"], rating_high=found["high"])
+        if found["high"] is not None and found["high"] > max(found["low"], 0):  # one value is no scale: stars
+            Dataset.objects.filter(pk=dataset.pk).update(rating_low=found["low"], rating_high=found["high"])
 
 
 class Migration(migrations.Migration):

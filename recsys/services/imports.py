@@ -286,8 +286,10 @@ def _widen_rating_range(dataset: Dataset, ratings: pd.Series) -> None:
     if given.empty:
         return
     low, high = float(given.min()), float(given.max())
-    dataset.rating_low = low if dataset.rating_low is None else min(dataset.rating_low, low)
-    dataset.rating_high = high if dataset.rating_high is None else max(dataset.rating_high, high)
+    if dataset.rating_low is not None and dataset.rating_high is not None:
+        low, high = min(dataset.rating_low, low), max(dataset.rating_high, high)
+    if high > max(low, 0):  # one rating value (a single rated row) is no scale: leave it to stars
+        dataset.rating_low, dataset.rating_high = low, high
 
 
 def _check_same_kind(dataset: Dataset, parsed: ParsedDataset) -> None:

@@ -142,3 +142,12 @@ def test_scale_thresholds_and_member_steps_fit_scales_off_five_stars(low, high, 
     assert (scale.member_lowest, scale.member_step, scale.stars) == (lowest, step, stars)
     assert scale.is_member_rating(lowest) and scale.is_member_rating(high) and not scale.is_member_rating(high + step)
     assert not scale.is_member_rating(lowest + step / 2)
+
+
+def test_a_range_of_one_value_is_no_scale():
+    """A dataset whose files held one rating value got the range 3 to 3: member steps of 0.3 and an admin page that
+    could not be saved (its own check refuses such a range)."""
+    from types import SimpleNamespace
+
+    assert ratings.scale_of(SimpleNamespace(rating_low=3.0, rating_high=3.0)) == ratings.STARS
+    assert ratings.scale_of(SimpleNamespace(rating_low=1.0, rating_high=10.0)) == ratings.RatingScale(1.0, 10.0)
