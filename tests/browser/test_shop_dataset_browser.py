@@ -11,6 +11,7 @@ from recourse.services import context
 from recsys import jobs
 from recsys.models import Dataset, InteractionSequence, Job
 from recsys.services import serving
+from tests.helpers import write_ml100k_folder
 from tests.web.conftest import train_now
 
 from .conftest import FIRST_LOAD_MS, screenshot, sign_in
@@ -23,14 +24,8 @@ MEMBER = "1"  # the shop's customer whose history the member owns: 8 products ra
 
 def write_shop(folder) -> list:
     """26 customers, 8 products each out of 30, rated 1 to 10."""
-    folder.mkdir()
-    rows = [f"{user}\t{(user + k) % 30 + 1}\t{(user + 3 * k) % 10 + 1}\t{880_000_000 + 100 * user + k}"
-            for user in range(1, 27) for k in range(8)]
-    (folder / "u.data").write_text("\n".join(rows) + "\n")
-    (folder / "u.genre").write_text("unknown|0\n")
-    (folder / "u.item").write_text("".join(f"{i}|Brand {i % 4} product #{i}|01-Jan-2001||http://x|1\n"
-                                           for i in range(1, 31)))
-    return sorted(folder.iterdir())
+    return write_ml100k_folder(folder, title=lambda i: f"Brand {i % 4} product #{i}",
+                               rating=lambda user, k: (user + 3 * k) % 10 + 1)
 
 
 def member_text(page, path: str) -> str:

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from recsys.models import Interaction, Item
+from tests.helpers import write_ml100k_folder
 
 pytestmark = pytest.mark.django_db
 
@@ -125,13 +126,8 @@ def test_a_title_gets_its_year_once_whether_or_not_it_already_holds_it():
 
 def _music_in_movielens_format(folder) -> None:
     """An ML-100K-format folder that holds tracks: u.data (user, track, 1-5, time), u.item titles, no genres."""
-    folder.mkdir()
-    rows = [f"{user}\t{(user + k) % 30 + 1}\t{1 + (user + k) % 5}\t{880_000_000 + 100 * user + k}"
-            for user in range(1, 27) for k in range(8)]
-    (folder / "u.data").write_text("\n".join(rows) + "\n")
-    (folder / "u.genre").write_text("unknown|0\n")
-    (folder / "u.item").write_text("".join(f"{i}|Artist {i % 4} – Track {i}|01-Jan-2001||http://x|1\n"
-                                           for i in range(1, 31)))
+    write_ml100k_folder(folder, title=lambda i: f"Artist {i % 4} – Track {i}",
+                        rating=lambda user, k: 1 + (user + k) % 5)
 
 
 def test_a_movielens_format_file_imported_as_items_reads_in_item_words_on_every_member_page(
