@@ -69,11 +69,13 @@ def context():
 def taste_part(args) -> dict:
     from recourse.services import taste_policy
     from recourse.services.context import rated_histories
+    from recsys.ratings import scale_of
 
     dataset, model, recommender = _world.bench_dataset(), *loaded()
     network = recommender.model
     calibration = rule_calibration(args.rule, model, recommender)
-    members = list(rated_histories(_world.long_sequence_ids(dataset, args.members), recommender).values())
+    members = list(rated_histories(_world.long_sequence_ids(dataset, args.members), recommender,
+                                   scale_of(dataset)).values())
     log(f"Engine part (taste check): {len(members)} members (>= {_world.MIN_HISTORY} interactions, "
         f"L={network.max_len}); calibration: {calibration.n_reference} reference histories, false alarms "
         f"{calibration.false_alarm_rate:.3f} ({calibration.false_alarm_basis}); load {_world.load_average()}")

@@ -140,12 +140,9 @@ def reference_members(dataset: Dataset, recommender, limit: int = REFERENCE_USER
     return [rated[pk] for pk in chosen if pk in rated]
 
 
-def rated_histories(sequence_ids, recommender, scale: RatingScale | None = None) -> dict[int, ReferenceMember]:
+def rated_histories(sequence_ids, recommender, scale: RatingScale) -> dict[int, ReferenceMember]:
     """{sequence id: history read as the check reads a member's} for sequences with >= 3 counted interactions;
-    ``scale``: their dataset's rating scale (None: looked up)."""
-    sequence_ids = list(sequence_ids)
-    if scale is None:
-        scale = scale_of(Dataset.objects.filter(sequences__pk__in=sequence_ids[:1]).first())
+    ``scale``: their dataset's rating scale."""
     members = {}
     for sequence_id, entries in recsys_selectors.sequence_ratings(sequence_ids).items():
         known = [(recommender.index.index_of(item), weight, rating) for item, weight, rating in entries
