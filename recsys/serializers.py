@@ -24,7 +24,8 @@ class AddInteractionSerializer(serializers.Serializer):
     item_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="An item of the current dataset")
     rating = serializers.FloatField(
         required=False, allow_null=True,
-        help_text=f"On the dataset's rating scale, in tenths of its top: {ratings.STARS.member_rule} on five stars")
+        help_text=f"On the dataset's rating scale, in steps of about a tenth of it: {ratings.STARS.member_rule} on "
+                  "five stars")
 
     def validate_rating(self, rating):
         """The context's ``scale``: the current dataset's (``ratings.scale_of``)."""
