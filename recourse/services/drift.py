@@ -112,11 +112,7 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     model, recommender = loaded or loaded_model(dataset)
     mine = mine or member_history(user, dataset, recommender)
     scale = scale_of(dataset)
-    if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
-        rated = (f" (titles rated {scale.disliked_words} do not count)"
-                 if recsys_selectors.member_has_ratings(user, dataset) else "")
-        raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
-                               f"recommender knows{rated}.")
+    _require_enough_history(user, dataset, mine, scale)
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
@@ -126,60 +122,98 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     changes = {ids[c.position]: float(c.weight) for c in analysis.changes}
     top_now, top_after = top_now_and_after(user, dataset, (model, recommender), mine.fingerprint, changes)
     moves_back = bool(set(top_after) - set(top_now))
-    drift = analysis.drift and moves_back
-    fix_positions = [c.position for c in analysis.changes]
-    order = {int(p): rank for rank, p in enumerate(analysis.flagged_positions.tolist())}
-    fix_positions.sort(key=lambda p: order.get(p, len(order)))
-    unusual_positions = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix_positions)]
-    kept_positions = [p for p in unusual_positions if p in kept]
-    unusual_positions = [p for p in unusual_positions if p not in kept]
+    places = _Places.of(analysis, kept)
+    reach = _Reach.of(analysis, calibration, total=len(mine.interactions))
+    reason = reach.engine_reason if moves_back or not analysis.drift else (
+        "the suggested change would not bring any new title into your top 10 as For you shows it")
+    result = DriftResult.objects.create(
+        user=user, trained_model=model, method=METHOD, drift=analysis.drift and moves_back, reason=reason[:300],
+        interaction_ids=[ids[int(p)] for p in analysis.positions.tolist()],
+        drift_scores=[float(s) if np.isfinite(s) else None for s in analysis.scores.tolist()],
+        flagged_interaction_ids=[ids[p] for p in places.fix], history_fingerprint=mine.fingerprint,
+        details=_details(analysis, calibration, ids, places, reach, changes, top_now, top_after, moves_back),
+    )
     scores = {ids[int(p)]: float(s) for p, s in zip(analysis.positions.tolist(), analysis.scores.tolist(),
                                                      strict=True) if np.isfinite(s)}
-    scored = min(calibration.window, len(analysis.positions))
-    total = len(mine.interactions)
-    latest = analysis.positions[len(analysis.positions) - scored:].tolist() == list(range(total - scored, total))
-    engine_reason = analysis.reason
-    if not len(analysis.flagged_positions):  # the engine's words say "recent", untrue of a short history
-        engine_reason = all_fit(scored, total, latest)
-    details = {
+    top = max([*scores.values(), 1e-9])
+    flagged = [mine.interactions[p] for p in places.fix]
+    check = DriftCheck(
+        result=result, narrative="", flagged=flagged, scores=scores,
+        heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions,
+        changes=changes, top_now=top_now, top_after=top_after,
+        unusual=[mine.interactions[p] for p in places.unusual],
+        kept=[(mine.interactions[p], kept[p]) for p in places.kept],
+        described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
+        scale=scale, scored=reach.scored, scored_are_latest=reach.latest,
+    )
+    check.narrative = narrative(check)
+    # a no-op: muted ones are never in the fix
+    return never_flag.respect(check, user=user, dataset=dataset, muted=muted)
+
+
+def _require_enough_history(user, dataset: Dataset, mine: MemberHistory, scale: RatingScale) -> None:
+    if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
+        rated = (f" (titles rated {scale.disliked_words} do not count)"
+                 if recsys_selectors.member_has_ratings(user, dataset) else "")
+        raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
+                               f"recommender knows{rated}.")
+
+
+@dataclass(frozen=True)
+class _Places:
+    """History positions the check names: the fix (most suspicious first), the unusual ones leaving out would not
+    help, and the unusual ones the member keeps (rated high or never to be flagged)."""
+
+    fix: list[int]
+    unusual: list[int]
+    kept: list[int]
+
+    @classmethod
+    def of(cls, analysis: TasteAnalysis, kept: dict[int, str]) -> "_Places":
+        order = {int(p): rank for rank, p in enumerate(analysis.flagged_positions.tolist())}
+        fix = sorted((c.position for c in analysis.changes), key=lambda p: order.get(p, len(order)))
+        unusual = [int(p) for p in analysis.flagged_positions.tolist() if int(p) not in set(fix)]
+        return cls(fix=fix, unusual=[p for p in unusual if p not in kept], kept=[p for p in unusual if p in kept])
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """How many of the history's interactions the check scored, whether they are the latest ones, and the
+    engine's reason in words that are true of that reach."""
+
+    scored: int
+    latest: bool
+    engine_reason: str
+
+    @classmethod
+    def of(cls, analysis: TasteAnalysis, calibration: TasteCalibration, *, total: int) -> "_Reach":
+        scored = min(calibration.window, len(analysis.positions))
+        latest = analysis.positions[len(analysis.positions) - scored:].tolist() == list(range(total - scored, total))
+        reason = analysis.reason
+        if not len(analysis.flagged_positions):  # the engine's words say "recent", untrue of a short history
+            reason = all_fit(scored, total, latest)
+        return cls(scored=scored, latest=latest, engine_reason=reason)
+
+
+def _details(analysis: TasteAnalysis, calibration: TasteCalibration, ids: list[int], places: _Places, reach: _Reach,
+             changes: dict[int, float], top_now: list[Item], top_after: list[Item], moves_back: bool) -> dict:
+    """What the stored result keeps beside its verdict: the fix, the calibration it was judged by, and who is who."""
+    return {
         "changes": {str(pk): w for pk, w in changes.items()},
         "top_now": [item.pk for item in top_now], "top_after": [item.pk for item in top_after],
         "objective_before": analysis.objective_before, "objective_after": analysis.objective_after,
-        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": engine_reason,
+        "verdict_cutoff": calibration.gain_cutoff, "engine_reason": reach.engine_reason,
         "flag_threshold": calibration.flag_threshold, "false_alarm_rate": calibration.false_alarm_rate,
         "false_alarm_basis": calibration.false_alarm_basis, "reference_histories": calibration.n_reference,
         # calibrate_taste holds out 30 % of the reference histories (its default) when there are 10 or more
         "held_out_histories": (int(calibration.n_reference * 0.3) if calibration.false_alarm_basis == "held-out"
                                else calibration.n_reference),
         "flag_quantile": calibration.flag_quantile, "verdict_quantile": calibration.verdict_quantile,
-        "unusual_interaction_ids": [ids[p] for p in unusual_positions],
-        "kept_interaction_ids": [ids[p] for p in kept_positions],
+        "unusual_interaction_ids": [ids[p] for p in places.unusual],
+        "kept_interaction_ids": [ids[p] for p in places.kept],
         "explicit_interaction_ids": [ids[int(p)] for p in analysis.explicit_positions.tolist()],
         "engine_verdict": analysis.verdict, "moves_top10_back": moves_back,
     }
-    reason = engine_reason if moves_back or not analysis.drift else (
-        "the suggested change would not bring any new title into your top 10 as For you shows it")
-    result = DriftResult.objects.create(
-        user=user, trained_model=model, method=METHOD, drift=drift, reason=reason[:300],
-        interaction_ids=[ids[int(p)] for p in analysis.positions.tolist()],
-        drift_scores=[float(s) if np.isfinite(s) else None for s in analysis.scores.tolist()],
-        flagged_interaction_ids=[ids[p] for p in fix_positions], history_fingerprint=mine.fingerprint,
-        details=details,
-    )
-    top = max([*scores.values(), 1e-9])
-    flagged = [mine.interactions[p] for p in fix_positions]
-    check = DriftCheck(
-        result=result, narrative="", flagged=flagged, scores=scores,
-        heat={pk: max(0.0, s) / top for pk, s in scores.items()}, interactions=mine.interactions,
-        changes=changes, top_now=top_now, top_after=top_after,
-        unusual=[mine.interactions[p] for p in unusual_positions],
-        kept=[(mine.interactions[p], kept[p]) for p in kept_positions],
-        described=describe_in_words([row.item for row in flagged]) if dataset.has_categories else "",
-        scale=scale, scored=scored, scored_are_latest=latest,
-    )
-    check.narrative = narrative(check)
-    # a no-op: muted ones are never in the fix
-    return never_flag.respect(check, user=user, dataset=dataset, muted=muted)
 
 
 def top_now_and_after(user, dataset: Dataset, loaded: tuple, fingerprint: str, changes: dict[int, float]
