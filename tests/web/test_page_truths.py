@@ -81,6 +81,22 @@ def test_why_without_a_single_reason_says_how_many_it_tried_beside_a_single_remo
     assert words.change.startswith("Removing “Mug” would take “Kettle” out of your top 10 (from #1 to #63)")
 
 
+def test_why_by_a_method_that_finds_nothing_pushing_up_says_so_instead_of_any_one_of_0_films():
+    """Leave one out found both of a new member's films pushing the #1 down: the page said "removing any one of the
+    0 films that count most for it would not move it down" and "No removal of up to 0 of the interactions", beside
+    Contributions' verified "Without “Gladiator (2000)”, it would drop from #1 to #2"."""
+    from recourse.engine import faithful
+
+    checked = faithful.CheckedWhy(target=7, rank=1, reasons=[], smallest=None, tried_up_to=0, candidates_scored=0)
+    words = faithful.why_words(checked, {7: "Craft"}, popular=True)
+    assert " 0 " not in words.narrative and " 0 " not in words.change
+    assert "would not move it down" not in words.narrative  # nothing was tried, so nothing is claimed
+    assert words.narrative == ("“Craft” has no single main reason by this way of explaining: it finds none of your "
+                               "films pushing it up. It is also one of the most popular films overall.")
+    assert words.change == ("This way of explaining finds none of your films pushing “Craft” up, so it has no removal "
+                            "to try.")
+
+
 # --- the drift check's words -------------------------------------------------------------------------------------
 
 
