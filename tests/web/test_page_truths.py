@@ -447,6 +447,30 @@ def test_why_says_how_much_of_a_short_history_the_model_reads_and_labels_the_rat
     assert "<li>Your ratings: a film you rated 1.5 stars or lower" in content and "Used:</strong> Your" not in content
 
 
+def test_why_does_not_say_all_films_are_used_when_a_rating_keeps_one_from_counting(client, trained):
+    """A new member with 3 films, one rated 1 star, read "Used: … (all 3 that the model knows)" right above "a film
+    you rated 1.5 stars or lower is not used"."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice, position=0).update(rating=1.0)
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "(all 4 that the model knows; your rating keeps 1 of them from counting)" in content
+
+
+def test_fix_and_drift_check_give_the_same_reason_when_ratings_leave_too_few_films(client, trained):
+    """Three films, one rated 1 star: the drift check said "(titles rated 1.5 stars or lower do not count)", while
+    Suggest on Fix said only "needs at least three interactions in your history that the model knows" (there were
+    three)."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice, position__in=(0, 1)).update(rating=1.0)
+    client.force_login(alice)
+    said = ("needs at least three interactions in your history that the recommender knows (titles rated 1.5 stars "
+            "or lower do not count).")
+    assert f"A drift check {said}" in client.get(reverse("recourse:drift")).content.decode()
+    assert f"A suggestion {said}" in client.post(reverse("recourse:fix"), {"suggest": "1"}).content.decode()
+
+
 def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
     assert drift.all_fit(4, 4) == "every title in your history fits the rest of it"
     assert drift.all_fit(15, 60) == ("each of your latest 15 titles (the ones the check scores) fits the rest of "
