@@ -133,7 +133,12 @@ def for_you(request):
             reasons = explanations.one_line_reasons(
                 user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items],
                 fingerprint=fingerprint)
-        return {"recs": recommendations, "reasons": reasons, "words": words_for(dataset)}
+        # Fallback for a member with a history: every title in it is rated too low to count (unknown ones are said
+        # separately), which "You have no history the model knows yet" denied.
+        rated_out = (recommendations.fallback and not recommendations.ignored
+                     and selectors.member_history(request.user, dataset).exists())
+        return {"recs": recommendations, "reasons": reasons, "words": words_for(dataset),
+                "rated_out": ratings.scale_of(dataset).disliked_words if rated_out else ""}
 
     body = page_cache.fragment(
         request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),

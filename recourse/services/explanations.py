@@ -12,6 +12,7 @@ from recourse.models import Explanation, ExplanationFeedback
 from recourse.selectors import MemberHistory, member_history
 from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.ratings import scale_of
 from recsys.services import serving
 from recsys.vocabulary import FILMS, Words, words_for
 
@@ -44,11 +45,13 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
         raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
     model, recommender = serving.loaded_model(dataset)
     mine = member_history(user, dataset, recommender, fingerprint=fingerprint)
-    if len(mine.history) == 0:
-        raise ExplanationError(
-            "You have no history the model knows yet, so your recommendations are the most popular items "
-            "and there is nothing personal to explain."
-        )
+    if not (mine.history.weights > 0).any():  # as For you: then its list is the most popular one
+        # A member whose only film is rated 1 star got a "Why?" of an empty history: "any one of the 0 films".
+        rated_out = (f"Nothing in your history counts for the model yet ({words_for(dataset).items} rated "
+                     f"{scale_of(dataset).disliked_words} do not count)" if len(mine.history) else
+                     "You have no history the model knows yet")
+        raise ExplanationError(f"{rated_out}, so your recommendations are the most popular {words_for(dataset).items} "
+                               "and there is nothing personal to explain.")
     recommendations = serving.recommend_for_member(user, dataset, n=10, fingerprint=mine.fingerprint,
                                                    loaded=(model, recommender))
     rank = next((rec.rank for rec in recommendations.items if rec.item.pk == item_id), None)

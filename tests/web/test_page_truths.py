@@ -471,6 +471,23 @@ def test_fix_and_drift_check_give_the_same_reason_when_ratings_leave_too_few_fil
     assert f"A suggestion {said}" in client.post(reverse("recourse:fix"), {"suggest": "1"}).content.decode()
 
 
+def test_a_member_whose_only_films_are_rated_too_low_gets_no_why_of_an_empty_history(client, trained):
+    """A new member whose one film was rated 1 star got the most popular list on For you ("You have no history the
+    model knows yet", untrue) while /why/<#1>/ explained it from nothing: "removing any one of the 0 films"."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
+    client.force_login(alice)
+    page = client.get(reverse("recourse:for-you"))
+    content = page.content.decode()
+    assert page.context["recs"].fallback
+    assert ("Nothing in your history counts for the model yet (films rated 1.5 stars or lower do not count), so "
+            "these are the <strong>most popular</strong> films.") in content
+    why = client.get(reverse("recourse:why", args=[page.context["recs"].items[0].item.pk])).content.decode()
+    assert ("Nothing in your history counts for the model yet (films rated 1.5 stars or lower do not count), so your "
+            "recommendations are the most popular films and there is nothing personal to explain.") in why
+    assert "0 films" not in why
+
+
 def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
     assert drift.all_fit(4, 4) == "every title in your history fits the rest of it"
     assert drift.all_fit(15, 60) == ("each of your latest 15 titles (the ones the check scores) fits the rest of "
