@@ -56,7 +56,7 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
                                                    loaded=(model, recommender))
     rank = next((rec.rank for rec in recommendations.items if rec.item.pk == item_id), None)
     if rank is None:
-        raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
+        raise NotRecommended(_why_not_recommended(user, dataset, item_id))
     target = recommender.index.index_of(str(item_id))
     mine.titles[target] = next(rec.item.title for rec in recommendations.items if rec.item.pk == item_id)
     rows, unavailable = _explanations(user, model, recommender, mine, item_id, target, method)
@@ -105,6 +105,21 @@ def _attribution(network, mine: MemberHistory, target: int, method: str):
     if method == "attention":
         return attr.attention_attribution(network, mine.history)
     return attr.occlusion_attribution(network, mine.history, target)
+
+
+def _why_not_recommended(user, dataset: Dataset, item_id: int) -> str:
+    """Why there is no "Why?" for this item: a title the member hid or has in their history is never recommended,
+    which "not among your current recommendations" left them to guess after clicking "Not interested"."""
+    words = words_for(dataset)
+    title = Item.objects.filter(pk=item_id, dataset=dataset).values_list("title", flat=True).first()
+    if title is not None and item_id in selectors.not_interested_item_ids(user, dataset):
+        return (f"You marked “{title}” “Not interested”, so it is not recommended to you; you can undo that on "
+                "My corrections.")
+    if title is not None and Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset,
+                                                        item_id=item_id).exists():
+        return (f"“{title}” is in your history, removed or not, and nothing you {words.verb} is recommended to "
+                "you again.")
+    return f"That {words.item} is not among your current recommendations, so there is nothing to explain."
 
 
 def _is_popular(recommender, target: int) -> bool:
