@@ -488,6 +488,17 @@ def test_a_member_whose_only_films_are_rated_too_low_gets_no_why_of_an_empty_his
     assert "0 films" not in why
 
 
+def test_fix_with_an_empty_history_spans_every_column_of_its_table(client, trained, make_user):
+    """A new member's Fix table had 5 columns and its "no interactions yet" row spanned 4."""
+    import re
+
+    client.force_login(make_user("newbie"))
+    content = client.get(reverse("recourse:fix")).content.decode()
+    table = content[content.index('class="stack fix-table"'):content.index("</table>")]
+    columns = table[table.index("<thead>"):table.index("</thead>")].count('<th scope="col">')
+    assert re.search(r'<td colspan="(\d+)">Your history has no interactions', table).group(1) == str(columns)
+
+
 def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
     assert drift.all_fit(4, 4) == "every title in your history fits the rest of it"
     assert drift.all_fit(15, 60) == ("each of your latest 15 titles (the ones the check scores) fits the rest of "
