@@ -250,9 +250,11 @@ HIKMAX = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_without_traceback": {"()": "hikmax_site.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"},
+                "django.request": {"filters": ["client_errors_without_traceback"]}},
 }
 
 for path in (VAR_DIR, MEDIA_ROOT, ARTEFACT_CACHE_DIR, STATIC_ROOT):

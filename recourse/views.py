@@ -70,13 +70,19 @@ def _why_context(view, item, method):
               zip(row.interaction_ids, row.raw_scores, row.normalized_scores, strict=True)]
     heat = {interaction.pk: max(0.0, scaled) for interaction, _, scaled in scored}
     titles = [interaction.item.title for interaction, _, _ in scored]
+    scale = ratings.scale_of(item.dataset)
     return {
         "item": item, "explanation": row, "method": method, "rank": view.rank, "rows": view.method_rows,
         "history_length": len(view.interactions),
+        # "Used: ... all 3 that the model knows" beside "a film you rated 1.5 stars or lower is not used" contradicted
+        # itself: the ledger says how many of them the member's ratings keep from counting.
+        "rated_out": sum(1 for interaction in view.interactions
+                         if interaction.weight > 0 and ratings.model_weight(interaction.weight, interaction.rating,
+                                                                            scale=scale) == 0),
         "unavailable": view.unavailable, "methods": [(value, PLAIN_METHODS[value], label)
                                                      for value, label in Explanation.Method.choices],
         "scored": [(interaction, raw, scaled, abs(scaled) * 50,
-                    ratings.model_weight(interaction.weight, interaction.rating, scale=ratings.scale_of(item.dataset)))
+                    ratings.model_weight(interaction.weight, interaction.rating, scale=scale))
                    for interaction, raw, scaled in sorted(scored, key=lambda s: s[1], reverse=True)],
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),
@@ -127,7 +133,12 @@ def for_you(request):
             reasons = explanations.one_line_reasons(
                 user=request.user, dataset=dataset, items=[rec.item for rec in recommendations.items],
                 fingerprint=fingerprint)
-        return {"recs": recommendations, "reasons": reasons, "words": words_for(dataset)}
+        # Fallback for a member with a history: every title in it is rated too low to count (unknown ones are said
+        # separately), which "You have no history the model knows yet" denied.
+        rated_out = (recommendations.fallback and not recommendations.ignored
+                     and selectors.member_history(request.user, dataset).exists())
+        return {"recs": recommendations, "reasons": reasons, "words": words_for(dataset),
+                "rated_out": ratings.scale_of(dataset).disliked_words if rated_out else ""}
 
     body = page_cache.fragment(
         request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),

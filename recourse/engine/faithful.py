@@ -136,9 +136,16 @@ CONFIDENCE_TEXT = {
 }
 
 
+NOT_COMPARED = "Low: it could not be compared with a second way of explaining it, so treat this as a rough guide"
+
+
 def confidence_text(level: str, agreement: Agreement | None, items: str = "films") -> str:
+    """The confidence in words. Fewer than two interactions both methods score leave nothing to agree or disagree
+    on: "disagrees (1 of the top 1 films is the same)" was shown for a member whose history had one film."""
     if agreement is None or agreement.k == 0:
-        return f"{CONFIDENCE_TEXT[level]} (it could not be compared)."
+        return f"{NOT_COMPARED}."
+    if agreement.k == 1 and agreement.spearman is None and level == LOW:
+        return f"{NOT_COMPARED} (only one of your {items} counts for it, so there is no order to compare)."
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
     order = _order_part(level, agreement, items)
@@ -152,7 +159,7 @@ def _order_part(level: str, agreement: Agreement, items: str) -> str:
         return ""
     held_back = ((level != HIGH and agreement.top_k_overlap >= HIGH_OVERLAP - 1e-9)
                  or (level == LOW and agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9))
-    return f", but the two order the rest of your {items} differently" if held_back else ""
+    return f", but the two order your {items} differently" if held_back else ""
 
 
 @dataclass(frozen=True)
@@ -185,9 +192,13 @@ def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, ver
         reason = reason_line([], verb, items)
         popular_part = f" It is also one of the most popular {items} overall." if popular else ""
         # Relative to this method: another method (and For you's one-line reason) may still find a single film.
-        narrative = (f"“{target}” has no single main reason by this way of explaining: "
-                     f"{_none_of_the_top(checked, items)} would not move it down.{popular_part}")
-    return WhyWords(reason, narrative, _change_sentence(checked, target, title), drops)
+        # When it finds none pushing the item up (leave-one-out can find every one pushing it down), nothing was
+        # tried, so nothing is claimed about a removal: "any one of the 0 films ... would not move it down" was
+        # shown beside Contributions' verified "Without X, it would drop from #1 to #2".
+        found = (f"it finds none of your {items} pushing it up" if checked.tried_up_to == 0 else
+                 f"{_none_of_the_top(checked, items)} would not move it down")
+        narrative = f"“{target}” has no single main reason by this way of explaining: {found}.{popular_part}"
+    return WhyWords(reason, narrative, _change_sentence(checked, target, title, items), drops)
 
 
 def _none_of_the_top(checked: CheckedWhy, items: str) -> str:
@@ -199,7 +210,9 @@ def _none_of_the_top(checked: CheckedWhy, items: str) -> str:
     return f"removing any one of the {tried} {items} that count most for it"
 
 
-def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], str]) -> str:
+def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], str], items: str = "films") -> str:
+    if checked.smallest is None and checked.tried_up_to == 0:
+        return f"This way of explaining finds none of your {items} pushing “{target}” up, so it has no removal to try."
     if checked.smallest is None:
         return (f"No removal of up to {checked.tried_up_to} of the interactions that count most for it takes "
                 f"“{target}” out of your top {TOP_N}.")

@@ -72,8 +72,8 @@ def suggest(*, user, dataset: Dataset) -> Preview:
     """
     loaded = model, recommender = loaded_model(dataset)
     mine = member_history(user, dataset, recommender)
-    if int((mine.history.weights > 0).sum()) < drift.MIN_INTERACTIONS:
-        raise CorrectionError("A suggestion needs at least three interactions in your history that the model knows.")
+    if drift.too_short(mine):
+        raise CorrectionError(drift.too_short_message("A suggestion", user, dataset))
     check = latest_check(user, model, mine.fingerprint)
     if check is None:
         check = drift.check_drift(user=user, dataset=dataset, loaded=loaded, mine=mine).result

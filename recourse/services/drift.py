@@ -103,6 +103,19 @@ def kept_by_member(mine: MemberHistory, muted: set[int], scale: RatingScale) -> 
     return kept
 
 
+def too_short(mine: MemberHistory) -> bool:
+    """Fewer than three interactions count in the model's input (removed ones and those a rating keeps out do not)."""
+    return int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS
+
+
+def too_short_message(subject: str, user, dataset: Dataset) -> str:
+    """Why ``subject`` (the drift check, or the suggested fix, which is the check's) cannot run, the same on every
+    page: a member with three films, one rated 1 star, read "needs at least three interactions" on Fix."""
+    rated = (f" (titles rated {scale_of(dataset).disliked_words} do not count)"
+             if recsys_selectors.member_has_ratings(user, dataset) else "")
+    return f"{subject} needs at least three interactions in your history that the recommender knows{rated}."
+
+
 def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: MemberHistory | None = None
                 ) -> DriftCheck:
     """Run the member's drift check, store it (with its fix) and return it with what it means for For you.
@@ -112,7 +125,8 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     model, recommender = loaded or loaded_model(dataset)
     mine = mine or member_history(user, dataset, recommender)
     scale = scale_of(dataset)
-    _require_enough_history(user, dataset, mine, scale)
+    if too_short(mine):
+        raise DriftUnavailable(too_short_message("A drift check", user, dataset))
     calibration = taste_calibration(model, recommender, just_read=True)
     hidden = set(recsys_selectors.not_interested_item_ids(user, dataset))
     muted = set(never_flag_interaction_ids(user, dataset))
@@ -149,14 +163,6 @@ def check_drift(*, user, dataset: Dataset, loaded: tuple | None = None, mine: Me
     check.narrative = narrative(check)
     # a no-op: muted ones are never in the fix
     return never_flag.respect(check, user=user, dataset=dataset, muted=muted)
-
-
-def _require_enough_history(user, dataset: Dataset, mine: MemberHistory, scale: RatingScale) -> None:
-    if int((mine.history.weights > 0).sum()) < MIN_INTERACTIONS:
-        rated = (f" (titles rated {scale.disliked_words} do not count)"
-                 if recsys_selectors.member_has_ratings(user, dataset) else "")
-        raise DriftUnavailable(f"A drift check needs at least three interactions in your history that the "
-                               f"recommender knows{rated}.")
 
 
 @dataclass(frozen=True)

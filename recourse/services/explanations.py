@@ -12,6 +12,7 @@ from recourse.models import Explanation, ExplanationFeedback
 from recourse.selectors import MemberHistory, member_history
 from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
+from recsys.ratings import scale_of
 from recsys.services import serving
 from recsys.vocabulary import FILMS, Words, words_for
 
@@ -44,16 +45,18 @@ def explain(*, user, dataset: Dataset, item_id: int, method: str = "ig",
         raise ExplanationError(f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}.")
     model, recommender = serving.loaded_model(dataset)
     mine = member_history(user, dataset, recommender, fingerprint=fingerprint)
-    if len(mine.history) == 0:
-        raise ExplanationError(
-            "You have no history the model knows yet, so your recommendations are the most popular items "
-            "and there is nothing personal to explain."
-        )
+    if not (mine.history.weights > 0).any():  # as For you: then its list is the most popular one
+        # A member whose only film is rated 1 star got a "Why?" of an empty history: "any one of the 0 films".
+        rated_out = (f"Nothing in your history counts for the model yet ({words_for(dataset).items} rated "
+                     f"{scale_of(dataset).disliked_words} do not count)" if len(mine.history) else
+                     "You have no history the model knows yet")
+        raise ExplanationError(f"{rated_out}, so your recommendations are the most popular {words_for(dataset).items} "
+                               "and there is nothing personal to explain.")
     recommendations = serving.recommend_for_member(user, dataset, n=10, fingerprint=mine.fingerprint,
                                                    loaded=(model, recommender))
     rank = next((rec.rank for rec in recommendations.items if rec.item.pk == item_id), None)
     if rank is None:
-        raise NotRecommended("That item is not among your current recommendations, so there is nothing to explain.")
+        raise NotRecommended(_why_not_recommended(user, dataset, item_id))
     target = recommender.index.index_of(str(item_id))
     mine.titles[target] = next(rec.item.title for rec in recommendations.items if rec.item.pk == item_id)
     rows, unavailable = _explanations(user, model, recommender, mine, item_id, target, method)
@@ -102,6 +105,21 @@ def _attribution(network, mine: MemberHistory, target: int, method: str):
     if method == "attention":
         return attr.attention_attribution(network, mine.history)
     return attr.occlusion_attribution(network, mine.history, target)
+
+
+def _why_not_recommended(user, dataset: Dataset, item_id: int) -> str:
+    """Why there is no "Why?" for this item: a title the member hid or has in their history is never recommended,
+    which "not among your current recommendations" left them to guess after clicking "Not interested"."""
+    words = words_for(dataset)
+    title = Item.objects.filter(pk=item_id, dataset=dataset).values_list("title", flat=True).first()
+    if title is not None and item_id in selectors.not_interested_item_ids(user, dataset):
+        return (f"You marked “{title}” “Not interested”, so it is not recommended to you; you can undo that on "
+                "My corrections.")
+    if title is not None and Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset,
+                                                        item_id=item_id).exists():
+        return (f"“{title}” is in your history, removed or not, and nothing you {words.verb} is recommended to "
+                "you again.")
+    return f"That {words.item} is not among your current recommendations, so there is nothing to explain."
 
 
 def _is_popular(recommender, target: int) -> bool:

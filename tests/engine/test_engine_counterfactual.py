@@ -131,8 +131,23 @@ def test_a_shared_top_held_back_by_the_order_says_the_order_differs():
     level = confidence(all_shared)
     assert level == "medium"
     assert confidence_text(level, all_shared).endswith(
-        "(3 of the top 3 films are the same, but the two order the rest of your films differently).")
+        "(3 of the top 3 films are the same, but the two order your films differently).")
     agreeing = Agreement(top_k_overlap=1.0, k=3, spearman=0.9)
     assert confidence_text(confidence(agreeing), agreeing).endswith("(3 of the top 3 films are the same).")
     one_shared = Agreement(top_k_overlap=1 / 3, k=3, spearman=0.3)
     assert confidence_text(confidence(one_shared), one_shared).endswith("(1 of the top 3 films is the same).")
+
+
+def test_one_film_to_compare_is_not_called_a_disagreement():
+    """A member with one film that counts read "Low: a second way of explaining it disagrees ... (1 of the top 1
+    films is the same)": with one film there is nothing to agree or disagree on."""
+    from recourse.engine.attribution import Agreement
+    from recourse.engine.faithful import confidence, confidence_text
+
+    one_film = Agreement(spearman=None, top_k_overlap=1.0, k=1)
+    text = confidence_text(confidence(one_film), one_film, items="songs")
+    assert "disagrees" not in text and "1 of the top 1" not in text
+    assert text == ("Low: it could not be compared with a second way of explaining it, so treat this as a rough "
+                    "guide (only one of your songs counts for it, so there is no order to compare).")
+    nothing = Agreement(spearman=None, top_k_overlap=0.0, k=0)
+    assert "disagrees" not in confidence_text(confidence(nothing), nothing)

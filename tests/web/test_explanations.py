@@ -88,8 +88,15 @@ def test_bad_requests_get_clear_messages(client, trained, make_user):
     dataset, model, alice = trained
     client.force_login(alice)
     assert client.get(reverse("recourse:why", args=[999999])).status_code == 404
-    not_recommended = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="1").pk]))
-    assert not_recommended.status_code == 404 and b"not among your current recommendations" in not_recommended.content
+    watched = client.get(reverse("recourse:why", args=[dataset.items.get(external_id="1").pk]))
+    assert watched.status_code == 404
+    assert "is in your history, removed or not, and nothing you watched is recommended to you again" in (
+        watched.content.decode())
+    shown = {rec.item.pk for rec in client.get(reverse("recourse:for-you")).context["recs"].items}
+    other = dataset.items.exclude(pk__in=shown).exclude(external_id__in=["1", "2", "3", "4"]).first()
+    not_recommended = client.get(reverse("recourse:why", args=[other.pk]))
+    assert not_recommended.status_code == 404
+    assert "That film is not among your current recommendations" in not_recommended.content.decode()
     unknown = client.get(reverse("recourse:why", args=[first_recommendation(client).pk]) + "?method=shap")
     assert unknown.status_code == 400
     assert ("no way of explaining called “shap”; choose Contributions, Where the model looked or Leave one out"
@@ -144,3 +151,15 @@ def test_refused_feedback_says_what_was_wrong(member_client, posted, said):
     response = member_client.post(reverse("recourse:feedback", args=[explanation.pk]), posted)
     assert [str(message) for message in get_messages(response.wsgi_request)] == [said]
     assert not ExplanationFeedback.objects.exists()
+
+
+def test_why_of_a_title_marked_not_interested_says_so(client, trained):
+    """After "Not interested" on #1, its Why? link said only "That item is not among your current recommendations"."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    client.post(reverse("recourse:not-interested", args=[item.pk]))
+    page = client.get(reverse("recourse:why", args=[item.pk]))
+    assert page.status_code == 404
+    assert (f"You marked “{item.title}” “Not interested”, so it is not recommended to you; you can undo that on My "
+            "corrections.") in page.content.decode()

@@ -81,6 +81,22 @@ def test_why_without_a_single_reason_says_how_many_it_tried_beside_a_single_remo
     assert words.change.startswith("Removing “Mug” would take “Kettle” out of your top 10 (from #1 to #63)")
 
 
+def test_why_by_a_method_that_finds_nothing_pushing_up_says_so_instead_of_any_one_of_0_films():
+    """Leave one out found both of a new member's films pushing the #1 down: the page said "removing any one of the
+    0 films that count most for it would not move it down" and "No removal of up to 0 of the interactions", beside
+    Contributions' verified "Without “Gladiator (2000)”, it would drop from #1 to #2"."""
+    from recourse.engine import faithful
+
+    checked = faithful.CheckedWhy(target=7, rank=1, reasons=[], smallest=None, tried_up_to=0, candidates_scored=0)
+    words = faithful.why_words(checked, {7: "Craft"}, popular=True)
+    assert " 0 " not in words.narrative and " 0 " not in words.change
+    assert "would not move it down" not in words.narrative  # nothing was tried, so nothing is claimed
+    assert words.narrative == ("“Craft” has no single main reason by this way of explaining: it finds none of your "
+                               "films pushing it up. It is also one of the most popular films overall.")
+    assert words.change == ("This way of explaining finds none of your films pushing “Craft” up, so it has no removal "
+                            "to try.")
+
+
 # --- the drift check's words -------------------------------------------------------------------------------------
 
 
@@ -429,6 +445,58 @@ def test_why_says_how_much_of_a_short_history_the_model_reads_and_labels_the_rat
     assert "which films are in your history and their order (all 4 that the model knows)" in content
     assert "most recent" not in content
     assert "<li>Your ratings: a film you rated 1.5 stars or lower" in content and "Used:</strong> Your" not in content
+
+
+def test_why_does_not_say_all_films_are_used_when_a_rating_keeps_one_from_counting(client, trained):
+    """A new member with 3 films, one rated 1 star, read "Used: … (all 3 that the model knows)" right above "a film
+    you rated 1.5 stars or lower is not used"."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice, position=0).update(rating=1.0)
+    client.force_login(alice)
+    first = client.get(reverse("recourse:for-you")).context["recs"].items[0].item
+    content = client.get(reverse("recourse:why", args=[first.pk])).content.decode()
+    assert "(all 4 that the model knows; your rating keeps 1 of them from counting)" in content
+
+
+def test_fix_and_drift_check_give_the_same_reason_when_ratings_leave_too_few_films(client, trained):
+    """Three films, one rated 1 star: the drift check said "(titles rated 1.5 stars or lower do not count)", while
+    Suggest on Fix said only "needs at least three interactions in your history that the model knows" (there were
+    three)."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice, position__in=(0, 1)).update(rating=1.0)
+    client.force_login(alice)
+    said = ("needs at least three interactions in your history that the recommender knows (titles rated 1.5 stars "
+            "or lower do not count).")
+    assert f"A drift check {said}" in client.get(reverse("recourse:drift")).content.decode()
+    assert f"A suggestion {said}" in client.post(reverse("recourse:fix"), {"suggest": "1"}).content.decode()
+
+
+def test_a_member_whose_only_films_are_rated_too_low_gets_no_why_of_an_empty_history(client, trained):
+    """A new member whose one film was rated 1 star got the most popular list on For you ("You have no history the
+    model knows yet", untrue) while /why/<#1>/ explained it from nothing: "removing any one of the 0 films"."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
+    client.force_login(alice)
+    page = client.get(reverse("recourse:for-you"))
+    content = page.content.decode()
+    assert page.context["recs"].fallback
+    assert ("Nothing in your history counts for the model yet (films rated 1.5 stars or lower do not count), so "
+            "these are the <strong>most popular</strong> films.") in content
+    why = client.get(reverse("recourse:why", args=[page.context["recs"].items[0].item.pk])).content.decode()
+    assert ("Nothing in your history counts for the model yet (films rated 1.5 stars or lower do not count), so your "
+            "recommendations are the most popular films and there is nothing personal to explain.") in why
+    assert "0 films" not in why
+
+
+def test_fix_with_an_empty_history_spans_every_column_of_its_table(client, trained, make_user):
+    """A new member's Fix table had 5 columns and its "no interactions yet" row spanned 4."""
+    import re
+
+    client.force_login(make_user("newbie"))
+    content = client.get(reverse("recourse:fix")).content.decode()
+    table = content[content.index('class="stack fix-table"'):content.index("</table>")]
+    columns = table[table.index("<thead>"):table.index("</thead>")].count('<th scope="col">')
+    assert re.search(r'<td colspan="(\d+)">Your history has no interactions', table).group(1) == str(columns)
 
 
 def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_calling_a_short_history_recent():
