@@ -390,6 +390,8 @@ class Agreement:
     spearman: float | None  # None when either method gives constant scores
     top_k_overlap: float  # |top-k(a) ∩ top-k(b)| / k
     k: int
+    # of the two top-k together, the share (of those both score away from 0) both push the same way (None: none)
+    same_direction: float | None = None
 
 
 def method_agreement(first: Attribution, second: Attribution, k: int = 3) -> Agreement:
@@ -403,4 +405,6 @@ def method_agreement(first: Attribution, second: Attribution, k: int = 3) -> Agr
         rho = float(spearmanr(a, b).statistic)
     top_a = set(common[np.argsort(-a, kind="stable")[:k]])
     top_b = set(common[np.argsort(-b, kind="stable")[:k]])
-    return Agreement(rho, len(top_a & top_b) / k, k)
+    tops = np.isin(common, list(top_a | top_b)) & (a != 0) & (b != 0)
+    same = float(np.mean(np.sign(a[tops]) == np.sign(b[tops]))) if tops.any() else None
+    return Agreement(rho, len(top_a & top_b) / k, k, same)

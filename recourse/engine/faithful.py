@@ -110,8 +110,8 @@ def _removal(history: History, positions: tuple[int, ...], rank_after: int) -> R
 
 def confidence(agreement: Agreement | None) -> str:
     """High: the two methods share at least 2 of their top 3 and rank correlation >= 0.5; medium: 1 of 3 and
-    >= 0.2; low otherwise (or when it cannot be measured)."""
-    if agreement is None or agreement.spearman is None:
+    >= 0.2; low otherwise (or when it cannot be measured, or when they push most interactions opposite ways)."""
+    if agreement is None or agreement.spearman is None or _opposed(agreement):
         return LOW
     if agreement.top_k_overlap >= HIGH_OVERLAP - 1e-9 and agreement.spearman >= HIGH_SPEARMAN:
         return HIGH
@@ -146,10 +146,20 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
         return f"{NOT_COMPARED}."
     if agreement.k == 1 and agreement.spearman is None and level == LOW:
         return f"{NOT_COMPARED} (only one of your {items} counts for it, so there is no order to compare)."
+    if _opposed(agreement):
+        return (f"{CONFIDENCE_TEXT[LOW]} (for most of the {items} either names, one says it pushes this title up "
+                "and the other says down).")
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
     order = _order_part(level, agreement, items)
     return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} {verb} the same{order})."
+
+
+def _opposed(agreement: Agreement) -> bool:
+    """The two push most of their top interactions opposite ways. With two films the top 2 are always shared and
+    the order alone counted, so leave-one-out finding both pushing the title down was called "mostly agrees" with
+    Contributions finding both pushing it up."""
+    return agreement.same_direction is not None and agreement.same_direction < 0.5
 
 
 def _order_part(level: str, agreement: Agreement, items: str) -> str:

@@ -166,7 +166,8 @@ def _comparison(attribution, other, items: str) -> dict:
     agreement = attr.method_agreement(attribution, other)
     level = faithful.confidence(agreement)
     return {"agreement": {"with": Explanation.Method(METHOD_OF_ENGINE[other.method]).label,
-                          "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k},
+                          "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k,
+                          "same_direction": agreement.same_direction},
             "confidence": level, "confidence_text": faithful.confidence_text(level, agreement, items)}
 
 

@@ -42,3 +42,23 @@ def test_signed_scale_keeps_the_sign_and_confidence_follows_the_written_threshol
     assert confidence(Agreement(0.3, 2 / 3, 3)) == MEDIUM
     assert confidence(Agreement(0.05, 1 / 3, 3)) == LOW  # the issue's "medium for a correlation of 0.05"
     assert confidence(Agreement(None, 1.0, 3)) == LOW
+
+
+def test_two_methods_pushing_the_top_films_opposite_ways_are_low_confidence_and_say_why():
+    """With two films the top 2 always match and the order alone counted: leave-one-out finding both films
+    pushing the title down was "mostly agrees" with Contributions finding both pushing it up."""
+    from recourse.engine.attribution import Attribution, method_agreement
+    from recourse.engine.faithful import confidence_text
+
+    def scored(method, scores):
+        values = np.array(scores, dtype=np.float64)
+        return Attribution(method, np.arange(len(values)), np.arange(1, len(values) + 1), values, values)
+
+    up, down = scored("ig", [0.8, 0.3]), scored("occlusion", [-0.1, -0.5])
+    opposed = method_agreement(up, down)
+    assert opposed.top_k_overlap == 1.0 and opposed.spearman > 0.99 and opposed.same_direction == 0.0
+    assert confidence(opposed) == LOW
+    assert "one says it pushes this title up and the other says down" in confidence_text(LOW, opposed)
+    agreeing = method_agreement(up, scored("occlusion", [0.5, 0.1]))
+    assert agreeing.same_direction == 1.0 and confidence(agreeing) == HIGH
+    assert confidence_text(HIGH, agreeing).startswith("High")
