@@ -224,7 +224,7 @@ def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], st
     if checked.smallest is None and checked.tried_up_to == 0:
         return f"This way of explaining finds none of your {items} pushing “{target}” up, so it has no removal to try."
     if checked.smallest is None:
-        return (f"No removal of up to {checked.tried_up_to} of the interactions that count most for it takes "
+        return (f"No removal of up to {checked.tried_up_to} of the {items} that count most for it takes "
                 f"“{target}” out of your top {TOP_N}.")
     names = _quoted([title(item) for item in checked.smallest.items])
     return (f"Removing {names} would take “{target}” out of your top {TOP_N} "

@@ -62,3 +62,11 @@ def test_two_methods_pushing_the_top_films_opposite_ways_are_low_confidence_and_
     agreeing = method_agreement(up, scored("occlusion", [0.5, 0.1]))
     assert agreeing.same_direction == 1.0 and confidence(agreeing) == HIGH
     assert confidence_text(HIGH, agreeing).startswith("High")
+
+
+def test_the_change_sentence_uses_the_datasets_words():
+    from recourse.engine.faithful import CheckedWhy
+
+    checked = CheckedWhy(target=4, rank=2, reasons=[], smallest=None, tried_up_to=3, candidates_scored=7)
+    words = why_words(checked, {4: "Song"}, popular=False, verb="played", items="songs")
+    assert words.change == "No removal of up to 3 of the songs that count most for it takes “Song” out of your top 10."
