@@ -271,11 +271,7 @@ def narrative(check: DriftCheck) -> str:
     things, fit, pull, them = ("title", "does not fit", "pulls", "it") if one else ("titles", "do not fit", "pull",
                                                                                  "them")
     kind = f", {check.described}," if check.described and not one else ""
-    disliked = set(check.result.details.get("explicit_interaction_ids", [])) & {row.pk for row in check.flagged}
-    why = f"{fit} the rest of your history"
-    if disliked:
-        count = "" if one else f" ({len(disliked)} of {n_fix})"
-        why = f"{fit} the rest of your history or got {check.scale.low_words} from you{count}"
+    why = _why_flagged(check, fit, one)
     if check.result.drift:
         verb = "matches" if check.matching == 1 else "match"
         return (f"{n_fix} {things}{kind} {why}, and {pull} your recommendations away from your usual taste. "
@@ -295,6 +291,22 @@ def narrative(check: DriftCheck) -> str:
         return (f"{n_fix} {things}{kind} {why}, but leaving {them} out would not bring any new title into your "
                 f"top {total}, so nothing needs fixing.")
     return f"A few picks are unusual for you, but {_why_none_is_left_out(check)}, so nothing needs fixing."
+
+
+def _why_flagged(check: DriftCheck, fit: str, one: bool) -> str:
+    """Why the fix names its titles. A low rating counts only on a title the check finds unusual, so those do not
+    fit AND got the low rating ("do not fit ... or got 2.5 stars or lower" undersold it); a "Not interested" counts
+    whether or not it fits, so it stays an alternative."""
+    explicit = set(check.result.details.get("explicit_interaction_ids", []))
+    said = [row for row in check.flagged if row.pk in explicit]
+    low = sum(1 for row in said if check.scale.is_low(row.rating))
+    hidden = len(said) - low
+    why = f"{fit} the rest of your history"
+    if hidden:
+        why += f" or you marked {'it' if one else f'{hidden} of them'} “Not interested”"
+    if low:
+        why += f" ({'you rated it' if one else f'you rated {low} of them'} {check.scale.low_words})"
+    return why
 
 
 def _why_none_is_left_out(check: DriftCheck) -> str:

@@ -129,9 +129,22 @@ TOP_AFTER = [*range(1, 9), 11, 12]
 
 def test_one_flagged_title_is_spoken_of_in_the_singular():
     text = _check(flagged=[50], top_now=TOP_NOW, top_after=TOP_AFTER, explicit=[50]).narrative
-    assert text.startswith("1 title does not fit the rest of your history or got 2.5 stars or lower from you;")
+    assert text.startswith("1 title does not fit the rest of your history (you rated it 2.5 stars or lower);")
     assert "leaving it out would change 2 of your top 10" in text
     assert "(1 of 1)" not in text and "them" not in text
+
+
+def test_flagged_low_rated_titles_are_said_to_not_fit_and_be_rated_low_and_hidden_ones_as_an_alternative():
+    """A low rating counts only on a title the check finds unusual: 'do not fit ... or got 2.5 stars or lower'
+    undersold it. A "Not interested" counts whether or not it fits."""
+    text = _check(flagged=[50, 51, 52], top_now=TOP_NOW, top_after=TOP_AFTER, explicit=[50, 51],
+                  is_drift=True).narrative
+    assert text.startswith("3 titles do not fit the rest of your history (you rated 2 of them 2.5 stars or lower), "
+                           "and pull")
+    check = _check(flagged=[50, 51], top_now=TOP_NOW, top_after=TOP_AFTER, explicit=[50], is_drift=True)
+    check.flagged[0].rating = None  # marked Not interested, never rated
+    assert drift.narrative(check).startswith("2 titles do not fit the rest of your history or you marked 1 of them "
+                                             "“Not interested”, and pull")
 
 
 def test_the_drift_check_does_not_call_the_start_of_a_history_recent():
