@@ -1,7 +1,7 @@
 """Plotly figures rendered as HTML fragments (plotly.js is served from static files)."""
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -55,6 +55,9 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
                    "yaxis": {"title": {"text": "Category" if by_category else "Number in your history"}},
                    "height": 360},
     }
+    if len(set(x)) == 1:  # one moment: Plotly's own range would tick in fractions of a millisecond
+        spread = 1 if ordinal_time else timedelta(days=1)
+        spec["layout"]["xaxis"]["range"] = [x[0] - spread, x[0] + spread]
     return to_html(spec, div_id="history-timeline")
 
 

@@ -523,3 +523,17 @@ def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_call
     # a 4-title history whose second title is rated too low to count: titles 1, 3 and 4 were scored, not "the latest 3"
     assert drift.all_fit(3, 4, latest=False) == ("each of the 3 titles the check scores (titles your ratings keep "
                                                  "from counting are not scored) fits the rest of your history")
+
+
+@pytest.mark.parametrize("ordinal_time, expected", [(True, [41, 43]), (False, ["2001-09-08", "2001-09-10"])])
+def test_a_one_moment_timeline_spans_a_step_or_a_day_each_side_not_fractions_of_a_millisecond(ordinal_time,
+                                                                                                 expected):
+    import re
+
+    from recsys import charts
+
+    row = SimpleNamespace(pk=1, timestamp=42 if ordinal_time else 1_000_000_000, state="active",
+                          item=SimpleNamespace(title="Film", category_list=[]))
+    html = charts.history_timeline([row], ordinal_time=ordinal_time)
+    span = re.search(r'"range":\s*\[([^\]]*)\]', html).group(1)
+    assert all(str(value) in span for value in expected)
