@@ -1,7 +1,7 @@
 """Plotly figures rendered as HTML fragments (plotly.js is served from static files)."""
 
 import functools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -47,7 +47,7 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
     if highlight is not None:
         marker.update(color=[highlight.get(r.pk, 0.0) for r in rows], colorscale=_colorscale("YlOrRd"), cmin=0, cmax=1,
                       showscale=True, colorbar={"title": {"text": highlight_label}})
-    spec = {
+    spec: dict = {
         "data": [{"hovertemplate": "%{text}<extra></extra>", "marker": marker, "mode": "markers", "text": text,
                   "x": x, "y": y, "type": "scatter"}],
         "layout": {"title": {"text": "Your history over time"}, "xaxis": {"title": {"text": "Step" if ordinal_time
@@ -56,8 +56,9 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
                    "height": 360},
     }
     if len(set(x)) == 1:  # one moment: Plotly's own range would tick in fractions of a millisecond
-        spread = 1 if ordinal_time else timedelta(days=1)
-        spec["layout"]["xaxis"]["range"] = [x[0] - spread, x[0] + spread]
+        spread = 1 if ordinal_time else 86_400
+        ends = [rows[0].timestamp - spread, rows[0].timestamp + spread]
+        spec["layout"]["xaxis"]["range"] = ends if ordinal_time else [datetime.fromtimestamp(t, UTC) for t in ends]
     return to_html(spec, div_id="history-timeline")
 
 
