@@ -31,8 +31,8 @@ SPLIT_ORDER = ("train", "valid", "validation", "test")
 
 USER_NAMES = ("user_id", "uid", "userid", "user", "session_id", "session", "visitor_id", "customer_id", "reviewer_id")
 ITEM_NAMES = (
-    "item_id", "iid", "itemid", "item", "movie_id", "business_id", "product_id", "artist_id", "track_id",
-    "song_id", "book_id", "anime_id", "venue_id", "poi_id", "news_id", "video_id", "photo_id", "game_id",
+    "item_id", "iid", "itemid", "item", "movie_id", "business_id", "product_id", "track_id", "song_id", "artist_id",
+    "book_id", "anime_id", "venue_id", "poi_id", "news_id", "video_id", "photo_id", "game_id",
     "recipe_id", "app_id", "course_id", "beer_id", "isbn", "asin",
 )  # fmt: skip
 RATING_NAMES = ("rating", "ratings", "stars", "score", "overall", "rate", "book_rating", "review_score", "rating_score")
@@ -56,9 +56,9 @@ TITLE_NAMES = (
     "name",
     "book_title",
     "product_name",
-    "artist_name",
     "track_name",
     "song_name",
+    "artist_name",  # after the track's own name: a plays log's item is the track, not its artist
     "business_name",
     "anime_name",
     "app_name",
@@ -176,6 +176,14 @@ def parse_header(source: SourceText) -> list[Field]:
     return fields
 
 
+def titles_for(item_name: str) -> tuple[str, ...]:
+    """Title field names, most likely first: the item's own name (``track_id`` -> ``track_name``) before any other
+    name a row holds (the artist's, beside a track)."""
+    stem = item_name.lower().removesuffix("_id").removesuffix("id").rstrip("_")
+    own = (f"{stem}_name", f"{stem}_title") if stem else ()
+    return (*own, *TITLE_NAMES)
+
+
 def choose_field(fields: list[Field], preferred: tuple[str, ...], hints: tuple[str, ...], exclude=()) -> Field | None:
     """Exact preferred name first (in order), then the first field whose name contains a hint."""
     candidates = [field for field in fields if field.name not in exclude]
@@ -256,7 +264,7 @@ def _items(item_file: AtomicFile | None, mapping: dict) -> tuple[pd.DataFrame, b
     fields = item_file.fields
     item = _require(item_file, fields[0] if fields else None, "item id")
     rest = [field for field in fields if field is not item]
-    title = choose_field([f for f in rest if f.is_token], TITLE_NAMES, ("title", "name"))
+    title = choose_field([f for f in rest if f.is_token], titles_for(item.name), ("title", "name"))
     year = choose_field(rest, YEAR_NAMES, ("year",))
     category = choose_field([f for f in rest if f.is_token], CATEGORY_NAMES, ("genre", "categor", "class"))
     _record(mapping, item_id=item, title=title, year=year, categories=category)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from .common import (
     years_from_titles,
 )
 from .dataset import ImportFormatError, ParsedDataset, make_interactions, make_items
-from .recbole import CATEGORY_NAMES, ITEM_NAMES, RATING_NAMES, TIME_NAMES, TITLE_NAMES, USER_NAMES
+from .recbole import CATEGORY_NAMES, ITEM_NAMES, RATING_NAMES, TIME_NAMES, TITLE_NAMES, USER_NAMES, titles_for
 from .textio import (
     UTF8,
     WHITESPACE,
@@ -65,7 +66,8 @@ def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) 
 def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
     progress = StageProgress(progress_callback, total=2)
     source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
-    roles = csv_header_roles(source)
+    warnings: list[str] = []
+    roles = csv_header_roles(source, warnings)
     columns = [
         Column(role or f"ignored_{index}", role or "column", CSV_KINDS.get(role or "", "str"),
                optional=role == "rating")  # an empty rating cell: an interaction without a rating
@@ -82,24 +84,47 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     mapping = {role: name for role, name in zip(roles, _header_names(source)) if role}
     dataset = build_dataset(
         "csv", items, interactions, [source], has_timestamps=times is not None,
-        has_categories="categories" in frame, field_mapping=mapping,
+        has_categories="categories" in frame, field_mapping=mapping, warnings=warnings,
     )  # fmt: skip
     progress.finish()
     return dataset
 
 
-def csv_header_roles(source: SourceText) -> list[str | None]:
-    """Role of each header column (None = ignored); user and item are required."""
-    roles = [_role_of(name) for name in _header_names(source)]
+def csv_header_roles(source: SourceText, warnings: list[str] | None = None) -> list[str | None]:
+    """Role of each header column (None = ignored); user and item are required. Where several columns could play a
+    role (a plays log's artist_name and track_name, a shop's user_id and session_id), the likeliest is read, the
+    others are ignored, and ``warnings`` says so; the same name twice is refused."""
+    names = _header_names(source)
+    keys = [_normalised(name) for name in names]
+    roles = [_role_of(name) for name in names]
+    twice = next((name for index, name in enumerate(names) if roles[index] and keys[index] in keys[:index]), None)
+    if twice is not None:
+        raise ImportFormatError(source.path, 1, f"header has the column {twice.strip()!r} twice")
     for required in ("user", "item"):
         if required not in roles:
             expected = "user,item[,timestamp][,rating][,title][,categories]"
             raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})"
                                                     f"{_other_separator(first_line(source))}")
-    duplicated = {role for role in roles if role and roles.count(role) > 1}
-    if duplicated:
-        raise ImportFormatError(source.path, 1, f"header names the {sorted(duplicated)[0]} column twice")
+    item_name = keys[roles.index("item")]
+    for role in dict.fromkeys(role for role in roles if role and roles.count(role) > 1):
+        columns = [index for index, found in enumerate(roles) if found == role]
+        likeliest = _likeliest(role, [keys[index] for index in columns], item_name)
+        kept = columns[likeliest]
+        for index in columns:
+            if index != kept:
+                roles[index] = None
+        if warnings is not None:
+            ignored = ", ".join(f"“{names[index].strip()}”" for index in columns if index != kept)
+            warnings.append(f"several columns could be the {role}: read it from “{names[kept].strip()}”; "
+                            f"{ignored} ignored")
     return roles
+
+
+def _likeliest(role: str, keys: list[str], item_name: str) -> int:
+    """Index (in ``keys``) of the column most likely to be ``role``: the earliest in the role's names, and for the
+    title the item's own name first (``track_name`` beside ``track_id``)."""
+    preferred = (*titles_for(item_name), *CSV_ROLES[role]) if role == "title" else CSV_ROLES[role]
+    return min(range(len(keys)), key=lambda index: preferred.index(keys[index]))
 
 
 def _other_separator(header: str) -> str:
@@ -114,8 +139,13 @@ def _header_names(source: SourceText) -> list[str]:
     return csv_header(source)
 
 
+def _normalised(name: str) -> str:
+    """``User-ID``, ``User ID`` and ``user_id`` are one name."""
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
+
+
 def _role_of(name: str) -> str | None:
-    normalised = name.strip().lower()
+    normalised = _normalised(name)
     return next((role for role, names in CSV_ROLES.items() if normalised in names), None)
 
 

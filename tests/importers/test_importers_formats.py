@@ -131,6 +131,41 @@ def test_a_recbole_field_named_like_played_at_is_the_timestamp(write):
     assert dataset.has_timestamps and dataset.interactions["timestamp"].tolist() == [1600000900, 1600000100]
 
 
+def test_a_music_csv_with_the_artist_and_the_track_name_titles_items_by_the_track(write):
+    """A Last.fm-style plays log names the artist and the track: it was refused ('header names the title column
+    twice', though no column is named twice); the item's own name is its title, the other column is ignored, said."""
+    path = write("plays/plays.csv", "session_id,timestamp,artist_name,track_name,track_id,user_id\n"
+                                    "u1,2009-05-04T13:54:10Z,坂本龍一,\"Composition 0919, live\",t2,x\n",
+                 newline="\r\n")
+    dataset = parse(path)
+    assert dataset.field_mapping == {"user": "user_id", "timestamp": "timestamp", "title": "track_name",
+                                     "item": "track_id"}
+    assert item(dataset, "t2")["title"] == "Composition 0919, live"
+    assert "several columns could be the title: read it from “track_name”; “artist_name” ignored" in dataset.warnings
+    assert "several columns could be the user: read it from “user_id”; “session_id” ignored" in dataset.warnings
+
+
+def test_a_csv_header_with_spaces_or_dashes_in_its_names_is_read(write):
+    dataset = parse(write("bx.csv", "User-ID,ISBN,Book Rating\nu1,0195153448,7\n"))
+    assert dataset.field_mapping == {"user": "User-ID", "item": "ISBN", "rating": "Book Rating"}
+
+
+def test_a_csv_naming_the_same_column_twice_is_refused_with_its_name(write):
+    with pytest.raises(ImportFormatError, match="line 1: header has the column 'user' twice"):
+        parse(write("twice.csv", "user,item,user\nu1,a,u1\n"))
+    assert parse(write("notes.csv", "user,item,note,note\nu1,a,x,y\n")).n_interactions == 1  # ignored ones may
+
+
+def test_a_recbole_track_file_is_titled_by_the_track_name_not_the_artist(write):
+    write("music/music.inter", "user_id:token\ttrack_id:token\tplayed_at:float\nu1\tt1\t1600000000\n")
+    write("music/music.item", "track_id:token\tartist_name:token\ttrack_name:token\nt1\tUnderworld\tBorn Slippy\n")
+    dataset = parse(write("music/music.user", "user_id:token\nu1\n").parent)
+    assert item(dataset, "t1")["title"] == "Born Slippy" and dataset.field_mapping["title"] == "track_name"
+    write("artists/a.inter", "user_id:token\tartist_id:token\nu1\ta1\n")
+    write("artists/a.item", "artist_id:token\ttrack_name:token\tartist_name:token\na1\tBorn Slippy\tUnderworld\n")
+    assert item(parse(write("artists/a.user", "user_id:token\nu1\n").parent), "a1")["title"] == "Underworld"
+
+
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
     header = "session_id:token\titem_id:token\ttimestamp:float\n"
     write("dg/dg.test.inter", header + "s2\ti3\t30\n")
