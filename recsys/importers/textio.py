@@ -24,6 +24,7 @@ LATIN1_OR_UTF8 = "latin-1-or-utf-8"  # MovieLens .dat/u.* files: latin-1, but ac
 WHITESPACE = r"\s+"
 _INTERNAL_SEP = "\x1f"  # stands in for multi-character separators such as '::'
 _INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_LONG_DIGITS = re.compile(r"\d{19}")  # a number that may not fit in int64, which the line pattern cannot tell
 _FLOAT = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _PANDAS_DTYPES = {"int": "int64", "float": "float64", "str": str}
 
@@ -184,7 +185,7 @@ def locate_error(source, sep, columns, header_lines, quoted, fallback: str) -> I
 def _first_bad_split_row(source, sep, columns, header_lines) -> tuple[int, str] | None:
     well_formed = _line_pattern(sep, columns)
     for number, line in body_lines(source.text, header_lines):
-        if well_formed.fullmatch(line):
+        if well_formed.fullmatch(line) and not _LONG_DIGITS.search(line):
             continue
         fields = line.split() if sep == WHITESPACE else line.split(sep)
         problem = row_problem(fields, columns, sep)
@@ -274,6 +275,9 @@ def describe_separator(sep: str) -> str:
 
 
 def value_problem(value: str, column: Column) -> str | None:
+    if column.kind == "int" and _INTEGER.match(value) and not _is_int64(value):
+        hint = " (a CSV file keeps ids of any kind as text)" if column.label.endswith(" id") else ""
+        return f"{column.label} {value.strip()!r} is too large: integers here must lie within ±{2**63 - 1:,}{hint}"
     if column.kind == "int" and not _is_int64(value):
         return f"{column.label} {value!r} is not an integer"
     if column.kind == "float" and column.optional and not value.strip():

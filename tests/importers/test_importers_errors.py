@@ -162,6 +162,18 @@ def test_bad_recbole_input(write, inter, expected):
     assert str(parse_error(path)).startswith(expected)
 
 
+def test_an_id_too_large_for_64_bits_names_its_line_and_says_it_is_too_large(write):
+    """A news log's 20-digit article id was refused as 'could not parse: Overflow', without a line."""
+    path = write("s/clicks.txt", "1 2\n2 99999999999999999999\n3 4\n")
+    assert str(parse_error(path)) == ("clicks.txt line 2: item id '99999999999999999999' is too large: integers here "
+                                      "must lie within ±9,223,372,036,854,775,807 (a CSV file keeps ids of any kind "
+                                      "as text)")
+    path = write("ml/u.data", "1\t2\t5\t881250949\n1\t3\t4\t99999999999999999999\n")
+    assert str(parse_error(path)).startswith("u.data line 2: timestamp '99999999999999999999' is too large")
+    assert parse(write("big/clicks.txt", "1 9223372036854775807\n")).items["external_id"].tolist() == [
+        "9223372036854775807"]
+
+
 def test_several_inter_files_need_a_choice(write, tmp_path):
     write("rb/a.inter", INTER_HEADER + "1\t2\t3\t4\n")
     write("rb/b.inter", INTER_HEADER + "1\t2\t3\t4\n")
