@@ -92,8 +92,16 @@ def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> n
     return ranks_of(logits, np.full(len(logits), target), np.repeat(exclude[None], len(logits), axis=0))
 
 
-def reason_line(names: list[str], verb: str = "watched", items: str = "films") -> str:
-    return f"Because you {verb} {_quoted(names)}" if names else f"Based on many of your {items} together"
+def reason_line(names: list[str], verb: str = "watched", items: str = "films", counted: int | None = None) -> str:
+    """``counted``: how many different items the member's history counts (None: not known, taken as many). With no
+    verified reason, a history of one or two is not called "many of your items"."""
+    if names:
+        return f"Because you {verb} {_quoted(names)}"
+    if counted == 1:
+        return f"Not clearly because of the one {items.removesuffix('s')} you {verb}"
+    if counted == 2:
+        return f"Based on both of your {items} together"
+    return f"Based on many of your {items} together"
 
 
 def _plans(order: list[int], max_removals: int) -> list[tuple[int, ...]]:
@@ -151,6 +159,8 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
                 "and the other says down).")
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
+    if agreement.spearman is None and level == LOW and agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9:
+        return f"{_not_ordered(items)} ({shared} of the top {agreement.k} {items} {verb} the same)."
     order = _order_part(level, agreement, items)
     return f"{CONFIDENCE_TEXT[level]} ({shared} of the top {agreement.k} {items} {verb} the same{order})."
 
@@ -160,6 +170,14 @@ def _opposed(agreement: Agreement) -> bool:
     the order alone counted, so leave-one-out finding both pushing the title down was called "mostly agrees" with
     Contributions finding both pushing it up."""
     return agreement.same_direction is not None and agreement.same_direction < 0.5
+
+
+def _not_ordered(items: str) -> str:
+    """Low only because the order could not be compared (one method scores every interaction alike): "a second way
+    of explaining it disagrees (3 of the top 3 are the same, but the two order your films differently)" would be
+    untrue where both name the same top."""
+    return (f"Low: a second way of explaining it could not be compared on how it orders your {items} (it scores "
+            "them all alike), so treat this as a rough guide")
 
 
 def _order_part(level: str, agreement: Agreement, items: str) -> str:

@@ -151,3 +151,26 @@ def test_one_film_to_compare_is_not_called_a_disagreement():
                     "guide (only one of your songs counts for it, so there is no order to compare).")
     nothing = Agreement(spearman=None, top_k_overlap=0.0, k=0)
     assert "disagrees" not in confidence_text(confidence(nothing), nothing)
+
+
+def test_a_low_confidence_only_for_want_of_an_order_does_not_say_the_methods_disagree():
+    """One method scoring every interaction alike leaves no order to compare (no rank correlation): 'disagrees (3 of
+    the top 3 films are the same)' contradicted itself."""
+    from recourse.engine.attribution import Agreement
+    from recourse.engine.faithful import confidence, confidence_text
+
+    alike = Agreement(top_k_overlap=1.0, k=3, spearman=None)
+    text = confidence_text(confidence(alike), alike, items="items")
+    assert "disagrees" not in text and text.startswith("Low: a second way of explaining it could not be compared")
+    assert text.endswith("(3 of the top 3 items are the same).")
+    none_shared = Agreement(top_k_overlap=0.0, k=3, spearman=None)
+    assert "disagrees" in confidence_text(confidence(none_shared), none_shared)
+
+
+def test_a_reason_line_without_a_reason_does_not_call_one_or_two_items_many():
+    from recourse.engine.faithful import reason_line
+
+    assert reason_line([], "picked", "items", counted=1) == "Not clearly because of the one item you picked"
+    assert reason_line([], "watched", "films", counted=2) == "Based on both of your films together"
+    assert reason_line([], "picked", "items", counted=7) == "Based on many of your items together"
+    assert reason_line(["A"], "picked", "items", counted=1) == "Because you picked “A”"

@@ -197,3 +197,25 @@ def test_pages_cached_before_the_administrator_changes_what_the_items_are_or_the
         reverse("recourse:why", args=[first.pk])).content.decode()
     found = re.search(r"\bfilms?\b|\bwatched\b|\bstars?\b", after)
     assert not found, after[found.start() - 120:found.end() + 20]
+
+
+def test_a_member_with_one_interaction_is_not_told_of_many_items_or_of_disagreeing_methods(client, trained):
+    """Found on a shop's CSV with one-purchase customers: For you said 'Based on many of your items together', Why?
+    'a second way of explaining it disagrees (1 of the top 1 items is the same)' and '1 histories … were scored'."""
+    dataset, model, alice = trained
+    as_a_click_log(dataset)
+    dataset.has_timestamps = False
+    dataset.save()
+    Interaction.objects.filter(sequence__user=alice, position__gte=1).delete()
+    client.force_login(alice)
+    response = client.get(reverse("recourse:for-you"))
+    reasons = response.context["reasons"].values() if response.context["reasons"] else []
+    assert reasons and not any("many of your" in reason for reason in reasons)
+    assert all(reason.startswith(("Because you picked", "Not clearly because of the one item you picked"))
+               for reason in reasons)
+    first = response.context["recs"].items[0].item
+    why = client.get(reverse("recourse:why", args=[first.pk]) + "?method=occlusion").content.decode()
+    assert "1 histories" not in why and "disagrees (1 of the top 1" not in why
+    assert "Your history in order (this dataset has no times, only an order)" in why
+    home = client.get(reverse("recsys:home")).content.decode()
+    assert "The dot is your one interaction, placed by step" in home
