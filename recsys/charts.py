@@ -50,8 +50,8 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
     spec: dict = {
         "data": [{"hovertemplate": "%{text}<extra></extra>", "marker": marker, "mode": "markers", "text": text,
                   "x": x, "y": y, "type": "scatter"}],
-        "layout": {"title": {"text": "Your history over time"}, "xaxis": {"title": {"text": "Step" if ordinal_time
-                                                                                   else "Date"}},
+        "layout": {"title": {"text": "Your history in order" if ordinal_time else "Your history over time"},
+                   "xaxis": {"title": {"text": "Step" if ordinal_time else "Date"}},
                    "yaxis": {"title": {"text": "Category" if by_category else "Number in your history"}},
                    "height": 360},
     }

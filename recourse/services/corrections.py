@@ -46,6 +46,7 @@ class Preview:
     entered: list[Item] = field(default_factory=list)
     left: list[Item] = field(default_factory=list)
     check_id: int | None = None  # the drift check whose fix this is (suggestions)
+    kept: int | None = None  # how many interactions the taste figures are taken over (0: none, they mean nothing)
 
     def metrics(self) -> dict:
         return {
@@ -130,7 +131,7 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
         fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),
         ads=float(ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
-        note=_unread_note([position[pk] for pk in changes], mine.history, network.max_len),
+        note=_unread_note([position[pk] for pk in changes], mine.history, network.max_len), kept=len(kept),
     )
 
 

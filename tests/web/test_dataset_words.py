@@ -217,5 +217,25 @@ def test_a_member_with_one_interaction_is_not_told_of_many_items_or_of_disagreei
     why = client.get(reverse("recourse:why", args=[first.pk]) + "?method=occlusion").content.decode()
     assert "1 histories" not in why and "disagrees (1 of the top 1" not in why
     assert "Your history in order (this dataset has no times, only an order)" in why
+    assert "Your history over time" not in why
     home = client.get(reverse("recsys:home")).content.decode()
-    assert "The dot is your one interaction, placed by step" in home
+    assert "The dot is your one interaction, placed by step" in home and "Your history over time" not in home
+
+
+def test_a_fix_that_keeps_no_interaction_unchanged_shows_no_taste_figures(client, trained):
+    """A one-purchase customer lowering that purchase was shown '-> every title you keep: 0.000 → 0.000', a perfect
+    score over nothing."""
+    dataset, model, alice = trained
+    Interaction.objects.filter(sequence__user=alice, position__gte=1).delete()
+    only = Interaction.objects.get(sequence__user=alice)
+    client.force_login(alice)
+    content = client.post(reverse("recourse:fix"), {f"action-{only.pk}": "lower", f"weight-{only.pk}": "0.3"}
+                          ).content.decode()
+    assert "Preview — nothing has changed yet" in content
+    assert "cannot be measured here: this change keeps none of your titles unchanged" in content
+    assert "0.000 → 0.000" not in content
+    Interaction.objects.create(sequence=only.sequence, item=Item.objects.filter(dataset=dataset).last(),
+                               timestamp=only.timestamp + 1, position=1)
+    content = client.post(reverse("recourse:fix"), {f"action-{only.pk}": "lower", f"weight-{only.pk}": "0.3"}
+                          ).content.decode()
+    assert "How well your recommendations predict every title you keep" in content
