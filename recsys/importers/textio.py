@@ -59,6 +59,8 @@ def read_source(path: Path, encoding: str = UTF8) -> SourceText:
         raise ImportFormatError(path, None, "file is empty")
     _reject_binary(path, data)
     text, used = _decode(path, data, encoding)
+    if "\r" in text and "\n" not in text:  # classic Mac line ends (Excel's "CSV (Macintosh)"): one line otherwise
+        text = text.replace("\r", "\n")
     return SourceText(path=path, text=text, sha256=hashlib.sha256(data).hexdigest(), encoding=used)
 
 

@@ -166,6 +166,15 @@ def test_a_recbole_track_file_is_titled_by_the_track_name_not_the_artist(write):
     assert item(parse(write("artists/a.user", "user_id:token\nu1\n").parent), "a1")["title"] == "Underworld"
 
 
+def test_a_csv_with_classic_mac_line_ends_is_read_line_by_line(write):
+    """Excel's 'CSV (Macintosh)' ends lines with CR alone: the file was one line, refused as 'not valid CSV
+    (new-line character seen in unquoted field - do you need to open the file in universal-newline mode?)'."""
+    dataset = parse(write("mac.csv", "user,item,timestamp\n1,a,1700000000\n2,\"b, c\",1700000001\n", newline="\r"))
+    assert dataset.interactions[["user_id", "item_id"]].values.tolist() == [["1", "a"], ["2", "b, c"]]
+    with pytest.raises(ImportFormatError, match="mac2.csv line 3: timestamp 'x' is neither"):
+        parse(write("mac2.csv", "user,item,timestamp\n1,a,1700000000\n2,b,x\n", newline="\r"))
+
+
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
     header = "session_id:token\titem_id:token\ttimestamp:float\n"
     write("dg/dg.test.inter", header + "s2\ti3\t30\n")
