@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .dataset import ImportFormatError
@@ -50,7 +51,7 @@ def check_chosen_format(path: Path, chosen: str) -> None:
     if chosen not in EXPECTED_FILES:
         return
     if path.is_dir():
-        if any(path.glob(_MAIN_FILES[chosen])):
+        if any(fnmatch(entry.name.lower(), _MAIN_FILES[chosen]) for entry in path.iterdir() if entry.is_file()):
             return
         names = sorted(entry.name for entry in path.iterdir() if entry.is_file())
         detected = _quietly(_detect_directory, path)
@@ -110,7 +111,8 @@ def _detect_directory(directory: Path) -> str | None:
         return _detect_file(directory / "ratings.csv")
     if any(name.endswith(".inter") for name in names):
         return "recbole"
-    candidates = [_detect_file(directory / name) for name in sorted(names) if name.endswith((".csv", ".txt"))]
+    candidates = [_detect_file(directory / name) for name in sorted(names)
+                  if name.lower().endswith((".csv", ".txt"))]  # Windows' ORDERS.CSV too
     found = {candidate for candidate in candidates if candidate in ("csv", "sasrec")}
     return found.pop() if len(found) == 1 else None
 
@@ -124,9 +126,9 @@ def _detect_file(path: Path) -> str | None:
     if name.endswith(RECBOLE_SUFFIXES):
         return "recbole"
     line = _first_line(path)
-    if name.endswith(".dat") and "::" in line:
+    if name.lower().endswith(".dat") and "::" in line:
         return "ml-1m"
-    if name.endswith(".csv"):
+    if name.lower().endswith(".csv"):
         return _detect_csv(path, line)
     if SASREC_LINE.match(line):
         return "sasrec"

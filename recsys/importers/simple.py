@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pandas as pd
@@ -166,7 +167,7 @@ def _single_data_file(path: Path, pattern: str, preferred: str = "") -> Path:
         return path
     if preferred and (path / preferred).is_file():
         return path / preferred
-    found = sorted(path.glob(pattern))
+    found = sorted(entry for entry in path.iterdir() if entry.is_file() and fnmatch(entry.name.lower(), pattern))
     if len(found) != 1:
         what = "no" if not found else f"{len(found)}"
         raise ImportFormatError(path, None, f"{what} {pattern} files in the directory; pass the file to import")

@@ -175,6 +175,14 @@ def test_a_csv_with_classic_mac_line_ends_is_read_line_by_line(write):
         parse(write("mac2.csv", "user,item,timestamp\n1,a,1700000000\n2,b,x\n", newline="\r"))
 
 
+def test_a_csv_or_txt_named_in_capitals_is_detected_and_read(write, tmp_path):
+    """Windows tools write ORDERS.CSV: it was 'unrecognised dataset', alone or in an uploaded folder."""
+    path = write("upper/ORDERS.CSV", "user,item\n1,a\n")
+    assert detect_format(path) == "csv" and detect_format(path.parent) == "csv"
+    assert parse(path.parent).n_interactions == 1 and parse(path.parent, format="csv").n_interactions == 1
+    assert parse(write("seq/CLICKS.TXT", "1 2\n1 3\n").parent).format == "sasrec"
+
+
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
     header = "session_id:token\titem_id:token\ttimestamp:float\n"
     write("dg/dg.test.inter", header + "s2\ti3\t30\n")
