@@ -224,12 +224,16 @@ def sample_users(eval_set: EvalSet, count: int, seed: int) -> EvalSet:
     )
 
 
+class TooShortHistories(ValueError):
+    """No history is long enough to split into training, validation and test items: the data, not the code."""
+
+
 def leave_one_out(sequences: Sequences) -> LeaveOneOutSplit:
     """Deterministic leave-one-out split (no randomness involved)."""
     lengths = sequences.lengths()
     evaluated = [row for row in range(len(sequences)) if lengths[row] >= MIN_EVAL_LENGTH]
     if not evaluated:
-        raise ValueError(f"no user has the {MIN_EVAL_LENGTH} interactions a split needs")
+        raise TooShortHistories(f"no user has the {MIN_EVAL_LENGTH} interactions a split needs")
     offsets = [2 if lengths[row] >= MIN_EVAL_LENGTH else 0 for row in range(len(sequences))]
     train = Sequences(
         list(sequences.users),

@@ -10,7 +10,7 @@ from django.db.models import Count, Max
 from recsys import jobs, selectors
 from recsys.ml.config import ModelConfig
 from recsys.ml.pipeline import train_recommender
-from recsys.ml.sequences import build_sequences, leave_one_out
+from recsys.ml.sequences import MIN_EVAL_LENGTH, TooShortHistories, build_sequences, leave_one_out
 from recsys.models import Dataset, Interaction, Job, TrainedModel, TrainingExclusion
 from recsys.services import artefacts
 from recsys.services.registry import artefact_prefix
@@ -53,6 +53,8 @@ def start_training(
     if not Interaction.objects.filter(sequence__dataset=dataset).exists():
         raise TrainingError(f"Dataset {dataset.name} has no interactions to train on.")
     _validate_hyperparameters(hyperparameters or {})
+    if not _has_a_history_to_split(dataset):
+        raise TrainingError(_too_short(dataset))
     request = {"dataset": dataset.pk, "architecture": architecture, "hyperparameters": hyperparameters or {},
                "activate": activate}
     try:
@@ -67,6 +69,17 @@ def start_training(
     except _Duplicate as duplicate:
         return duplicate.job
     return job
+
+
+def _has_a_history_to_split(dataset: Dataset) -> bool:
+    return (Interaction.objects.active().filter(sequence__dataset=dataset)
+            .exclude(sequence__in=selectors.excluded_from_training(dataset))
+            .values("sequence").annotate(n=Count("pk")).filter(n__gte=MIN_EVAL_LENGTH).exists())
+
+
+def _too_short(dataset: Dataset) -> str:
+    return (f"No history in {dataset.name} has the {MIN_EVAL_LENGTH} interactions training needs (the first ones to "
+            "learn from, the last two to validate and test the model on): import longer histories first.")
 
 
 def abandon(*, model_id: int, reason: str) -> None:
@@ -111,6 +124,8 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         artefact = _save_artefact(model, trained)
     except BaseException as exc:
         TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
+        if isinstance(exc, TooShortHistories):  # histories shortened since it was queued: the data, said so
+            raise jobs.JobInputError(_too_short(model.dataset)) from exc
         raise
     result = trained.training_result
     assert result is not None  # set by training

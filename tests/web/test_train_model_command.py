@@ -94,8 +94,52 @@ def test_bad_settings_fail_before_a_job_is_created(films, setting, message):
     assert not Job.objects.exists() and not TrainedModel.objects.exists()
 
 
-def test_a_failed_training_job_is_a_command_error(films):
-    Interaction.objects.update(state=Interaction.State.EXCLUDED)
+def test_a_failed_training_job_is_a_command_error(films, monkeypatch):
+    def fails(*args, **kwargs):
+        raise RuntimeError("the worker ran out of memory")
+
+    monkeypatch.setattr("recsys.services.training.train_recommender", fails)
     with pytest.raises(CommandError, match="Training job #\\d+ failed"):
         train("--dataset", films.name, "--arch", "sasrec", *tiny_options())
     assert TrainedModel.objects.get().status == "failed"
+
+
+def test_a_dataset_of_one_and_two_interaction_histories_is_refused_before_a_job_with_what_it_needs(client,
+                                                                                                   django_user_model):
+    """A tiny click log (one or two clicks a user) failed its training job as 'ValueError: no user has the 3
+    interactions a split needs'."""
+    from django.urls import reverse
+
+    from recsys.services.training import TrainingError, start_training
+
+    dataset = make_dataset(name="clicks", source_format="csv")
+    make_history(dataset, external_user_id="a", item_ids=(1, 2))
+    make_history(dataset, external_user_id="b", item_ids=(3,))
+    expected = ("No history in clicks has the 3 interactions training needs (the first ones to learn from, the last "
+                "two to validate and test the model on): import longer histories first.")
+    with pytest.raises(TrainingError) as refused:
+        start_training(dataset=dataset, architecture="sasrec")
+    assert str(refused.value) == expected
+    with pytest.raises(CommandError, match="No history in clicks has the 3 interactions"):
+        train("--dataset", "clicks", "--arch", "gru4rec")
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(admin)
+    response = client.post(reverse("admin:recsys_dataset_changelist"),
+                           {"action": "train_tcn", "_selected_action": [dataset.pk]}, follow=True)
+    assert expected in response.content.decode()
+    assert not Job.objects.exists() and not TrainedModel.objects.exists()
+    make_history(dataset, external_user_id="c", item_ids=(1, 2, 3))
+    assert start_training(dataset=dataset, architecture="sasrec", enqueue=False).kind == "train_model"
+
+
+def test_histories_shortened_after_the_job_was_queued_fail_it_with_that_sentence_alone(films):
+    from recsys import jobs
+    from recsys.services.training import start_training
+
+    job = start_training(dataset=films, architecture="sasrec", hyperparameters={**TINY, "epochs": 1}, enqueue=False)
+    Interaction.objects.filter(position__gte=2).delete()
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.message.startswith("No history in films has the 3 interactions training needs")
+    assert "ValueError" not in job.message and "Traceback" not in job.message
