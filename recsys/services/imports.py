@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Required, TypedDict, Unpack
 
 import pandas as pd
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils.text import slugify
 
 from recsys import jobs
 from recsys.importers import ImportFormatError, ParsedDataset, check_one_format, parse
@@ -21,6 +24,7 @@ from recsys.signals import interactions_added
 from recsys.vocabulary import item_kind_for_format
 
 ProgressFn = Callable[[float, str], None]
+MAX_NAME = Dataset._meta.get_field("name").max_length or 64
 
 
 def _silent(percent: float, message: str = "") -> None:
@@ -145,6 +149,7 @@ def import_dataset(*, path: str | Path, **options: Unpack[ImportOptions]) -> Dat
 def import_dataset_reported(*, path: str | Path, **options: Unpack[ImportOptions]) -> tuple[Dataset, ImportReport]:
     """``import_dataset`` that also says what it read (rows, rows without a rating, the parser's warnings)."""
     name, source_name = options["name"], options.get("source_name", "")
+    _check_name(name)
     progress = options.get("progress") or _silent
     progress(2, f"Reading {source_name or path}")
     try:
@@ -159,6 +164,21 @@ def import_dataset_reported(*, path: str | Path, **options: Unpack[ImportOptions
                                  item_kind=options.get("item_kind"))
     report = dataclasses.replace(ImportReport.of(parsed), warnings=tuple(loaded.warnings))  # rows: all the files hold
     return dataset, report
+
+
+def _check_name(name: str) -> None:
+    """A new dataset's name is a slug, as the admin's import form and edit form require (else it could be imported
+    from the shell but never saved in the admin again)."""
+    if Dataset.objects.filter(name=name).exists():
+        return
+    try:
+        validate_slug(name)
+    except ValidationError:
+        raise DatasetImportError(
+            f"{name[:70]!r} is not a dataset name: use letters, digits, hyphens and underscores only, "
+            f"e.g. {slugify(name)[:MAX_NAME] or 'my-dataset'!r}.") from None
+    if len(name) > MAX_NAME:
+        raise DatasetImportError(f"A dataset name has at most {MAX_NAME} characters; {name[:20]!r}… has {len(name)}.")
 
 
 def import_uploaded_dataset(*, uploads: list[str], **options: Unpack[ImportOptions]) -> tuple[Dataset, ImportReport]:

@@ -415,3 +415,17 @@ def test_a_field_mapping_does_not_claim_years_or_categories_that_no_item_has(cli
     assert rows["Year"] == "none (looked for in plays.csv: column “title”, the year in brackets after the title)"
     assert rows["Categories"] == "none (looked for in plays.csv: column “genres”)"
     assert not Dataset.objects.get(name="mine").has_categories
+
+
+def test_a_new_dataset_name_that_is_no_slug_is_refused_by_the_command_as_by_the_admin(tmp_path):
+    """'My Shop/2024' was imported from the shell, then its admin page could never be saved ('Enter a valid slug')."""
+    csv_path = str(data.write_generic_csv(tmp_path))
+    before = counts()
+    with pytest.raises(CommandError, match=r"'My Shop/2024' is not a dataset name: use letters, digits, hyphens and "
+                                           r"underscores only, e.g. 'my-shop2024'"):
+        call_command("import_dataset", "My Shop/2024", csv_path)
+    with pytest.raises(DatasetImportError, match="at most 64 characters"):
+        import_dataset(name="x" * 65, path=csv_path)
+    assert counts() == before
+    Dataset.objects.create(name="Old name", title="Old")  # held before the check: more files may still be added
+    assert import_dataset(name="Old name", path=csv_path).n_interactions > 0
