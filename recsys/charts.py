@@ -1,6 +1,7 @@
 """Plotly figures rendered as HTML fragments (plotly.js is served from static files)."""
 
 import functools
+import math
 from datetime import UTC, datetime
 
 import plotly.graph_objects as go
@@ -32,6 +33,14 @@ def to_html(figure: go.Figure | dict, *, div_id: str) -> str:
                        validate=False)
 
 
+def _whole_numbers(values) -> dict:
+    """Axis ticks on whole numbers only (steps, numbers in a history): Plotly's own put 0.5 and 1.5 on a history of
+    one or two."""
+    wanted = ((max(values) - min(values)) if values else 0) / 8
+    power = 10 ** max(0, math.floor(math.log10(wanted))) if wanted >= 1 else 1
+    return {"tick0": 0, "dtick": next(m * power for m in (1, 2, 5, 10) if m * power >= wanted)}
+
+
 def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, float] | None = None,
                      highlight_label: str = "Influence") -> str:
     """Scatter of a history over time; y is the first category, or the interaction's number in the history when
@@ -51,8 +60,10 @@ def history_timeline(interactions, *, ordinal_time: bool, highlight: dict[int, f
         "data": [{"hovertemplate": "%{text}<extra></extra>", "marker": marker, "mode": "markers", "text": text,
                   "x": x, "y": y, "type": "scatter"}],
         "layout": {"title": {"text": "Your history in order" if ordinal_time else "Your history over time"},
-                   "xaxis": {"title": {"text": "Step" if ordinal_time else "Date"}},
-                   "yaxis": {"title": {"text": "Category" if by_category else "Number in your history"}},
+                   "xaxis": {"title": {"text": "Step" if ordinal_time else "Date"},
+                             **(_whole_numbers(x) if ordinal_time else {})},
+                   "yaxis": {"title": {"text": "Category" if by_category else "Number in your history"},
+                             **({} if by_category else _whole_numbers(y))},
                    "height": 360},
     }
     if len(set(x)) == 1:  # one moment: Plotly's own range would tick in fractions of a millisecond

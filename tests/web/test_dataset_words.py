@@ -220,6 +220,7 @@ def test_a_member_with_one_interaction_is_not_told_of_many_items_or_of_disagreei
     assert "Your history over time" not in why
     home = client.get(reverse("recsys:home")).content.decode()
     assert "The dot is your one interaction, placed by step" in home and "Your history over time" not in home
+    assert home.count('"tick0":0,"dtick":1') == 2  # whole steps and numbers: no tick at 0.5 or 48.5
 
 
 def test_a_fix_that_keeps_no_interaction_unchanged_shows_no_taste_figures(client, trained):
