@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from fnmatch import fnmatch
 from pathlib import Path
@@ -45,6 +46,7 @@ CSV_ROLES = {
     "categories": tuple(name for name in CATEGORY_NAMES if name not in ("tags", "tag", "class", "types", "type")),
 }
 CSV_KINDS = {"rating": "float"}
+_EMPTY_ROW = re.compile(r"^[ \t,]*\r?$", re.MULTILINE)
 
 
 def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
@@ -66,7 +68,7 @@ def parse_sasrec(path: Path, progress_callback: ProgressCallback | None = None) 
 
 def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> ParsedDataset:
     progress = StageProgress(progress_callback, total=2)
-    source = read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8)
+    source = _without_empty_rows(read_source(_single_data_file(path, "*.csv", preferred="ratings.csv"), UTF8))
     warnings: list[str] = []
     roles = csv_header_roles(source, warnings)
     columns = [
@@ -89,6 +91,12 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     )  # fmt: skip
     progress.finish()
     return dataset
+
+
+def _without_empty_rows(source: SourceText) -> SourceText:
+    """Rows of empty cells only (",,", as spreadsheets save rows that were touched but left empty) or of spaces are
+    blank lines, skipped like them; the line numbers of the other rows stay as they are."""
+    return dataclasses.replace(source, text=_EMPTY_ROW.sub("", source.text))
 
 
 def csv_header_roles(source: SourceText, warnings: list[str] | None = None) -> list[str | None]:

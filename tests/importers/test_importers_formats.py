@@ -183,6 +183,18 @@ def test_a_csv_or_txt_named_in_capitals_is_detected_and_read(write, tmp_path):
     assert parse(write("seq/CLICKS.TXT", "1 2\n1 3\n").parent).format == "sasrec"
 
 
+def test_csv_rows_of_empty_cells_are_skipped_like_blank_lines(write):
+    """A spreadsheet saves rows that were touched but left empty as ',,': the file was refused ('line 4: user id is
+    empty') though it holds no such row."""
+    dataset = parse(write("sheet.csv", "user,item,rating\nu1,a,5\n,,\nu2,b,4\n  \n,,\n", newline="\r\n"))
+    rows = dataset.interactions[["user_id", "item_id", "rating"]].values.tolist()
+    assert rows == [["u1", "a", 5.0], ["u2", "b", 4.0]]
+    with pytest.raises(ImportFormatError, match="sheet2.csv line 4: rating 'x' is not a number"):
+        parse(write("sheet2.csv", "user,item,rating\n,,\nu1,a,5\nu2,b,x\n"))
+    with pytest.raises(ImportFormatError, match="sheet3.csv line 3: user id is empty"):
+        parse(write("sheet3.csv", "user,item,rating\nu1,a,5\n,b,4\n"))
+
+
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
     header = "session_id:token\titem_id:token\ttimestamp:float\n"
     write("dg/dg.test.inter", header + "s2\ti3\t30\n")
