@@ -262,7 +262,10 @@ def _items(item_file: AtomicFile | None, mapping: dict) -> tuple[pd.DataFrame, b
     if item_file is None:
         return make_items(pd.Series([], dtype=object), pd.Series([], dtype=object)), False
     fields = item_file.fields
-    item = _require(item_file, fields[0] if fields else None, "item id")
+    # The field the interactions name their items by, wherever it stands (RecBole puts the id first; files made by
+    # hand may not: "title, item_id" made the titles the ids); else the first field.
+    named = next((field for field in fields if field.name == mapping.get("interaction_item")), None)
+    item = _require(item_file, named or (fields[0] if fields else None), "item id")
     rest = [field for field in fields if field is not item]
     title = choose_field([f for f in rest if f.is_token], titles_for(item.name), ("title", "name"))
     year = choose_field(rest, YEAR_NAMES, ("year",))
