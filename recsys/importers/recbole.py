@@ -287,11 +287,12 @@ def _categories(values: pd.Series, field: Field) -> pd.Series:
 def _users(user_file: AtomicFile | None, mapping: dict) -> pd.DataFrame | None:
     if user_file is None:
         return None
-    user = _require(user_file, user_file.fields[0] if user_file.fields else None, "user id")
+    named = next((field for field in user_file.fields if field.name == mapping.get("interaction_user")), None)
+    user = _require(user_file, named or (user_file.fields[0] if user_file.fields else None), "user id")
     mapping["user_file_id"] = user.name
     frame = user_file.frame
     users = pd.DataFrame({"user_id": token_ids(frame[user.name], user_file.source, user.name)})
-    for field in user_file.fields[1:]:
+    for field in (field for field in user_file.fields if field is not user):
         name = _attribute_name(field.name)
         users[name] = _attribute_values(name, frame[field.name])
     return users

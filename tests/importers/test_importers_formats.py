@@ -195,7 +195,7 @@ def test_csv_rows_of_empty_cells_are_skipped_like_blank_lines(write):
         parse(write("sheet3.csv", "user,item,rating\nu1,a,5\n,b,4\n"))
 
 
-def test_a_recbole_item_file_whose_id_is_not_its_first_field_is_matched_by_the_id_field(write):
+def test_recbole_item_and_user_files_whose_id_is_not_their_first_field_are_matched_by_the_id_field(write):
     """'title, item_id' made the titles the ids: bogus items 'Red mug', 'Blue cup' in the catalogue, and the items
     interacted with 'absent from the item file', titled by their id."""
     write("shop/shop.inter", "user_id:token\titem_id:token\ttimestamp:float\nu1\ti1\t1700000000\nu1\ti2\t1700000100\n")
@@ -204,6 +204,8 @@ def test_a_recbole_item_file_whose_id_is_not_its_first_field_is_matched_by_the_i
     assert dataset.items["external_id"].tolist() == ["i1", "i2"] and not dataset.warnings
     assert (item(dataset, "i1")["title"], item(dataset, "i1")["categories"]) == ("Red mug", ("kitchen",))
     assert dataset.field_mapping["item_id"] == "item_id" and dataset.field_mapping["title"] == "title"
+    users = parse(write("shop/shop.user", "age:float\tuser_id:token\n31\tu1\n").parent).users
+    assert users.to_dict("records") == [{"user_id": "u1", "age": 31}]  # the user file's id need not be first either
 
 
 def test_recbole_benchmark_splits_are_concatenated_in_order(write, tmp_path):
