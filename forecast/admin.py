@@ -84,8 +84,8 @@ class ForecasterAdmin(admin.ModelAdmin):
             else:
                 job_queued(request, "Forecaster training", job)
                 return redirect("admin:forecast_forecaster_changelist")
-        context = {**self.admin_site.each_context(request), "form": form, "title": "Train a forecaster",
-                   "opts": self.model._meta}
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": "Train a forecaster of emerging hits", "opts": self.model._meta}
         return render(request, "admin/forecast/forecaster/train.html", context)
 
 

@@ -86,3 +86,19 @@ def test_admin_item_list_orders_titles_and_ids_naturally(client, django_user_mod
     by_title = [("9", "9"), ("10", "10"), ("Alpha", "1"), ("Item 9", "2"), ("Item 10", "100"), ("item 11", "11")]
     assert listed() == by_title and listed("?o=1") == by_title and listed("?o=-1") == by_title[::-1]
     assert [key for _, key in listed("?o=4")] == ["1", "2", "9", "10", "11", "100"]
+
+
+def test_the_admins_own_pages_carry_their_heading_once(client, django_user_model):
+    """'Import a dataset' was shown twice, the admin's title above the page's own heading (Delete and Train a
+    forecaster too)."""
+    import re
+
+    from .factories import make_dataset
+
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    dataset = make_dataset()
+    for url, heading in ((reverse("admin:recsys_dataset_import"), "Import a dataset"),
+                         (reverse("admin:recsys_dataset_delete", args=[dataset.pk]), f"Delete {dataset}?"),
+                         (reverse("admin:forecast_forecaster_train"), "Train a forecaster of emerging hits")):
+        content = client.get(url).content.decode()
+        assert re.findall(r"<h1>(.*?)</h1>", content) == [heading], url
