@@ -79,7 +79,7 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     check_quoted_field_counts(source, columns)
     frame = read_table(source, ",", columns, header_lines=1, quoted=True)
     progress.step()
-    times = unix_seconds(frame["timestamp"], source, "timestamp", 1) if "timestamp" in frame else None
+    times = _timestamps(frame, source, warnings) if "timestamp" in frame else None
     ratings = frame.get("rating")
     users, items_ = (token_ids(frame[role], source, f"{role} id") for role in ("user", "item"))
     interactions = make_interactions(users, items_, times, ratings)
@@ -91,6 +91,20 @@ def parse_csv(path: Path, progress_callback: ProgressCallback | None = None) -> 
     )  # fmt: skip
     progress.finish()
     return dataset
+
+
+def _timestamps(frame: pd.DataFrame, source: SourceText, warnings: list[str]):
+    """The timestamp column in seconds; when it was chosen among several (a "date" and a "time" column), a value it
+    cannot read says which was read, and that a date and its time belong in one column."""
+    try:
+        return unix_seconds(frame["timestamp"], source, "timestamp", 1)
+    except ImportFormatError as error:
+        chosen = next((warning for warning in warnings if warning.startswith("several columns could be the timestamp")),
+                      None)
+        if chosen is None:
+            raise
+        raise ImportFormatError(error.path, error.line, f"{error.message} ({chosen}; a date and its time of day "
+                                                        "belong in one column, e.g. 2024-03-01T10:15:00)") from None
 
 
 def _without_empty_rows(source: SourceText) -> SourceText:

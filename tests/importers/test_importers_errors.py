@@ -174,6 +174,14 @@ def test_an_id_too_large_for_64_bits_names_its_line_and_says_it_is_too_large(wri
         "9223372036854775807"]
 
 
+def test_a_date_and_a_time_column_are_refused_saying_which_was_read_and_what_to_do(write):
+    path = write("log.csv", "user,item,date,time\nu1,a,2024-03-01,10:15:00\n")
+    assert str(parse_error(path)) == (
+        "log.csv line 2: timestamp '10:15:00' is neither a number nor an ISO date (several columns could be the "
+        "timestamp: read it from “time”; “date” ignored; a date and its time of day belong in one column, e.g. "
+        "2024-03-01T10:15:00)")
+
+
 def test_several_inter_files_need_a_choice(write, tmp_path):
     write("rb/a.inter", INTER_HEADER + "1\t2\t3\t4\n")
     write("rb/b.inter", INTER_HEADER + "1\t2\t3\t4\n")
