@@ -284,7 +284,7 @@ def next_item_examples(train: Sequences, max_len: int) -> NextItemExamples:
         weights.append(item_weights[:-1][-max_len:])
         targets.append(items[1:][-max_len:])
     if not inputs:
-        raise ValueError("no training sequence has two or more items")
+        raise TooShortHistories("no training sequence has two or more items")
     return NextItemExamples(inputs, weights, targets)
 
 

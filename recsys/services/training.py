@@ -72,14 +72,19 @@ def start_training(
 
 
 def _has_a_history_to_split(dataset: Dataset) -> bool:
-    return (Interaction.objects.active().filter(sequence__dataset=dataset)
-            .exclude(sequence__in=selectors.excluded_from_training(dataset))
-            .values("sequence").annotate(n=Count("pk")).filter(n__gte=MIN_EVAL_LENGTH).exists())
+    """What leave-one-out needs: a history of at least 3 (its last two validate and test), and one that keeps two
+    interactions to learn from (4 or more, or exactly 2, which is trained on whole)."""
+    lengths = set(Interaction.objects.active().filter(sequence__dataset=dataset)
+                  .exclude(sequence__in=selectors.excluded_from_training(dataset))
+                  .order_by().values("sequence").annotate(n=Count("pk")).values_list("n", flat=True).distinct())
+    return any(n >= MIN_EVAL_LENGTH for n in lengths) and any(n >= MIN_EVAL_LENGTH + 1 or n == 2 for n in lengths)
 
 
 def _too_short(dataset: Dataset) -> str:
-    return (f"No history in {dataset.name} has the {MIN_EVAL_LENGTH} interactions training needs (the first ones to "
-            "learn from, the last two to validate and test the model on): import longer histories first.")
+    return (f"The histories in {dataset.name} are too short to train on: a model is checked on the last two "
+            f"interactions of each history of {MIN_EVAL_LENGTH} or more and learns from what is left, so it needs a "
+            f"history of at least {MIN_EVAL_LENGTH + 1} interactions (or histories of {MIN_EVAL_LENGTH} beside some of "
+            "2): import longer histories first.")
 
 
 def abandon(*, model_id: int, reason: str) -> None:

@@ -104,10 +104,10 @@ def test_a_failed_training_job_is_a_command_error(films, monkeypatch):
     assert TrainedModel.objects.get().status == "failed"
 
 
-def test_a_dataset_of_one_and_two_interaction_histories_is_refused_before_a_job_with_what_it_needs(client,
-                                                                                                   django_user_model):
-    """A tiny click log (one or two clicks a user) failed its training job as 'ValueError: no user has the 3
-    interactions a split needs'."""
+def test_a_dataset_of_histories_too_short_to_split_is_refused_before_a_job_with_what_it_needs(client,
+                                                                                            django_user_model):
+    """A tiny click log failed its training job as 'ValueError: no user has the 3 interactions a split needs'
+    (histories of one or two), or 'ValueError: no training sequence has two or more items' (all of three)."""
     from django.urls import reverse
 
     from recsys.services.training import TrainingError, start_training
@@ -115,12 +115,13 @@ def test_a_dataset_of_one_and_two_interaction_histories_is_refused_before_a_job_
     dataset = make_dataset(name="clicks", source_format="csv")
     make_history(dataset, external_user_id="a", item_ids=(1, 2))
     make_history(dataset, external_user_id="b", item_ids=(3,))
-    expected = ("No history in clicks has the 3 interactions training needs (the first ones to learn from, the last "
-                "two to validate and test the model on): import longer histories first.")
+    expected = ("The histories in clicks are too short to train on: a model is checked on the last two interactions "
+                "of each history of 3 or more and learns from what is left, so it needs a history of at least 4 "
+                "interactions (or histories of 3 beside some of 2): import longer histories first.")
     with pytest.raises(TrainingError) as refused:
         start_training(dataset=dataset, architecture="sasrec")
     assert str(refused.value) == expected
-    with pytest.raises(CommandError, match="No history in clicks has the 3 interactions"):
+    with pytest.raises(CommandError, match="The histories in clicks are too short to train on"):
         train("--dataset", "clicks", "--arch", "gru4rec")
     admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
@@ -128,8 +129,15 @@ def test_a_dataset_of_one_and_two_interaction_histories_is_refused_before_a_job_
                            {"action": "train_tcn", "_selected_action": [dataset.pk]}, follow=True)
     assert expected in response.content.decode()
     assert not Job.objects.exists() and not TrainedModel.objects.exists()
-    make_history(dataset, external_user_id="c", item_ids=(1, 2, 3))
+    threes = make_dataset(name="threes", source_format="csv")
+    for user in "cde":
+        make_history(threes, external_user_id=user, item_ids=(1, 2, 3))
+    with pytest.raises(TrainingError, match="The histories in threes are too short"):
+        start_training(dataset=threes, architecture="sasrec")
+    make_history(dataset, external_user_id="c", item_ids=(1, 2, 3))  # beside a's two, which it learns from whole
     assert start_training(dataset=dataset, architecture="sasrec", enqueue=False).kind == "train_model"
+    make_history(threes, external_user_id="f", item_ids=(1, 2, 3, 4))
+    assert start_training(dataset=threes, architecture="sasrec", enqueue=False).kind == "train_model"
 
 
 def test_histories_shortened_after_the_job_was_queued_fail_it_with_that_sentence_alone(films):
@@ -141,5 +149,5 @@ def test_histories_shortened_after_the_job_was_queued_fail_it_with_that_sentence
     jobs.run(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
-    assert job.message.startswith("No history in films has the 3 interactions training needs")
+    assert job.message.startswith("The histories in films are too short to train on")
     assert "ValueError" not in job.message and "Traceback" not in job.message
