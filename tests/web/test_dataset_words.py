@@ -216,6 +216,7 @@ def test_a_member_with_one_interaction_is_not_told_of_many_items_or_of_disagreei
     first = response.context["recs"].items[0].item
     why = client.get(reverse("recourse:why", args=[first.pk]) + "?method=occlusion").content.decode()
     assert "1 histories" not in why and "disagrees (1 of the top 1" not in why
+    assert "of the top 1 interactions are" not in why and "The top interaction is" in why
     assert "Your history in order (this dataset has no times, only an order)" in why
     assert "Your history over time" not in why
     home = client.get(reverse("recsys:home")).content.decode()
