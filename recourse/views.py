@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from recourse.engine import faithful
+from recourse.engine.wording import counted
 from recsys import charts as recsys_charts
 from recsys import page_cache, ratings, selectors
 from recsys.forms import DatasetChoiceForm
@@ -258,7 +259,7 @@ def apply_fix(request):
     except (corrections.CorrectionError, DriftUnavailable, serving.NoActiveModel) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
         return redirect("recourse:fix")
-    messages.success(request, f"Applied {len(result.changes)} change(s). Your recommendations are updated; "
+    messages.success(request, f"Applied {counted(len(result.changes), 'change')}. Your recommendations are updated; "
                               "you can undo this any time below.")
     return redirect("recourse:corrections")
 

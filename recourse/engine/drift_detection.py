@@ -21,6 +21,7 @@ from .attribution import (
 from .drift_metrics import algorithmic_drift_score, top_k_items
 from .protocol import ScoringModel
 from .sequences import History, as_history, seen_mask, without_positions
+from .wording import counted
 
 DEFAULT_QUANTILE = 0.95
 PAPER_PERCENTILE = 75.0
@@ -310,7 +311,7 @@ def drift_verdict(flagged: int, ads_without_flagged: float, ads_cutoff: float) -
     if not flagged:
         reason = "no interaction pulls the recommendations away from the profile more than usual"
     elif drift:
-        reason = (f"removing {flagged} flagged interaction(s) changes recommendations by "
+        reason = (f"removing {counted(flagged, 'flagged interaction')} changes recommendations by "
                   f"ADS {ads_without_flagged:.3f} > {ads_cutoff:.3f}")
     else:
         reason = (f"flagged interactions only change recommendations by "

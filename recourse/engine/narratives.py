@@ -8,6 +8,7 @@ from .attribution import COMPLETENESS_TOLERANCE, Agreement, Attribution
 from .counterfactual import Counterfactual
 from .drift_detection import DriftReport
 from .recourse_search import RecoursePlan
+from .wording import counted
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 CONFIDENCE_TEXT = {
@@ -94,7 +95,7 @@ def drift_narrative(report: DriftReport, titles: Mapping[int, str], verb: str = 
     if not report.drift:
         return "Your recommendations still match your usual interests."
     more = len(report.flagged_positions) - len(names)
-    extra = f" and {more} other item(s)" if more > 0 else ""
+    extra = f" and {counted(more, 'other item')}" if more > 0 else ""
     return (
         f"Your recommendations are drifting away from your usual interests, mostly because you {verb} "
         f"{join_titles(names)}{extra}."
@@ -109,7 +110,8 @@ def recourse_narrative(result: RecoursePlan, titles: Mapping[int, str], max_item
     lowered = [(title_of(titles, c.item), c.weight) for c in result.changes if c.action == "down_weight"]
     parts = []
     if len(removed) > max_items:
-        parts.append(f"removing {join_titles(removed[:max_items])} and {len(removed) - max_items} other item(s)")
+        others = counted(len(removed) - max_items, "other item")
+        parts.append(f"removing {join_titles(removed[:max_items])} and {others}")
     elif removed:
         parts.append(f"removing {join_titles(removed)}")
     for name, weight in lowered:

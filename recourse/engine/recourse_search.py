@@ -21,6 +21,7 @@ from .drift_detection import (
 from .drift_metrics import drift_metrics_from_logits
 from .protocol import ExplainerUnavailable, ScoringModel
 from .sequences import History, Positions, as_history, seen_mask, visible_positions
+from .wording import counted
 
 DEFAULT_LEVELS = (0.5, 0.25, 0.0)
 DEFAULT_MAX_CHANGES = 10
@@ -247,7 +248,7 @@ def _result(
         ads_before, ads_after = map(float, vs_reference.ads)
         if vs_reference.dtc is not None:
             dtc_before, dtc_after = map(float, vs_reference.dtc)
-    reason = "" if outcome.satisfied else f"alignment target not reached within {len(changes)} change(s)"
+    reason = "" if outcome.satisfied else f"alignment target not reached within {counted(len(changes), 'change')}"
     return RecoursePlan(
         changes=changes,
         satisfied=outcome.satisfied,

@@ -61,6 +61,7 @@ from .taste_joint import (
     joint_curves,
     valid_statistic,
 )
+from .wording import counted
 
 METHOD = "taste"
 DEFAULT_FLAG_QUANTILE = 0.80
@@ -564,18 +565,20 @@ def _analysis(
         reason = "leaving out the unusual interactions would not bring the recommendations closer to your taste"
     elif drift and joint_gain is not None:
         reason = (f"your most unusual recent interactions are far less predictable from the rest of your history "
-                  f"than in clean histories (evidence {evidence:.2f} > {cutoff:.2f}); with {len(changes)} "
-                  f"interaction(s) left out the model explains your recent history better by {joint_gain:.2f} "
-                  f"nats and the likelihood of your established taste changes by {gain:+.3f} nats")
+                  f"than in clean histories (evidence {evidence:.2f} > {cutoff:.2f}); with "
+                  f"{counted(len(changes), 'interaction')} left out the model explains your recent history better "
+                  f"by {joint_gain:.2f} nats and the likelihood of your established taste changes by {gain:+.3f} nats")
     elif drift and calibration.verdict_top > 0:
         reason = (f"your {calibration.verdict_top} most unusual recent interactions are far less predictable from "
                   f"the rest of your history than in clean histories (evidence {evidence:.2f} > {cutoff:.2f}); "
-                  f"leaving out {len(changes)} interaction(s) raises the likelihood of your established taste by "
-                  f"{gain:.3f} nats")
+                  f"leaving out {counted(len(changes), 'interaction')} raises the likelihood of your established "
+                  f"taste by {gain:.3f} nats")
     elif drift:
-        reason = (f"{len(changes)} interaction(s) are far less predictable from the rest of your history than "
-                  f"usual (evidence {evidence:.2f} > {cutoff:.2f}, what clean histories show); leaving them out "
-                  f"raises the likelihood of your established taste by {gain:.3f} nats")
+        one = len(changes) == 1
+        reason = (f"{counted(len(changes), 'interaction')} {'is' if one else 'are'} far less predictable from the "
+                  f"rest of your history than usual (evidence {evidence:.2f} > {cutoff:.2f}, what clean histories "
+                  f"show); leaving {'it' if one else 'them'} out raises the likelihood of your established taste by "
+                  f"{gain:.3f} nats")
     elif not moved:
         reason = "the suggested change would not bring any new title into your top 10"
     elif not improves:

@@ -8,6 +8,7 @@ so the member's pages start clean).
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from recourse.engine.wording import counted
 from recourse.models import DriftResult, RecourseResult
 from recsys.models import Interaction, InteractionSequence
 
@@ -34,7 +35,7 @@ class DriftFacts:
 
     def lines(self) -> list[str]:
         verdict = "yes" if self.drift else "no"
-        text = f"drift check says {verdict}; {self.flagged} film(s) flagged"
+        text = f"drift check says {verdict}; {counted(self.flagged, 'film')} flagged"
         if self.burst is not None:
             share = self.burst_share
             text += (f", {self.flagged_burst} of them in the planted burst ({self.burst['length']} films from "
@@ -42,7 +43,7 @@ class DriftFacts:
         text += f"; flagged films rated 4+ outside the burst: {self.liked_outside_burst}"
         lines = [text]
         if self.fix_reaches_target is not None:
-            lines.append(f"suggested fix puts {len(self.returning)} new title(s) into the top 10 "
+            lines.append(f"suggested fix puts {counted(len(self.returning), 'new title')} into the top 10 "
                          f"({', '.join(self.returning[:3])}{' …' if len(self.returning) > 3 else ''}); "
                          f"reaches its target: {'yes' if self.fix_reaches_target else 'no'}")
         if self.after_fix_drift is not None:

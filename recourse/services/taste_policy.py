@@ -24,6 +24,7 @@ import numpy as np
 from recourse.engine.sequences import History
 from recourse.engine.taste import TasteMeasure, established_likelihood, final_log_probs, measure_taste
 from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, analyze_batch, evidence_of
+from recourse.engine.wording import counted
 from recsys.ratings import STARS, RatingScale
 
 TOP_K = 10
@@ -137,8 +138,10 @@ def fix_evidence(analysis: TasteAnalysis, plan: dict[int, float], calibration: T
 def kept_fix_reason(count: int, measured: Remeasured, *, scale: RatingScale) -> str:
     """The reason for a fix that still holds without the protected titles, in the re-measured fix's own count,
     evidence and gain: the engine's reason counted and measured the fix with them, not the one the page shows."""
-    return (f"{count} interaction(s) are far less predictable from the rest of your history than usual"
-            f"{measured.evidence_words('>')}; leaving them out (not the unusual ones you rated "
+    one = count == 1
+    return (f"{counted(count, 'interaction')} {'is' if one else 'are'} far less predictable from the rest of your "
+            f"history than usual{measured.evidence_words('>')}; leaving {'it' if one else 'them'} out (not the "
+            f"unusual ones you rated "
             f"{scale.liked_words} or asked never to flag) raises the likelihood of your established taste by "
             f"{measured.after - measured.before:.3f} nats")
 

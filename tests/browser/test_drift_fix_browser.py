@@ -51,7 +51,7 @@ def test_after_applying_the_suggested_fix_the_drift_check_is_consistent_with_it(
     previewed = page.locator("#preview ol").last.locator("li").all_inner_texts()
     screenshot(page, "drift-taste-preview")
     page.get_by_role("button", name="Apply these changes").click()
-    expect(page.get_by_text(f"Applied {len(flagged)} change(s)")).to_be_visible()
+    expect(page.get_by_text(f"Applied {len(flagged)} change{'' if len(flagged) == 1 else 's'}.")).to_be_visible()
 
     page.goto("/for-you/")
     shown = [text.strip() for text in page.locator("ol.recommendations > li strong").all_inner_texts()]

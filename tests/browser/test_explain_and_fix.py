@@ -66,7 +66,7 @@ def test_drift_check_fix_apply_and_undo(browser_page, live_server, member):
     assert not RecourseResult.objects.exists()
     screenshot(page, "fix-preview")
     page.get_by_role("button", name="Apply these changes").click()
-    expect(page.get_by_text("Applied 1 change(s)")).to_be_visible()
+    expect(page.get_by_text("Applied 1 change.")).to_be_visible()
     assert Interaction.objects.get(sequence__user=member, item__external_id="1").state == "excluded"
     screenshot(page, "corrections")
     page.goto("/for-you/")

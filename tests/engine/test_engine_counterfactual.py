@@ -85,7 +85,7 @@ def test_drift_and_recourse_narratives_name_flagged_items(world, calibration, he
     story = recourse_narrative(result, world.titles, max_items=len(result.changes))
     assert all(world.titles[c.item] in story for c in result.changes)
     if len(result.changes) > 1:
-        assert "1 other item(s)" in recourse_narrative(result, world.titles, max_items=len(result.changes) - 1) or \
+        assert "and 1 other item" in recourse_narrative(result, world.titles, max_items=len(result.changes) - 1) or \
             any(c.action == "down_weight" for c in result.changes)
     assert np.all(np.isin([c.item for c in result.changes], injection.history.items))
 

@@ -70,3 +70,10 @@ def test_the_change_sentence_uses_the_datasets_words():
     checked = CheckedWhy(target=4, rank=2, reasons=[], smallest=None, tried_up_to=3, candidates_scored=7)
     words = why_words(checked, {4: "Song"}, popular=False, verb="played", items="songs")
     assert words.change == "No removal of up to 3 of the songs that count most for it takes “Song” out of your top 10."
+
+
+def test_counts_are_written_in_the_singular_or_the_plural():
+    from recourse.engine.wording import counted
+
+    assert [counted(n, "interaction") for n in (0, 1, 2)] == ["0 interactions", "1 interaction", "2 interactions"]
+    assert counted(3, "other item") == "3 other items" and counted(2, "entry", "entries") == "2 entries"

@@ -207,7 +207,7 @@ def _demo_engine_fix(history):
         pull=np.zeros(8), flagged_positions=np.asarray([6, 5, 7]), explicit_positions=np.asarray([], np.int64),
         changes=[TasteChange(p, p + 1, "remove", 0.0) for p in (6, 5, 7)], objective_before=-6.016,
         objective_after=-5.920, gain_cutoff=5.25, drift=True, verdict="drift: yes", reason=(
-            "3 interaction(s) are far less predictable from the rest of your history than usual (evidence 5.90 > "
+            "3 interactions are far less predictable from the rest of your history than usual (evidence 5.90 > "
             "5.25, what clean histories show); leaving them out raises the likelihood of your established taste by "
             "0.096 nats"), top_before=np.arange(9, 19), top_after=np.arange(10, 20), corrected=history,
         candidates_scored=3)
@@ -230,7 +230,7 @@ def test_a_fix_kept_without_a_liked_film_states_its_own_count_evidence_and_gain(
     """The page showed the fix of 2 and -6.016 → -5.938 beside a reason that still said 3, 5.90 and 0.096."""
     kept = _restricted(monkeypatch, protected={7}, cutoff=4.0)
     assert kept.drift and [change.position for change in kept.changes] == [6, 5]
-    assert kept.reason.startswith("2 interaction(s)") and "(evidence 4.70 > 5.25)" not in kept.reason
+    assert kept.reason.startswith("2 interactions are") and "(evidence 4.70 > 5.25)" not in kept.reason
     assert "(evidence 4.70 > 4.00)" in kept.reason and "0.078 nats" in kept.reason and "0.096" not in kept.reason
 
 
