@@ -184,3 +184,22 @@ def test_not_found_pages_do_not_show_djangos_internal_wording(member_client):
     assert own.status_code == 404 and "No such correction." in own.content.decode()
     api = member_client.get("/api/no-such-endpoint/")
     assert api.status_code == 404 and api.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("hyperparameters,said", [
+    ('{"epochs": -3}', "epochs, batch_size"), ('{"epochs": 1e9}', "epochs must be a whole number"),
+    ('{"epochs": "ten"}', "epochs must be a whole number"), ('{"lr": -1}', "lr, l2 and patience must be >= 0"),
+    ('{"batch_size": 0}', "epochs, batch_size"), ('{"hidden": 64.5}', "hidden must be a whole number"),
+    ('{"jit_compile": 1}', "jit_compile must be true or false"), ("[1, 2]", "must be an object"),
+])
+def test_training_with_impossible_hyperparameters_is_refused_before_anything_is_queued(analyst_client,
+                                                                                      hyperparameters, said):
+    """Each of these used to queue a job that failed on the training worker (0 epochs, TypeError, ...)."""
+    dataset = make_dataset()
+    make_history(dataset)
+    response = analyst_client.post(reverse("dashboard:train"), {"dataset": dataset.pk, "architecture": "sasrec",
+                                                                "hyperparameters": hyperparameters})
+    assert response.status_code == 302
+    assert said in _messages(response)
+    _assert_no_raw_error(response)
+    assert not Job.objects.exists()
