@@ -114,6 +114,14 @@ def test_an_analyst_starts_a_run_from_the_page(analyst_client, films):
     assert bad.status_code == 400 and DiagnosticRun.objects.count() == 1
 
 
+def test_a_sampling_seed_too_large_to_store_is_a_form_error_not_a_server_error(analyst_client, films):
+    response = analyst_client.post(reverse("diagnostics:start"), {
+        "dataset": films.pk, "architecture": "mf", "users": 2, "items": 1, "seeds": 1,
+        "sample_seed": "9" * 23, "epochs": 1})
+    assert response.status_code == 400 and "less than or equal to 2147483647" in response.content.decode()
+    assert not DiagnosticRun.objects.exists()
+
+
 def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversible(
     analyst_client, make_user, finished_run
 ):
