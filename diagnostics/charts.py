@@ -30,3 +30,23 @@ def influence_distribution(users: list[Influence], items: list[Influence], *, no
         figure.add_vrect(x0=-noise, x1=noise, fillcolor="#dddddd", opacity=0.5, line_width=0)
     figure.update_layout(barmode="overlay", xaxis_title=f"Influence on {metric}", yaxis_title="Count", height=320)
     return to_html(figure, div_id="influence-distribution")
+
+
+def ranking_summary(found: list[Influence], labels: dict[str, str], *, what: str) -> str:
+    """The chart's text alternative: how many, how many stand out of seed noise, the largest either way."""
+    if not found:
+        return f"No {what} have an influence yet."
+    judged = [i for i in found if i.within_noise is not None]
+    outside = sum(1 for i in judged if not i.within_noise)
+    noise = (f"{outside} of {len(found)} outside seed noise" if judged
+             else f"{len(found)} {what}; one seed, so no seed noise to judge them against")
+    top, bottom = found[0], found[-1]
+    shown = f" (the chart shows the first {min(len(found), 30)})" if len(found) > 30 else ""
+    return (f"{noise}{shown}. Largest: {labels.get(top.removal.key, top.removal.key)} {top.value:+.5f}; "
+            f"smallest: {labels.get(bottom.removal.key, bottom.removal.key)} {bottom.value:+.5f}.")
+
+
+def distribution_summary(users: list[Influence], items: list[Influence]) -> str:
+    parts = [f"{len(found)} {name}, from {min(i.value for i in found):+.5f} to {max(i.value for i in found):+.5f}"
+             for name, found in (("members", users), ("titles", items)) if found]
+    return "; ".join(parts) + "." if parts else "No influences yet."

@@ -60,14 +60,21 @@ def run_detail(request, run_id):
     context = {"run": run, "found": found, "metric": metric, "metrics": METRICS, "titles": titles,
                "counts": {s: run.retrains.filter(status=s).count() for s in ("pending", "running", "done", "failed")}}
     if found.users or found.items:
+        bars = ("Bars: influence averaged over seeds; whiskers: half the range of the per-seed influences; grey "
+                "band: ± the full model's seed noise. The tables below list the same numbers.")
+        members = {i.removal.key: f"Member {i.removal.key}" for i in found.users}
         context["figures"] = [
-            {"id": "users", "title": "Members by influence",
+            {"id": "users", "title": "Members by influence", "caption": bars,
+             "summary": charts.ranking_summary(found.users, members, what="members"),
              "html": charts.influence_ranking(found.users, {}, noise=found.noise, metric=metric,
                                               div_id="user-ranking")},
-            {"id": "items", "title": "Titles by influence",
+            {"id": "items", "title": "Titles by influence", "caption": bars,
+             "summary": charts.ranking_summary(found.items, titles, what="titles"),
              "html": charts.influence_ranking(found.items, titles, noise=found.noise, metric=metric,
                                               div_id="item-ranking")},
             {"id": "distribution", "title": "Distribution",
+             "caption": f"How many members and titles have each influence on {metric}; grey band: ± seed noise.",
+             "summary": charts.distribution_summary(found.users, found.items),
              "html": charts.influence_distribution(found.users, found.items, noise=found.noise, metric=metric)},
         ]
     return render(request, "diagnostics/run.html", context)

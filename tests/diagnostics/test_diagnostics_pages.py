@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -48,6 +49,17 @@ def test_analysts_see_the_rankings_with_noise_and_every_page(analyst_client, fin
     assert "12 of 12" in page and "Seed noise" in page and 'id="user-ranking"' in page
     assert "within seed noise" in page or "helps the model" in page or "hurts the model" in page
     assert "Film " in page  # titles are named
+
+
+def test_the_run_charts_have_text_alternatives(analyst_client, finished_run):
+    """Each chart's aria-label and caption were its bare title ("Members by influence: ")."""
+    page = analyst_client.get(reverse("diagnostics:run", args=[finished_run.pk])).content.decode()
+    labels = re.findall(r'role="img" aria-label="([^"]*)"', page)
+    assert len(labels) == 3
+    assert labels[0].startswith("Members by influence: ") and "outside seed noise. Largest: Member " in labels[0]
+    assert "outside seed noise. Largest: Film " in labels[1]
+    assert "3 members, from " in labels[2] and "2 titles, from " in labels[2]
+    assert "whiskers: half the range of the per-seed influences" in page
 
 
 def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_client, films):
