@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 from recsys.models import Dataset
-from recsys.params import parse_id
+from recsys.params import parse_id, require_id
 from recsys.ratings import scale_of
 
 from . import charts, selectors, services
@@ -59,7 +59,7 @@ def emerging(request):
 @staff_required
 @require_POST
 def train(request):
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset") or 0)
+    dataset = get_object_or_404(Dataset, pk=require_id(request.POST.get("dataset"), "dataset"))
     form = TrainForecasterForm(request.POST, scale=scale_of(dataset))
     target = f"{reverse('forecast:emerging')}?dataset={dataset.pk}"
     if not form.is_valid():

@@ -122,6 +122,25 @@ def test_staff_page_queues_training_as_a_job(tmp_path, analyst_client, django_ca
     assert forecaster.settings["policy"]["count"] == 8 and forecaster.settings["full_grid"] is False
 
 
+@pytest.mark.parametrize("dataset", ["abc", "²", "9" * 30, ""])
+def test_training_on_a_junk_dataset_is_a_bad_request_not_a_server_error(analyst_client, dataset):
+    response = analyst_client.post(reverse("forecast:train"), {"dataset": dataset, "count": 8})
+    assert response.status_code == 400 and b"dataset must be a whole number" in response.content
+    assert not Job.objects.exists()
+
+
+def test_a_future_mean_above_the_top_of_the_scale_is_refused_before_a_job_is_queued(analyst_client):
+    """τ_avg = 100 on five stars queued a job that could only fail ("0 of 509 candidates are future hits")."""
+    dataset = make_dataset()
+    make_history(dataset)
+    form = {"dataset": dataset.pk, "count": 8, "avg": 100, "neg": 0.6, "cutoff_quantile": 0.75, "min_recall": 0.1,
+            "sensitivity_count_scale": 1.0}
+    response = analyst_client.post(reverse("forecast:train"), form, follow=True)
+    assert b"less than or equal to 5.0" in response.content and not Job.objects.exists()
+    page = analyst_client.get(reverse("forecast:emerging") + f"?dataset={dataset.pk}").content.decode()
+    assert 'name="avg"' in page and 'max="5.0"' in page
+
+
 def test_datasets_without_timestamps_or_ratings_get_a_clear_message(analyst_client):
     ordinal = make_dataset(name="ordinal", has_timestamps=False)
     make_history(ordinal)
