@@ -203,3 +203,23 @@ def test_training_with_impossible_hyperparameters_is_refused_before_anything_is_
     assert said in _messages(response)
     _assert_no_raw_error(response)
     assert not Job.objects.exists()
+
+
+def test_an_experiment_with_every_strategy_unticked_is_refused_not_run_with_all_three(analyst_client):
+    """The form sends no strategies at all; that was read as "every strategy" and queued the slowest run."""
+    dataset = make_dataset()
+    response = analyst_client.post(reverse("dashboard:start-experiment"), {"dataset": dataset.pk, "n_users": 5,
+                                                                           "seed": 0})
+    assert "Choose at least one drift strategy" in _messages(response)
+    assert not Job.objects.exists()
+
+
+def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_client):
+    """The form's default N was 500 on a dataset with 400 eligible members: submitting it as shown failed."""
+    dataset = make_dataset()
+    for u in range(4):
+        make_history(dataset, external_user_id=f"u{u}", item_ids=(1, 2, 3))
+    make_history(dataset, external_user_id="short", item_ids=(1, 2))
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}").content.decode()
+    assert 'name="n_users" type="number" min="1" max="4" value="4"' in page
+    assert "4 members have enough history to sample." in page

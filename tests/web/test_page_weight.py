@@ -27,3 +27,9 @@ def test_a_member_without_history_gets_no_chart_and_no_plotly(member_client):
     make_dataset()
     page = member_client.get(reverse("recsys:home")).content.decode()
     assert "Plotly.newPlot" not in page and PLOTLY not in page
+
+
+def test_the_metrics_section_without_an_experiment_does_not_load_plotly(analyst_client):
+    dataset = make_dataset()
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}").content.decode()
+    assert "No experiments yet" in page and PLOTLY not in page
