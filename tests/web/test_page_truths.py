@@ -10,7 +10,7 @@ from django.urls import reverse
 from recourse.engine.sequences import History
 from recourse.engine.taste_recourse import TasteAnalysis, TasteCalibration, TasteChange
 from recourse.services import drift, taste_policy
-from recsys.models import Interaction, Item, TrainedModel
+from recsys.models import Interaction, Item
 from recsys.ratings import STARS
 
 from .factories import make_dataset, make_history
@@ -443,11 +443,3 @@ def test_a_drift_check_that_finds_nothing_unusual_says_what_it_read_without_call
     assert drift.all_fit(3, 4, latest=False) == ("each of the 3 titles the check scores (titles your ratings keep "
                                                  "from counting are not scored) fits the rest of your history")
 
-
-def test_the_registry_says_why_a_version_failed(analyst_client):
-    """A failed or cancelled training showed a bare "Failed" in the registry; the reason was only in the jobs list."""
-    dataset = make_dataset()
-    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.FAILED,
-                                error="Cancelled before it started")
-    page = analyst_client.get(reverse("dashboard:registry") + f"?dataset={dataset.pk}").content.decode()
-    assert "Failed: Cancelled before it started" in page
