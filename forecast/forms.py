@@ -26,7 +26,6 @@ class TrainForecasterForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A future mean above the top of the scale makes every title a miss: the job could only fail.
         top = scale.high if scale is not None else STAR_TOP
-        self.fields["avg"].max_value = top
         self.fields["avg"].validators.append(MaxValueValidator(top))
         self.fields["avg"].widget.attrs["max"] = top
         if scale is not None and not scale.stars:
