@@ -121,7 +121,7 @@ def _fairness(report: dict[str, Any]) -> str:
         rows = [[escape(g["group"]), str(g["positives"]), f"{g['recall']:.2f} {_ci(g['ci'])}", f"{g['gap']:+.2f}",
                  '<span class="flag">flagged</span>' if g["flagged"] else
                  ("too few hits" if not g["enough_positives"] else "")] for g in audit["groups"]]
-        parts.append(_table(["Group", "Test hits", "Recall [95% CI]", "Gap to global", ""], rows,
+        parts.append(_table(["Group", "Test hits", "Recall [95% Wilson CI]", "Gap to global", ""], rows,
                             f"Recall by {kind}; global recall {audit['global_recall']:.2f}; flagged when the gap is "
                             f"at least {audit['max_gap']} with ≥ {audit['min_positives']} hits"))
     return "".join(parts)
