@@ -14,6 +14,7 @@ from recsys.params import parse_id, require_id
 from recsys.ratings import scale_of
 
 from . import charts, selectors, services
+from .engine.fairness import wilson_interval
 from .forms import TrainForecasterForm
 from .models import EmergingTitle, Forecaster
 
@@ -109,10 +110,24 @@ def title(request, forecaster_id, item_id):
                                                    "rows": rows, "total": total})
 
 
+def _with_wilson_intervals(fairness: dict) -> dict:
+    """The audit as it is computed now, for reports stored when subgroup recalls had bootstrap CIs."""
+    audits = {}
+    for kind, audit in fairness.items():
+        groups = []
+        for g in audit["groups"]:
+            low, high = wilson_interval(g["found"], g["positives"])
+            groups.append(g | {"ci": [round(low, 4), round(high, 4)], "ci_excludes_global": bool(
+                g["enough_positives"] and (low > audit["global_recall"] or high < audit["global_recall"]))})
+        audits[kind] = audit | {"groups": groups}
+    return audits
+
+
 @staff_required
 def audit(request, forecaster_id):
     forecaster = _ready(forecaster_id)
     report = forecaster.report
+    report = report | {"fairness": _with_wilson_intervals(report["fairness"])}
     names = list(report["ice"])
     return render(request, "forecast/audit.html", {
         "forecaster": forecaster, "report": report,

@@ -211,3 +211,16 @@ def test_a_dataset_rated_1_to_10_gets_its_rating_thresholds_on_its_own_scale(tmp
     config = ForecastConfig.from_dict(Forecaster.objects.get(pk=job.params["forecaster_id"]).settings)
     assert config.rating_scale == 2.0 and config.policy.avg == 3.0  # the curator's own τ_avg is kept as given
     assert sorted({p.avg for p in policy_grid(1.0, config.rating_scale)}) == [5.0, 6.0, 7.0]
+
+
+def test_the_audit_shows_wilson_intervals_even_for_a_report_stored_with_bootstrap_ones(forecaster, analyst_client):
+    """5 of 5 hits found was shown as recall 1.00 [1.00, 1.00], "the CI excludes the global recall" (0.74)."""
+    stored = {"group": "Adventure", "positives": 5, "found": 5, "recall": 1.0, "ci": [1.0, 1.0], "gap": 0.26,
+              "flagged": True, "ci_excludes_global": True, "enough_positives": True}
+    report = forecaster.report
+    report["fairness"]["genre"] |= {"global_recall": 0.74, "groups": [stored]}
+    Forecaster.objects.filter(pk=forecaster.pk).update(report=report)
+    page = analyst_client.get(reverse("forecast:audit", args=[forecaster.pk])).content.decode()
+    assert ("genre Adventure: recall 1.00 [0.57, 1.00] (95% Wilson interval) vs global 0.74 (5 hits); "
+            "the interval still reaches the global recall") in page
+    assert "excludes the global recall" not in page
