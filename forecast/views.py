@@ -136,9 +136,14 @@ def audit(request, forecaster_id):
         "primary_label": report["models"][report["primary_model"]]["label"],
         "comparison_chart": charts.model_comparison(report["models"]),
         "importance_chart": charts.shap_importance(report["shap"]["importance"]),
-        "fairness_charts": [charts.fairness(report["fairness"][kind], kind) for kind in ("genre", "decade")],
-        "ice_charts": [charts.ice(name, report["ice"][name], i) for i, name in enumerate(names)],
+        "importance_summary": charts.importance_summary(report["shap"]["importance"]),
+        "fairness_charts": [{"html": charts.fairness(report["fairness"][kind], kind),
+                             "summary": charts.fairness_summary(report["fairness"][kind], kind)}
+                            for kind in ("genre", "decade")],
+        "ice_charts": [{"html": charts.ice(name, report["ice"][name], i),
+                        "summary": charts.ice_summary(name, report["ice"][name])} for i, name in enumerate(names)],
         "lime_chart": charts.lime_agreement(report["lime"]["summary"]),
+        "lime_summary": charts.lime_summary(report["lime"]["summary"]),
         "flagged": [g | {"kind": kind} for kind in ("genre", "decade")
                     for g in report["fairness"][kind]["groups"] if g["flagged"]],
     })

@@ -1,5 +1,7 @@
 """The curators' forecaster: training as a job, the staff-only pages, bad input, the command and the admin."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -224,3 +226,25 @@ def test_the_audit_shows_wilson_intervals_even_for_a_report_stored_with_bootstra
     assert ("genre Adventure: recall 1.00 [0.57, 1.00] (95% Wilson interval) vs global 0.74 (5 hits); "
             "the interval still reaches the global recall") in page
     assert "excludes the global recall" not in page
+
+
+def test_every_audit_chart_has_its_own_text_alternative(forecaster, analyst_client):
+    """The four ICE charts were all labelled "ICE curves and partial dependence", both fairness charts alike."""
+    page = analyst_client.get(reverse("forecast:audit", args=[forecaster.pk])).content.decode()
+    labels = re.findall(r'role="img" aria-label="([^"]*)"', page)
+    assert len(labels) == len(set(labels)) == 5 + len(forecaster.report["ice"])
+    for name in forecaster.report["ice"]:
+        assert any(label.startswith(f"ICE curves and partial dependence of {name}: the average forecast goes from ")
+                   for label in labels), name
+    assert any(label.startswith("Recall by genre against the global recall ") for label in labels)
+    assert any(label.startswith("Global feature importance by mean absolute SHAP value; the largest: ")
+               for label in labels)
+
+
+def test_a_subgroup_with_one_hit_is_labelled_one_hit():
+    from forecast import charts
+
+    group = {"group": "War", "positives": 1, "found": 1, "recall": 1.0, "ci": [0.21, 1.0], "gap": 0.3,
+             "flagged": False, "ci_excludes_global": False, "enough_positives": False}
+    html = charts.fairness({"global_recall": 0.7, "groups": [group]}, "genre")
+    assert '"1 hit"' in html and "1 hits" not in html
