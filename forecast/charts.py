@@ -34,7 +34,10 @@ def waterfall(names: list[str], values: list[float | None], contributions: list[
 
 
 def _value(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3g}"
+    """Three significant digits, but whole numbers as they are: release_decade 2010, not 2.01e+03."""
+    if value is None:
+        return "unknown"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def model_comparison(models: dict[str, Any]) -> str:

@@ -248,3 +248,12 @@ def test_a_subgroup_with_one_hit_is_labelled_one_hit():
              "flagged": False, "ci_excludes_global": False, "enough_positives": False}
     html = charts.fairness({"global_recall": 0.7, "groups": [group]}, "genre")
     assert '"1 hit"' in html and "1 hits" not in html
+
+
+def test_the_waterfall_writes_whole_feature_values_as_they_are():
+    """release_decade 2010 was labelled "release_decade = 2.01e+03"."""
+    from forecast import charts
+
+    html = charts.waterfall(["release_decade", "obs_std"], [2010.0, 0.91644], [0.1, 0.05], 0.5,
+                            output_space="probability")
+    assert "release_decade = 2010" in html and "obs_std = 0.916" in html and "e+03" not in html
