@@ -65,11 +65,11 @@ def run_detail(request, run_id):
         members = {i.removal.key: f"Member {i.removal.key}" for i in found.users}
         context["figures"] = [
             {"id": "users", "title": "Members by influence", "caption": bars,
-             "summary": charts.ranking_summary(found.users, members, what="members"),
+             "summary": charts.ranking_summary(found.users, members, what="members", seeds=len(run.seeds)),
              "html": charts.influence_ranking(found.users, {}, noise=found.noise, metric=metric,
                                               div_id="user-ranking")},
             {"id": "items", "title": "Titles by influence", "caption": bars,
-             "summary": charts.ranking_summary(found.items, titles, what="titles"),
+             "summary": charts.ranking_summary(found.items, titles, what="titles", seeds=len(run.seeds)),
              "html": charts.influence_ranking(found.items, titles, noise=found.noise, metric=metric,
                                               div_id="item-ranking")},
             {"id": "distribution", "title": "Distribution",

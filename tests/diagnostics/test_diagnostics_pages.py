@@ -60,6 +60,7 @@ def test_the_run_charts_have_text_alternatives(analyst_client, finished_run):
     assert "outside seed noise. Largest: Film " in labels[1]
     assert "3 members, from " in labels[2] and "2 titles, from " in labels[2]
     assert "whiskers: half the range of the per-seed influences" in page
+    assert page.count('"tickformat":"~g"') == 3  # 0.0008 on the axis, not plotly's "800μ"
 
 
 def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_client, films):
@@ -103,6 +104,9 @@ def test_a_two_seed_run_with_one_baseline_done_says_not_known_yet_not_one_seed(a
     page = analyst_client.get(reverse("diagnostics:entity", args=[run.pk, "user", user_key])).content.decode()
     assert "one seed" not in page and "seed noise needs two seeds" not in page
     assert "not known yet" in page
+    run_page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "one seed" not in run_page  # the charts' text alternatives too
+    assert "seed noise not known yet: the other seeds&#x27; baselines are not done" in run_page
 
 
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
