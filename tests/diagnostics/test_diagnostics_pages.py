@@ -188,3 +188,18 @@ def test_training_honours_an_exclusion_in_force(films, make_user, monkeypatch):
     with pytest.raises(RuntimeError, match="stop after"):
         training.train(model, Progress())
     assert str(sequence.pk) not in read and len(read) == films.sequences.count() - 1
+
+
+def test_the_admin_shows_runs_and_retrains_but_does_not_let_anyone_add_or_edit_them(client, make_user,
+                                                                                    finished_run):
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    retrain = finished_run.retrains.first()
+    for model, pk in (("diagnosticrun", finished_run.pk), ("retrain", retrain.pk)):
+        assert client.get(reverse(f"admin:diagnostics_{model}_changelist")).status_code == 200
+        assert client.get(reverse(f"admin:diagnostics_{model}_change", args=[pk])).status_code == 200
+        assert client.get(reverse(f"admin:diagnostics_{model}_add")).status_code == 403
+    response = client.post(reverse("admin:diagnostics_retrain_change", args=[retrain.pk]),
+                           {"run": finished_run.pk, "kind": "user", "key": "x", "seed": 9, "status": "done"})
+    assert response.status_code == 403
+    retrain.refresh_from_db()
+    assert retrain.seed != 9
