@@ -210,7 +210,8 @@ def experiment_figure(experiment: Experiment, metric: str = "full:HR@10") -> Fig
         figure.add_bar(name=strategy, x=x, y=y, error_y=dict(type="data", array=high, arrayminus=low))
     protocol, _, name = metric.rpartition(":")
     label = f"{name} ({PROTOCOL_WORDS[protocol]})" if protocol in PROTOCOL_WORDS else metric
-    figure.update_layout(barmode="group", yaxis_title=label, xaxis=dict(automargin=True))
+    # Every metric here is >= 0: all-zero bars were drawn on a -1..1 axis.
+    figure.update_layout(barmode="group", yaxis=dict(title=label, rangemode="tozero"), xaxis=dict(automargin=True))
     return _figure(figure, f"chart-exp-{experiment.pk}-{metric.replace(':', '-').replace('@', '')}",
                    f"{label} by condition", "Means over sampled members with 95% bootstrap CIs.",
                    "The table lists the same numbers.")

@@ -42,3 +42,4 @@ def test_experiment_charts_name_the_protocol_in_words():
     assert experiment_figure(experiment, "full:HR@10")["title"] == "HR@10 (full ranking) by condition"
     assert experiment_figure(experiment, "sampled:HR@10")["title"] == "HR@10 (sampled, 1 + 100) by condition"
     assert experiment_figure(experiment, "alignment")["title"] == "alignment by condition"
+    assert '"rangemode":"tozero"' in experiment_figure(experiment, "full:HR@10")["html"]  # not -1..1 when all 0
