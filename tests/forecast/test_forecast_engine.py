@@ -230,6 +230,18 @@ def test_without_tags_the_sentiment_feature_is_absent_and_the_card_says_so():
     assert run.ranking["probability"].is_monotonic_decreasing
 
 
+def test_the_card_rounds_as_the_pages_do():
+    """A threshold of 0.6545 read 0.654 on the card and 0.655 on the audit and emerging pages (floatformat)."""
+    from django.template.defaultfilters import floatformat
+
+    from forecast.engine.card import _num
+
+    for value in (0.6545, 0.6525, 0.0005, 0.98249, 2.675, -0.0045):
+        assert _num(value, 3) == floatformat(value, 3), value
+    assert _num(0.255, 2, sign=True) == "+0.26" and _num(-0.255, 2, sign=True) == "-0.26"
+    assert _num(float("nan"), 3) == "nan"
+
+
 def test_a_genre_feature_is_described_by_the_genres_own_name():
     """The curator's page read "genre is children s" for the column of "Children's"."""
     genres = ["Children's", "Film-Noir", "Sci-Fi"]
