@@ -130,7 +130,8 @@ def entity(request, run_id, kind, key):
     if kind not in ("user", "item") or not run.retrains.filter(kind=kind, key=key).exists():
         raise Http404("This member or title is not part of the run.")
     active = Interaction.objects.filter(sequence__dataset=run.dataset).select_related("item", "sequence")
-    context = {"run": run, "kind": kind, "key": key, "influences": selectors.entity_influences(run, kind, key)}
+    context = {"run": run, "kind": kind, "key": key, "influences": selectors.entity_influences(run, kind, key),
+               "ordinal": not run.dataset.has_timestamps}
     if kind == "user":
         sequence = get_object_or_404(run.dataset.sequences, external_user_id=key)
         context.update(sequence=sequence, history=active.filter(sequence=sequence).order_by("timestamp", "position"),

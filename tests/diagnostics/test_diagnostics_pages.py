@@ -203,3 +203,10 @@ def test_the_admin_shows_runs_and_retrains_but_does_not_let_anyone_add_or_edit_t
     assert response.status_code == 403
     retrain.refresh_from_db()
     assert retrain.seed != 9
+
+
+def test_a_members_history_on_the_entity_page_is_dated_not_raw_unix_seconds(analyst_client, finished_run):
+    """The "When" column read 957038188."""
+    user_key = finished_run.retrains.filter(kind="user").first().key
+    page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "user", user_key])).content.decode()
+    assert "<td>1970-01-12</td>" in page and "<td>1000000</td>" not in page
