@@ -181,5 +181,7 @@ def lift(request, exclusion_id):
     _require_admin(request)
     exclusion = get_object_or_404(TrainingExclusion, pk=exclusion_id)
     services.lift_exclusion(exclusion=exclusion, by=request.user)
-    messages.success(request, f"{exclusion.sequence} is back in the next training.")
+    sequence = exclusion.sequence
+    messages.success(request, f"Member {sequence.external_user_id} of {sequence.dataset} is back in the next "
+                              "training.")
     return redirect("diagnostics:exclusions")

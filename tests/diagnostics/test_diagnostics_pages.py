@@ -153,7 +153,8 @@ def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversi
     histories = sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
     assert key not in histories and key in sequence_histories(dataset=finished_run.dataset, external_ids=True)
     assert data_snapshot(finished_run.dataset)["interactions"] == before - 6  # the active model becomes stale
-    analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]))
+    lifted = analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]), follow=True).content.decode()
+    assert f"Member {key} of Films is back in the next training." in lifted  # not "history u3 in dataset films"
     exclusion.refresh_from_db()
     assert exclusion.lifted_by == admin and not exclusion.in_force  # the record stays
     assert key in sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
