@@ -190,6 +190,9 @@ def xai_heatmap(view: MemberView, xai: XaiView) -> Figure:
 # --- 8/9. experiments ----------------------------------------------------------------------------
 
 
+PROTOCOL_WORDS = {"full": "full ranking", "sampled": "sampled, 1 + 100"}
+
+
 def experiment_figure(experiment: Experiment, metric: str = "full:HR@10") -> Figure | None:
     strategies = experiment.results.get("strategies") or {}
     if not strategies:
@@ -205,7 +208,10 @@ def experiment_figure(experiment: Experiment, metric: str = "full:HR@10") -> Fig
                 low.append(stats["mean"] - stats["low"])
                 high.append(stats["high"] - stats["mean"])
         figure.add_bar(name=strategy, x=x, y=y, error_y=dict(type="data", array=high, arrayminus=low))
-    figure.update_layout(barmode="group", yaxis_title=metric, xaxis=dict(automargin=True))
+    protocol, _, name = metric.rpartition(":")
+    label = f"{name} ({PROTOCOL_WORDS[protocol]})" if protocol in PROTOCOL_WORDS else metric
+    # Every metric here is >= 0: all-zero bars were drawn on a -1..1 axis.
+    figure.update_layout(barmode="group", yaxis=dict(title=label, rangemode="tozero"), xaxis=dict(automargin=True))
     return _figure(figure, f"chart-exp-{experiment.pk}-{metric.replace(':', '-').replace('@', '')}",
-                   f"{metric} by condition", "Means over sampled members with 95% bootstrap CIs.",
+                   f"{label} by condition", "Means over sampled members with 95% bootstrap CIs.",
                    "The table lists the same numbers.")

@@ -239,11 +239,12 @@ def metrics(request):
     chosen_id = optional_id(request.GET.get("experiment"), "experiment")
     chosen = rows.filter(pk=chosen_id).first() if chosen_id is not None else reads.latest_experiment(dataset)
     protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
+    eligible = len(experiments.eligible_sequence_ids(dataset))
     return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
                  figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
                  ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
-                 default_users=experiments.DEFAULT_USERS)
+                 default_users=min(experiments.DEFAULT_USERS, eligible), eligible_users=eligible)
 
 
 @staff_required

@@ -5,14 +5,25 @@ from diagnostics.models import DiagnosticRun, Retrain
 from recsys.models import TrainingExclusion
 
 
+class ResultAdmin(admin.ModelAdmin):
+    """Runs and their retrains are evidence: started from the diagnostics page, read here, never hand-edited
+    (a retrain set to done without its ranks, or a run's seeds changed, would change every influence shown)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(DiagnosticRun)
-class DiagnosticRunAdmin(admin.ModelAdmin):
+class DiagnosticRunAdmin(ResultAdmin):
     list_display = ("id", "dataset", "architecture", "created_by", "created_at")
     readonly_fields = ("evaluated_users",)
 
 
 @admin.register(Retrain)
-class RetrainAdmin(admin.ModelAdmin):
+class RetrainAdmin(ResultAdmin):
     list_display = ("id", "run", "kind", "key", "seed", "status", "seconds", "attempts", "worker")
     list_filter = ("status", "kind")
     exclude = ("ranks",)

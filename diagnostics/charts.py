@@ -17,7 +17,8 @@ def influence_ranking(found: list[Influence], labels: dict[str, str], *, noise: 
     ))
     if noise == noise:  # not nan
         figure.add_vrect(x0=-noise, x1=noise, fillcolor="#dddddd", opacity=0.5, line_width=0)
-    figure.update_layout(xaxis_title=f"Influence on {metric} (full model minus model without it)",
+    figure.update_layout(xaxis={"title": f"Influence on {metric} (full model minus model without it)",
+                                "tickformat": "~g"},
                          height=120 + 22 * max(len(shown), 1), yaxis={"automargin": True, "type": "category"})
     return to_html(figure, div_id=div_id)
 
@@ -28,5 +29,27 @@ def influence_distribution(users: list[Influence], items: list[Influence], *, no
         figure.add_trace(go.Histogram(x=[i.value for i in found], name=name, opacity=0.7, nbinsx=30))
     if noise == noise:
         figure.add_vrect(x0=-noise, x1=noise, fillcolor="#dddddd", opacity=0.5, line_width=0)
-    figure.update_layout(barmode="overlay", xaxis_title=f"Influence on {metric}", yaxis_title="Count", height=320)
+    figure.update_layout(barmode="overlay", xaxis={"title": f"Influence on {metric}", "tickformat": "~g"},
+                         yaxis_title="Count", height=320)
     return to_html(figure, div_id="influence-distribution")
+
+
+def ranking_summary(found: list[Influence], labels: dict[str, str], *, what: str, seeds: int) -> str:
+    """The chart's text alternative: how many, how many stand out of seed noise, the largest either way."""
+    if not found:
+        return f"No {what} have an influence yet."
+    judged = [i for i in found if i.within_noise is not None]
+    outside = sum(1 for i in judged if not i.within_noise)
+    unjudged = ("seed noise not known yet: the other seeds' baselines are not done" if seeds > 1
+                else "one seed, so no seed noise to judge them against")
+    noise = f"{outside} of {len(found)} outside seed noise" if judged else f"{len(found)} {what}; {unjudged}"
+    top, bottom = found[0], found[-1]
+    shown = f" (the chart shows the first {min(len(found), 30)})" if len(found) > 30 else ""
+    return (f"{noise}{shown}. Largest: {labels.get(top.removal.key, top.removal.key)} {top.value:+.5f}; "
+            f"smallest: {labels.get(bottom.removal.key, bottom.removal.key)} {bottom.value:+.5f}.")
+
+
+def distribution_summary(users: list[Influence], items: list[Influence]) -> str:
+    parts = [f"{len(found)} {name}, from {min(i.value for i in found):+.5f} to {max(i.value for i in found):+.5f}"
+             for name, found in (("members", users), ("titles", items)) if found]
+    return "; ".join(parts) + "." if parts else "No influences yet."

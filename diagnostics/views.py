@@ -60,14 +60,21 @@ def run_detail(request, run_id):
     context = {"run": run, "found": found, "metric": metric, "metrics": METRICS, "titles": titles,
                "counts": {s: run.retrains.filter(status=s).count() for s in ("pending", "running", "done", "failed")}}
     if found.users or found.items:
+        bars = ("Bars: influence averaged over seeds; whiskers: half the range of the per-seed influences; grey "
+                "band: ± the full model's seed noise. The tables below list the same numbers.")
+        members = {i.removal.key: f"Member {i.removal.key}" for i in found.users}
         context["figures"] = [
-            {"id": "users", "title": "Members by influence",
+            {"id": "users", "title": "Members by influence", "caption": bars,
+             "summary": charts.ranking_summary(found.users, members, what="members", seeds=len(run.seeds)),
              "html": charts.influence_ranking(found.users, {}, noise=found.noise, metric=metric,
                                               div_id="user-ranking")},
-            {"id": "items", "title": "Titles by influence",
+            {"id": "items", "title": "Titles by influence", "caption": bars,
+             "summary": charts.ranking_summary(found.items, titles, what="titles", seeds=len(run.seeds)),
              "html": charts.influence_ranking(found.items, titles, noise=found.noise, metric=metric,
                                               div_id="item-ranking")},
             {"id": "distribution", "title": "Distribution",
+             "caption": f"How many members and titles have each influence on {metric}; grey band: ± seed noise.",
+             "summary": charts.distribution_summary(found.users, found.items),
              "html": charts.influence_distribution(found.users, found.items, noise=found.noise, metric=metric)},
         ]
     return render(request, "diagnostics/run.html", context)
@@ -123,7 +130,8 @@ def entity(request, run_id, kind, key):
     if kind not in ("user", "item") or not run.retrains.filter(kind=kind, key=key).exists():
         raise Http404("This member or title is not part of the run.")
     active = Interaction.objects.filter(sequence__dataset=run.dataset).select_related("item", "sequence")
-    context = {"run": run, "kind": kind, "key": key, "influences": selectors.entity_influences(run, kind, key)}
+    context = {"run": run, "kind": kind, "key": key, "influences": selectors.entity_influences(run, kind, key),
+               "ordinal": not run.dataset.has_timestamps}
     if kind == "user":
         sequence = get_object_or_404(run.dataset.sequences, external_user_id=key)
         context.update(sequence=sequence, history=active.filter(sequence=sequence).order_by("timestamp", "position"),
@@ -173,5 +181,7 @@ def lift(request, exclusion_id):
     _require_admin(request)
     exclusion = get_object_or_404(TrainingExclusion, pk=exclusion_id)
     services.lift_exclusion(exclusion=exclusion, by=request.user)
-    messages.success(request, f"{exclusion.sequence} is back in the next training.")
+    sequence = exclusion.sequence
+    messages.success(request, f"Member {sequence.external_user_id} of {sequence.dataset} is back in the next "
+                              "training.")
     return redirect("diagnostics:exclusions")

@@ -34,7 +34,10 @@ def waterfall(names: list[str], values: list[float | None], contributions: list[
 
 
 def _value(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.3g}"
+    """Three significant digits, but whole numbers as they are: release_decade 2010, not 2.01e+03."""
+    if value is None:
+        return "unknown"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def model_comparison(models: dict[str, Any]) -> str:
@@ -66,7 +69,7 @@ def fairness(audit: dict[str, Any], kind: str) -> str:
         x=[g["group"] for g in groups], y=[g["recall"] for g in groups], marker_color=colours,
         error_y={"type": "data", "symmetric": False, "array": [g["ci"][1] - g["recall"] for g in groups],
                  "arrayminus": [g["recall"] - g["ci"][0] for g in groups]},
-        text=[f"{g['positives']} hits" for g in groups],
+        text=[f"{g['positives']} hit{'' if g['positives'] == 1 else 's'}" for g in groups],
         hovertemplate="%{x}: recall %{y:.2f} (%{text})<extra></extra>"))
     figure.add_hline(y=audit["global_recall"], line_dash="dash", line_color=WARN,
                      annotation_text=f"global recall {audit['global_recall']:.2f}")
@@ -107,3 +110,36 @@ def sensitivity(rows: list[dict[str, Any]]) -> str:
     figure.update_layout(title="Policy sensitivity (τ_count / τ_avg / τ_neg)", height=380, yaxis={"range": [0, 1.05]},
                          xaxis={"tickangle": -60})
     return to_html(figure, div_id="sensitivity")
+
+
+# --- text alternatives of the audit's charts (the aria-label of each) ---------------------------------
+
+
+def importance_summary(importance: list[dict[str, Any]]) -> str:
+    top = ", ".join(f"{row['feature']} ({row['mean_abs_shap']:.3f})" for row in importance[:3])
+    return f"Global feature importance by mean absolute SHAP value; the largest: {top}."
+
+
+def lime_summary(summary: dict[str, dict[str, Any]]) -> str:
+    parts = [f"{name} ({s['items']} titles): top-5 overlap {s['top5_overlap']:.2f}, sign agreement "
+             f"{s['sign_agreement']:.2f}, Spearman {s['spearman']:.2f}" for name, s in summary.items() if s]
+    return "Agreement between LIME and TreeSHAP: " + "; ".join(parts) + "."
+
+
+def ice_summary(name: str, curves: dict[str, Any]) -> str:
+    grid, average = curves["grid"], curves["average"]
+    return (f"ICE curves and partial dependence of {name}: the average forecast goes from {average[0]:.3f} at "
+            f"{grid[0]:.3g} to {average[-1]:.3f} at {grid[-1]:.3g} (lowest {min(average):.3f}, highest "
+            f"{max(average):.3f}); {len(curves.get('individual', []))} titles' curves.")
+
+
+def fairness_summary(audit: dict[str, Any], kind: str) -> str:
+    groups = [g for g in audit["groups"] if g["enough_positives"]]
+    if not groups:
+        return f"Recall by {kind}: no subgroup has enough test hits to judge."
+    low = min(groups, key=lambda g: g["recall"])
+    high = max(groups, key=lambda g: g["recall"])
+    flagged = sum(g["flagged"] for g in audit["groups"])
+    return (f"Recall by {kind} against the global recall {audit['global_recall']:.2f}: {len(groups)} subgroups with "
+            f"enough hits, lowest {low['group']} {low['recall']:.2f}, highest {high['group']} {high['recall']:.2f}; "
+            f"{flagged} flagged.")

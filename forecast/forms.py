@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import MaxValueValidator
 
 from forecast.engine import Policy
 from recsys.ratings import STAR_TOP, RatingScale
@@ -23,6 +24,10 @@ class TrainForecasterForm(forms.Form):
     def __init__(self, *args, scale: RatingScale | None = None, **kwargs):
         """``scale``: the dataset's rating scale, when known: τ_avg is on it, its default at the paper's 3 of 5."""
         super().__init__(*args, **kwargs)
+        # A future mean above the top of the scale makes every title a miss: the job could only fail.
+        top = scale.high if scale is not None else STAR_TOP
+        self.fields["avg"].validators.append(MaxValueValidator(top))
+        self.fields["avg"].widget.attrs["max"] = top
         if scale is not None and not scale.stars:
             self.fields["avg"].initial = round(Policy.avg / STAR_TOP * scale.high, 6)
             self.fields["avg"].label = f"τ_avg: future mean rating at least, on {scale.named}"

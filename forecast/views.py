@@ -10,10 +10,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
 from recsys.models import Dataset
-from recsys.params import parse_id
+from recsys.params import parse_id, require_id
 from recsys.ratings import scale_of
 
 from . import charts, selectors, services
+from .engine.fairness import wilson_interval
 from .forms import TrainForecasterForm
 from .models import EmergingTitle, Forecaster
 
@@ -59,7 +60,7 @@ def emerging(request):
 @staff_required
 @require_POST
 def train(request):
-    dataset = get_object_or_404(Dataset, pk=request.POST.get("dataset") or 0)
+    dataset = get_object_or_404(Dataset, pk=require_id(request.POST.get("dataset"), "dataset"))
     form = TrainForecasterForm(request.POST, scale=scale_of(dataset))
     target = f"{reverse('forecast:emerging')}?dataset={dataset.pk}"
     if not form.is_valid():
@@ -109,10 +110,24 @@ def title(request, forecaster_id, item_id):
                                                    "rows": rows, "total": total})
 
 
+def _with_wilson_intervals(fairness: dict) -> dict:
+    """The audit as it is computed now, for reports stored when subgroup recalls had bootstrap CIs."""
+    audits = {}
+    for kind, audit in fairness.items():
+        groups = []
+        for g in audit["groups"]:
+            low, high = wilson_interval(g["found"], g["positives"])
+            groups.append(g | {"ci": [round(low, 4), round(high, 4)], "ci_excludes_global": bool(
+                g["enough_positives"] and (low > audit["global_recall"] or high < audit["global_recall"]))})
+        audits[kind] = audit | {"groups": groups}
+    return audits
+
+
 @staff_required
 def audit(request, forecaster_id):
     forecaster = _ready(forecaster_id)
     report = forecaster.report
+    report = report | {"fairness": _with_wilson_intervals(report["fairness"])}
     names = list(report["ice"])
     return render(request, "forecast/audit.html", {
         "forecaster": forecaster, "report": report,
@@ -121,9 +136,14 @@ def audit(request, forecaster_id):
         "primary_label": report["models"][report["primary_model"]]["label"],
         "comparison_chart": charts.model_comparison(report["models"]),
         "importance_chart": charts.shap_importance(report["shap"]["importance"]),
-        "fairness_charts": [charts.fairness(report["fairness"][kind], kind) for kind in ("genre", "decade")],
-        "ice_charts": [charts.ice(name, report["ice"][name], i) for i, name in enumerate(names)],
+        "importance_summary": charts.importance_summary(report["shap"]["importance"]),
+        "fairness_charts": [{"html": charts.fairness(report["fairness"][kind], kind),
+                             "summary": charts.fairness_summary(report["fairness"][kind], kind)}
+                            for kind in ("genre", "decade")],
+        "ice_charts": [{"html": charts.ice(name, report["ice"][name], i),
+                        "summary": charts.ice_summary(name, report["ice"][name])} for i, name in enumerate(names)],
         "lime_chart": charts.lime_agreement(report["lime"]["summary"]),
+        "lime_summary": charts.lime_summary(report["lime"]["summary"]),
         "flagged": [g | {"kind": kind} for kind in ("genre", "decade")
                     for g in report["fairness"][kind]["groups"] if g["flagged"]],
     })

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Any
 
@@ -18,8 +20,17 @@ def _date(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+
+def _num(value: float, places: int, *, sign: bool = False) -> str:
+    """Rounded as the pages round (Django's floatformat: half up on the shortest decimal form), so the card and
+    the audit page say the same number: a threshold of 0.6545 is 0.655 on both, not 0.654 here."""
+    if not math.isfinite(float(value)):
+        return f"{float(value)}"
+    rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{rounded:+}" if sign else f"{rounded}"
+
 def _ci(values: list[float]) -> str:
-    return f"[{values[0]:.3f}, {values[1]:.3f}]"
+    return f"[{_num(values[0], 3)}, {_num(values[1], 3)}]"
 
 
 def _table(headers: list[str], rows: list[list[str]], caption: str) -> str:
@@ -69,7 +80,7 @@ def _policy(report: dict[str, Any]) -> str:
             f"{policy['count']} ratings with a mean of at least {policy['avg']}, and its highest negative-tag "
             f"probability before τ is at most {policy['neg']}. Reality check: titles with {policy['count']} or more "
             f"ratings before τ are already popular and are not candidates. Decision threshold: "
-            f"{report['threshold']:.3f}, maximising F1 subject to recall ≥ {report['config']['min_recall']} on "
+            f"{_num(report['threshold'], 3)}, maximising F1 subject to recall ≥ {report['config']['min_recall']} on "
             "out-of-fold validation scores of the training set (never the test set).</p>")
 
 
@@ -77,12 +88,13 @@ def _metrics(report: dict[str, Any]) -> str:
     rows = []
     for model in report["models"].values():
         t = model["test"]
-        rows.append([escape(model["label"]), f"{t['roc_auc']:.3f} {_ci(t['ci']['roc_auc'])}",
-                     f"{t['auprc']:.3f} {_ci(t['ci']['auprc'])}", f"{t['threshold']:.3f}", f"{t['precision']:.3f}",
-                     f"{t['recall']:.3f} {_ci(t['ci']['recall'])}", f"{t['f1']:.3f}"])
+        rows.append([escape(model["label"]), f"{_num(t['roc_auc'], 3)} {_ci(t['ci']['roc_auc'])}",
+                     f"{_num(t['auprc'], 3)} {_ci(t['ci']['auprc'])}", _num(t["threshold"], 3),
+                     _num(t["precision"], 3), f"{_num(t['recall'], 3)} {_ci(t['ci']['recall'])}", _num(t["f1"], 3)])
     comparisons = "".join(
         f"<li>{escape(report['models'][report['primary_model']]['label'])} − "
-        f"{escape(report['models'][other]['label'])}: ROC-AUC difference {c['difference']:+.3f} {_ci(c['ci'])} — "
+        f"{escape(report['models'][other]['label'])}: ROC-AUC difference "
+        f"{_num(c['difference'], 3, sign=True)} {_ci(c['ci'])} — "
         + ("the ranking holds" if c["separated"] else "not separated within the CI") + "</li>"
         for other, c in report["comparisons"].items())
     return ("<h2>Performance on the held-out test set</h2>"
@@ -93,10 +105,10 @@ def _metrics(report: dict[str, Any]) -> str:
 
 def _explanations(report: dict[str, Any]) -> str:
     shap_ = report["shap"]
-    top = ", ".join(f"{escape(e['feature'])} ({e['mean_abs_shap']:.3f})" for e in shap_["importance"][:8])
+    top = ", ".join(f"{escape(e['feature'])} ({_num(e['mean_abs_shap'], 3)})" for e in shap_["importance"][:8])
     lime = report["lime"]["summary"]
-    lime_rows = [[group, str(values.get("items", 0)), f"{values.get('top5_overlap', 0):.2f}",
-                  f"{values.get('sign_agreement', 0):.2f}", f"{values.get('spearman', 0):.2f}"]
+    lime_rows = [[group, str(values.get("items", 0)), f"{_num(values.get('top5_overlap', 0), 2)}",
+                  f"{_num(values.get('sign_agreement', 0), 2)}", f"{_num(values.get('spearman', 0), 2)}"]
                  for group, values in lime.items() if values]
     sentiment_terms = report["sentiment"]["top_terms"]
     terms = ""
@@ -118,12 +130,13 @@ def _fairness(report: dict[str, Any]) -> str:
     parts = ["<h2>Fairness audit (equality of opportunity)</h2>"]
     for kind in ("genre", "decade"):
         audit = report["fairness"][kind]
-        rows = [[escape(g["group"]), str(g["positives"]), f"{g['recall']:.2f} {_ci(g['ci'])}", f"{g['gap']:+.2f}",
+        rows = [[escape(g["group"]), str(g["positives"]), f"{_num(g['recall'], 2)} {_ci(g['ci'])}",
+                 _num(g["gap"], 2, sign=True),
                  '<span class="flag">flagged</span>' if g["flagged"] else
                  ("too few hits" if not g["enough_positives"] else "")] for g in audit["groups"]]
-        parts.append(_table(["Group", "Test hits", "Recall [95% CI]", "Gap to global", ""], rows,
-                            f"Recall by {kind}; global recall {audit['global_recall']:.2f}; flagged when the gap is "
-                            f"at least {audit['max_gap']} with ≥ {audit['min_positives']} hits"))
+        parts.append(_table(["Group", "Test hits", "Recall [95% Wilson CI]", "Gap to global", ""], rows,
+                            f"Recall by {kind}; global recall {_num(audit['global_recall'], 2)}; flagged when the "
+                            f"gap is at least {audit['max_gap']} with ≥ {audit['min_positives']} hits"))
     return "".join(parts)
 
 
@@ -137,8 +150,8 @@ def _sensitivity(report: dict[str, Any]) -> str:
     if ok:
         aucs = [r["roc_auc"] for r in ok]
         recalls = [r["recall"] for r in ok]
-        text += (f" ROC-AUC ranged {min(aucs):.3f}–{max(aucs):.3f}; recall at the tuned threshold "
-                 f"{min(recalls):.3f}–{max(recalls):.3f}.")
+        text += (f" ROC-AUC ranged {_num(min(aucs), 3)}–{_num(max(aucs), 3)}; recall at the tuned threshold "
+                 f"{_num(min(recalls), 3)}–{_num(max(recalls), 3)}.")
     return text + "</p>"
 
 

@@ -136,8 +136,7 @@ def train_forecaster(data: ForecastInput, config: ForecastConfig, progress: Prog
     progress(70, "Fairness audit")
     test_items = data.items.set_index("item_id").loc[candidates[test_rows]]
     predicted = (test_scores[primary] >= threshold).astype(int)
-    audit_settings: dict[str, Any] = dict(max_gap=config.fairness_gap, min_positives=config.fairness_min_positives,
-                          bootstrap=config.bootstrap, seed=config.seed)
+    audit_settings: dict[str, Any] = dict(max_gap=config.fairness_gap, min_positives=config.fairness_min_positives)
     audit = {
         "genre": fairness.recall_by_group(y_test, predicted, fairness.genre_groups(test_items["genres"]),
                                           **audit_settings),

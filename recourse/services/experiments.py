@@ -126,7 +126,8 @@ def _scaled(report: ProgressFn, *, start: float, width: float) -> ProgressFn:
 
 
 def validate_strategies(strategies: list[str] | None) -> list[str]:
-    strategies = list(strategies or STRATEGIES)
+    """None means every strategy; an empty list (every box unticked) is refused, not read as "all"."""
+    strategies = list(STRATEGIES if strategies is None else strategies)
     unknown = [s for s in strategies if s not in STRATEGIES]
     if unknown:
         raise ExperimentError(f"Unknown drift strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}.")

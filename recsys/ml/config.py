@@ -64,6 +64,10 @@ class ModelConfig:
             raise ValueError("valid_share must be in (0, 1)")
         if not 0.0 <= self.gbce_t <= 1.0:
             raise ValueError("gbce_t must be in [0, 1]")
+        if min(self.epochs, self.batch_size, self.num_sampled, self.kernel_size, self.length_buckets) < 1:
+            raise ValueError("epochs, batch_size, num_sampled, kernel_size and length_buckets must be positive")
+        if self.lr < 0 or self.l2 < 0 or self.patience < 0:
+            raise ValueError("lr, l2 and patience must be >= 0")
 
     def replace(self, **changes: Any) -> ModelConfig:
         return dataclasses.replace(self, **changes)
@@ -72,9 +76,49 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
+    def check_given(cls, data: object) -> None:
+        """Raise ValueError unless ``data`` is a dict of known fields, each of its field's JSON type.
+
+        For what a person typed (a form, the API): a field of the wrong type would otherwise fail deep inside
+        training, minutes later on a worker (epochs "ten", epochs 1e9).
+        """
+        if not isinstance(data, dict):
+            raise ValueError("hyper-parameters must be an object of ModelConfig fields, e.g. {\"epochs\": 20}")
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(types)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        for name, value in data.items():
+            if not _has_type(value, types[name]):
+                raise ValueError(f"{name} must be {_TYPE_WORDS.get(types[name], types[name])}, got {value!r}")
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
         return cls(**data)
+
+
+_TYPE_WORDS = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false",
+               "list[int]": "a list of whole numbers", "dict[str, str]": "an object of texts"}
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """Whether a JSON value fits a ModelConfig field's annotation (a bool is not a number here)."""
+    if annotation == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if annotation == "int":
+        return isinstance(value, int)
+    if annotation == "float":
+        return isinstance(value, int | float)
+    if annotation == "str":
+        return isinstance(value, str)
+    if annotation == "list[int]":
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if annotation == "dict[str, str]":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return True

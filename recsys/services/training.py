@@ -96,6 +96,7 @@ def abandon(*, model_id: int, reason: str) -> None:
 
 def _validate_hyperparameters(hyperparameters: dict) -> None:
     try:
+        ModelConfig.check_given(hyperparameters)
         ModelConfig.from_dict(hyperparameters)
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"Invalid hyper-parameters: {exc}") from exc

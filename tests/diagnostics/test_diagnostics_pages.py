@@ -1,6 +1,7 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -50,6 +51,18 @@ def test_analysts_see_the_rankings_with_noise_and_every_page(analyst_client, fin
     assert "Film " in page  # titles are named
 
 
+def test_the_run_charts_have_text_alternatives(analyst_client, finished_run):
+    """Each chart's aria-label and caption were its bare title ("Members by influence: ")."""
+    page = analyst_client.get(reverse("diagnostics:run", args=[finished_run.pk])).content.decode()
+    labels = re.findall(r'role="img" aria-label="([^"]*)"', page)
+    assert len(labels) == 3
+    assert labels[0].startswith("Members by influence: ") and "outside seed noise. Largest: Member " in labels[0]
+    assert "outside seed noise. Largest: Film " in labels[1]
+    assert "3 members, from " in labels[2] and "2 titles, from " in labels[2]
+    assert "whiskers: half the range of the per-seed influences" in page
+    assert page.count('"tickformat":"~g"') == 3  # 0.0008 on the axis, not plotly's "800μ"
+
+
 def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_client, films):
     """A queued run showed "NDCG@10, full model: nan", "one seed: unknown" for two seeds and a stray ". Settings"."""
     run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
@@ -91,6 +104,9 @@ def test_a_two_seed_run_with_one_baseline_done_says_not_known_yet_not_one_seed(a
     page = analyst_client.get(reverse("diagnostics:entity", args=[run.pk, "user", user_key])).content.decode()
     assert "one seed" not in page and "seed noise needs two seeds" not in page
     assert "not known yet" in page
+    run_page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "one seed" not in run_page  # the charts' text alternatives too
+    assert "seed noise not known yet: the other seeds&#x27; baselines are not done" in run_page
 
 
 def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_run):
@@ -114,6 +130,14 @@ def test_an_analyst_starts_a_run_from_the_page(analyst_client, films):
     assert bad.status_code == 400 and DiagnosticRun.objects.count() == 1
 
 
+def test_a_sampling_seed_too_large_to_store_is_a_form_error_not_a_server_error(analyst_client, films):
+    response = analyst_client.post(reverse("diagnostics:start"), {
+        "dataset": films.pk, "architecture": "mf", "users": 2, "items": 1, "seeds": 1,
+        "sample_seed": "9" * 23, "epochs": 1})
+    assert response.status_code == 400 and "less than or equal to 2147483647" in response.content.decode()
+    assert not DiagnosticRun.objects.exists()
+
+
 def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversible(
     analyst_client, make_user, finished_run
 ):
@@ -129,7 +153,8 @@ def test_only_an_administrator_leaves_a_member_out_of_training_and_it_is_reversi
     histories = sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
     assert key not in histories and key in sequence_histories(dataset=finished_run.dataset, external_ids=True)
     assert data_snapshot(finished_run.dataset)["interactions"] == before - 6  # the active model becomes stale
-    analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]))
+    lifted = analyst_client.post(reverse("diagnostics:lift", args=[exclusion.pk]), follow=True).content.decode()
+    assert f"Member {key} of Films is back in the next training." in lifted  # not "history u3 in dataset films"
     exclusion.refresh_from_db()
     assert exclusion.lifted_by == admin and not exclusion.in_force  # the record stays
     assert key in sequence_histories(dataset=finished_run.dataset, external_ids=True, for_training=True)
@@ -164,3 +189,25 @@ def test_training_honours_an_exclusion_in_force(films, make_user, monkeypatch):
     with pytest.raises(RuntimeError, match="stop after"):
         training.train(model, Progress())
     assert str(sequence.pk) not in read and len(read) == films.sequences.count() - 1
+
+
+def test_the_admin_shows_runs_and_retrains_but_does_not_let_anyone_add_or_edit_them(client, make_user,
+                                                                                    finished_run):
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    retrain = finished_run.retrains.first()
+    for model, pk in (("diagnosticrun", finished_run.pk), ("retrain", retrain.pk)):
+        assert client.get(reverse(f"admin:diagnostics_{model}_changelist")).status_code == 200
+        assert client.get(reverse(f"admin:diagnostics_{model}_change", args=[pk])).status_code == 200
+        assert client.get(reverse(f"admin:diagnostics_{model}_add")).status_code == 403
+    response = client.post(reverse("admin:diagnostics_retrain_change", args=[retrain.pk]),
+                           {"run": finished_run.pk, "kind": "user", "key": "x", "seed": 9, "status": "done"})
+    assert response.status_code == 403
+    retrain.refresh_from_db()
+    assert retrain.seed != 9
+
+
+def test_a_members_history_on_the_entity_page_is_dated_not_raw_unix_seconds(analyst_client, finished_run):
+    """The "When" column read 957038188."""
+    user_key = finished_run.retrains.filter(kind="user").first().key
+    page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "user", user_key])).content.decode()
+    assert "<td>1970-01-12</td>" in page and "<td>1000000</td>" not in page

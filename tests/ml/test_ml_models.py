@@ -142,3 +142,14 @@ def test_trained_models_beat_most_popular(trained):
         model_report = evaluate(trained.model, trained.split.test, protocol, resamples=0)
         popular = evaluate(trained.popularity, trained.split.test, protocol, resamples=0)
         assert model_report.metrics["NDCG@10"] > popular.metrics["NDCG@10"] + 0.1, protocol
+
+
+def test_a_build_that_runs_out_of_memory_does_not_break_the_next_training(toy_data):
+    """A worker that was asked for an embedding table too large for memory trains the next model normally."""
+    from recsys.ml import training
+
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        build_model("sasrec", tiny_config(len(toy_data.index), hidden=10**11))
+    model = build_model("sasrec", tiny_config(len(toy_data.index), epochs=1))
+    result = training.fit(model, toy_data.split.train, toy_data.split.valid)
+    assert model.is_trained and len(result.curve) == 1

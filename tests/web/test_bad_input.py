@@ -184,3 +184,42 @@ def test_not_found_pages_do_not_show_djangos_internal_wording(member_client):
     assert own.status_code == 404 and "No such correction." in own.content.decode()
     api = member_client.get("/api/no-such-endpoint/")
     assert api.status_code == 404 and api.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("hyperparameters,said", [
+    ('{"epochs": -3}', "epochs, batch_size"), ('{"epochs": 1e9}', "epochs must be a whole number"),
+    ('{"epochs": "ten"}', "epochs must be a whole number"), ('{"lr": -1}', "lr, l2 and patience must be >= 0"),
+    ('{"batch_size": 0}', "epochs, batch_size"), ('{"hidden": 64.5}', "hidden must be a whole number"),
+    ('{"jit_compile": 1}', "jit_compile must be true or false"), ("[1, 2]", "must be an object"),
+])
+def test_training_with_impossible_hyperparameters_is_refused_before_anything_is_queued(analyst_client,
+                                                                                      hyperparameters, said):
+    """Each of these used to queue a job that failed on the training worker (0 epochs, TypeError, ...)."""
+    dataset = make_dataset()
+    make_history(dataset)
+    response = analyst_client.post(reverse("dashboard:train"), {"dataset": dataset.pk, "architecture": "sasrec",
+                                                                "hyperparameters": hyperparameters})
+    assert response.status_code == 302
+    assert said in _messages(response)
+    _assert_no_raw_error(response)
+    assert not Job.objects.exists()
+
+
+def test_an_experiment_with_every_strategy_unticked_is_refused_not_run_with_all_three(analyst_client):
+    """The form sends no strategies at all; that was read as "every strategy" and queued the slowest run."""
+    dataset = make_dataset()
+    response = analyst_client.post(reverse("dashboard:start-experiment"), {"dataset": dataset.pk, "n_users": 5,
+                                                                           "seed": 0})
+    assert "Choose at least one drift strategy" in _messages(response)
+    assert not Job.objects.exists()
+
+
+def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_client):
+    """The form's default N was 500 on a dataset with 400 eligible members: submitting it as shown failed."""
+    dataset = make_dataset()
+    for u in range(4):
+        make_history(dataset, external_user_id=f"u{u}", item_ids=(1, 2, 3))
+    make_history(dataset, external_user_id="short", item_ids=(1, 2))
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}").content.decode()
+    assert 'name="n_users" type="number" min="1" max="4" value="4"' in page
+    assert "4 members have enough history to sample." in page

@@ -1,5 +1,7 @@
 """The curators' forecaster: training as a job, the staff-only pages, bad input, the command and the admin."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -122,6 +124,25 @@ def test_staff_page_queues_training_as_a_job(tmp_path, analyst_client, django_ca
     assert forecaster.settings["policy"]["count"] == 8 and forecaster.settings["full_grid"] is False
 
 
+@pytest.mark.parametrize("dataset", ["abc", "²", "9" * 30, ""])
+def test_training_on_a_junk_dataset_is_a_bad_request_not_a_server_error(analyst_client, dataset):
+    response = analyst_client.post(reverse("forecast:train"), {"dataset": dataset, "count": 8})
+    assert response.status_code == 400 and b"dataset must be a whole number" in response.content
+    assert not Job.objects.exists()
+
+
+def test_a_future_mean_above_the_top_of_the_scale_is_refused_before_a_job_is_queued(analyst_client):
+    """τ_avg = 100 on five stars queued a job that could only fail ("0 of 509 candidates are future hits")."""
+    dataset = make_dataset()
+    make_history(dataset)
+    form = {"dataset": dataset.pk, "count": 8, "avg": 100, "neg": 0.6, "cutoff_quantile": 0.75, "min_recall": 0.1,
+            "sensitivity_count_scale": 1.0}
+    response = analyst_client.post(reverse("forecast:train"), form, follow=True)
+    assert b"less than or equal to 5.0" in response.content and not Job.objects.exists()
+    page = analyst_client.get(reverse("forecast:emerging") + f"?dataset={dataset.pk}").content.decode()
+    assert 'name="avg"' in page and 'max="5.0"' in page
+
+
 def test_datasets_without_timestamps_or_ratings_get_a_clear_message(analyst_client):
     ordinal = make_dataset(name="ordinal", has_timestamps=False)
     make_history(ordinal)
@@ -192,3 +213,47 @@ def test_a_dataset_rated_1_to_10_gets_its_rating_thresholds_on_its_own_scale(tmp
     config = ForecastConfig.from_dict(Forecaster.objects.get(pk=job.params["forecaster_id"]).settings)
     assert config.rating_scale == 2.0 and config.policy.avg == 3.0  # the curator's own τ_avg is kept as given
     assert sorted({p.avg for p in policy_grid(1.0, config.rating_scale)}) == [5.0, 6.0, 7.0]
+
+
+def test_the_audit_shows_wilson_intervals_even_for_a_report_stored_with_bootstrap_ones(forecaster, analyst_client):
+    """5 of 5 hits found was shown as recall 1.00 [1.00, 1.00], "the CI excludes the global recall" (0.74)."""
+    stored = {"group": "Adventure", "positives": 5, "found": 5, "recall": 1.0, "ci": [1.0, 1.0], "gap": 0.26,
+              "flagged": True, "ci_excludes_global": True, "enough_positives": True}
+    report = forecaster.report
+    report["fairness"]["genre"] |= {"global_recall": 0.74, "groups": [stored]}
+    Forecaster.objects.filter(pk=forecaster.pk).update(report=report)
+    page = analyst_client.get(reverse("forecast:audit", args=[forecaster.pk])).content.decode()
+    assert ("genre Adventure: recall 1.00 [0.57, 1.00] (95% Wilson interval) vs global 0.74 (5 hits); "
+            "the interval still reaches the global recall") in page
+    assert "excludes the global recall" not in page
+
+
+def test_every_audit_chart_has_its_own_text_alternative(forecaster, analyst_client):
+    """The four ICE charts were all labelled "ICE curves and partial dependence", both fairness charts alike."""
+    page = analyst_client.get(reverse("forecast:audit", args=[forecaster.pk])).content.decode()
+    labels = re.findall(r'role="img" aria-label="([^"]*)"', page)
+    assert len(labels) == len(set(labels)) == 5 + len(forecaster.report["ice"])
+    for name in forecaster.report["ice"]:
+        assert any(label.startswith(f"ICE curves and partial dependence of {name}: the average forecast goes from ")
+                   for label in labels), name
+    assert any(label.startswith("Recall by genre against the global recall ") for label in labels)
+    assert any(label.startswith("Global feature importance by mean absolute SHAP value; the largest: ")
+               for label in labels)
+
+
+def test_a_subgroup_with_one_hit_is_labelled_one_hit():
+    from forecast import charts
+
+    group = {"group": "War", "positives": 1, "found": 1, "recall": 1.0, "ci": [0.21, 1.0], "gap": 0.3,
+             "flagged": False, "ci_excludes_global": False, "enough_positives": False}
+    html = charts.fairness({"global_recall": 0.7, "groups": [group]}, "genre")
+    assert '"1 hit"' in html and "1 hits" not in html
+
+
+def test_the_waterfall_writes_whole_feature_values_as_they_are():
+    """release_decade 2010 was labelled "release_decade = 2.01e+03"."""
+    from forecast import charts
+
+    html = charts.waterfall(["release_decade", "obs_std"], [2010.0, 0.91644], [0.1, 0.05], 0.5,
+                            output_space="probability")
+    assert "release_decade = 2010" in html and "obs_std = 0.916" in html and "e+03" not in html

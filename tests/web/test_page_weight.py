@@ -27,3 +27,18 @@ def test_a_member_without_history_gets_no_chart_and_no_plotly(member_client):
     make_dataset()
     page = member_client.get(reverse("recsys:home")).content.decode()
     assert "Plotly.newPlot" not in page and PLOTLY not in page
+
+
+def test_the_metrics_section_without_an_experiment_does_not_load_plotly(analyst_client):
+    dataset = make_dataset()
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}").content.decode()
+    assert "No experiments yet" in page and PLOTLY not in page
+
+
+def test_the_comparison_section_without_a_model_does_not_load_plotly(analyst_client):
+    dataset = make_dataset()
+    make_history(dataset)
+    page = analyst_client.get(reverse("dashboard:comparison") + f"?dataset={dataset.pk}").content.decode()
+    assert "Plotly.newPlot" not in page and PLOTLY not in page
+    overview = analyst_client.get(reverse("dashboard:overview") + f"?dataset={dataset.pk}").content.decode()
+    assert overview.count(PLOTLY) == 1  # a section with charts still loads it, once

@@ -72,6 +72,20 @@ class SequenceNetwork(keras.Model):  # type: ignore[misc]  # keras ships no type
         return self.encode(emb, ids > 0, training=training)
 
 
+def forget_unbuilt_variables() -> None:
+    """Drop the variables a failed build left waiting for their first value.
+
+    Keras creates a network's variables on its first call and gives them values when that call returns; when
+    giving one a value fails (an embedding table too large for memory), the rest stay queued in Keras's
+    per-thread state and the next network built in the same thread tries again, inside its training step's
+    graph, and every later training in that worker fails with "'SymbolicTensor' object has no attribute
+    'handle'". Keras keeps that queue in a private module; nothing public empties only it.
+    """
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("uninitialized_variables", [])
+
+
 class RecommenderModel:
     """Next-item recommender over item indices 1..N (0 = padding)."""
 
@@ -88,7 +102,11 @@ class RecommenderModel:
         self.training_result: TrainingResult | None = None
         keras.utils.set_random_seed(config.seed)
         self.network = self.network_class(config)
-        self.network(np.zeros((1, config.max_len), dtype=np.int32))
+        try:
+            self.network(np.zeros((1, config.max_len), dtype=np.int32))
+        except Exception:
+            forget_unbuilt_variables()
+            raise
         # One trace each for every batch size and length: calls then skip the shape-relaxation bookkeeping.
         batch = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.float32)]
         self._score_fn = tf.function(self._score_graph, input_signature=batch, autograph=False)
