@@ -81,8 +81,11 @@ def forget_unbuilt_variables() -> None:
     graph, and every later training in that worker fails with "'SymbolicTensor' object has no attribute
     'handle'". Keras keeps that queue in a private module; nothing public empties only it.
     """
-    from keras.src.backend.common import global_state
-
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # a Keras that moved it: clearing the whole session empties the queue too
+        keras.backend.clear_session()
+        return
     global_state.set_global_attribute("uninitialized_variables", [])
 
 
