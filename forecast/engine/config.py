@@ -17,14 +17,22 @@ class ForecastInputError(ValueError):
 
 
 class TooFewPositivesError(ForecastInputError):
-    def __init__(self, positives: int, candidates: int, policy: Policy) -> None:
+    """``reaching_count``: how many candidates reach the count threshold alone, so the message can say which part
+    of the policy leaves too few (advising a lower count when the mean rules them out would mislead)."""
+
+    def __init__(self, positives: int, candidates: int, policy: Policy, reaching_count: int | None = None) -> None:
         self.positives = positives
         self.candidates = candidates
+        if reaching_count is not None and reaching_count >= MIN_POSITIVES:
+            advice = (f"{reaching_count:,} reach the count threshold but fail the mean or tag part: lower the "
+                      "future-mean threshold, raise the negative-tag one, or use a larger dataset.")
+        else:
+            counted = "" if reaching_count is None else f"Only {reaching_count:,} reach the count threshold: "
+            advice = f"{counted}lower the count threshold, move the cutoff earlier, or use a larger dataset."
         super().__init__(
             f"Only {positives} of {candidates:,} emerging candidates are future hits under the policy "
             f"(future count ≥ {policy.count}, future mean ≥ {policy.avg}, negative-tag score ≤ {policy.neg}); "
-            f"training needs at least {MIN_POSITIVES}. Lower the count threshold, move the cutoff earlier, "
-            "or use a larger dataset."
+            f"training needs at least {MIN_POSITIVES}. {advice[0].upper()}{advice[1:]}"
         )
 
 

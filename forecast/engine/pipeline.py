@@ -87,7 +87,8 @@ def train_forecaster(data: ForecastInput, config: ForecastConfig, progress: Prog
     labels = future_hit(outcomes.loc[candidates], table.sentiment, config.policy)
     positives = int(labels.sum())
     if positives < MIN_POSITIVES:
-        raise TooFewPositivesError(positives, len(candidates), config.policy)
+        reaching = int((outcomes.loc[candidates, "future_count"] >= config.policy.count).sum())
+        raise TooFewPositivesError(positives, len(candidates), config.policy, reaching_count=reaching)
 
     names = list(table.features.columns)
     X_all = table.features.loc[candidates].to_numpy()

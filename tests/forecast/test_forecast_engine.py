@@ -210,6 +210,16 @@ def test_too_few_positives_is_a_clear_message_not_a_crash():
     with pytest.raises(TooFewPositivesError, match="training needs at least 12") as caught:
         train_forecaster(data, toy_config(policy=TOY_POLICY.__class__(count=60, avg=3.0, neg=0.6)))
     assert caught.value.positives < 12
+    assert "reach the count threshold: lower the count threshold" in str(caught.value)
+
+
+def test_too_few_positives_blames_the_mean_when_enough_titles_reach_the_count():
+    """Advising a lower count when the future-mean threshold is what rules the titles out would mislead."""
+    with pytest.raises(TooFewPositivesError) as caught:
+        train_forecaster(toy_input(), toy_config(policy=TOY_POLICY.__class__(count=TOY_POLICY.count, avg=5.0,
+                                                                               neg=0.6)))
+    assert "reach the count threshold but fail the mean or tag part: lower the future-mean threshold" in str(
+        caught.value)
 
 
 def test_without_tags_the_sentiment_feature_is_absent_and_the_card_says_so():
