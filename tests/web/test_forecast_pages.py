@@ -257,3 +257,14 @@ def test_the_waterfall_writes_whole_feature_values_as_they_are():
     html = charts.waterfall(["release_decade", "obs_std"], [2010.0, 0.91644], [0.1, 0.05], 0.5,
                             output_space="probability")
     assert "release_decade = 2010" in html and "obs_std = 0.916" in html and "e+03" not in html
+
+
+def test_the_emerging_page_says_a_generated_dataset_has_no_release_dates_and_a_real_one_gets_no_such_note(
+        analyst_client, tmp_path):
+    generated = make_dataset(name="world")
+    Dataset.objects.filter(pk=generated.pk).update(source_format="synthetic")
+    page = analyst_client.get(reverse("forecast:emerging"), {"dataset": generated.pk}).content.decode()
+    assert 'id="synthetic-note"' in page and "no release dates" in page
+    real = toy_dataset(tmp_path)
+    assert 'id="synthetic-note"' not in analyst_client.get(reverse("forecast:emerging"),
+                                                         {"dataset": real.pk}).content.decode()
