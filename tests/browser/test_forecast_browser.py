@@ -82,7 +82,7 @@ def test_curator_trains_explains_and_downloads_the_card(browser_page, live_serve
     expect(ranking).not_to_contain_text(re.compile(r"\((\d{4})\) \(\1\)"))  # a MovieLens title's year once
     screenshot(page, "forecast-emerging")
 
-    page.get_by_role("link", name=re.compile(r"^Why is .* forecast at")).first.click()
+    page.get_by_role("link", name=re.compile(r"^Why does .* score")).first.click()
     expect(page.locator("#shap-waterfall .main-svg").first).to_be_visible()
     expect(page.locator("#contributions")).to_contain_text("obs_count")
     screenshot(page, "forecast-waterfall")

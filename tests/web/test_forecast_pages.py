@@ -268,3 +268,11 @@ def test_the_emerging_page_says_a_generated_dataset_has_no_release_dates_and_a_r
     real = toy_dataset(tmp_path)
     assert 'id="synthetic-note"' not in analyst_client.get(reverse("forecast:emerging"),
                                                          {"dataset": real.pk}).content.decode()
+
+
+def test_the_ranking_calls_its_number_a_score_and_gives_the_real_share_of_hits(forecaster, analyst_client):
+    """Trained on SMOTE-balanced data, the number ranks titles but is no chance of a hit (the base value is ~0.5
+    where a few percent of titles became hits)."""
+    page = analyst_client.get(reverse("forecast:emerging"), {"dataset": forecaster.dataset_id}).content.decode()
+    share = f"{100 * forecaster.report['data']['prevalence']:.1f}% of the candidates at the cutoff became hits"
+    assert "is not the chance of a hit" in page and share in page and ">Probability<" not in page
