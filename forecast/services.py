@@ -21,8 +21,8 @@ from recsys.services import artefacts
 ProgressFn = Any
 
 
-class ForecastSetupError(Exception):
-    """Raised with a message a curator can act on; nothing is lost."""
+class ForecastSetupError(jobs.JobInputError):
+    """Raised with a message a curator can act on; nothing is lost (a job records the message alone)."""
 
 
 def settings_from(values: dict[str, Any]) -> ForecastConfig:

@@ -161,6 +161,7 @@ def test_too_few_positives_fails_the_job_with_a_clear_message(tmp_path, analyst_
     dataset = toy_dataset(tmp_path)
     job, forecaster = train_now(dataset, settings={**QUICK, "policy": {"count": 60, "avg": 3.0, "neg": 0.6}})
     assert job.status == Job.Status.FAILED and "training needs at least 12" in job.message
+    assert job.message.startswith("Only ") and not job.error  # the curator's message alone, no class or traceback
     assert forecaster.status == Forecaster.Status.FAILED and "future hits" in forecaster.error
     page = analyst_client.get(reverse("forecast:emerging"), {"dataset": dataset.pk})
     assert b"training needs at least 12" in page.content and b"No forecaster is ready" in page.content
