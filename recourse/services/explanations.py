@@ -73,9 +73,10 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
         for row in Explanation.objects.filter(
             user=user, trained_model=model, target_item_id=item_id, history_fingerprint=mine.fingerprint
         )
-        # rows stored before reasons were verified, or worded for another kind of data (film words were once
-        # used for every dataset), are recomputed
+        # rows stored before reasons were verified, worded for another kind of data (film words were once used
+        # for every dataset) or by older templates are recomputed
         if "change" in row.details and row.details.get("verb", FILMS.verb) == words.verb
+        and row.details.get("wording", 1) == WORDING
     }
     network = recommender.model
     unavailable = {} if network.supports_attention else {"attention": _no_attention(network)}
@@ -90,11 +91,14 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     popular = _is_popular(recommender, target)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
         **_words(checked, mine, popular, words), **_comparison(attribution, other, words.items),
-        **_quality(attribution),
+        **_quality(attribution), "wording": WORDING,
     })
     return rows, unavailable
 
 
+# Raise when the stored sentences change (confidence, narrative, "what would change it"): a member whose history
+# has not changed since would otherwise keep reading the old ones.
+WORDING = 2
 COMPARED_WITH = {"ig": "attention", "attention": "ig", "occlusion": "ig"}
 POPULAR_SHARE = 0.05  # "one of the most popular films": in the top 5% of the catalogue by training interactions
 

@@ -56,6 +56,19 @@ def test_explanations_are_cached_while_history_and_model_are_unchanged(client, t
     assert Explanation.objects.filter(user=alice).count() == 3
 
 
+def test_an_explanation_stored_by_older_templates_is_worded_again(client, trained):
+    """Its sentences are stored; a member whose history has not changed would keep reading the old ones."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    client.get(reverse("recourse:why", args=[item.pk]))
+    old = Explanation.objects.get(user=alice, method="ig")
+    Explanation.objects.filter(pk=old.pk).update(details={**old.details, "wording": 1, "narrative": "old words"})
+    page = client.get(reverse("recourse:why", args=[item.pk]))
+    assert page.context["explanation"].details["narrative"] != "old words"
+    assert Explanation.objects.get(pk=old.pk).details["wording"] > 1
+
+
 def test_feedback_is_stored_and_only_on_own_explanations(client, trained, make_user):
     dataset, model, alice = trained
     client.force_login(alice)
