@@ -20,14 +20,17 @@ def _date(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-
 def _num(value: float, places: int, *, sign: bool = False) -> str:
     """Rounded as the pages round (Django's floatformat: half up on the shortest decimal form), so the card and
-    the audit page say the same number: a threshold of 0.6545 is 0.655 on both, not 0.654 here."""
+    the audit page say the same number: a threshold of 0.6545 is 0.655 on both, not 0.654 here. A value that
+    rounds to zero has no sign, as floatformat writes it ("0.000", not "-0.000")."""
     if not math.isfinite(float(value)):
         return f"{float(value)}"
     rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rounded.is_zero():
+        return f"{rounded.copy_abs()}"
     return f"{rounded:+}" if sign else f"{rounded}"
+
 
 def _ci(values: list[float]) -> str:
     return f"[{_num(values[0], 3)}, {_num(values[1], 3)}]"

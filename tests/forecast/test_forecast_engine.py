@@ -246,8 +246,9 @@ def test_the_card_rounds_as_the_pages_do():
 
     from forecast.engine.card import _num
 
-    for value in (0.6545, 0.6525, 0.0005, 0.98249, 2.675, -0.0045):
+    for value in (0.6545, 0.6525, 0.0005, 0.98249, 2.675, -0.0045, -0.0004, -0.0):
         assert _num(value, 3) == floatformat(value, 3), value
+    assert _num(-0.001, 2, sign=True) == "0.00"  # a difference that rounds to nothing has no sign, as on the page
     assert _num(0.255, 2, sign=True) == "+0.26" and _num(-0.255, 2, sign=True) == "-0.26"
     assert _num(float("nan"), 3) == "nan"
 
