@@ -129,9 +129,12 @@ def train(model: TrainedModel, progress: jobs.Progress) -> TrainedModel:
         reports = trained.evaluate()
         artefact = _save_artefact(model, trained)
     except BaseException as exc:
-        TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED, error=str(exc)[:2000])
-        if isinstance(exc, TooShortHistories):  # histories shortened since it was queued: the data, said so
-            raise jobs.JobInputError(_too_short(model.dataset)) from exc
+        # histories shortened since it was queued: the data, said so (the registry shows this error beside the job)
+        too_short = _too_short(model.dataset) if isinstance(exc, TooShortHistories) else None
+        TrainedModel.objects.filter(pk=model.pk).update(status=TrainedModel.Status.FAILED,
+                                                        error=(too_short or str(exc))[:2000])
+        if too_short:
+            raise jobs.JobInputError(too_short) from exc
         raise
     result = trained.training_result
     assert result is not None  # set by training

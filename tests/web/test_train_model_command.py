@@ -151,3 +151,5 @@ def test_histories_shortened_after_the_job_was_queued_fail_it_with_that_sentence
     assert job.status == Job.Status.FAILED
     assert job.message.startswith("The histories in films are too short to train on")
     assert "ValueError" not in job.message and "Traceback" not in job.message
+    # the registry shows the failed version's error: the same sentence, not the split's internal one
+    assert TrainedModel.objects.get(pk=job.params["model_id"]).error == job.message
