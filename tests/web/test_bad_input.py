@@ -223,3 +223,7 @@ def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_cl
     page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={dataset.pk}").content.decode()
     assert 'name="n_users" type="number" min="1" max="4" value="4"' in page
     assert "4 members have enough history to sample." in page
+    one = make_dataset(name="one")
+    make_history(one, external_user_id="u", item_ids=(1, 2, 3))
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={one.pk}").content.decode()
+    assert "1 member has enough history to sample." in page  # not "1 member have"

@@ -32,6 +32,9 @@ def test_the_summary_names_the_model_its_experiment_ran_on_when_another_is_activ
     page = analyst_client.get(reverse("dashboard:summary") + f"?dataset={dataset.pk}").content.decode()
     assert (f"run on SASRec v{old.version} on {dataset.name}, not on the active model (v{old.version + 1} GRU4Rec); "
             "5 members, seed 0.") in page
+    Experiment.objects.filter(dataset=dataset).update(results={"strategies": {}, "n_users": 1, "seed": 0, "notes": []})
+    page = analyst_client.get(reverse("dashboard:summary") + f"?dataset={dataset.pk}").content.decode()
+    assert "; 1 member, seed 0." in page  # not "1 members"
 
 
 def test_experiment_charts_name_the_protocol_in_words():
