@@ -152,11 +152,12 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
     on: "disagrees (1 of the top 1 films is the same)" was shown for a member whose history had one film."""
     if agreement is None or agreement.k == 0:
         return f"{NOT_COMPARED}."
+    if _opposed(agreement):  # with one film too: it was compared, on its direction, and they disagree
+        which = (f"for the one {items.removesuffix('s')} both score" if agreement.k == 1 else
+                 f"for most of the {items} either names")
+        return f"{CONFIDENCE_TEXT[LOW]} ({which}, one says it pushes this title up and the other says down)."
     if agreement.k == 1 and agreement.spearman is None and level == LOW:
         return f"{NOT_COMPARED} (only one of your {items} counts for it, so there is no order to compare)."
-    if _opposed(agreement):
-        return (f"{CONFIDENCE_TEXT[LOW]} (for most of the {items} either names, one says it pushes this title up "
-                "and the other says down).")
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
     if agreement.spearman is None and level == LOW and agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9:

@@ -151,6 +151,12 @@ def test_one_film_to_compare_is_not_called_a_disagreement():
                     "guide (only one of your songs counts for it, so there is no order to compare).")
     nothing = Agreement(spearman=None, top_k_overlap=0.0, k=0)
     assert "disagrees" not in confidence_text(confidence(nothing), nothing)
+    # the one film pushed up by one method and down by the other was compared, and they disagree: not "could not be
+    # compared" beside Details' "the two push 0.0% of the top ones the same way"
+    opposed = Agreement(spearman=None, top_k_overlap=1.0, k=1, same_direction=0.0)
+    text = confidence_text(confidence(opposed), opposed, items="songs")
+    assert "could not be compared" not in text
+    assert text.endswith("(for the one song both score, one says it pushes this title up and the other says down).")
 
 
 def test_a_low_confidence_only_for_want_of_an_order_does_not_say_the_methods_disagree():
