@@ -14,7 +14,7 @@ from recsys.params import parse_id, require_id
 from recsys.ratings import scale_of
 
 from . import charts, selectors, services
-from .engine.fairness import wilson_interval
+from .engine.fairness import subgroup_interval
 from .forms import TrainForecasterForm
 from .models import EmergingTitle, Forecaster
 
@@ -114,11 +114,8 @@ def _with_wilson_intervals(fairness: dict) -> dict:
     """The audit as it is computed now, for reports stored when subgroup recalls had bootstrap CIs."""
     audits = {}
     for kind, audit in fairness.items():
-        groups = []
-        for g in audit["groups"]:
-            low, high = wilson_interval(g["found"], g["positives"])
-            groups.append(g | {"ci": [round(low, 4), round(high, 4)], "ci_excludes_global": bool(
-                g["enough_positives"] and (low > audit["global_recall"] or high < audit["global_recall"]))})
+        groups = [g | subgroup_interval(g["found"], g["positives"], enough=g["enough_positives"],
+                                        global_recall=audit["global_recall"]) for g in audit["groups"]]
         audits[kind] = audit | {"groups": groups}
     return audits
 

@@ -24,6 +24,14 @@ def wilson_interval(found: int, positives: int) -> tuple[float, float]:
     return max(0.0, float(centre - half)), min(1.0, float(centre + half))
 
 
+def subgroup_interval(found: int, positives: int, *, enough: bool, global_recall: float) -> dict[str, Any]:
+    """A subgroup's 95% Wilson interval (rounded as stored) and whether it excludes the global recall; the audit
+    page recomputes reports stored with bootstrap intervals through this too."""
+    low, high = wilson_interval(found, positives)
+    return {"ci": [round(low, 4), round(high, 4)],
+            "ci_excludes_global": bool(enough and (low > global_recall or high < global_recall))}
+
+
 def recall_by_group(
     y: np.ndarray, predicted: np.ndarray, groups: dict[str, np.ndarray], *, max_gap: float, min_positives: int,
 ) -> dict[str, Any]:
@@ -39,15 +47,12 @@ def recall_by_group(
         if positives == 0:
             continue
         recall = float(found.mean())
-        low, high = wilson_interval(int(found.sum()), positives)
         enough = positives >= min_positives
         gap = recall - global_recall
         rows.append({
             "group": str(name), "positives": positives, "found": int(found.sum()), "recall": round(recall, 4),
-            "ci": [round(low, 4), round(high, 4)], "gap": round(gap, 4),
-            "flagged": bool(enough and abs(gap) >= max_gap),
-            "ci_excludes_global": bool(enough and (low > global_recall or high < global_recall)),
-            "enough_positives": enough,
+            "gap": round(gap, 4), "flagged": bool(enough and abs(gap) >= max_gap), "enough_positives": enough,
+            **subgroup_interval(int(found.sum()), positives, enough=enough, global_recall=global_recall),
         })
     return {"global_recall": round(global_recall, 4), "max_gap": max_gap, "min_positives": min_positives,
             "groups": rows}
