@@ -129,7 +129,7 @@ def lime_summary(summary: dict[str, dict[str, Any]]) -> str:
 def ice_summary(name: str, curves: dict[str, Any]) -> str:
     grid, average = curves["grid"], curves["average"]
     return (f"ICE curves and partial dependence of {name}: the average forecast goes from {average[0]:.3f} at "
-            f"{grid[0]:.3g} to {average[-1]:.3f} at {grid[-1]:.3g} (lowest {min(average):.3f}, highest "
+            f"{_value(grid[0])} to {average[-1]:.3f} at {_value(grid[-1])} (lowest {min(average):.3f}, highest "
             f"{max(average):.3f}); {len(curves.get('individual', []))} titles' curves.")
 
 

@@ -242,6 +242,14 @@ def test_every_audit_chart_has_its_own_text_alternative(forecaster, analyst_clie
                for label in labels)
 
 
+def test_the_ice_text_alternative_writes_whole_feature_values_as_they_are():
+    """As the waterfall: a release decade from 1920 to 2010, not from 1.92e+03 to 2.01e+03."""
+    from forecast import charts
+
+    text = charts.ice_summary("release_decade", {"grid": [1920.0, 2010.0], "average": [0.2, 0.4], "individual": []})
+    assert "0.200 at 1920 to 0.400 at 2010" in text and "e+03" not in text
+
+
 def test_a_subgroup_with_one_hit_is_labelled_one_hit():
     from forecast import charts
 
