@@ -42,8 +42,10 @@ class PreviewRequestSerializer(serializers.Serializer):
 class PreviewSerializer(serializers.Serializer):
     changes = serializers.SerializerMethodField()
     fingerprint = serializers.CharField(help_text="Send back with apply; refused if your history changed since")
-    taste_before = serializers.FloatField(help_text="Mean log-probability of your kept interactions, now")
-    taste_after = serializers.FloatField(help_text="The same after the change (higher: closer to your taste)")
+    taste_before = serializers.FloatField(allow_null=True, help_text=(
+        "Mean log-probability of your kept interactions, now; null when the change keeps none"))
+    taste_after = serializers.FloatField(allow_null=True,
+                                         help_text="The same after the change (higher: closer to your taste)")
     ads = serializers.FloatField(help_text="Shift of the next-item distribution (Jensen-Shannon, 0-1)")
     top_before = serializers.SerializerMethodField()
     top_after = serializers.SerializerMethodField()

@@ -35,8 +35,10 @@ class Preview:
     changes: dict[int, float]  # interaction id -> new weight (0 = exclude)
     titles: dict[int, str]  # interaction id -> title
     fingerprint: str
-    taste_before: float  # mean log-probability the next-item distribution gives the kept interactions
-    taste_after: float
+    # mean log-probability the next-item distribution gives the kept interactions; None when the change keeps none
+    # (the mean over nothing was 0.0, the best possible figure, in the API and the stored metrics)
+    taste_before: float | None
+    taste_after: float | None
     ads: float  # Jensen-Shannon divergence (base 2) of the next-item distribution, now vs after
     top_before: list[Item]
     top_after: list[Item]
@@ -124,11 +126,13 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
     ads = algorithmic_drift_score(logits[:1], logits[1:])
     kept = np.asarray([i for p, i in enumerate(mine.history.items.tolist())
                        if mine.history.weights[p] > 0 and mine.interactions[p].pk not in changes], dtype=np.int64)
-    taste = established_likelihood(log_probs_from_logits(logits), [kept, kept])
+    taste: list[float | None] = [None, None]  # a change that keeps none has no taste to measure
+    if len(kept):
+        taste = [float(v) for v in established_likelihood(log_probs_from_logits(logits), [kept, kept])]
     top_before, top_after = drift.top_now_and_after(user, dataset, loaded, mine.fingerprint, changes)
     return Preview(
         changes=changes, titles={row.pk: row.item.title for row in mine.interactions if row.pk in changes},
-        fingerprint=mine.fingerprint, taste_before=float(taste[0]), taste_after=float(taste[1]),
+        fingerprint=mine.fingerprint, taste_before=taste[0], taste_after=taste[1],
         ads=float(ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
         note=_unread_note([position[pk] for pk in changes], mine.history, network.max_len), kept=len(kept),

@@ -236,6 +236,9 @@ def test_a_fix_that_keeps_no_interaction_unchanged_shows_no_taste_figures(client
     assert "Preview — nothing has changed yet" in content
     assert "cannot be measured here: this change keeps none of your titles unchanged" in content
     assert "0.000 → 0.000" not in content
+    api = client.post(reverse("api-recourse-preview"), {"changes": [{"interaction_id": only.pk, "weight": 0.3}]},
+                      content_type="application/json").json()
+    assert api["taste_before"] is None and api["taste_after"] is None  # not 0.0, the best figure there is
     Interaction.objects.create(sequence=only.sequence, item=Item.objects.filter(dataset=dataset).last(),
                                timestamp=only.timestamp + 1, position=1)
     content = client.post(reverse("recourse:fix"), {f"action-{only.pk}": "lower", f"weight-{only.pk}": "0.3"}
