@@ -239,7 +239,7 @@ def metrics(request):
     chosen_id = optional_id(request.GET.get("experiment"), "experiment")
     chosen = rows.filter(pk=chosen_id).first() if chosen_id is not None else reads.latest_experiment(dataset)
     protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
-    eligible = len(experiments.eligible_sequence_ids(dataset))
+    eligible = experiments.eligible_count(dataset)
     return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
                  figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,

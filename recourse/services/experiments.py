@@ -153,12 +153,20 @@ def _check_users(n_users: int, eligible: int) -> None:
         )
 
 
+def _eligible(dataset: Dataset):
+    """Sequences with the MIN_LENGTH active interactions a member of an experiment needs."""
+    return (dataset.sequences.annotate(active=Count("interactions",
+                                                    filter=Q(interactions__state=Interaction.State.ACTIVE)))
+            .filter(active__gte=MIN_LENGTH))
+
+
 def eligible_sequence_ids(dataset: Dataset) -> list[int]:
-    rows = (
-        dataset.sequences.annotate(active=Count("interactions", filter=Q(interactions__state=Interaction.State.ACTIVE)))
-        .filter(active__gte=MIN_LENGTH).order_by("pk").values_list("pk", flat=True)
-    )
-    return list(rows)
+    return list(_eligible(dataset).order_by("pk").values_list("pk", flat=True))
+
+
+def eligible_count(dataset: Dataset) -> int:
+    """How many members an experiment can sample (the metrics form's bound), counted by the database."""
+    return _eligible(dataset).count()
 
 
 def prepare(*, dataset: Dataset, n_users: int, seed: int) -> Setup:
