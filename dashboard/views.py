@@ -244,7 +244,8 @@ def metrics(request):
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
                  figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
                  ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
-                 default_users=min(experiments.DEFAULT_USERS, eligible), eligible_users=eligible)
+                 default_users=min(experiments.DEFAULT_USERS, eligible), eligible_users=eligible,
+                 min_length=experiments.MIN_LENGTH)
 
 
 @staff_required

@@ -68,7 +68,7 @@ def _data(report: dict[str, Any]) -> str:
         ["Cutoff τ", f"{_date(report['cutoff'])} (quantile {report['cutoff_quantile']} of rating timestamps)"],
         ["Observed / future ratings", f"{d['observed_ratings']:,} / {d['future_ratings']:,}"],
         ["Emerging candidates (reality check)", f"{d['candidates']:,} of {d['items_seen']:,} titles rated before τ"],
-        ["Future hits (positives)", f"{d['positives']:,} ({d['prevalence']:.2%})"],
+        ["Future hits (positives)", f"{d['positives']:,} ({d['prevalence']:.1%})"],  # as the pages' percent filter
         ["Train / test (stratified)", f"{d['train']:,} / {d['test']:,} ({d['test_positives']} test positives)"],
         ["Tags", f"{d['tags']:,}" if d["has_tags"] else "absent"],
     ], "What the forecaster saw") + f"<p>Tag sentiment: {escape(report['sentiment']['note'])}</p>"

@@ -227,3 +227,7 @@ def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_cl
     make_history(one, external_user_id="u", item_ids=(1, 2, 3))
     page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={one.pk}").content.decode()
     assert "1 member has enough history to sample." in page  # not "1 member have"
+    none = make_dataset(name="none")
+    make_history(none, external_user_id="short", item_ids=(1, 2))
+    page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={none.pk}").content.decode()
+    assert 'id="no-eligible"' in page and 'name="n_users"' not in page  # N = 0 under min="1" could never be sent
