@@ -130,7 +130,7 @@ def test_a_model_whose_training_worker_died_is_marked_failed(fast_reaping):
 
 def test_a_model_whose_training_was_cancelled_before_it_started_is_failed_not_pending_forever():
     dataset = make_dataset()
-    make_history(dataset, item_ids=(1, 2, 3))
+    make_history(dataset, item_ids=(1, 2, 3, 4))
     job = training.start_training(dataset=dataset, architecture="sasrec", hyperparameters=TINY, enqueue=False)
     jobs.cancel_job(job)
     model = TrainedModel.objects.get(pk=job.params["model_id"])

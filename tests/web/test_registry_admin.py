@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def test_admin_train_action_queues_a_training_job(client, django_user_model):
     dataset = make_dataset()
-    make_history(dataset)
+    make_history(dataset, item_ids=(1, 2, 3, 4))  # leave-one-out keeps two to learn from
     client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
     client.post(reverse("admin:recsys_dataset_changelist"),
                 {"action": "train_gru4rec", "_selected_action": [dataset.pk]})
@@ -22,7 +22,7 @@ def test_admin_train_action_queues_a_training_job(client, django_user_model):
 
 def test_beat_retrains_an_active_model_only_when_histories_changed():
     dataset = make_dataset()
-    make_history(dataset)
+    make_history(dataset, item_ids=(1, 2, 3, 4))
     active = TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready", is_active=True,
                                          hyperparameters={"max_len": 10}, data_snapshot=training.data_snapshot(dataset))
     assert training.schedule_retraining() == []
@@ -70,8 +70,8 @@ def test_deleting_a_version_removes_its_artefact_but_never_the_active_one(
 
 def test_model_versions_are_numbered_per_dataset(client, django_user_model):
     films, shop = make_dataset("films"), make_dataset("shop")
-    make_history(films)
-    make_history(shop)
+    make_history(films, item_ids=(1, 2, 3, 4))
+    make_history(shop, item_ids=(1, 2, 3, 4))
     created = []
     for dataset, architecture in ((films, "sasrec"), (shop, "sasrec"), (films, "gru4rec"), (shop, "tcn"),
                                   (films, "tcn")):

@@ -82,7 +82,7 @@ def forget_unbuilt_variables() -> None:
     'handle'". Keras keeps that queue in a private module; nothing public empties only it.
     """
     try:
-        from keras.src.backend.common import global_state
+        from keras.src.backend.common import global_state  # private Keras: read only on this failure path
     except ImportError:  # a Keras that moved it: clearing the whole session empties the queue too
         keras.backend.clear_session()
         return
