@@ -1,5 +1,6 @@
 """Training model versions from a dataset's active histories, as background jobs."""
 
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from recsys.services.registry import artefact_prefix
 from recsys.services.serving import load_recommender
 
 ARCHITECTURES = [choice for choice, _ in TrainedModel.Architecture.choices]
+log = logging.getLogger(__name__)
 
 
 class TrainingError(Exception):
@@ -215,9 +217,12 @@ def schedule_retraining() -> list[Job]:
         if model.data_snapshot.get("changed_at") != _history_version(model.dataset) or (
             model.data_snapshot.get("interactions") != data_snapshot(model.dataset)["interactions"]
         ):
-            started.append(start_training(
-                dataset=model.dataset, architecture=model.architecture,
-                hyperparameters=user_hyperparameters(model.hyperparameters),
-                activate=True,
-            ))
+            try:
+                started.append(start_training(
+                    dataset=model.dataset, architecture=model.architecture,
+                    hyperparameters=user_hyperparameters(model.hyperparameters),
+                    activate=True,
+                ))
+            except TrainingError as exc:  # one dataset that cannot train (histories since cut short) stops no other
+                log.warning("Not retraining %s: %s", model, exc)
     return started

@@ -32,6 +32,19 @@ def test_beat_retrains_an_active_model_only_when_histories_changed():
     assert TrainedModel.objects.get(pk=job.params["model_id"]).hyperparameters == active.hyperparameters
 
 
+def test_beat_skips_a_dataset_that_can_no_longer_train_and_retrains_the_others():
+    """A TrainingError from one dataset (its histories since cut short) stopped the whole periodic retraining."""
+    cut, fine = make_dataset("cut"), make_dataset("fine")
+    for dataset in (cut, fine):
+        make_history(dataset, item_ids=(1, 2, 3, 4))
+        TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready", is_active=True,
+                                    hyperparameters={"max_len": 10}, data_snapshot=training.data_snapshot(dataset))
+    cut.items.get(external_id="4").interactions.update(state="excluded")
+    make_history(fine, external_user_id="u2", item_ids=(4, 5, 6))
+    [job] = training.schedule_retraining()
+    assert TrainedModel.objects.get(pk=job.params["model_id"]).dataset == fine
+
+
 def test_retraining_chooses_the_automatic_settings_again():
     chosen = {"num_items": 30, "max_len": 10, "loss": "full", "dropout": 0.5, "auto": {"loss": "full: 30 items"}}
     assert training.user_hyperparameters(chosen) == {"max_len": 10, "dropout": 0.5}
