@@ -42,7 +42,12 @@ def ranking_summary(found: list[Influence], labels: dict[str, str], *, what: str
     outside = sum(1 for i in judged if not i.within_noise)
     unjudged = ("seed noise not known yet: the other seeds' baselines are not done" if seeds > 1
                 else "one seed, so no seed noise to judge them against")
-    noise = f"{outside} of {len(found)} outside seed noise" if judged else f"{len(found)} {what}; {unjudged}"
+    if not judged:
+        noise = f"{len(found)} {what}; {unjudged}"
+    else:
+        waiting = len(found) - len(judged)
+        noise = f"{outside} of {len(judged)} outside seed noise" + (
+            f" ({waiting} more not judged yet: {unjudged})" if waiting else "")
     top, bottom = found[0], found[-1]
     shown = f" (the chart shows the first {min(len(found), 30)})" if len(found) > 30 else ""
     return (f"{noise}{shown}. Largest: {labels.get(top.removal.key, top.removal.key)} {top.value:+.5f}; "

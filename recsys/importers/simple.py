@@ -128,8 +128,10 @@ def csv_header_roles(source: SourceText, warnings: list[str] | None = None) -> l
             expected = "user,item[,timestamp][,rating][,title][,categories]"
             raise ImportFormatError(source.path, 1, f"header has no {required} column (expected {expected!r})"
                                                     f"{_other_separator(first_line(source))}")
-    item_name = keys[roles.index("item")]
-    for role in dict.fromkeys(role for role in roles if role and roles.count(role) > 1):
+    # the item's own column is settled first: the title's likeliest name follows from it (track_name for track_id)
+    shared = sorted(dict.fromkeys(role for role in roles if role and roles.count(role) > 1), key=lambda r: r != "item")
+    for role in shared:
+        item_name = keys[roles.index("item")]
         columns = [index for index, found in enumerate(roles) if found == role]
         likeliest = _likeliest(role, [keys[index] for index in columns], item_name)
         kept = columns[likeliest]

@@ -211,3 +211,18 @@ def test_a_members_history_on_the_entity_page_is_dated_not_raw_unix_seconds(anal
     user_key = finished_run.retrains.filter(kind="user").first().key
     page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "user", user_key])).content.decode()
     assert "<td>1970-01-12</td>" in page and "<td>1000000</td>" not in page
+
+
+def test_a_partly_judged_ranking_counts_only_the_judged_ones_against_seed_noise():
+    """'1 of 3 outside seed noise' counted the influences whose seed noise was not known yet as inside it."""
+    import math
+
+    from diagnostics.charts import ranking_summary
+    from diagnostics.engine.influence import Influence
+    from diagnostics.engine.removal import Removal
+
+    found = [Influence(Removal("user", "a"), "MAP@10", 0.5, (0.4, 0.6), 0.1),
+             Influence(Removal("user", "b"), "MAP@10", 0.05, (0.0, 0.1), 0.1),
+             Influence(Removal("user", "c"), "MAP@10", 0.01, (0.01,), math.nan)]
+    text = ranking_summary(found, {}, what="members", seeds=2)
+    assert text.startswith("1 of 2 outside seed noise (1 more not judged yet: seed noise not known yet")

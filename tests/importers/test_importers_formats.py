@@ -145,6 +145,15 @@ def test_a_music_csv_with_the_artist_and_the_track_name_titles_items_by_the_trac
     assert "several columns could be the user: read it from “user_id”; “session_id” ignored" in dataset.warnings
 
 
+def test_the_title_follows_the_item_column_that_is_kept_when_two_could_be_the_item(write):
+    """The title's likeliest name came from the first item-like column even when another was kept as the item."""
+    path = write("plays/plays.csv", "artist_id,user_id,track_id,artist_name,track_name\n"
+                                    "a1,u1,t2,Sakamoto,Composition 0919\n")
+    dataset = parse(path)
+    assert dataset.field_mapping["item"] == "track_id" and dataset.field_mapping["title"] == "track_name"
+    assert item(dataset, "t2")["title"] == "Composition 0919"
+
+
 def test_a_csv_header_with_spaces_or_dashes_in_its_names_is_read(write):
     dataset = parse(write("bx.csv", "User-ID,ISBN,Book Rating\nu1,0195153448,7\n"))
     assert dataset.field_mapping == {"user": "User-ID", "item": "ISBN", "rating": "Book Rating"}
