@@ -123,6 +123,8 @@ def importance_summary(importance: list[dict[str, Any]]) -> str:
 def lime_summary(summary: dict[str, dict[str, Any]]) -> str:
     parts = [f"{name} ({s['items']} titles): top-5 overlap {s['top5_overlap']:.2f}, sign agreement "
              f"{s['sign_agreement']:.2f}, Spearman {s['spearman']:.2f}" for name, s in summary.items() if s]
+    if not parts:
+        return "Agreement between LIME and TreeSHAP: no titles were compared."
     return "Agreement between LIME and TreeSHAP: " + "; ".join(parts) + "."
 
 

@@ -259,3 +259,13 @@ def test_a_genre_feature_is_described_by_the_genres_own_name():
     assert describe(genre_column("Children's"), genres) == "genre is Children's"
     assert describe(genre_column("Film-Noir"), genres) == "genre is Film-Noir"
     assert describe("genre_sci_fi") == "genre is sci fi"  # no genre list: the column's own words
+
+
+def test_the_lime_text_alternative_says_when_no_titles_were_compared():
+    from forecast.charts import lime_summary
+
+    assert lime_summary({"borderline": {}, "confident": {}}) == ("Agreement between LIME and TreeSHAP: no titles "
+                                                                 "were compared.")
+    one = {"items": 3, "top5_overlap": 0.5, "sign_agreement": 0.75, "spearman": 0.4}
+    assert lime_summary({"borderline": one}).endswith("borderline (3 titles): top-5 overlap 0.50, sign agreement "
+                                                      "0.75, Spearman 0.40.")
