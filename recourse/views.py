@@ -87,7 +87,8 @@ def _why_context(view, item, method):
                    for interaction, raw, scaled in sorted(scored, key=lambda s: s[1], reverse=True)],
         "timeline": recsys_charts.history_timeline(view.interactions, ordinal_time=not item.dataset.has_timestamps,
                                                    highlight=heat),
-        "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=PLAIN_METHODS[method]),
+        "bars": charts.top_contributors(titles, [s for _, s, _ in scored], method_label=PLAIN_METHODS[method],
+                                        signed=method != "attention"),
         "feedback_form": FeedbackForm(),
         "high_spearman": faithful.HIGH_SPEARMAN, "medium_spearman": faithful.MEDIUM_SPEARMAN, "top_n": faithful.TOP_N,
     }

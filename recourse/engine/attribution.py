@@ -405,6 +405,8 @@ def method_agreement(first: Attribution, second: Attribution, k: int = 3) -> Agr
         rho = float(spearmanr(a, b).statistic)
     top_a = set(common[np.argsort(-a, kind="stable")[:k]])
     top_b = set(common[np.argsort(-b, kind="stable")[:k]])
-    tops = np.isin(common, list(top_a | top_b)) & (a != 0) & (b != 0)
+    # attention weights are never negative: they say how much, not which way, so direction is not compared
+    signed = "attention" not in (first.method, second.method)
+    tops = np.isin(common, list(top_a | top_b)) & (a != 0) & (b != 0) & signed
     same = float(np.mean(np.sign(a[tops]) == np.sign(b[tops]))) if tops.any() else None
     return Agreement(rho, len(top_a & top_b) / k, k, same)

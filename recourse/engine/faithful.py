@@ -157,7 +157,8 @@ def confidence_text(level: str, agreement: Agreement | None, items: str = "films
                  f"for most of the {items} either names")
         return f"{CONFIDENCE_TEXT[LOW]} ({which}, one says it pushes this title up and the other says down)."
     if agreement.k == 1 and agreement.spearman is None and level == LOW:
-        return f"{NOT_COMPARED} (only one of your {items} counts for it, so there is no order to compare)."
+        return (f"Low: only one of your {items} counts for it, so there is no order to compare with a second way "
+                "of explaining it; treat this as a rough guide.")
     shared = round(agreement.top_k_overlap * agreement.k)
     verb = "is" if shared == 1 else "are"
     if agreement.spearman is None and level == LOW and agreement.top_k_overlap >= MEDIUM_OVERLAP - 1e-9:

@@ -98,7 +98,7 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
 
 # Raise when the stored sentences change (confidence, narrative, "what would change it"): a member whose history
 # has not changed since would otherwise keep reading the old ones.
-WORDING = 3
+WORDING = 4
 COMPARED_WITH = {"ig": "attention", "attention": "ig", "occlusion": "ig"}
 POPULAR_SHARE = 0.05  # "one of the most popular films": in the top 5% of the catalogue by training interactions
 

@@ -147,8 +147,8 @@ def test_one_film_to_compare_is_not_called_a_disagreement():
     one_film = Agreement(spearman=None, top_k_overlap=1.0, k=1)
     text = confidence_text(confidence(one_film), one_film, items="songs")
     assert "disagrees" not in text and "1 of the top 1" not in text
-    assert text == ("Low: it could not be compared with a second way of explaining it, so treat this as a rough "
-                    "guide (only one of your songs counts for it, so there is no order to compare).")
+    assert text == ("Low: only one of your songs counts for it, so there is no order to compare with a second way "
+                    "of explaining it; treat this as a rough guide.")  # not "could not be compared" beside Details
     nothing = Agreement(spearman=None, top_k_overlap=0.0, k=0)
     assert "disagrees" not in confidence_text(confidence(nothing), nothing)
     # the one film pushed up by one method and down by the other was compared, and they disagree: not "could not be

@@ -77,3 +77,15 @@ def test_counts_are_written_in_the_singular_or_the_plural():
 
     assert [counted(n, "interaction") for n in (0, 1, 2)] == ["0 interactions", "1 interaction", "2 interactions"]
     assert counted(3, "other item") == "3 other items" and counted(2, "entry", "entries") == "2 entries"
+
+
+def test_attention_is_never_compared_on_direction_it_has_none():
+    """Attention weights are never negative: 'the two push 50% of the top ones the same way' against attention only
+    counted IG's positive scores."""
+    from recourse.engine.attribution import Attribution, method_agreement
+
+    def scored(method, scores):
+        values = np.array(scores, dtype=np.float64)
+        return Attribution(method, np.arange(len(values)), np.arange(1, len(values) + 1), values, values)
+
+    assert method_agreement(scored("ig", [0.8, -0.3, 0.1]), scored("attention", [0.5, 0.3, 0.2])).same_direction is None

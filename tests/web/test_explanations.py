@@ -176,3 +176,16 @@ def test_why_of_a_title_marked_not_interested_says_so(client, trained):
     assert page.status_code == 404
     assert (f"You marked “{item.title}” “Not interested”, so it is not recommended to you; you can undo that on My "
             "corrections.") in page.content.decode()
+
+
+def test_the_attention_chart_says_how_much_not_which_way(client, trained):
+    """Attention weights are never negative: 'pushed up (blue) or down (red)' was untrue of them."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    attention = client.get(reverse("recourse:why", args=[item.pk]) + "?method=attention").content.decode()
+    assert "attention has no direction" in attention and "attention weight" in attention
+    assert "up (blue, right) or down (red, left)" not in attention and "pushed it up" not in attention
+    ig = client.get(reverse("recourse:why", args=[item.pk])).content.decode()
+    assert "up (blue, right) or down (red, left)" in ig and "pushed it up" in ig
+    assert "attention has no direction" not in ig
