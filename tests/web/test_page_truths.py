@@ -261,7 +261,7 @@ def test_unusual_titles_the_member_rated_highly_are_not_said_to_be_unhelpful(mem
 
 
 @pytest.mark.parametrize("is_drift, flagged, expected, absent", [
-    (False, [], "(no fix is suggested)", "with the suggested fix"),
+    (False, [], "; no fix is suggested", "with the suggested fix"),
     (False, [50], "without the titles listed above", "with the suggested fix"),
     (True, [50], "with the suggested fix", "no fix is suggested"),
 ])
