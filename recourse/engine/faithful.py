@@ -92,13 +92,15 @@ def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> n
     return ranks_of(logits, np.full(len(logits), target), np.repeat(exclude[None], len(logits), axis=0))
 
 
-def reason_line(names: list[str], verb: str = "watched", items: str = "films", counted: int | None = None) -> str:
+def reason_line(names: list[str], verb: str = "watched", items: str = "films", counted: int | None = None,
+                item: str = "film") -> str:
     """``counted``: how many different items the member's history counts (None: not known, taken as many). With no
-    verified reason, a history of one or two is not called "many of your items"."""
+    verified reason, a history of one or two is not called "many of your items". ``item``: ``items`` in the
+    singular (the dataset's words, as ``recsys.vocabulary.Words`` holds them)."""
     if names:
         return f"Because you {verb} {_quoted(names)}"
     if counted == 1:
-        return f"Not clearly because of the one {items.removesuffix('s')} you {verb}"
+        return f"Not clearly because of the one {item} you {verb}"
     if counted == 2:
         return f"Based on both of your {items} together"
     return f"Based on many of your {items} together"
@@ -147,13 +149,13 @@ CONFIDENCE_TEXT = {
 NOT_COMPARED = "Low: it could not be compared with a second way of explaining it, so treat this as a rough guide"
 
 
-def confidence_text(level: str, agreement: Agreement | None, items: str = "films") -> str:
+def confidence_text(level: str, agreement: Agreement | None, items: str = "films", item: str = "film") -> str:
     """The confidence in words. Fewer than two interactions both methods score leave nothing to agree or disagree
     on: "disagrees (1 of the top 1 films is the same)" was shown for a member whose history had one film."""
     if agreement is None or agreement.k == 0:
         return f"{NOT_COMPARED}."
     if _opposed(agreement):  # with one film too: it was compared, on its direction, and they disagree
-        which = (f"for the one {items.removesuffix('s')} both score" if agreement.k == 1 else
+        which = (f"for the one {item} both score" if agreement.k == 1 else
                  f"for most of the {items} either names")
         return f"{CONFIDENCE_TEXT[LOW]} ({which}, one says it pushes this title up and the other says down)."
     if agreement.k == 1 and agreement.spearman is None and level == LOW:

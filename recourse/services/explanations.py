@@ -90,7 +90,7 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     checked = faithful.check_why(network, mine.history, attribution, target, exclude)
     popular = _is_popular(recommender, target)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-        **_words(checked, mine, popular, words), **_comparison(attribution, other, words.items),
+        **_words(checked, mine, popular, words), **_comparison(attribution, other, words),
         **_quality(attribution), "wording": WORDING,
     })
     return rows, unavailable
@@ -165,14 +165,14 @@ def _quality(attribution) -> dict:
             "output": attribution.output, "baseline_output": attribution.baseline_output}
 
 
-def _comparison(attribution, other, items: str) -> dict:
+def _comparison(attribution, other, words: Words) -> dict:
     """Agreement of two engine Attributions of the same history, and the confidence it gives."""
     agreement = attr.method_agreement(attribution, other)
     level = faithful.confidence(agreement)
     return {"agreement": {"with": Explanation.Method(METHOD_OF_ENGINE[other.method]).label,
                           "spearman": agreement.spearman, "top_k_overlap": agreement.top_k_overlap, "k": agreement.k,
                           "same_direction": agreement.same_direction},
-            "confidence": level, "confidence_text": faithful.confidence_text(level, agreement, items)}
+            "confidence": level, "confidence_text": faithful.confidence_text(level, agreement, words.items, words.item)}
 
 
 def _stored_attribution(row: Explanation, mine: MemberHistory):
@@ -230,7 +230,7 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
         reasons = {
             # an item picked twice is one reason, named once
             item.pk: faithful.reason_line(list(dict.fromkeys(mine.titles.get(int(i), "") for i in found)),
-                                          words.verb, words.items, counted=counted)
+                                          words.verb, words.items, counted=counted, item=words.item)
             for item, found in zip(items, verified, strict=True)
         }
         cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)

@@ -154,7 +154,7 @@ def test_one_film_to_compare_is_not_called_a_disagreement():
     # the one film pushed up by one method and down by the other was compared, and they disagree: not "could not be
     # compared" beside Details' "the two push 0.0% of the top ones the same way"
     opposed = Agreement(spearman=None, top_k_overlap=1.0, k=1, same_direction=0.0)
-    text = confidence_text(confidence(opposed), opposed, items="songs")
+    text = confidence_text(confidence(opposed), opposed, items="songs", item="song")
     assert "could not be compared" not in text
     assert text.endswith("(for the one song both score, one says it pushes this title up and the other says down).")
 
@@ -176,7 +176,8 @@ def test_a_low_confidence_only_for_want_of_an_order_does_not_say_the_methods_dis
 def test_a_reason_line_without_a_reason_does_not_call_one_or_two_items_many():
     from recourse.engine.faithful import reason_line
 
-    assert reason_line([], "picked", "items", counted=1) == "Not clearly because of the one item you picked"
+    one = reason_line([], "picked", "items", counted=1, item="item")
+    assert one == "Not clearly because of the one item you picked"
     assert reason_line([], "watched", "films", counted=2) == "Based on both of your films together"
     assert reason_line([], "picked", "items", counted=7) == "Based on many of your items together"
     assert reason_line(["A"], "picked", "items", counted=1) == "Because you picked “A”"
