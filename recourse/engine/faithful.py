@@ -92,16 +92,16 @@ def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> n
     return ranks_of(logits, np.full(len(logits), target), np.repeat(exclude[None], len(logits), axis=0))
 
 
-def reason_line(names: list[str], verb: str = "watched", items: str = "films", counted: int | None = None,
+def reason_line(names: list[str], verb: str = "watched", items: str = "films", distinct_items: int | None = None,
                 item: str = "film") -> str:
-    """``counted``: how many different items the member's history counts (None: not known, taken as many). With no
-    verified reason, a history of one or two is not called "many of your items". ``item``: ``items`` in the
-    singular (the dataset's words, as ``recsys.vocabulary.Words`` holds them)."""
+    """``distinct_items``: how many different items the member's history counts (None: not known, taken as
+    many). With no verified reason, a history of one or two is not called "many of your items". ``item``: ``items``
+    in the singular (the dataset's words, as ``recsys.vocabulary.Words`` holds them)."""
     if names:
         return f"Because you {verb} {_quoted(names)}"
-    if counted == 1:
+    if distinct_items == 1:
         return f"Not clearly because of the one {item} you {verb}"
-    if counted == 2:
+    if distinct_items == 2:
         return f"Based on both of your {items} together"
     return f"Based on many of your {items} together"
 

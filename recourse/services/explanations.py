@@ -226,11 +226,12 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
         exclude = never_recommended_mask(user, dataset, recommender)
         verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude)
         words = words_for(dataset)
-        counted = len(set(mine.history.items[mine.history.weights > 0].tolist()))
+        distinct_items = len(set(mine.history.items[mine.history.weights > 0].tolist()))
         reasons = {
             # an item picked twice is one reason, named once
             item.pk: faithful.reason_line(list(dict.fromkeys(mine.titles.get(int(i), "") for i in found)),
-                                          words.verb, words.items, counted=counted, item=words.item)
+                                          words.verb, words.items, distinct_items=distinct_items,
+                                          item=words.item)
             for item, found in zip(items, verified, strict=True)
         }
         cache.set(key, reasons, timeout=REASONS_CACHE_SECONDS)

@@ -84,21 +84,22 @@ class ModelConfig:
         """
         if not isinstance(data, dict):
             raise ValueError("hyper-parameters must be an object of ModelConfig fields, e.g. {\"epochs\": 20}")
+        cls._refuse_unknown(data)
         types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-        unknown = set(data) - set(types)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
         for name, value in data.items():
             if not _has_type(value, types[name]):
                 raise ValueError(f"{name} must be {_TYPE_WORDS.get(types[name], types[name])}, got {value!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        cls._refuse_unknown(data)
+        return cls(**data)
+
+    @classmethod
+    def _refuse_unknown(cls, data: dict[str, Any]) -> None:
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
-        return cls(**data)
 
 
 _TYPE_WORDS = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false",

@@ -176,8 +176,8 @@ def test_a_low_confidence_only_for_want_of_an_order_does_not_say_the_methods_dis
 def test_a_reason_line_without_a_reason_does_not_call_one_or_two_items_many():
     from recourse.engine.faithful import reason_line
 
-    one = reason_line([], "picked", "items", counted=1, item="item")
+    one = reason_line([], "picked", "items", distinct_items=1, item="item")
     assert one == "Not clearly because of the one item you picked"
-    assert reason_line([], "watched", "films", counted=2) == "Based on both of your films together"
-    assert reason_line([], "picked", "items", counted=7) == "Based on many of your items together"
-    assert reason_line(["A"], "picked", "items", counted=1) == "Because you picked “A”"
+    assert reason_line([], "watched", "films", distinct_items=2) == "Based on both of your films together"
+    assert reason_line([], "picked", "items", distinct_items=7) == "Based on many of your items together"
+    assert reason_line(["A"], "picked", "items", distinct_items=1) == "Because you picked “A”"
