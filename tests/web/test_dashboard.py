@@ -167,6 +167,7 @@ def test_start_experiment_form_queues_a_job_and_reports_errors(trained, analyst_
     assert experiment.job.kind == "population_experiment" and experiment.job.queue == "xai"
     assert experiment.params["strategies"] == ["random", "temporal"]
     assert f"Experiment #{experiment.pk} queued" in response.content.decode()
+    assert reverse("dashboard:export", args=[experiment.pk, "csv"]) not in response.content.decode()  # no results yet
     response = analyst_client.post(reverse("dashboard:start-experiment"), {
         "dataset": dataset.pk, "n_users": 5000, "strategies": ["random"]}, follow=True)
     assert "only 26 members" in response.content.decode()
@@ -184,6 +185,7 @@ def test_export_and_api_after_a_run(trained, analyst_client):
     assert data["results"]["n_users"] == 4
     page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
     assert "(c) after recourse" in page and "Detection of the injected interactions" in page
+    assert reverse("dashboard:export", args=[experiment.pk, "csv"]) in page
     download = analyst_client.get(reverse("dashboard:summary-download"), {"dataset": dataset.pk})
     assert download["Content-Disposition"].startswith("attachment")
     assert b"<script>" in download.content and b"(c) after recourse" in download.content
