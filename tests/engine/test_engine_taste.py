@@ -200,6 +200,7 @@ def test_experiment_reports_every_method_and_the_oracle_wins_everything_back(tra
     report = render_report(results)
     assert "| k most recent |" in report and "paired (taste" in report and "threshold:" in report
     assert summary["methods"]["paper_ig"] is None  # no categories: not applicable
+    assert summary["ceiling"] is None and "Ceiling against the paper" not in report
     oracle = summary["methods"]["oracle"]["won_back"]["sampled:NDCG@10"]
     assert oracle["mean"] == pytest.approx(1.0)
     assert summary["detection"]["taste"]["roc_auc"] > summary["detection"]["random"]["roc_auc"]
@@ -493,3 +494,15 @@ def test_paired_hit_rates_get_an_exact_mcnemar_test_on_the_members_where_the_met
     assert summary["p_mcnemar"] < 0.001 < summary["p_value"]  # zsplit ranks the 415 ties too
     assert paired(ours * 0.5, theirs, seed=0, resamples=200)["p_mcnemar"] is None  # NDCG-like values: no McNemar
     assert mcnemar_p(ours, ours) == 1.0
+
+
+def test_ceiling_is_the_oracle_against_the_papers_ig_greedy():
+    from recourse.engine.taste_experiment import PROTOCOL_METRICS, _ceiling
+
+    hits = np.array([1.0] * 40 + [0.0] * 10)
+    fewer = np.array([1.0] * 20 + [0.0] * 30)
+    per_member = {"oracle": {m: hits for m in PROTOCOL_METRICS}, "paper_ig": {m: fewer for m in PROTOCOL_METRICS}}
+    ceiling = _ceiling(per_member, seed=0, resamples=50)
+    assert ceiling["sampled:HR@10"]["mean"] == pytest.approx(0.4)
+    assert ceiling["sampled:HR@10"]["p_mcnemar"] < 1e-5  # 20 wins, no loss
+    assert _ceiling({**per_member, "paper_ig": None}, seed=0, resamples=50) is None
