@@ -501,7 +501,7 @@ def test_ceiling_is_the_oracle_against_the_papers_ig_greedy():
 
     hits = np.array([1.0] * 40 + [0.0] * 10)
     fewer = np.array([1.0] * 20 + [0.0] * 30)
-    per_member = {"oracle": {m: hits for m in PROTOCOL_METRICS}, "paper_ig": {m: fewer for m in PROTOCOL_METRICS}}
+    per_member = {"oracle": dict.fromkeys(PROTOCOL_METRICS, hits), "paper_ig": dict.fromkeys(PROTOCOL_METRICS, fewer)}
     ceiling = _ceiling(per_member, seed=0, resamples=50)
     assert ceiling["sampled:HR@10"]["mean"] == pytest.approx(0.4)
     assert ceiling["sampled:HR@10"]["p_mcnemar"] < 1e-5  # 20 wins, no loss
