@@ -39,7 +39,7 @@ def test_a_film_watched_twice_is_named_once_in_a_reason(client, trained, monkeyp
     dataset, model, alice = trained
     # The verified reasons of every recommendation: the same film at two positions of the history.
     monkeypatch.setattr(explanations.faithful, "verified_reasons",
-                        lambda model, history, attributions, targets, exclude:
+                        lambda model, history, attributions, targets, exclude, **options:
                         [[int(history.items[0])] * 2 for _ in targets])
     client.force_login(alice)
     reasons = client.get(reverse("recourse:for-you")).context["reasons"]
