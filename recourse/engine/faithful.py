@@ -78,9 +78,11 @@ def check_why(model: ScoringModel, history: History, attribution: Attribution, t
 def verified_reasons(model: ScoringModel, history: History, attributions: list[Attribution], targets: list[int],
                      exclude: np.ndarray, max_reasons: int = 2, fallback: Scorer | None = None
                      ) -> list[list[int]]:
-    """Per target, the items among its method's top ``max_reasons`` whose single removal lowers it (one batch);
-    ``fallback`` as in ``check_why``."""
-    candidates = [[int(p) for p in proposed_order(a)[:max_reasons]] for a in attributions]
+    """Per target, the first ``max_reasons`` of its method's top REASON_CANDIDATES whose single removal lowers it
+    (one batch): the reasons ``check_why`` names for the same attribution, so For you's line and the "Why?" of that
+    method name the same titles (For you tried only the top 2: "Because you watched X" beside "mainly because you
+    watched X and Y", Y being the method's third). ``fallback`` as in ``check_why``."""
+    candidates = [[int(p) for p in proposed_order(a)[:REASON_CANDIDATES]] for a in attributions]
     removed = sorted({p for positions in candidates for p in positions})
     variants = [history] + [history.reweighted({p: 0.0}) for p in removed]
     logits = served_scores(model, variants, fallback)
@@ -88,7 +90,7 @@ def verified_reasons(model: ScoringModel, history: History, attributions: list[A
     found = []
     for target, positions in zip(targets, candidates, strict=True):
         ranks = _ranks_for_target(logits, target, exclude)
-        found.append([int(history.items[p]) for p in positions if ranks[row_of[p]] > ranks[0]])
+        found.append([int(history.items[p]) for p in positions if ranks[row_of[p]] > ranks[0]][:max_reasons])
     return found
 
 
