@@ -13,7 +13,7 @@ import numpy as np
 
 from .attribution import Agreement, Attribution, score_histories
 from .counterfactual import ranks_of
-from .protocol import ScoringModel
+from .protocol import Scorer, ScoringModel
 from .sequences import History
 
 REASON_CANDIDATES = 3  # the method's top interactions that may be named as reasons
@@ -52,16 +52,18 @@ def proposed_order(attribution: Attribution) -> np.ndarray:
 
 
 def check_why(model: ScoringModel, history: History, attribution: Attribution, target: int, exclude: np.ndarray,
-              *, top_n: int = TOP_N, max_removals: int = MAX_REMOVALS) -> CheckedWhy:
+              *, top_n: int = TOP_N, max_removals: int = MAX_REMOVALS,
+              fallback: Scorer | None = None) -> CheckedWhy:
     """Re-score the history without the method's proposed interactions (one batch).
 
     ``exclude`` [N+1] marks items that can never be recommended (history, removed, hidden); ranks are
-    counted among the others, as the member's recommendations are.
+    counted among the others, as the member's recommendations are. ``fallback`` scores a removal that leaves
+    nothing counting (the most-popular list a member without history gets), as For you would rank it.
     """
     order = [int(p) for p in proposed_order(attribution)]
     plans = _plans(order, max_removals)
     variants = [history] + [history.reweighted(dict.fromkeys(plan, 0.0)) for plan in plans]
-    ranks = _ranks_for_target(score_histories(model, variants), target, exclude)
+    ranks = _ranks_for_target(served_scores(model, variants, fallback), target, exclude)
     rank = int(ranks[0])
     after = {plan: int(r) for plan, r in zip(plans, ranks[1:], strict=True)}
     reasons = [_removal(history, (p,), after[(p,)]) for p in order[:REASON_CANDIDATES] if after[(p,)] > rank]
@@ -74,18 +76,36 @@ def check_why(model: ScoringModel, history: History, attribution: Attribution, t
 
 
 def verified_reasons(model: ScoringModel, history: History, attributions: list[Attribution], targets: list[int],
-                     exclude: np.ndarray, max_reasons: int = 2) -> list[list[int]]:
-    """Per target, the items among its method's top ``max_reasons`` whose single removal lowers it (one batch)."""
-    candidates = [[int(p) for p in proposed_order(a)[:max_reasons]] for a in attributions]
+                     exclude: np.ndarray, max_reasons: int = 2, fallback: Scorer | None = None
+                     ) -> list[list[int]]:
+    """Per target, the first ``max_reasons`` of its method's top REASON_CANDIDATES whose single removal lowers it
+    (one batch): the reasons ``check_why`` names for the same attribution, so For you's line and the "Why?" of that
+    method name the same titles (For you tried only the top 2: "Because you watched X" beside "mainly because you
+    watched X and Y", Y being the method's third). ``fallback`` as in ``check_why``."""
+    candidates = [[int(p) for p in proposed_order(a)[:REASON_CANDIDATES]] for a in attributions]
     removed = sorted({p for positions in candidates for p in positions})
     variants = [history] + [history.reweighted({p: 0.0}) for p in removed]
-    logits = score_histories(model, variants)
+    logits = served_scores(model, variants, fallback)
     row_of = {p: row for row, p in enumerate(removed, start=1)}
     found = []
     for target, positions in zip(targets, candidates, strict=True):
         ranks = _ranks_for_target(logits, target, exclude)
-        found.append([int(history.items[p]) for p in positions if ranks[row_of[p]] > ranks[0]])
+        found.append([int(history.items[p]) for p in positions if ranks[row_of[p]] > ranks[0]][:max_reasons])
     return found
+
+
+def served_scores(model: ScoringModel, variants: list[History], fallback: Scorer | None) -> np.ndarray:
+    """Scores [V, N+1] of each variant as the member would be served it: by the model, except that a variant in
+    which nothing counts any more (every interaction removed or weighted 0) gets ``fallback``'s scores (the
+    most-popular list For you shows for such a history). Without a fallback every variant is scored by the model,
+    whose output for an empty input is no list a member is ever shown: a one-film member read "Without X, Y
+    would drop from #2 to #6" where For you, once X was removed, showed Y at #5."""
+    logits = np.asarray(score_histories(model, variants), dtype=np.float64)
+    empty = [row for row, variant in enumerate(variants) if not (np.asarray(variant.weights) > 0).any()]
+    if fallback is not None and empty:
+        ids, weights = fallback.encode_inputs([[]] * len(empty))
+        logits[empty] = fallback.score_last(ids, weights)
+    return logits
 
 
 def _ranks_for_target(logits: np.ndarray, target: int, exclude: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ class Preview:
     left: list[Item] = field(default_factory=list)
     check_id: int | None = None  # the drift check whose fix this is (suggestions)
     kept: int | None = None  # how many interactions the taste figures are taken over (0: none, they mean nothing)
+    unchanged: int = 0  # interactions the change leaves as they are, counting for the model or not (rated too low)
 
     def metrics(self) -> dict:
         return {
@@ -136,17 +137,30 @@ def _preview(user, dataset, loaded, mine, changes: dict[int, float]) -> Preview:
         ads=float(ads[0]), top_before=top_before, top_after=top_after,
         entered=[i for i in top_after if i not in top_before], left=[i for i in top_before if i not in top_after],
         note=_unread_note([position[pk] for pk in changes], mine.history, network.max_len), kept=len(kept),
+        unchanged=len(mine.interactions) - len(changes),
     )
 
 
 def _unread_note(positions: list[int], history, max_len: int) -> str:
-    """Why a change cannot move the recommendations: every changed interaction is older than what the model reads."""
+    """Why a change cannot move the recommendations: the model reads none of the changed interactions, because each
+    is older than what it reads or already counts for nothing (a rating too low to count). A 3-film member whose
+    films were all rated 1 star read "the one you chose is older" than the 50 most recent interactions."""
     read = set(visible(history, max_len).tolist())
     if not positions or any(p in read for p in positions):
         return ""
-    which = "the one you chose is" if len(positions) == 1 else "the ones you chose are"
-    return (f"The model reads only your {max_len} most recent interactions; {which} older, so your "
-            f"recommendations would not change.")
+    rated_out = sum(1 for p in positions if history.weights[p] == 0)
+    older = len(positions) - rated_out
+    one = len(positions) == 1
+    if not older:
+        return (f"Your rating already keeps {'the one you chose' if one else 'the ones you chose'} from counting, so "
+                "your recommendations would not change.")
+    if not rated_out:
+        which = "the one you chose is" if one else "the ones you chose are"
+        return (f"The model reads only your {max_len} most recent interactions; {which} older, so your "
+                f"recommendations would not change.")
+    return (f"The model reads only your {max_len} most recent interactions; of the ones you chose, "
+            f"{older} {'is' if older == 1 else 'are'} older and your ratings already keep the others from "
+            "counting, so your recommendations would not change.")
 
 
 def _validate(changes: dict[int, float], interactions: list[Interaction]) -> None:

@@ -87,7 +87,7 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     other = (_stored_attribution(rows[other_method], mine) if other_method in rows
              else _attribution(network, mine, target, other_method))
     exclude = never_recommended_mask(user, model.dataset, recommender)
-    checked = faithful.check_why(network, mine.history, attribution, target, exclude)
+    checked = faithful.check_why(network, mine.history, attribution, target, exclude, fallback=recommender.popularity)
     popular = _is_popular(recommender, target)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
         **_words(checked, mine, popular, words), **_comparison(attribution, other, words),
@@ -98,7 +98,7 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
 
 # Raise when the stored sentences change (confidence, narrative, "what would change it"): a member whose history
 # has not changed since would otherwise keep reading the old ones.
-WORDING = 4
+WORDING = 5
 COMPARED_WITH = {"ig": "attention", "attention": "ig", "occlusion": "ig"}
 POPULAR_SHARE = 0.05  # "one of the most popular films": in the top 5% of the catalogue by training interactions
 
@@ -224,7 +224,8 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
         targets = [recommender.index.index_of(str(item.pk)) for item in items]
         attributions = attr.integrated_gradients_batch(recommender.model, [mine.history] * len(items), targets)
         exclude = never_recommended_mask(user, dataset, recommender)
-        verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude)
+        verified = faithful.verified_reasons(recommender.model, mine.history, attributions, targets, exclude,
+                                              fallback=recommender.popularity)
         words = words_for(dataset)
         distinct_items = len(set(mine.history.items[mine.history.weights > 0].tolist()))
         reasons = {

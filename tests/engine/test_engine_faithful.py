@@ -89,3 +89,29 @@ def test_attention_is_never_compared_on_direction_it_has_none():
         return Attribution(method, np.arange(len(values)), np.arange(1, len(values) + 1), values, values)
 
     assert method_agreement(scored("ig", [0.8, -0.3, 0.1]), scored("attention", [0.5, 0.3, 0.2])).same_direction is None
+
+
+def test_for_yous_reasons_are_the_reasons_why_names_for_the_same_attribution(tiny_model):
+    """For you verified only the method's top 2 and Why? its top 3, so For you read "Because you watched X" where
+    the Why? of the same method said "mainly because you watched X and Y" (Y its third). Here the method's first
+    two do not lower the title when removed and its third does: both name the third."""
+    from recourse.engine.attribution import Attribution
+    from recourse.engine.faithful import verified_reasons
+
+    history = as_history(HISTORY)
+    exclude = seen_mask([history], tiny_model.num_items)[0]
+    logits = tiny_model.score_last(*tiny_model.encode_inputs([HISTORY]))[0]
+    for target in [int(i) for i in np.argsort(-logits) if not exclude[i]][:10]:
+        rank = rank_without(tiny_model, history, [], target, exclude)
+        lowers = [p for p in range(len(HISTORY)) if rank_without(tiny_model, history, [p], target, exclude) > rank]
+        others = [p for p in range(len(HISTORY)) if p not in lowers]
+        if lowers and len(others) >= 2:
+            break
+    else:
+        raise AssertionError("no title of the tiny model has two non-reasons and a reason; change the history")
+    scores = np.zeros(len(HISTORY))
+    scores[[others[0], others[1], lowers[0]]] = [3.0, 2.0, 1.0]
+    attribution = Attribution("integrated_gradients", np.arange(len(HISTORY)), history.items, scores, scores)
+    checked = check_why(tiny_model, history, attribution, target, exclude)
+    [line] = verified_reasons(tiny_model, history, [attribution], [target], exclude)
+    assert [r.items[0] for r in checked.reasons[:2]] == line == [int(history.items[lowers[0]])]

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from recourse import selectors as recourse_selectors
-from recourse.models import DriftAlert, DriftWatch, NeverFlag
+from recourse.models import DriftAlert, DriftResult, DriftWatch, NeverFlag
 from recourse.services import alerts, drift
 from recsys import jobs
 from recsys.models import Interaction, Job
@@ -219,6 +219,24 @@ def test_a_later_check_of_the_member_finding_no_drift_hides_the_notice(client, a
     assert recourse_selectors.open_drift_alert(w.planted, w.dataset) is None
     client.force_login(w.planted)
     assert "pulled off your usual taste" not in client.get(reverse("recourse:for-you")).content.decode()
+
+
+def test_a_later_check_of_the_member_finding_other_titles_is_what_the_notice_names(client, alert_world):
+    """The Drift check page ran the member's check (which left out a title they asked never to flag and named another
+    instead) under a notice still naming the background check's list: the notice listed a title the check's own
+    table said leaving out would not help, and its "Preview the fix" posted another fix than "Preview this fix"."""
+    w = alert_world
+    rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
+    alerts.record(_check(w.planted, w.dataset, rows[-2:]), user=w.planted, dataset=w.dataset)
+    later = drift.check_drift(user=w.planted, dataset=w.dataset).result
+    DriftResult.objects.filter(pk=later.pk).update(drift=True, flagged_interaction_ids=[rows[-3].pk])
+    notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
+    assert notice is not None and notice.flagged == [rows[-3]]
+    client.force_login(w.planted)
+    content = client.get(reverse("recourse:for-you")).content.decode()
+    assert "After your latest additions, a drift check found one interaction" in content
+    assert f'name="action-{rows[-3].pk}" value="remove"' in content
+    assert f'name="action-{rows[-1].pk}" value="remove"' not in content
 
 
 def test_dismiss_hides_the_notice_and_only_its_owner_can_dismiss(client, alert_world):

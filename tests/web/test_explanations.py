@@ -191,3 +191,34 @@ def test_the_attention_chart_says_how_much_not_which_way(client, trained):
     ig = client.get(reverse("recourse:why", args=[item.pk])).content.decode()
     assert "up (blue, right) or down (red, left)" in ig and "pushed it up" in ig
     assert "it has no direction" not in ig
+
+
+def test_a_removal_that_leaves_nothing_is_ranked_as_for_you_would_then_rank_it(trained, make_user):
+    """A one-film member: without the film For you shows the most-popular list, so "Without X, Y would drop from #2
+    to #6" and "Removing X would take Y out of your top 10" must be said of that list (they were said of the
+    model's scores for an empty input: a member read #6 where For you, once X was removed, showed Y at #5)."""
+    from recourse.services import corrections, explanations
+    from recsys.services import serving
+
+    dataset, model, _ = trained
+    bob = make_user("bob")
+    make_history(dataset, user=bob, external_user_id="bob", item_ids=(3,))
+    stated = {}
+    top = serving.recommend_for_member(bob, dataset, n=10).items
+    lines = explanations.one_line_reasons(user=bob, dataset=dataset, items=[rec.item for rec in top])
+    for rec in top:
+        for method in ("ig", "occlusion"):
+            details = explanations.explain(user=bob, dataset=dataset, item_id=rec.item.pk, method=method
+                                           ).explanation.details
+            for said in [*details["reasons"], *filter(None, [details["smallest_removal"]])]:
+                stated[(rec.item.pk, method)] = said["rank_after"]
+    assert stated, "the one film is a reason for some recommendation"
+    [row] = bob.sequences.get().interactions.all()
+    corrections.remove_from_history(user=bob, interaction_id=row.pk)
+    served = serving.recommend_for_member(bob, dataset, n=dataset.items.count())
+    assert served.fallback
+    rank_now = {rec.item.pk: rec.rank for rec in served.items}
+    assert {key: rank_now[key[0]] for key in stated} == stated
+    # For you's one-line reason names the film only where removing it lowers the title
+    named = [rec for rec in top if "Film 03" in lines[rec.item.pk]]
+    assert named and all(rank_now[rec.item.pk] > rec.rank for rec in named)

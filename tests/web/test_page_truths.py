@@ -39,7 +39,7 @@ def test_a_film_watched_twice_is_named_once_in_a_reason(client, trained, monkeyp
     dataset, model, alice = trained
     # The verified reasons of every recommendation: the same film at two positions of the history.
     monkeypatch.setattr(explanations.faithful, "verified_reasons",
-                        lambda model, history, attributions, targets, exclude:
+                        lambda model, history, attributions, targets, exclude, **options:
                         [[int(history.items[0])] * 2 for _ in targets])
     client.force_login(alice)
     reasons = client.get(reverse("recourse:for-you")).context["reasons"]
@@ -537,3 +537,21 @@ def test_a_one_moment_timeline_spans_a_step_or_a_day_each_side_not_fractions_of_
     html = charts.history_timeline([row], ordinal_time=ordinal_time)
     span = re.search(r'"range":\s*\[([^\]]*)\]', html).group(1)
     assert all(str(value) in span for value in expected)
+
+
+def test_a_preview_of_a_title_rated_too_low_to_count_does_not_call_it_older(client, trained):
+    """A 3-film member who rated every film 1 star removed one on Fix and read "The model reads only your 50 most
+    recent interactions; the one you chose is older" and "this change keeps none of your titles unchanged": the
+    film is their newest, and two stayed unchanged; the model reads none of them because of the ratings."""
+    dataset, model, alice = trained
+    rows = list(Interaction.objects.filter(sequence__user=alice).order_by("position"))
+    Interaction.objects.filter(pk=rows[0].pk).delete()
+    Interaction.objects.filter(sequence__user=alice).update(rating=1.0)
+    client.force_login(alice)
+    content = client.post(reverse("recourse:fix"), {f"action-{rows[-1].pk}": "remove"}).content.decode()
+    assert "Preview — nothing has changed yet" in content
+    assert "is older" not in content and "keeps none of your titles unchanged" not in content
+    assert "Your rating already keeps the one you chose from counting, so your recommendations would not change." \
+        in content
+    assert ("cannot be measured here: the titles this change leaves unchanged do not count for the model (you rated "
+            "them 1.5 stars or lower)") in content

@@ -3,6 +3,7 @@ import threading
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from recourse import selectors as recourse_selectors
 from recourse.models import DriftResult, RecourseResult
@@ -275,3 +276,20 @@ def test_two_simultaneous_applies_end_consistent(calibrated):
     assert RecourseResult.objects.count() == 1
     excluded = Interaction.objects.filter(sequence__user=alice, state="excluded").count()
     assert excluded == 1
+
+
+def test_each_undo_button_on_my_corrections_says_what_it_undoes(client, calibrated):
+    """Every correction's button was a bare "Undo", so a screen reader's list of buttons read "Undo, Undo, Undo"
+    beside "Undo: not interested in X"; each names what it undoes, as the "Not interested" ones do."""
+    dataset, model, alice = calibrated
+    first, second, third, _ = Interaction.objects.filter(sequence__user=alice).order_by("position")
+    corrections.remove_from_history(user=alice, interaction_id=first.pk)
+    corrections.add_back(user=alice, interaction_id=first.pk)
+    shown = corrections.preview(user=alice, dataset=dataset, changes={second.pk: 0.0, third.pk: 0.5})
+    applied = corrections.apply(user=alice, dataset=dataset, changes=shown.changes, fingerprint=shown.fingerprint)
+    client.force_login(alice)
+    content = client.get(reverse("recourse:corrections")).content.decode()
+    assert f'aria-label="Undo: removed “{first.item.title}”"' in content
+    assert f'aria-label="Undo: added back “{first.item.title}”"' in content
+    assert f'aria-label="Undo the 2 changes of {localtime(applied.created_at):%Y-%m-%d %H:%M}"' in content
+    assert 'class="secondary">Undo</button>' not in content
