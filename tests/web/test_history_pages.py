@@ -128,6 +128,7 @@ def test_next_parameter_cannot_redirect_off_site(member_client):
 def test_catalogue_puts_popular_items_first_and_marks_items_new_to_the_model(client, trained):
     from recsys.models import Item
     from recsys.services import serving
+    from recsys.vocabulary import words_for
 
     dataset, model, alice = trained
     newcomer = Item.objects.create(dataset=dataset, external_id="999", title="A Newcomer (2024)")
@@ -137,10 +138,13 @@ def test_catalogue_puts_popular_items_first_and_marks_items_new_to_the_model(cli
     listed = [item.pk for item in page.context["page"]]
     assert counts[listed[0]] == max(counts.values()) and newcomer.pk not in listed  # last, on page 2
     assert [counts.get(pk, 0) for pk in listed] == sorted((counts.get(pk, 0) for pk in listed), reverse=True)
+    marked = f"{words_for(dataset).items.capitalize()} marked".encode()
     assert b"New to the model</span>" not in page.content
-    assert b"Items marked" not in page.content  # no sentence about marks on a page without them
+    assert marked not in page.content  # no sentence about marks on a page without them
     second = client.get(reverse("recsys:catalogue") + "?page=2").content
-    assert b"New to the model</span>" in second and b"Items marked" in second
+    assert b"New to the model</span>" in second and marked in second
+    count = dataset.items.count()
+    assert f"<caption>{count} {words_for(dataset).items}</caption>".encode() in second  # the dataset's own word
     by_title = client.get(reverse("recsys:catalogue") + "?order=title").context["page"]
     assert [item.title for item in by_title] == sorted(item.title for item in by_title)
 

@@ -1,12 +1,14 @@
 import pytest
+from django.urls import reverse
 
 from recsys.models import Interaction, Item
 from recsys.services import serving
+from recsys.vocabulary import words_for
 
 pytestmark = pytest.mark.django_db
 
 
-def test_items_added_after_training_are_listed_as_ignored(trained):
+def test_items_added_after_training_are_listed_as_ignored(trained, client):
     dataset, _, alice = trained
     assert serving.recommend_for_member(alice, dataset).ignored == []
 
@@ -18,3 +20,8 @@ def test_items_added_after_training_are_listed_as_ignored(trained):
     recs = serving.recommend_for_member(alice, dataset)
     assert [item.title for item in recs.ignored] == ["Alpha", "Zulu"]
     assert len(recs.items) == 10 and not recs.fallback
+    client.force_login(alice)
+    page = client.get(reverse("recourse:for-you")).content.decode()
+    items = words_for(dataset).items  # in the dataset's own word, not always "items"
+    page = " ".join(page.split())
+    assert f"2 {items} in your history (Alpha, Zulu)" in page and f"only knows the {items} in its training" in page
