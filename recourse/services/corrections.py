@@ -23,7 +23,7 @@ from . import drift
 
 STALE_PREVIEW = "Your history changed since this preview; please preview again."
 NO_DRIFT_NOTE = ("Your drift check found no drift, so HikmaX suggests no change. "
-                 "You can still choose titles to remove or lower yourself below.")
+                 "You can still choose titles to remove or lower yourself.")
 
 
 class CorrectionError(Exception):
