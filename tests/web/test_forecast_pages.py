@@ -312,3 +312,19 @@ def test_one_subgroup_is_one_subgroup_in_the_fairness_text_alternative():
              "flagged": False, "ci_excludes_global": False, "enough_positives": True}
     text = charts.fairness_summary({"global_recall": 0.74, "groups": [group]}, "decade")
     assert "1 subgroup with enough hits" in text and "1 subgroups" not in text
+
+
+def test_a_policy_whose_forecaster_finds_no_test_hit_shows_recall_0_not_a_dash(forecaster, analyst_client):
+    """Recall and F1 of 0 (no test hit reaches the threshold) were shown as "—", the mark of a policy that was not
+    trained."""
+    rows = [{"count": 8, "avg": 3.0, "neg": 0.6, "candidates": 90, "support": 12, "status": "ok", "roc_auc": 0.61,
+             "recall": 0.0, "f1": 0.0, "threshold": 0.9, "test_support": 3, "positive_rate": 0.13},
+            {"count": 9, "avg": 3.0, "neg": 0.6, "candidates": 80, "support": 5,
+             "status": "too few positives (5 < 12)"}]
+    Forecaster.objects.filter(pk=forecaster.pk).update(report=forecaster.report | {"sensitivity": rows})
+    page = analyst_client.get(reverse("forecast:sensitivity", args=[forecaster.pk])).content.decode()
+    table = page[page.index('id="sensitivity-table"'):]
+    trained, untrained = re.findall(r"<tr><td class=\"num\">.*?</tr>", table, flags=re.S)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', trained)
+    assert cells[3:7] == ["0.61", "0.0", "0.0", "0.9"], cells
+    assert re.findall(r'<td class="num">([^<]*)</td>', untrained)[3:7] == ["—"] * 4
