@@ -350,6 +350,17 @@ def experiment_table(experiment: Experiment, protocol: str = "full") -> list[dic
     return rows
 
 
+PROTOCOL_LABELS = {"split": "Split", "profile": "Member profile", "sampled": "Sampled protocol",
+                   "full": "Full protocol", "injected": "Injected interactions per member",
+                   "guided_search": "Recourse search", "ads_dtc": "ADS and DTC"}
+
+
+def protocol_rows(experiment: Experiment) -> list[tuple[str, object]]:
+    """The protocol stored with an experiment's results, as (label, value) in the order it was written."""
+    protocol = experiment.results.get("protocol") or {}
+    return [(PROTOCOL_LABELS.get(key, key.replace("_", " ").capitalize()), value) for key, value in protocol.items()]
+
+
 def feedback_rates() -> list[dict]:
     rows = (ExplanationFeedback.objects.values("explanation__method")
             .annotate(total=Count("id"), helpful=Sum(Cast("helpful", IntegerField())))

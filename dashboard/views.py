@@ -242,6 +242,7 @@ def metrics(request):
     eligible = experiments.eligible_count(dataset)
     return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
+                 protocol_rows=reads.protocol_rows(chosen) if chosen else [],
                  figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
                  ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                  default_users=min(experiments.DEFAULT_USERS, eligible), eligible_users=eligible,
@@ -300,6 +301,7 @@ def _summary_context(request, dataset):
     return _context(request, "summary", dataset, overview=overview, chosen=chosen,
                     figures=[f for f in shown if f], rates=reads.feedback_rates(),
                     table=reads.experiment_table(chosen, "full") if chosen else [],
+                    protocol_rows=reads.protocol_rows(chosen) if chosen else [],
                     ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                     active=next((m for m in models if m.is_active), None))
 

@@ -184,6 +184,10 @@ def test_export_and_api_after_a_run(trained, analyst_client):
     assert data["results"]["n_users"] == 4
     page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
     assert "(c) after recourse" in page and "Detection of the injected interactions" in page
+    # The protocol behind every number (stored with the results, in the JSON export) is on the page too.
+    protocol = page[page.index('id="protocol"'):]
+    assert "leave-one-out: last active interaction is the held-out target" in protocol
+    assert "Injected interactions per member</dt><dd>5</dd>" in protocol and "JS divergence (bits)" in protocol
     download = analyst_client.get(reverse("dashboard:summary-download"), {"dataset": dataset.pk})
     assert download["Content-Disposition"].startswith("attachment")
     assert b"<script>" in download.content and b"(c) after recourse" in download.content
