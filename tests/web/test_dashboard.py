@@ -1,6 +1,7 @@
 """Analyst research dashboard: staff see every section, members get 403 everywhere."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -263,3 +264,25 @@ def test_research_recommendations_say_they_are_not_the_members_for_you(shared, a
     response = analyst_client.get(reverse("dashboard:recommendations"), {"dataset": dataset.pk, "user": "alice"})
     note = response.content.decode()
     assert "ratings, and the titles" in note and "can differ from what their For you shows" in note
+
+
+def test_comparison_draws_most_popular_beside_each_version_and_says_how_many_test_users(analyst_client):
+    """The HR@10 chart showed the versions alone (most-popular only in the table below) and its text
+    alternative rounded 0.3725 to 0.372 where the model card writes 0.373; no figure said over how many test
+    users it was measured."""
+    from .factories import make_dataset
+
+    def report(hr, users):
+        return {"num_users": users, "metrics": {"HR@10": hr}, "ci": {"HR@10": [hr - 0.05, hr + 0.05]}}
+
+    dataset = make_dataset()
+    metrics = {"full": {"model": report(0.2375, 400), "most-popular": report(0.0725, 400)},
+               "sampled": {"model": report(0.3725, 400), "most-popular": report(0.27, 400)}}
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                metrics=metrics)
+    page = analyst_client.get(reverse("dashboard:comparison"), {"dataset": dataset.pk}).content.decode()
+    assert ("v1 SASRec: sampled 0.3725 (most-popular 0.2700), full 0.2375 (most-popular 0.0725); 400 test users"
+            in page)
+    for protocol in ("sampled", "full"):
+        assert re.search(rf'"name":\s*"most-popular \({protocol}\)"', page), protocol
+    assert '<th scope="col" class="num">Test users</th>' in page and '<td class="num">400</td>' in page
