@@ -116,6 +116,10 @@ def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_r
     assert {row["kind"] for row in rows} == {"user", "item"} and all(row["noise"] for row in rows)
     data = json.loads(analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "json"])).content)
     assert len(data["influences"]) == 10 and data["seeds"] == [0, 1]
+    # The settings the page states beside the numbers (it gave only the run's number and seeds): enough to re-run it.
+    assert data["dataset"] == finished_run.dataset.name and data["hyperparameters"] == {"factors": 4, "sweeps": 3}
+    assert data["sample_seed"] == 0 and data["evaluated_members"] == len(finished_run.evaluated_users) > 0
+    assert data["sampled"] == {"members": 3, "titles": 2}
     assert analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "xml"])).status_code == 404
 
 
