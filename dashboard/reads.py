@@ -32,7 +32,7 @@ from recourse.engine.taste_recourse import TasteAnalysis, analyze
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
 from recourse.services.context import DriftUnavailable, taste_calibration
-from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from recsys.params import parse_id
 from recsys.services import serving
 
@@ -156,6 +156,13 @@ def _activity(interactions, first: int | None, last: int | None) -> list[tuple[i
 
 def models_of(dataset: Dataset) -> list[TrainedModel]:
     return list(TrainedModel.objects.filter(dataset=dataset).order_by("-created_at"))
+
+
+def unfinished_model_jobs(models: list[TrainedModel]) -> list[Job]:
+    """The training and evaluation jobs of these versions that have not finished, oldest first."""
+    return list(Job.objects.filter(kind__in=("train_model", "evaluate_model"),
+                                   params__model_id__in=[m.pk for m in models])
+                .exclude(status__in=Job.FINISHED).order_by("pk"))
 
 
 def seconds_per_epoch(model: TrainedModel) -> float | None:

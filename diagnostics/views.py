@@ -58,6 +58,7 @@ def run_detail(request, run_id):
     found = selectors.run_influences(run, metric)
     titles = selectors.item_titles(run, [i.removal.key for i in found.items])
     context = {"run": run, "found": found, "metric": metric, "metrics": METRICS, "titles": titles,
+               "running_jobs": [run.job] if run.job and not run.job.is_finished else [],
                "counts": {s: run.retrains.filter(status=s).count() for s in ("pending", "running", "done", "failed")}}
     if found.users or found.items:
         bars = ("Bars: influence averaged over seeds; whiskers: half the range of the per-seed influences; grey "

@@ -230,3 +230,17 @@ def test_a_partly_judged_ranking_counts_only_the_judged_ones_against_seed_noise(
              Influence(Removal("user", "c"), "MAP@10", 0.01, (0.01,), math.nan)]
     text = ranking_summary(found, {}, what="members", seeds=2)
     assert text.startswith("1 of 2 outside seed noise (1 more not judged yet: seed noise not known yet")
+
+
+def test_a_running_run_shows_its_job_with_live_progress_and_a_finished_one_does_not(analyst_client, films):
+    """The run page said "43 of 123" and stayed there until reloaded; it now follows the run's job (jobs.js) and
+    reloads when it ends."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=1, users=1, items=1)
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert f'<tr data-job="{run.job_id}" data-finished="0">' in page and "js/jobs." in page
+    jobs.run(run.job_id)
+    for row in run.retrains.all():
+        services.run_retrain(row.pk)
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "data-job=" not in page and "js/jobs." not in page

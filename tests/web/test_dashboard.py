@@ -286,3 +286,29 @@ def test_comparison_draws_most_popular_beside_each_version_and_says_how_many_tes
     for protocol in ("sampled", "full"):
         assert re.search(rf'"name":\s*"most-popular \({protocol}\)"', page), protocol
     assert '<th scope="col" class="num">Test users</th>' in page and '<td class="num">400</td>' in page
+
+
+def test_registry_and_metrics_show_their_unfinished_jobs_with_live_progress(analyst_client):
+    """A training or an experiment started on these pages showed "Pending" / "Queued (0%)" until the analyst
+    reloaded; the jobs table (jobs.js) now follows them and reloads the page when they finish."""
+    from .factories import make_dataset
+
+    dataset = make_dataset()
+    model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
+    training = Job.objects.create(kind="train_model", queue="training", status=Job.Status.RUNNING, progress=40,
+                                  message="Epoch 4", params={"model_id": model.pk, "activate": False})
+    Job.objects.create(kind="train_model", queue="training", status=Job.Status.SUCCEEDED,
+                       params={"model_id": model.pk})
+    page = analyst_client.get(reverse("dashboard:registry"), {"dataset": dataset.pk}).content.decode()
+    rows = re.findall(r'<tr data-job="(\d+)" data-finished="0">', page)
+    assert rows == [str(training.pk)] and "Epoch 4" in page and "js/jobs." in page
+
+    queued = Job.objects.create(kind="population_experiment", queue="xai", status=Job.Status.QUEUED)
+    Experiment.objects.create(name="e", dataset=dataset, trained_model=model, job=queued)
+    page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
+    assert re.findall(r'<tr data-job="(\d+)" data-finished="0">', page) == [str(queued.pk)] and "js/jobs." in page
+
+    Job.objects.filter(pk__in=[training.pk, queued.pk]).update(status=Job.Status.SUCCEEDED)
+    for section in ("registry", "metrics"):
+        page = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": dataset.pk}).content.decode()
+        assert "data-job=" not in page and "js/jobs." not in page, section
