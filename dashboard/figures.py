@@ -83,6 +83,9 @@ def _label(model: TrainedModel) -> str:
     return f"v{model.version} {model.get_architecture_display()}"
 
 
+PROTOCOL_COLOURS = {"sampled": "#1f5fa8", "full": "#a8261f"}  # a protocol's baseline: the same colour, paler
+
+
 def _hr_figure(models: list[TrainedModel]) -> Figure:
     """Each version's HR@10 per protocol with most-popular's on the same test users beside it (the baseline the
     model has to beat), whiskers the 95% CIs."""
@@ -101,6 +104,7 @@ def _hr_figure(models: list[TrainedModel]) -> Figure:
                     high.append(ci[1] - mean)
             if x:
                 figure.add_bar(name=label.format(protocol=protocol), x=x, y=y, opacity=opacity,
+                               marker_color=PROTOCOL_COLOURS[protocol],
                                error_y=dict(type="data", array=high, arrayminus=low))
     figure.update_layout(barmode="group", yaxis_title="HR@10")
     summary = "; ".join(f"{_label(m)}: {_hr_summary(m)}" for m in models)
