@@ -368,8 +368,12 @@ def protocol_rows(experiment: Experiment) -> list[tuple[str, object]]:
     return [(PROTOCOL_LABELS.get(key, key.replace("_", " ").capitalize()), value) for key, value in protocol.items()]
 
 
-def feedback_rates() -> list[dict]:
-    rows = (ExplanationFeedback.objects.values("explanation__method")
+def feedback_rates(dataset: Dataset | None = None) -> list[dict]:
+    """Helpful rates per explanation method: of one dataset's explanations, or of all (the API)."""
+    answers = ExplanationFeedback.objects.all()
+    if dataset is not None:
+        answers = answers.filter(explanation__trained_model__dataset=dataset)
+    rows = (answers.values("explanation__method")
             .annotate(total=Count("id"), helpful=Sum(Cast("helpful", IntegerField())))
             .order_by("explanation__method"))
     return [{"method": row["explanation__method"], "total": row["total"], "helpful": row["helpful"] or 0,

@@ -302,7 +302,7 @@ def _summary_context(request, dataset):
     if chosen:
         shown += [figures.experiment_figure(chosen, "full:HR@10"), figures.experiment_figure(chosen, "alignment")]
     return _context(request, "summary", dataset, overview=overview, chosen=chosen,
-                    figures=[f for f in shown if f], rates=reads.feedback_rates(),
+                    figures=[f for f in shown if f], rates=reads.feedback_rates(dataset),
                     table=reads.experiment_table(chosen, "full") if chosen else [],
                     protocol_rows=reads.protocol_rows(chosen) if chosen else [],
                     ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
@@ -332,4 +332,5 @@ def summary_download(request):
 
 @staff_required
 def feedback(request):
-    return _page(request, "feedback", "feedback.html", _dataset(request), rates=reads.feedback_rates())
+    dataset = _dataset(request)
+    return _page(request, "feedback", "feedback.html", dataset, rates=reads.feedback_rates(dataset))

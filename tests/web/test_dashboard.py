@@ -312,3 +312,25 @@ def test_registry_and_metrics_show_their_unfinished_jobs_with_live_progress(anal
     for section in ("registry", "metrics"):
         page = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": dataset.pk}).content.decode()
         assert "data-job=" not in page and "js/jobs." not in page, section
+
+
+def test_the_feedback_section_and_summary_count_the_chosen_datasets_answers_only(analyst_client, make_user):
+    """Both sit under a dataset picker and a dataset's title, but counted every dataset's answers: picking
+    another dataset changed nothing."""
+    from .factories import make_dataset
+
+    alice = make_user("fb-alice")
+    answers = {}
+    for name, helpful in (("films", [True, True]), ("shop", [False])):
+        dataset = make_dataset(name=name)
+        model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
+        explanation = Explanation.objects.create(user=alice, trained_model=model, target_item=dataset.items.first(),
+                                                 method="ig", history_fingerprint=name)
+        for answer in helpful:
+            ExplanationFeedback.objects.create(explanation=explanation, user=alice, helpful=answer)
+        answers[name] = dataset
+    for section in ("feedback", "summary"):
+        page = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": answers["shop"].pk})
+        assert [(r["total"], r["helpful"]) for r in page.context["rates"]] == [(1, 0)], section
+    page = analyst_client.get(reverse("dashboard:feedback"), {"dataset": answers["films"].pk})
+    assert [(r["total"], r["helpful"]) for r in page.context["rates"]] == [(2, 2)]
