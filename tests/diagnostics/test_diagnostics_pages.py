@@ -244,3 +244,13 @@ def test_a_running_run_shows_its_job_with_live_progress_and_a_finished_one_does_
         services.run_retrain(row.pk)
     page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
     assert "data-job=" not in page and "js/jobs." not in page
+
+
+def test_a_titles_page_lists_its_categories_as_every_other_page_does(analyst_client, finished_run):
+    """"1993 Drama|Romance": the stored separator, where the catalogue and the forecaster write "Drama, Romance"."""
+    from recsys.models import Item
+
+    key = finished_run.retrains.filter(kind="item").first().key
+    Item.objects.filter(dataset=finished_run.dataset, external_id=key).update(categories="Drama|Romance", year=1993)
+    page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "item", key])).content.decode()
+    assert "1993 · Drama, Romance · " in page and "Drama|Romance" not in page
