@@ -32,7 +32,7 @@ from recourse.engine.taste_recourse import TasteAnalysis, analyze
 from recourse.models import Experiment, ExplanationFeedback
 from recourse.selectors import category_index, model_histories
 from recourse.services.context import DriftUnavailable, taste_calibration
-from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 from recsys.params import parse_id
 from recsys.services import serving
 
@@ -156,6 +156,13 @@ def _activity(interactions, first: int | None, last: int | None) -> list[tuple[i
 
 def models_of(dataset: Dataset) -> list[TrainedModel]:
     return list(TrainedModel.objects.filter(dataset=dataset).order_by("-created_at"))
+
+
+def unfinished_model_jobs(models: list[TrainedModel]) -> list[Job]:
+    """The training and evaluation jobs of these versions that have not finished, oldest first."""
+    return list(Job.objects.filter(kind__in=("train_model", "evaluate_model"),
+                                   params__model_id__in=[m.pk for m in models])
+                .exclude(status__in=Job.FINISHED).order_by("pk"))
 
 
 def seconds_per_epoch(model: TrainedModel) -> float | None:
@@ -350,8 +357,23 @@ def experiment_table(experiment: Experiment, protocol: str = "full") -> list[dic
     return rows
 
 
-def feedback_rates() -> list[dict]:
-    rows = (ExplanationFeedback.objects.values("explanation__method")
+PROTOCOL_LABELS = {"split": "Split", "profile": "Member profile", "sampled": "Sampled protocol",
+                   "full": "Full protocol", "injected": "Injected interactions per member",
+                   "guided_search": "Recourse search", "ads_dtc": "ADS and DTC"}
+
+
+def protocol_rows(experiment: Experiment) -> list[tuple[str, object]]:
+    """The protocol stored with an experiment's results, as (label, value) in the order it was written."""
+    protocol = experiment.results.get("protocol") or {}
+    return [(PROTOCOL_LABELS.get(key, key.replace("_", " ").capitalize()), value) for key, value in protocol.items()]
+
+
+def feedback_rates(dataset: Dataset | None = None) -> list[dict]:
+    """Helpful rates per explanation method: of one dataset's explanations, or of all (the API)."""
+    answers = ExplanationFeedback.objects.all()
+    if dataset is not None:
+        answers = answers.filter(explanation__trained_model__dataset=dataset)
+    rows = (answers.values("explanation__method")
             .annotate(total=Count("id"), helpful=Sum(Cast("helpful", IntegerField())))
             .order_by("explanation__method"))
     return [{"method": row["explanation__method"], "total": row["total"], "helpful": row["helpful"] or 0,

@@ -86,8 +86,9 @@ def model_registry(request):
     dataset = _dataset(request)
     if dataset is None:
         return _no_dataset(request, "registry")
-    return _page(request, "registry", "registry.html", dataset, models=reads.models_of(dataset),
-                 architectures=TrainedModel.Architecture.choices)
+    models = reads.models_of(dataset)
+    return _page(request, "registry", "registry.html", dataset, models=models,
+                 architectures=TrainedModel.Architecture.choices, running_jobs=reads.unfinished_model_jobs(models))
 
 
 @staff_required
@@ -240,8 +241,11 @@ def metrics(request):
     chosen = rows.filter(pk=chosen_id).first() if chosen_id is not None else reads.latest_experiment(dataset)
     protocol = request.GET.get("protocol", "full") if request.GET.get("protocol") in ("full", "sampled") else "full"
     eligible = experiments.eligible_count(dataset)
-    return _page(request, "metrics", "metrics.html", dataset, experiments_list=rows[:50], chosen=chosen,
+    listed = list(rows[:50])
+    return _page(request, "metrics", "metrics.html", dataset, experiments_list=listed, chosen=chosen,
+                 running_jobs=[e.job for e in listed if e.job and not e.job.is_finished],
                  protocol=protocol, table=reads.experiment_table(chosen, protocol) if chosen else [],
+                 protocol_rows=reads.protocol_rows(chosen) if chosen else [],
                  figure=figures.experiment_figure(chosen, f"{protocol}:HR@10") if chosen else None,
                  ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                  default_users=min(experiments.DEFAULT_USERS, eligible), eligible_users=eligible,
@@ -298,8 +302,9 @@ def _summary_context(request, dataset):
     if chosen:
         shown += [figures.experiment_figure(chosen, "full:HR@10"), figures.experiment_figure(chosen, "alignment")]
     return _context(request, "summary", dataset, overview=overview, chosen=chosen,
-                    figures=[f for f in shown if f], rates=reads.feedback_rates(),
+                    figures=[f for f in shown if f], rates=reads.feedback_rates(dataset),
                     table=reads.experiment_table(chosen, "full") if chosen else [],
+                    protocol_rows=reads.protocol_rows(chosen) if chosen else [],
                     ranking_metrics=RANKING_METRICS, drift_metrics=DRIFT_METRICS,
                     active=next((m for m in models if m.is_active), None))
 
@@ -327,4 +332,5 @@ def summary_download(request):
 
 @staff_required
 def feedback(request):
-    return _page(request, "feedback", "feedback.html", _dataset(request), rates=reads.feedback_rates())
+    dataset = _dataset(request)
+    return _page(request, "feedback", "feedback.html", dataset, rates=reads.feedback_rates(dataset))

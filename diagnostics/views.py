@@ -58,6 +58,7 @@ def run_detail(request, run_id):
     found = selectors.run_influences(run, metric)
     titles = selectors.item_titles(run, [i.removal.key for i in found.items])
     context = {"run": run, "found": found, "metric": metric, "metrics": METRICS, "titles": titles,
+               "running_jobs": [run.job] if run.job and not run.job.is_finished else [],
                "counts": {s: run.retrains.filter(status=s).count() for s in ("pending", "running", "done", "failed")}}
     if found.users or found.items:
         bars = ("Bars: influence averaged over seeds; whiskers: half the range of the per-seed influences; grey "
@@ -105,11 +106,16 @@ def resume(request, run_id):
 
 @staff_required
 def export(request, run_id, fmt):
-    run = get_object_or_404(DiagnosticRun, pk=run_id)
+    run = get_object_or_404(DiagnosticRun.objects.select_related("dataset"), pk=run_id)
     rows = selectors.export_rows(run)
     if fmt == "json":
-        response = HttpResponse(json.dumps({"run": run.pk, "architecture": run.architecture, "seeds": run.seeds,
-                                            "influences": rows}, indent=1), content_type="application/json")
+        sampled = {"members": run.retrains.filter(kind="user").values("key").distinct().count(),
+                   "titles": run.retrains.filter(kind="item").values("key").distinct().count()}
+        settings = {"run": run.pk, "dataset": run.dataset.name, "architecture": run.architecture,
+                    "hyperparameters": run.hyperparameters, "seeds": run.seeds, "sample_seed": run.sample_seed,
+                    "sampled": sampled, "evaluated_members": len(run.evaluated_users)}
+        response = HttpResponse(json.dumps({**settings, "influences": rows}, indent=1),
+                                content_type="application/json")
     elif fmt == "csv":
         response = HttpResponse(content_type="text/csv")
         fields = ["kind", "key", "title", "metric", "influence", "noise", "within_noise", "baseline", "seeds",

@@ -4,6 +4,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from forecast.engine.card import rounded
 from recsys.charts import to_html
 
 ACCENT = "#1f5fa8"
@@ -72,7 +73,7 @@ def fairness(audit: dict[str, Any], kind: str) -> str:
         text=[f"{g['positives']} hit{'' if g['positives'] == 1 else 's'}" for g in groups],
         hovertemplate="%{x}: recall %{y:.2f} (%{text})<extra></extra>"))
     figure.add_hline(y=audit["global_recall"], line_dash="dash", line_color=WARN,
-                     annotation_text=f"global recall {audit['global_recall']:.2f}")
+                     annotation_text=f"global recall {rounded(audit['global_recall'], 2)}")
     figure.update_layout(title=f"Recall by {kind} (red: flagged gap; grey: too few hits)", height=380,
                          yaxis={"range": [0, 1.1], "title": "recall"})
     return to_html(figure, div_id=f"fairness-{kind}")
@@ -113,16 +114,18 @@ def sensitivity(rows: list[dict[str, Any]]) -> str:
 
 
 # --- text alternatives of the audit's charts (the aria-label of each) ---------------------------------
+# Numbers are rounded as the audit page (floatformat) and the governance card round them: half up.
 
 
 def importance_summary(importance: list[dict[str, Any]]) -> str:
-    top = ", ".join(f"{row['feature']} ({row['mean_abs_shap']:.3f})" for row in importance[:3])
+    top = ", ".join(f"{row['feature']} ({rounded(row['mean_abs_shap'], 3)})" for row in importance[:3])
     return f"Global feature importance by mean absolute SHAP value; the largest: {top}."
 
 
 def lime_summary(summary: dict[str, dict[str, Any]]) -> str:
-    parts = [f"{name} ({s['items']} titles): top-5 overlap {s['top5_overlap']:.2f}, sign agreement "
-             f"{s['sign_agreement']:.2f}, Spearman {s['spearman']:.2f}" for name, s in summary.items() if s]
+    parts = [f"{name} ({s['items']} titles): top-5 overlap {rounded(s['top5_overlap'], 2)}, sign agreement "
+             f"{rounded(s['sign_agreement'], 2)}, Spearman {rounded(s['spearman'], 2)}"
+             for name, s in summary.items() if s]
     if not parts:
         return "Agreement between LIME and TreeSHAP: no titles were compared."
     return "Agreement between LIME and TreeSHAP: " + "; ".join(parts) + "."
@@ -130,9 +133,10 @@ def lime_summary(summary: dict[str, dict[str, Any]]) -> str:
 
 def ice_summary(name: str, curves: dict[str, Any]) -> str:
     grid, average = curves["grid"], curves["average"]
-    return (f"ICE curves and partial dependence of {name}: the average forecast goes from {average[0]:.3f} at "
-            f"{_value(grid[0])} to {average[-1]:.3f} at {_value(grid[-1])} (lowest {min(average):.3f}, highest "
-            f"{max(average):.3f}); {len(curves.get('individual', []))} titles' curves.")
+    return (f"ICE curves and partial dependence of {name}: the average forecast goes from {rounded(average[0], 3)} "
+            f"at {_value(grid[0])} to {rounded(average[-1], 3)} at {_value(grid[-1])} (lowest "
+            f"{rounded(min(average), 3)}, highest {rounded(max(average), 3)}); "
+            f"{len(curves.get('individual', []))} titles' curves.")
 
 
 def fairness_summary(audit: dict[str, Any], kind: str) -> str:
@@ -142,6 +146,7 @@ def fairness_summary(audit: dict[str, Any], kind: str) -> str:
     low = min(groups, key=lambda g: g["recall"])
     high = max(groups, key=lambda g: g["recall"])
     flagged = sum(g["flagged"] for g in audit["groups"])
-    return (f"Recall by {kind} against the global recall {audit['global_recall']:.2f}: {len(groups)} subgroups with "
-            f"enough hits, lowest {low['group']} {low['recall']:.2f}, highest {high['group']} {high['recall']:.2f}; "
-            f"{flagged} flagged.")
+    subgroups = "1 subgroup" if len(groups) == 1 else f"{len(groups)} subgroups"
+    return (f"Recall by {kind} against the global recall {rounded(audit['global_recall'], 2)}: {subgroups} with "
+            f"enough hits, lowest {low['group']} {rounded(low['recall'], 2)}, highest {high['group']} "
+            f"{rounded(high['recall'], 2)}; {flagged} flagged.")

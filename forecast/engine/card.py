@@ -20,7 +20,7 @@ def _date(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _num(value: float, places: int, *, sign: bool = False) -> str:
+def rounded(value: float, places: int, *, sign: bool = False) -> str:
     """Rounded as the pages round (Django's floatformat: half up on the shortest decimal form), so the card and
     the audit page say the same number: a threshold of 0.6545 is 0.655 on both, not 0.654 here. A value that
     rounds to zero has no sign, as floatformat writes it ("0.000", not "-0.000")."""
@@ -33,7 +33,7 @@ def _num(value: float, places: int, *, sign: bool = False) -> str:
 
 
 def _ci(values: list[float]) -> str:
-    return f"[{_num(values[0], 3)}, {_num(values[1], 3)}]"
+    return f"[{rounded(values[0], 3)}, {rounded(values[1], 3)}]"
 
 
 def _table(headers: list[str], rows: list[list[str]], caption: str) -> str:
@@ -83,7 +83,7 @@ def _policy(report: dict[str, Any]) -> str:
             f"{policy['count']} ratings with a mean of at least {policy['avg']}, and its highest negative-tag "
             f"probability before τ is at most {policy['neg']}. Reality check: titles with {policy['count']} or more "
             f"ratings before τ are already popular and are not candidates. Decision threshold: "
-            f"{_num(report['threshold'], 3)}, maximising F1 subject to recall ≥ {report['config']['min_recall']} on "
+            f"{rounded(report['threshold'], 3)}, maximising F1 subject to recall ≥ {report['config']['min_recall']} on "
             "out-of-fold validation scores of the training set (never the test set).</p>")
 
 
@@ -91,13 +91,14 @@ def _metrics(report: dict[str, Any]) -> str:
     rows = []
     for model in report["models"].values():
         t = model["test"]
-        rows.append([escape(model["label"]), f"{_num(t['roc_auc'], 3)} {_ci(t['ci']['roc_auc'])}",
-                     f"{_num(t['auprc'], 3)} {_ci(t['ci']['auprc'])}", _num(t["threshold"], 3),
-                     _num(t["precision"], 3), f"{_num(t['recall'], 3)} {_ci(t['ci']['recall'])}", _num(t["f1"], 3)])
+        rows.append([escape(model["label"]), f"{rounded(t['roc_auc'], 3)} {_ci(t['ci']['roc_auc'])}",
+                     f"{rounded(t['auprc'], 3)} {_ci(t['ci']['auprc'])}", rounded(t["threshold"], 3),
+                     rounded(t["precision"], 3), f"{rounded(t['recall'], 3)} {_ci(t['ci']['recall'])}",
+                     rounded(t["f1"], 3)])
     comparisons = "".join(
         f"<li>{escape(report['models'][report['primary_model']]['label'])} − "
         f"{escape(report['models'][other]['label'])}: ROC-AUC difference "
-        f"{_num(c['difference'], 3, sign=True)} {_ci(c['ci'])} — "
+        f"{rounded(c['difference'], 3, sign=True)} {_ci(c['ci'])} — "
         + ("the ranking holds" if c["separated"] else "not separated within the CI") + "</li>"
         for other, c in report["comparisons"].items())
     return ("<h2>Performance on the held-out test set</h2>"
@@ -108,10 +109,10 @@ def _metrics(report: dict[str, Any]) -> str:
 
 def _explanations(report: dict[str, Any]) -> str:
     shap_ = report["shap"]
-    top = ", ".join(f"{escape(e['feature'])} ({_num(e['mean_abs_shap'], 3)})" for e in shap_["importance"][:8])
+    top = ", ".join(f"{escape(e['feature'])} ({rounded(e['mean_abs_shap'], 3)})" for e in shap_["importance"][:8])
     lime = report["lime"]["summary"]
-    lime_rows = [[group, str(values.get("items", 0)), f"{_num(values.get('top5_overlap', 0), 2)}",
-                  f"{_num(values.get('sign_agreement', 0), 2)}", f"{_num(values.get('spearman', 0), 2)}"]
+    lime_rows = [[group, str(values.get("items", 0)), f"{rounded(values.get('top5_overlap', 0), 2)}",
+                  f"{rounded(values.get('sign_agreement', 0), 2)}", f"{rounded(values.get('spearman', 0), 2)}"]
                  for group, values in lime.items() if values]
     sentiment_terms = report["sentiment"]["top_terms"]
     terms = ""
@@ -133,12 +134,12 @@ def _fairness(report: dict[str, Any]) -> str:
     parts = ["<h2>Fairness audit (equality of opportunity)</h2>"]
     for kind in ("genre", "decade"):
         audit = report["fairness"][kind]
-        rows = [[escape(g["group"]), str(g["positives"]), f"{_num(g['recall'], 2)} {_ci(g['ci'])}",
-                 _num(g["gap"], 2, sign=True),
+        rows = [[escape(g["group"]), str(g["positives"]), f"{rounded(g['recall'], 2)} {_ci(g['ci'])}",
+                 rounded(g["gap"], 2, sign=True),
                  '<span class="flag">flagged</span>' if g["flagged"] else
                  ("too few hits" if not g["enough_positives"] else "")] for g in audit["groups"]]
         parts.append(_table(["Group", "Test hits", "Recall [95% Wilson CI]", "Gap to global", ""], rows,
-                            f"Recall by {kind}; global recall {_num(audit['global_recall'], 2)}; flagged when the "
+                            f"Recall by {kind}; global recall {rounded(audit['global_recall'], 2)}; flagged when the "
                             f"gap is at least {audit['max_gap']} with ≥ {audit['min_positives']} hits"))
     return "".join(parts)
 
@@ -153,8 +154,8 @@ def _sensitivity(report: dict[str, Any]) -> str:
     if ok:
         aucs = [r["roc_auc"] for r in ok]
         recalls = [r["recall"] for r in ok]
-        text += (f" ROC-AUC ranged {_num(min(aucs), 3)}–{_num(max(aucs), 3)}; recall at the tuned threshold "
-                 f"{_num(min(recalls), 3)}–{_num(max(recalls), 3)}.")
+        text += (f" ROC-AUC ranged {rounded(min(aucs), 3)}–{rounded(max(aucs), 3)}; recall at the tuned threshold "
+                 f"{rounded(min(recalls), 3)}–{rounded(max(recalls), 3)}.")
     return text + "</p>"
 
 

@@ -1,9 +1,9 @@
 """Deleting a dataset with everything built on it (models, their stored artefacts, histories), as a job."""
 
-from django.db import transaction
+from django.db import models, transaction
 
 from recsys import jobs
-from recsys.models import Dataset, Interaction, Job, TrainedModel
+from recsys.models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
 
 
 class DeletionRefused(Exception):
@@ -32,7 +32,26 @@ def impact(dataset: Dataset) -> dict:
         "member_histories": dataset.sequences.filter(user__isnull=False).count(),
         "interactions": Interaction.objects.filter(sequence__dataset=dataset).count(),
         "items": dataset.items.count(),
+        "also": built_on(dataset),
     }
+
+
+LISTED = {Item, InteractionSequence, TrainedModel}  # impact() counts these itself
+
+
+def built_on(dataset: Dataset) -> list[str]:
+    """The other rows deleted with the dataset (other apps' forecasters, diagnostic runs, experiments: every
+    relation that cascades from it), as "2 forecasters", read from the relations so recsys imports none of them."""
+    found = []
+    for relation in Dataset._meta.related_objects:
+        model = relation.related_model
+        if not isinstance(model, type) or model in LISTED or relation.on_delete is not models.CASCADE:
+            continue
+        count = model._default_manager.filter(**{relation.field.name: dataset}).count()
+        if count:
+            name = model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural
+            found.append(f"{count:,} {name}")
+    return found
 
 
 def start_deletion(dataset: Dataset, owner=None) -> Job:

@@ -116,6 +116,10 @@ def test_export_lists_every_influence_in_csv_and_json(analyst_client, finished_r
     assert {row["kind"] for row in rows} == {"user", "item"} and all(row["noise"] for row in rows)
     data = json.loads(analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "json"])).content)
     assert len(data["influences"]) == 10 and data["seeds"] == [0, 1]
+    # The settings the page states beside the numbers (it gave only the run's number and seeds): enough to re-run it.
+    assert data["dataset"] == finished_run.dataset.name and data["hyperparameters"] == {"factors": 4, "sweeps": 3}
+    assert data["sample_seed"] == 0 and data["evaluated_members"] == len(finished_run.evaluated_users) > 0
+    assert data["sampled"] == {"members": 3, "titles": 2}
     assert analyst_client.get(reverse("diagnostics:export", args=[finished_run.pk, "xml"])).status_code == 404
 
 
@@ -226,3 +230,27 @@ def test_a_partly_judged_ranking_counts_only_the_judged_ones_against_seed_noise(
              Influence(Removal("user", "c"), "MAP@10", 0.01, (0.01,), math.nan)]
     text = ranking_summary(found, {}, what="members", seeds=2)
     assert text.startswith("1 of 2 outside seed noise (1 more not judged yet: seed noise not known yet")
+
+
+def test_a_running_run_shows_its_job_with_live_progress_and_a_finished_one_does_not(analyst_client, films):
+    """The run page said "43 of 123" and stayed there until reloaded; it now follows the run's job (jobs.js) and
+    reloads when it ends."""
+    run = services.start_run(dataset=films, architecture="mf", hyperparameters={"factors": 4, "sweeps": 3},
+                             seeds=1, users=1, items=1)
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert f'<tr data-job="{run.job_id}" data-finished="0">' in page and "js/jobs." in page
+    jobs.run(run.job_id)
+    for row in run.retrains.all():
+        services.run_retrain(row.pk)
+    page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
+    assert "data-job=" not in page and "js/jobs." not in page
+
+
+def test_a_titles_page_lists_its_categories_as_every_other_page_does(analyst_client, finished_run):
+    """"1993 Drama|Romance": the stored separator, where the catalogue and the forecaster write "Drama, Romance"."""
+    from recsys.models import Item
+
+    key = finished_run.retrains.filter(kind="item").first().key
+    Item.objects.filter(dataset=finished_run.dataset, external_id=key).update(categories="Drama|Romance", year=1993)
+    page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "item", key])).content.decode()
+    assert "1993 · Drama, Romance · " in page and "Drama|Romance" not in page

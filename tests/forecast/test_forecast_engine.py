@@ -244,13 +244,13 @@ def test_the_card_rounds_as_the_pages_do():
     """A threshold of 0.6545 read 0.654 on the card and 0.655 on the audit and emerging pages (floatformat)."""
     from django.template.defaultfilters import floatformat
 
-    from forecast.engine.card import _num
+    from forecast.engine.card import rounded
 
     for value in (0.6545, 0.6525, 0.0005, 0.98249, 2.675, -0.0045, -0.0004, -0.0):
-        assert _num(value, 3) == floatformat(value, 3), value
-    assert _num(-0.001, 2, sign=True) == "0.00"  # a difference that rounds to nothing has no sign, as on the page
-    assert _num(0.255, 2, sign=True) == "+0.26" and _num(-0.255, 2, sign=True) == "-0.26"
-    assert _num(float("nan"), 3) == "nan"
+        assert rounded(value, 3) == floatformat(value, 3), value
+    assert rounded(-0.001, 2, sign=True) == "0.00"  # a difference that rounds to nothing has no sign, as on the page
+    assert rounded(0.255, 2, sign=True) == "+0.26" and rounded(-0.255, 2, sign=True) == "-0.26"
+    assert rounded(float("nan"), 3) == "nan"
 
 
 def test_a_genre_feature_is_described_by_the_genres_own_name():

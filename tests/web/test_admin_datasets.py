@@ -96,6 +96,26 @@ def test_deleting_a_dataset_is_a_job_that_removes_its_models_and_artefacts(
     assert not TrainedModel.objects.exists() and Interaction.objects.filter(sequence__dataset=other).count() == 3
 
 
+def test_the_deletion_page_names_the_forecasters_runs_and_experiments_that_go_with_the_dataset(root):
+    """They are deleted with it (on_delete CASCADE), stored files included, but the page listed only models,
+    histories and the catalogue: an administrator lost a forecaster's governance card unwarned."""
+    from diagnostics.models import DiagnosticRun
+    from forecast.models import Forecaster
+    from recourse.models import Experiment
+
+    dataset = make_dataset()
+    make_history(dataset)
+    Forecaster.objects.create(dataset=dataset, version=1)
+    Forecaster.objects.create(dataset=dataset, version=2)
+    DiagnosticRun.objects.create(dataset=dataset, architecture="mf")
+    Experiment.objects.create(name="e", dataset=dataset, trained_model=ready_model(dataset))
+    page = root.get(reverse("admin:recsys_dataset_delete", args=[dataset.pk])).content.decode()
+    assert "2 forecasters" in page and "1 diagnostic run" in page and "1 experiment" in page
+    untouched = make_dataset("untouched")
+    page = root.get(reverse("admin:recsys_dataset_delete", args=[untouched.pk])).content.decode()
+    assert "what was built on it" not in page
+
+
 def test_deletion_is_refused_only_while_a_job_uses_the_dataset_and_says_which(root):
     dataset = make_dataset()
     model = ready_model(dataset)

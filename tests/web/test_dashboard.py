@@ -1,6 +1,7 @@
 """Analyst research dashboard: staff see every section, members get 403 everywhere."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -186,6 +187,10 @@ def test_export_and_api_after_a_run(trained, analyst_client):
     page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
     assert "(c) after recourse" in page and "Detection of the injected interactions" in page
     assert reverse("dashboard:export", args=[experiment.pk, "csv"]) in page
+    # The protocol behind every number (stored with the results, in the JSON export) is on the page too.
+    protocol = page[page.index('id="protocol"'):]
+    assert "leave-one-out: last active interaction is the held-out target" in protocol
+    assert "Injected interactions per member</dt><dd>5</dd>" in protocol and "JS divergence (bits)" in protocol
     download = analyst_client.get(reverse("dashboard:summary-download"), {"dataset": dataset.pk})
     assert download["Content-Disposition"].startswith("attachment")
     assert b"<script>" in download.content and b"(c) after recourse" in download.content
@@ -261,3 +266,73 @@ def test_research_recommendations_say_they_are_not_the_members_for_you(shared, a
     response = analyst_client.get(reverse("dashboard:recommendations"), {"dataset": dataset.pk, "user": "alice"})
     note = response.content.decode()
     assert "ratings, and the titles" in note and "can differ from what their For you shows" in note
+
+
+def test_comparison_draws_most_popular_beside_each_version_and_says_how_many_test_users(analyst_client):
+    """The HR@10 chart showed the versions alone (most-popular only in the table below) and its text
+    alternative rounded 0.3725 to 0.372 where the model card writes 0.373; no figure said over how many test
+    users it was measured."""
+    from .factories import make_dataset
+
+    def report(hr, users):
+        return {"num_users": users, "metrics": {"HR@10": hr}, "ci": {"HR@10": [hr - 0.05, hr + 0.05]}}
+
+    dataset = make_dataset()
+    metrics = {"full": {"model": report(0.2375, 400), "most-popular": report(0.0725, 400)},
+               "sampled": {"model": report(0.3725, 400), "most-popular": report(0.27, 400)}}
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status=TrainedModel.Status.READY,
+                                metrics=metrics)
+    page = analyst_client.get(reverse("dashboard:comparison"), {"dataset": dataset.pk}).content.decode()
+    assert ("v1 SASRec: sampled 0.3725 (most-popular 0.2700), full 0.2375 (most-popular 0.0725); 400 test users"
+            in page)
+    for protocol in ("sampled", "full"):
+        assert re.search(rf'"name":\s*"most-popular \({protocol}\)"', page), protocol
+    assert '<th scope="col" class="num">Test users</th>' in page and '<td class="num">400</td>' in page
+
+
+def test_registry_and_metrics_show_their_unfinished_jobs_with_live_progress(analyst_client):
+    """A training or an experiment started on these pages showed "Pending" / "Queued (0%)" until the analyst
+    reloaded; the jobs table (jobs.js) now follows them and reloads the page when they finish."""
+    from .factories import make_dataset
+
+    dataset = make_dataset()
+    model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
+    training = Job.objects.create(kind="train_model", queue="training", status=Job.Status.RUNNING, progress=40,
+                                  message="Epoch 4", params={"model_id": model.pk, "activate": False})
+    Job.objects.create(kind="train_model", queue="training", status=Job.Status.SUCCEEDED,
+                       params={"model_id": model.pk})
+    page = analyst_client.get(reverse("dashboard:registry"), {"dataset": dataset.pk}).content.decode()
+    rows = re.findall(r'<tr data-job="(\d+)" data-finished="0">', page)
+    assert rows == [str(training.pk)] and "Epoch 4" in page and "js/jobs." in page
+
+    queued = Job.objects.create(kind="population_experiment", queue="xai", status=Job.Status.QUEUED)
+    Experiment.objects.create(name="e", dataset=dataset, trained_model=model, job=queued)
+    page = analyst_client.get(reverse("dashboard:metrics"), {"dataset": dataset.pk}).content.decode()
+    assert re.findall(r'<tr data-job="(\d+)" data-finished="0">', page) == [str(queued.pk)] and "js/jobs." in page
+
+    Job.objects.filter(pk__in=[training.pk, queued.pk]).update(status=Job.Status.SUCCEEDED)
+    for section in ("registry", "metrics"):
+        page = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": dataset.pk}).content.decode()
+        assert "data-job=" not in page and "js/jobs." not in page, section
+
+
+def test_the_feedback_section_and_summary_count_the_chosen_datasets_answers_only(analyst_client, make_user):
+    """Both sit under a dataset picker and a dataset's title, but counted every dataset's answers: picking
+    another dataset changed nothing."""
+    from .factories import make_dataset
+
+    alice = make_user("fb-alice")
+    answers = {}
+    for name, helpful in (("films", [True, True]), ("shop", [False])):
+        dataset = make_dataset(name=name)
+        model = TrainedModel.objects.create(dataset=dataset, architecture="sasrec")
+        explanation = Explanation.objects.create(user=alice, trained_model=model, target_item=dataset.items.first(),
+                                                 method="ig", history_fingerprint=name)
+        for answer in helpful:
+            ExplanationFeedback.objects.create(explanation=explanation, user=alice, helpful=answer)
+        answers[name] = dataset
+    for section in ("feedback", "summary"):
+        page = analyst_client.get(reverse(f"dashboard:{section}"), {"dataset": answers["shop"].pk})
+        assert [(r["total"], r["helpful"]) for r in page.context["rates"]] == [(1, 0)], section
+    page = analyst_client.get(reverse("dashboard:feedback"), {"dataset": answers["films"].pk})
+    assert [(r["total"], r["helpful"]) for r in page.context["rates"]] == [(2, 2)]

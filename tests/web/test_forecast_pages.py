@@ -285,3 +285,46 @@ def test_the_ranking_calls_its_number_a_score_and_gives_the_real_share_of_hits(f
     page = analyst_client.get(reverse("forecast:emerging"), {"dataset": forecaster.dataset_id}).content.decode()
     share = f"{100 * forecaster.report['data']['prevalence']:.1f}% of the candidates at the cutoff became hits"
     assert "is not the chance of a hit" in page and share in page and ">Probability<" not in page
+
+
+def test_the_audit_text_alternatives_round_as_the_page_and_the_card_do():
+    """A stored Spearman of 0.615 was "Spearman 0.61" in the LIME chart's text alternative and 0.62 on the
+    governance card (Python's format rounds the binary 0.615 down; the card and floatformat round half up)."""
+    from forecast import charts
+    from forecast.engine.card import rounded
+
+    lime = charts.lime_summary({"borderline": {"top5_overlap": 0.745, "sign_agreement": 0.9, "spearman": 0.615,
+                                               "items": 10}})
+    assert "top-5 overlap 0.75" in lime and "Spearman 0.62" in lime and rounded(0.615, 2) == "0.62"
+    group = {"group": "Thriller", "positives": 8, "found": 5, "recall": 0.625, "ci": [0.31, 0.86], "gap": -0.12,
+             "flagged": True, "ci_excludes_global": False, "enough_positives": True}
+    fairness = charts.fairness_summary({"global_recall": 0.745, "groups": [group]}, "genre")
+    assert "global recall 0.75" in fairness and "Thriller 0.63" in fairness
+    importance = charts.importance_summary([{"feature": "obs_density", "mean_abs_shap": 0.1265}])
+    assert "obs_density (0.127)" in importance
+
+
+def test_one_subgroup_is_one_subgroup_in_the_fairness_text_alternative():
+    """"1 subgroups with enough hits" (a decade audit where one decade had enough test hits)."""
+    from forecast import charts
+
+    group = {"group": "2010s", "positives": 25, "found": 20, "recall": 0.8, "ci": [0.61, 0.91], "gap": 0.06,
+             "flagged": False, "ci_excludes_global": False, "enough_positives": True}
+    text = charts.fairness_summary({"global_recall": 0.74, "groups": [group]}, "decade")
+    assert "1 subgroup with enough hits" in text and "1 subgroups" not in text
+
+
+def test_a_policy_whose_forecaster_finds_no_test_hit_shows_recall_0_not_a_dash(forecaster, analyst_client):
+    """Recall and F1 of 0 (no test hit reaches the threshold) were shown as "—", the mark of a policy that was not
+    trained."""
+    rows = [{"count": 8, "avg": 3.0, "neg": 0.6, "candidates": 90, "support": 12, "status": "ok", "roc_auc": 0.61,
+             "recall": 0.0, "f1": 0.0, "threshold": 0.9, "test_support": 3, "positive_rate": 0.13},
+            {"count": 9, "avg": 3.0, "neg": 0.6, "candidates": 80, "support": 5,
+             "status": "too few positives (5 < 12)"}]
+    Forecaster.objects.filter(pk=forecaster.pk).update(report=forecaster.report | {"sensitivity": rows})
+    page = analyst_client.get(reverse("forecast:sensitivity", args=[forecaster.pk])).content.decode()
+    table = page[page.index('id="sensitivity-table"'):]
+    trained, untrained = re.findall(r"<tr><td class=\"num\">.*?</tr>", table, flags=re.S)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', trained)
+    assert cells[3:7] == ["0.61", "0.0", "0.0", "0.9"], cells
+    assert re.findall(r'<td class="num">([^<]*)</td>', untrained)[3:7] == ["—"] * 4
