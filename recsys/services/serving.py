@@ -48,7 +48,7 @@ def loaded_model(dataset: Dataset):
     """(TrainedModel row, TrainedRecommender) of the active version; reloaded when the active version changes."""
     model = selectors.active_model(dataset)
     if model is None:
-        raise NoActiveModel(f"No model is active for {dataset}; an administrator has to train and activate one.")
+        raise NoActiveModel(f"No model is active for {dataset}; one has to be trained and activated first.")
     with _lock:
         cached = _loaded.get(dataset.pk)
         if cached is None or cached[0] != model.artefact_path:

@@ -72,6 +72,7 @@ def test_a_run_not_started_yet_shows_no_nan_and_does_not_blame_one_seed(analyst_
     page = analyst_client.get(reverse("diagnostics:run", args=[run.pk])).content.decode()
     assert "nan" not in page and "one seed" not in page and "<p>. Settings" not in page
     assert page.count("not known yet") == 2
+    assert "Settings: factors = 4, sweeps = 3; seeds" in page  # not the Python dict {&#x27;factors&#x27;: 4, …}
 
 
 def test_a_one_seed_run_does_not_call_influences_within_a_seed_noise_it_could_not_measure(analyst_client, films):
