@@ -226,3 +226,18 @@ def test_a_partly_judged_ranking_counts_only_the_judged_ones_against_seed_noise(
              Influence(Removal("user", "c"), "MAP@10", 0.01, (0.01,), math.nan)]
     text = ranking_summary(found, {}, what="members", seeds=2)
     assert text.startswith("1 of 2 outside seed noise (1 more not judged yet: seed noise not known yet")
+
+
+def test_leaving_out_with_a_malformed_run_or_key_is_a_clear_refusal_not_a_server_error(client, make_user,
+                                                                                        finished_run):
+    client.raise_request_exception = False
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    url = reverse("diagnostics:exclude")
+    for run in ("abc", "-1", "1.5", "9" * 30):
+        response = client.post(url, {"run": run, "key": "u0", "reason": "r"})
+        assert response.status_code == 400 and b"run must be a whole number" in response.content
+    for key, reason in (("", ""), ("a/b", ""), ("a/b", "a reason"), ("", "a reason")):
+        response = client.post(url, {"run": finished_run.pk, "key": key, "reason": reason}, follow=True)
+        assert response.status_code == 200
+        assert response.redirect_chain[-1][0] == reverse("diagnostics:run", args=[finished_run.pk])
+    assert not TrainingExclusion.objects.exists()
