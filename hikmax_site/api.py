@@ -1,6 +1,7 @@
-"""API-wide behaviour: strict pagination and the error responses every operation can give, in the schema."""
+"""API-wide behaviour: JSON parsing, strict pagination and the error responses the schema documents for all."""
 
-from rest_framework.exceptions import ValidationError
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from recsys.params import parse_id
@@ -10,6 +11,19 @@ ERROR_RESPONSES = {
     "403": "Not signed in, or not allowed to do this.",
     "404": "No such object among yours, or nothing to show yet (no dataset, no active model).",
 }
+
+
+NESTED_TOO_DEEPLY = "JSON parse error - the body is nested too deeply."
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser; a body nested too deeply for Python's parser (RecursionError) is a 400 like other bad JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(NESTED_TOO_DEEPLY) from None
 
 
 class StrictPageNumberPagination(PageNumberPagination):

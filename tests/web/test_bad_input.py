@@ -28,7 +28,7 @@ def _assert_no_raw_error(response):
 
 
 @pytest.mark.parametrize("changes", ['{"1": null}', "[1]", "{}", '{"1": "abc"}', '{"²": 0.5}', '{"1": true}',
-                                     "not json", '{"1": [0.5]}'])
+                                     "not json", '{"1": [0.5]}', "[" * 100_000 + "]" * 100_000])
 def test_applying_junk_changes_says_nothing_was_changed(member_client, changes):
     make_history(make_dataset(), user=member_client.user, external_user_id="alice")
     response = member_client.post(reverse("recourse:apply-fix"), {"changes": changes, "fingerprint": "x"})
@@ -231,3 +231,28 @@ def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_cl
     make_history(none, external_user_id="short", item_ids=(1, 2))
     page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={none.pk}").content.decode()
     assert 'id="no-eligible"' in page and 'name="n_users"' not in page  # N = 0 under min="1" could never be sent
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # Python's json parser raises RecursionError, not a ValueError
+
+
+def test_json_nested_too_deeply_for_the_parser_is_a_400_from_the_api_not_a_500(member_client):
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    member_client.raise_request_exception = False
+    for url in (reverse("api-recourse-preview"), reverse("api-recourse-apply"), reverse("api-history")):
+        for body in (DEEP_JSON, '{"changes": ' + DEEP_JSON + "}"):
+            response = member_client.post(url, body, content_type="application/json")
+            assert response.status_code == 400, url
+            assert "nested too deeply" in response.json()["detail"]
+    assert not RecourseResult.objects.exists()
+
+
+def test_hyperparameters_nested_too_deeply_are_refused_with_a_message(analyst_client):
+    dataset = make_dataset()
+    make_history(dataset)
+    analyst_client.raise_request_exception = False
+    response = analyst_client.post(reverse("dashboard:train"), {"dataset": dataset.pk, "architecture": "sasrec",
+                                                                "hyperparameters": DEEP_JSON})
+    assert response.status_code == 302
+    assert "Hyper-parameters must be a JSON object" in _messages(response)
+    assert not Job.objects.exists()
