@@ -256,3 +256,15 @@ def test_hyperparameters_nested_too_deeply_are_refused_with_a_message(analyst_cl
     assert response.status_code == 302
     assert "Hyper-parameters must be a JSON object" in _messages(response)
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
+def test_cancelling_a_job_that_has_already_ended_says_so_and_changes_nothing(analyst_client, status):
+    """A second click on Cancel (or a stale Jobs page) said 'Cancellation requested' for a job that had ended."""
+    job = Job.objects.create(kind="import_dataset", status=status, progress=100, message="done")
+    response = analyst_client.post(reverse("recsys:job-cancel", args=[job.pk]))
+    assert response.status_code == 302
+    said = _messages(response)
+    assert "requested" not in said and f"Job #{job.pk} has already ended" in said
+    job.refresh_from_db()
+    assert job.status == status and job.message == "done" and not job.cancel_requested
