@@ -104,6 +104,12 @@ def test_starting_work_on_a_junk_dataset_is_a_bad_request(analyst_client, url, d
     assert not Job.objects.exists()
 
 
+@pytest.mark.parametrize("url", ["dashboard:train", "dashboard:start-experiment"])
+def test_starting_work_without_a_dataset_says_none_was_given_not_none(analyst_client, url):
+    text = analyst_client.post(reverse(url), {"architecture": "sasrec"}).content.decode()
+    assert "dataset must be a whole number; none was given." in text and "None" not in text
+
+
 def test_starting_work_on_a_missing_dataset_is_not_found(analyst_client):
     assert analyst_client.post(reverse("dashboard:train"), {"dataset": "12345"}).status_code == 404
 
