@@ -274,3 +274,9 @@ def test_cancelling_a_job_that_has_already_ended_says_so_and_changes_nothing(ana
     assert "requested" not in said and f"Job #{job.pk} has already ended" in said
     job.refresh_from_db()
     assert job.status == status and job.message == "done" and not job.cancel_requested
+
+
+def test_the_json_api_refuses_a_junk_dataset_in_json_not_with_the_html_error_page(analyst_client):
+    response = analyst_client.get(reverse("dashboard:api-overview"), {"dataset": "abc"})
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "dataset must be a whole number, got 'abc'."}
