@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -22,10 +23,19 @@ def signup(request):
                       status=429)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, "Welcome to HikmaX. Start by adding a few things you liked from the catalogue.")
-        return redirect("recsys:catalogue")
+        try:
+            with transaction.atomic():
+                user = form.save()
+        except IntegrityError:
+            # Another request (a double-click) took the name or address between the form's checks and the insert:
+            # checked again, the form now says which is taken.
+            form = SignUpForm(request.POST)
+            if form.is_valid():
+                form.add_error(None, "That username or e-mail address was just taken; please choose another.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, "Welcome to HikmaX. Start by adding a few things you liked from the catalogue.")
+            return redirect("recsys:catalogue")
     return render(request, "accounts/signup.html", {"form": form})
 
 

@@ -113,7 +113,7 @@ def train_model(request):
                                       hyperparameters=hyperparameters, owner=request.user,
                                       activate=bool(request.POST.get("activate")))
         messages.success(request, f"Training job #{job.pk} queued.")
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply for the parser
         messages.error(request, "Hyper-parameters must be a JSON object, e.g. {\"epochs\": 20}.")
     except training.TrainingError as exc:
         messages.error(request, str(exc))

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import staff_required
@@ -16,6 +17,7 @@ from diagnostics.forms import ExclusionForm, StartRunForm
 from diagnostics.models import DiagnosticRun
 from recsys import jobs
 from recsys.models import Interaction, TrainingExclusion
+from recsys.params import require_id
 
 SEQUENTIAL_DEFAULTS = {"hidden": 32, "blocks": 1, "max_len": 50, "dropout": 0.2, "lr": 0.002}
 
@@ -165,12 +167,12 @@ def exclusions(request):
 @require_POST
 def exclude(request):
     _require_admin(request)
-    run = get_object_or_404(DiagnosticRun, pk=request.POST.get("run") or 0)
+    run = get_object_or_404(DiagnosticRun, pk=require_id(request.POST.get("run"), "run"))
     form = ExclusionForm(request.POST)
     key = request.POST.get("key", "")
     if not form.is_valid():
         messages.error(request, "Say why this member is left out of training.")
-        return redirect("diagnostics:entity", run_id=run.pk, kind="user", key=key)
+        return _member_page(run, key)
     try:
         services.exclude_from_training(dataset=run.dataset, user_key=key, reason=form.cleaned_data["reason"],
                                        by=request.user)
@@ -178,7 +180,15 @@ def exclude(request):
         messages.error(request, str(exc))
         return redirect("diagnostics:run", run_id=run.pk)
     messages.success(request, f"Member {key} will be left out of the next training. Nothing was deleted.")
-    return redirect("diagnostics:entity", run_id=run.pk, kind="user", key=key)
+    return _member_page(run, key)
+
+
+def _member_page(run: DiagnosticRun, key: str):
+    """The member's page in the run; the run's page when the key cannot name one (empty, or with a slash)."""
+    try:
+        return redirect("diagnostics:entity", run_id=run.pk, kind="user", key=key)
+    except NoReverseMatch:
+        return redirect("diagnostics:run", run_id=run.pk)
 
 
 @staff_required

@@ -1,6 +1,8 @@
-"""API-wide behaviour: strict pagination and the error responses every operation can give, in the schema."""
+"""API-wide behaviour: JSON parsing, strict pagination and the error responses the schema documents for all."""
 
-from rest_framework.exceptions import ValidationError
+from django.core.exceptions import BadRequest
+from rest_framework import parsers, status, views
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 from recsys.params import parse_id
@@ -10,6 +12,32 @@ ERROR_RESPONSES = {
     "403": "Not signed in, or not allowed to do this.",
     "404": "No such object among yours, or nothing to show yet (no dataset, no active model).",
 }
+
+
+class BadRequestError(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+
+def exception_handler(exc, context):
+    """DRF's handler; Django's BadRequest (recsys.params.require_id, shared with the HTML pages) answers in JSON too,
+    not with the HTML error page."""
+    if isinstance(exc, BadRequest):
+        exc = BadRequestError(str(exc))
+    return views.exception_handler(exc, context)
+
+
+NESTED_TOO_DEEPLY = "JSON parse error - the body is nested too deeply."
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser; a body nested too deeply for Python's parser (RecursionError) is a 400 like other bad JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(NESTED_TOO_DEEPLY) from None
 
 
 class StrictPageNumberPagination(PageNumberPagination):

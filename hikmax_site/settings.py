@@ -176,6 +176,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "hikmax_site.api.StrictPageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "hikmax_site.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["hikmax_site.api.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "HikmaX API",

@@ -4,6 +4,7 @@ from django.core.exceptions import BadRequest
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from drf_spectacular.views import SpectacularAPIView
 
 
 def bad_request(request, exception):
@@ -32,3 +33,11 @@ def page_not_found(request, exception):
 def favicon(request):
     """/favicon.ico, which browsers ask for on pages that name no icon (the Django admin, the API docs)."""
     return redirect(static("favicon.svg"), permanent=True)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema. The API has one version, so ?version= is not read: its raw text went into the schema's
+    version and the Content-Disposition header (a NUL there made gunicorn answer with its own 500 page)."""
+
+    def _get_version_parameter(self, request):
+        return None

@@ -232,7 +232,7 @@ def _changes_from_json(text: str) -> dict[int, float]:
     """{"interaction id": weight, ...} from the preview form; anything else is a CorrectionError."""
     try:
         changes = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for the parser
         changes = None
     if not isinstance(changes, dict) or not changes:
         raise corrections.CorrectionError("The form did not say which entries to change; please preview again.")

@@ -12,6 +12,7 @@ from . import charts, jobs, selectors
 from .collation import natural
 from .forms import ImportDatasetForm
 from .models import Dataset, Interaction, InteractionSequence, Item, Job, TrainedModel
+from .params import parse_id
 from .selectors import categories_of
 from .services import artefacts, registry
 from .services import datasets as dataset_service
@@ -30,8 +31,8 @@ class CategoryFilter(admin.SimpleListFilter):
     parameter_name = "category"
 
     def lookups(self, request, model_admin):
-        dataset_id = request.GET.get("dataset__id__exact")
-        datasets = Dataset.objects.filter(pk=dataset_id) if dataset_id else Dataset.objects.all()
+        dataset_id = parse_id(request.GET.get("dataset__id__exact"))  # not a number: Django's list says so (?e=1)
+        datasets = Dataset.objects.filter(pk=dataset_id) if dataset_id is not None else Dataset.objects.all()
         names = sorted({name for dataset in datasets for name in categories_of(dataset)})
         return [(name, name) for name in names]
 
@@ -139,7 +140,7 @@ class DatasetAdmin(admin.ModelAdmin):
         """Confirm, then delete as a background job (a large dataset takes minutes; models' folders go too)."""
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        dataset = get_object_or_404(Dataset, pk=object_id)
+        dataset = get_object_or_404(Dataset, pk=parse_id(object_id))
         if request.method == "POST" and _queue_deletion(request, dataset):
             return redirect("admin:recsys_dataset_changelist")
         context = {
@@ -278,7 +279,7 @@ class TrainedModelAdmin(admin.ModelAdmin):
         """A read-only model card; activate, deactivate, re-evaluate and delete are POSTed here."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        model = get_object_or_404(TrainedModel.objects.select_related("dataset", "created_by"), pk=object_id)
+        model = get_object_or_404(TrainedModel.objects.select_related("dataset", "created_by"), pk=parse_id(object_id))
         if request.method == "POST":
             return self._card_action(request, model)
         context = {

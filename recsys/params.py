@@ -25,6 +25,8 @@ def require_id(value: object, what: str) -> int:
     """parse_id, or a 400 Bad Request naming the parameter."""
     number = parse_id(value)
     if number is None:
+        if value is None or str(value).strip() == "":
+            raise BadRequest(f"{what} must be a whole number; none was given.")
         raise BadRequest(f"{what} must be a whole number, got {str(value)[:40]!r}.")
     return number
 

@@ -240,10 +240,21 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
 
 
 def record_feedback(*, user, explanation: Explanation, helpful: bool, comment: str = "") -> ExplanationFeedback:
+    """One answer per member and explanation: answering again (a double-click, a later visit) replaces it, so the
+    analysts' helpful rate counts members, not clicks."""
     if explanation.user_id != user.pk:
         raise Explanation.DoesNotExist("No such explanation.")
-    return ExplanationFeedback.objects.create(explanation=explanation, user=user, helpful=helpful,
-                                              comment=comment.strip()[:2000])
+    with transaction.atomic():
+        Explanation.objects.select_for_update().filter(pk=explanation.pk).first()  # concurrent answers queue here
+        answers = ExplanationFeedback.objects.filter(explanation=explanation, user=user)
+        feedback = answers.first()  # the latest
+        if feedback is None:
+            return ExplanationFeedback.objects.create(explanation=explanation, user=user, helpful=helpful,
+                                                      comment=comment.strip()[:2000])
+        answers.exclude(pk=feedback.pk).delete()  # repeats stored before one answer was kept
+        feedback.helpful, feedback.comment = helpful, comment.strip()[:2000]
+        feedback.save(update_fields=["helpful", "comment"])
+    return feedback
 
 
 def explain_members(*, dataset: Dataset, top_k: int = 3, progress=None) -> dict:

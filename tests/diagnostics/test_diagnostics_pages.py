@@ -255,3 +255,18 @@ def test_a_titles_page_lists_its_categories_as_every_other_page_does(analyst_cli
     Item.objects.filter(dataset=finished_run.dataset, external_id=key).update(categories="Drama|Romance", year=1993)
     page = analyst_client.get(reverse("diagnostics:entity", args=[finished_run.pk, "item", key])).content.decode()
     assert "1993 · Drama, Romance · " in page and "Drama|Romance" not in page
+
+
+def test_leaving_out_with_a_malformed_run_or_key_is_a_clear_refusal_not_a_server_error(client, make_user,
+                                                                                        finished_run):
+    client.raise_request_exception = False
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    url = reverse("diagnostics:exclude")
+    for run in ("abc", "-1", "1.5", "9" * 30):
+        response = client.post(url, {"run": run, "key": "u0", "reason": "r"})
+        assert response.status_code == 400 and b"run must be a whole number" in response.content
+    for key, reason in (("", ""), ("a/b", ""), ("a/b", "a reason"), ("", "a reason")):
+        response = client.post(url, {"run": finished_run.pk, "key": key, "reason": reason}, follow=True)
+        assert response.status_code == 200
+        assert response.redirect_chain[-1][0] == reverse("diagnostics:run", args=[finished_run.pk])
+    assert not TrainingExclusion.objects.exists()

@@ -124,3 +124,25 @@ def test_behind_a_configured_proxy_the_forwarded_client_address_is_used(client, 
     response = client.post(reverse("login"), {"username": "victim", "password": "correct-horse-battery"},
                            HTTP_X_FORWARDED_FOR="198.51.100.2", **proxy)
     assert response.status_code == 302  # another client behind the same proxy is not locked out
+
+
+@pytest.mark.parametrize("taken", [{"username": "Newbie"}, {"username": "other", "email": "N@Example.org"}])
+def test_a_sign_up_that_loses_a_race_for_its_name_is_told_so_not_a_server_error(client, monkeypatch, taken):
+    """A double-clicked Sign up: both requests pass the form's checks, then the second one's insert meets the
+    first one's row (the unique constraints ignore case)."""
+    from accounts.forms import SignUpForm
+
+    is_valid = SignUpForm.is_valid
+
+    def meanwhile(form):
+        valid = is_valid(form)
+        if valid and not User.objects.exists():
+            User.objects.create_user(password="x", **taken)  # the other request commits between check and save
+        return valid
+
+    monkeypatch.setattr(SignUpForm, "is_valid", meanwhile)
+    client.raise_request_exception = False
+    response = _sign_up(client, "newbie", email="n@example.org")
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert User.objects.count() == 1 and "_auth_user_id" not in client.session

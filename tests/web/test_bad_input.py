@@ -28,7 +28,7 @@ def _assert_no_raw_error(response):
 
 
 @pytest.mark.parametrize("changes", ['{"1": null}', "[1]", "{}", '{"1": "abc"}', '{"²": 0.5}', '{"1": true}',
-                                     "not json", '{"1": [0.5]}'])
+                                     "not json", '{"1": [0.5]}', "[" * 100_000 + "]" * 100_000])
 def test_applying_junk_changes_says_nothing_was_changed(member_client, changes):
     make_history(make_dataset(), user=member_client.user, external_user_id="alice")
     response = member_client.post(reverse("recourse:apply-fix"), {"changes": changes, "fingerprint": "x"})
@@ -102,6 +102,12 @@ def test_starting_work_on_a_junk_dataset_is_a_bad_request(analyst_client, url, d
     assert response.status_code == 400
     assert "dataset must be a whole number" in response.content.decode()
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["dashboard:train", "dashboard:start-experiment"])
+def test_starting_work_without_a_dataset_says_none_was_given_not_none(analyst_client, url):
+    text = analyst_client.post(reverse(url), {"architecture": "sasrec"}).content.decode()
+    assert "dataset must be a whole number; none was given." in text and "None" not in text
 
 
 def test_starting_work_on_a_missing_dataset_is_not_found(analyst_client):
@@ -231,3 +237,46 @@ def test_the_experiment_form_offers_no_more_users_than_can_be_sampled(analyst_cl
     make_history(none, external_user_id="short", item_ids=(1, 2))
     page = analyst_client.get(reverse("dashboard:metrics") + f"?dataset={none.pk}").content.decode()
     assert 'id="no-eligible"' in page and 'name="n_users"' not in page  # N = 0 under min="1" could never be sent
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000  # Python's json parser raises RecursionError, not a ValueError
+
+
+def test_json_nested_too_deeply_for_the_parser_is_a_400_from_the_api_not_a_500(member_client):
+    make_history(make_dataset(), user=member_client.user, external_user_id="alice")
+    member_client.raise_request_exception = False
+    for url in (reverse("api-recourse-preview"), reverse("api-recourse-apply"), reverse("api-history")):
+        for body in (DEEP_JSON, '{"changes": ' + DEEP_JSON + "}"):
+            response = member_client.post(url, body, content_type="application/json")
+            assert response.status_code == 400, url
+            assert "nested too deeply" in response.json()["detail"]
+    assert not RecourseResult.objects.exists()
+
+
+def test_hyperparameters_nested_too_deeply_are_refused_with_a_message(analyst_client):
+    dataset = make_dataset()
+    make_history(dataset)
+    analyst_client.raise_request_exception = False
+    response = analyst_client.post(reverse("dashboard:train"), {"dataset": dataset.pk, "architecture": "sasrec",
+                                                                "hyperparameters": DEEP_JSON})
+    assert response.status_code == 302
+    assert "Hyper-parameters must be a JSON object" in _messages(response)
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", "cancelled"])
+def test_cancelling_a_job_that_has_already_ended_says_so_and_changes_nothing(analyst_client, status):
+    """A second click on Cancel (or a stale Jobs page) said 'Cancellation requested' for a job that had ended."""
+    job = Job.objects.create(kind="import_dataset", status=status, progress=100, message="done")
+    response = analyst_client.post(reverse("recsys:job-cancel", args=[job.pk]))
+    assert response.status_code == 302
+    said = _messages(response)
+    assert "requested" not in said and f"Job #{job.pk} has already ended" in said
+    job.refresh_from_db()
+    assert job.status == status and job.message == "done" and not job.cancel_requested
+
+
+def test_the_json_api_refuses_a_junk_dataset_in_json_not_with_the_html_error_page(analyst_client):
+    response = analyst_client.get(reverse("dashboard:api-overview"), {"dataset": "abc"})
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "dataset must be a whole number, got 'abc'."}

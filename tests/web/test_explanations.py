@@ -85,6 +85,20 @@ def test_feedback_is_stored_and_only_on_own_explanations(client, trained, make_u
     assert ExplanationFeedback.objects.count() == 1
 
 
+def test_answering_was_this_helpful_again_replaces_the_answer_instead_of_counting_twice(client, trained):
+    """A double-click, or answering again on a later visit, must not count twice in the analysts' helpful rate."""
+    dataset, model, alice = trained
+    client.force_login(alice)
+    item = first_recommendation(client)
+    explanation = client.get(reverse("recourse:why", args=[item.pk])).context["explanation"]
+    url = reverse("recourse:feedback", args=[explanation.pk])
+    for _ in range(3):
+        client.post(url, {"helpful": "no", "comment": "unclear"})
+    client.post(url, {"helpful": "yes"})
+    answer = ExplanationFeedback.objects.get()
+    assert answer.helpful and answer.comment == "" and answer.user == alice
+
+
 def test_explanation_api_and_export(client, trained):
     dataset, model, alice = trained
     client.force_login(alice)

@@ -122,3 +122,20 @@ def test_versions_trained_before_numbering_per_dataset_keep_their_numbers():
     assert [TrainedModel.objects.get(pk=pk).version for pk in ids] == ids
     assert TrainedModel.objects.create(dataset_id=films.pk, architecture="tcn").version == ids[2] + 1
     assert TrainedModel.objects.create(dataset_id=shop.pk, architecture="tcn").version == ids[1] + 1
+
+
+def test_admin_pages_with_an_id_or_filter_that_is_not_a_number_are_404_or_ignored_not_a_server_error(
+    client, django_user_model
+):
+    dataset = make_dataset()
+    TrainedModel.objects.create(dataset=dataset, architecture="sasrec", status="ready")
+    client.raise_request_exception = False
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.org", "pw-long-enough"))
+    for bad in ("abc", "%00", "a" * 300):
+        assert client.get(f"/admin/recsys/dataset/{bad}/delete/").status_code == 404
+        assert client.post(f"/admin/recsys/dataset/{bad}/delete/").status_code == 404
+        assert client.get(f"/admin/recsys/trainedmodel/{bad}/change/").status_code == 404
+        assert client.post(f"/admin/recsys/trainedmodel/{bad}/change/", {"action": "activate"}).status_code == 404
+    for bad in ("abc", "-1", "9" * 30):  # the category filter's choices for a dataset filter that is not a number
+        assert client.get(f"/admin/recsys/item/?dataset__id__exact={bad}").status_code in (200, 302)
+    assert Job.objects.count() == 0 and TrainedModel.objects.get().status == "ready"
