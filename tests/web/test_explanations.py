@@ -189,3 +189,24 @@ def test_the_attention_chart_says_how_much_not_which_way(client, trained):
     ig = client.get(reverse("recourse:why", args=[item.pk])).content.decode()
     assert "up (blue, right) or down (red, left)" in ig and "pushed it up" in ig
     assert "attention has no direction" not in ig
+
+
+def test_why_tells_apart_the_plays_of_a_title_the_history_holds_twice(trained):
+    """A title picked again (a song replayed, a product rebought): each of its interactions is named with what tells
+    it apart ("watched 1970-01-12, 2nd of 2 times"), the others are not; the Why? sentences use these names."""
+    from recourse.selectors import member_history
+    from recourse.services.explanations import _repeat_occasions
+    from recsys.models import Interaction, InteractionSequence, Item
+    from recsys.services import serving
+
+    dataset, model, alice = trained
+    sequence = InteractionSequence.objects.get(dataset=dataset, user=alice)
+    Interaction.objects.create(sequence=sequence, item=Item.objects.get(dataset=dataset, external_id="2"),
+                               timestamp=2_000_000, position=9, rating=4.0)
+    _, recommender = serving.loaded_model(dataset)
+    mine = member_history(alice, dataset, recommender)
+    occasions = _repeat_occasions(alice, mine)
+    titles = [mine.interactions[p].item.title for p in sorted(occasions)]
+    assert titles == ["Film 02 (1992)", "Film 02 (1992)"]
+    assert [occasions[p].rsplit(", ", 1)[1] for p in sorted(occasions)] == ["1st of 2 times", "2nd of 2 times"]
+    assert all(occasion.startswith("watched 1970-01-") for occasion in occasions.values())
