@@ -275,3 +275,24 @@ def test_two_simultaneous_applies_end_consistent(calibrated):
     assert RecourseResult.objects.count() == 1
     excluded = Interaction.objects.filter(sequence__user=alice, state="excluded").count()
     assert excluded == 1
+
+
+def test_a_model_whose_dataset_cannot_calibrate_the_check_says_so_and_queues_no_more_jobs(client, trained):
+    """A tiny dataset (fewer than 5 other histories): the calibration job fails, and the drift check kept saying
+    "being calibrated ... try again shortly" and queued another failing job on every visit."""
+    from recsys import jobs
+    from recsys.models import InteractionSequence, Job
+
+    dataset, model, alice = trained
+    InteractionSequence.objects.filter(dataset=dataset, user__isnull=True).delete()
+    client.force_login(alice)
+    assert b"being calibrated" in client.get(reverse("recourse:drift")).content
+    job = Job.objects.get(kind="calibrate_drift", params__model_id=model.pk)
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.message.startswith("Too few histories") and not job.error  # the reason alone, no traceback
+    for page in (client.get(reverse("recourse:drift")), client.post(reverse("recourse:fix"), {"suggest": "1"})):
+        text = page.content.decode()
+        assert page.status_code == 200 and "being calibrated" not in text and "at least 5 other histories" in text
+    assert Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk).count() == 1
