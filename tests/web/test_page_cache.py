@@ -152,3 +152,14 @@ def test_a_cached_why_page_is_worded_again_when_the_wording_changes(client, cach
     monkeypatch.setattr(faithful, "why_words", lambda *args, **kwargs: dataclasses.replace(worded(*args, **kwargs),
         narrative="Sentences of today."))
     assert "Sentences of today." in client.get(url).content.decode()
+
+
+def test_a_changed_fragment_template_is_rendered_at_once(client, cached, settings, tmp_path):
+    """A release that changes a fragment's template (a new notice on For you) showed pages cached before it for up
+    to a day: the key named the member's state, not what the page is rendered with."""
+    assert client.get(reverse("recourse:for-you")).status_code == 200
+    released = tmp_path / "recourse" / "_for_you_list.html"
+    released.parent.mkdir()
+    released.write_text("<p>The released template.</p>")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    assert "The released template." in client.get(reverse("recourse:for-you")).content.decode()
