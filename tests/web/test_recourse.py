@@ -296,3 +296,18 @@ def test_a_model_whose_dataset_cannot_calibrate_the_check_says_so_and_queues_no_
         text = page.content.decode()
         assert page.status_code == 200 and "being calibrated" not in text and "at least 5 other histories" in text
     assert Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk).count() == 1
+
+
+def test_a_change_to_an_interaction_the_model_does_not_know_says_so(trained):
+    """An item imported after the model was trained (marked "New to the model"): the API's preview said its
+    interaction 'is not an active entry of your history', which it is."""
+    from recsys.models import InteractionSequence, Item
+
+    dataset, model, alice = trained
+    new = Item.objects.create(dataset=dataset, external_id="new", title="Imported After Training")
+    row = Interaction.objects.create(sequence=InteractionSequence.objects.get(dataset=dataset, user=alice),
+                                     item=new, timestamp=3_000_000, position=50)
+    with pytest.raises(corrections.CorrectionError, match="the current model does not know"):
+        corrections.preview(user=alice, dataset=dataset, changes={row.pk: 0.0})
+    with pytest.raises(corrections.CorrectionError, match="is not an active entry of your history"):
+        corrections.preview(user=alice, dataset=dataset, changes={row.pk + 1000: 0.0})
