@@ -30,7 +30,10 @@ def calibrate_drift(job, progress):
         return {"skipped": "already calibrated"}
     recommender = serving.load_recommender(model)
     progress(5, "Calibrating the drift check on reference histories")
-    fitted = context.calibrate_all(model, recommender)
+    try:
+        fitted = context.calibrate_all(model, recommender)
+    except context.DriftUnavailable as exc:  # too few histories: the reason alone, as the members read it
+        raise jobs.JobInputError(str(exc)) from exc
     result: dict = {}
     if "taste" in fitted:
         taste = fitted["taste"]

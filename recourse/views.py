@@ -51,9 +51,11 @@ def why(request, item_id):
             return {**_why_context(view, item, method), "words": words_for(dataset),
                     "rating_policy": selectors.rating_policy(request.user, dataset)}
 
-        # Only a page that was explained is cached, so its key's method is always one of the valid ones.
+        # Only a page that was explained is cached, so its key's method is always one of the valid ones. The key
+        # names the wording version: a release that words explanations anew must not be hidden by pages cached before.
         body = page_cache.fragment(
-            request, serving.member_cache_key("why", request.user, dataset, model, fingerprint, item.pk, method),
+            request, serving.member_cache_key("why", request.user, dataset, model, fingerprint, item.pk, method,
+                                              f"wording{explanations.WORDING}"),
             "recourse/_why_body.html", why_context)
     except (explanations.ExplanationError, serving.NoActiveModel) as exc:
         status = 404 if isinstance(exc, explanations.NotRecommended) else 200

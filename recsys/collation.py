@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from django.db.models.functions import Collate
 
+from recsys.models import SQLITE_LOWER
 from recsys.selectors import natural_key
 
 NATURAL = "natural"
@@ -21,9 +22,15 @@ def natural(field: str) -> Collate:
 
 
 def register_on_sqlite(sender, connection, **kwargs) -> None:
-    """connection_created receiver: SQLite knows only the collations each connection is given."""
+    """connection_created receiver: SQLite knows only the collations (and functions) each connection is given:
+    the natural collation, and LOWER for every alphabet (``recsys.models.UnicodeLower``)."""
     if connection.vendor == "sqlite":
         connection.connection.create_collation(NATURAL, _compare_naturally)
+        connection.connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else str(text).lower()
 
 
 def _compare_naturally(first: str, second: str) -> int:

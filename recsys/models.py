@@ -4,6 +4,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F, Q, TextChoices
+from django.db.models.functions import Lower
+
+SQLITE_LOWER = "hikmax_lower"  # registered on every SQLite connection by recsys.collation
+
+
+@models.CharField.register_lookup
+class UnicodeLower(Lower):
+    """``title__unicode_lower__contains=query``: text and query both lowered in every alphabet. PostgreSQL's LOWER
+    already does that; SQLite's lowers A-Z only (so 'песня' never found 'Песня'), so there it is Python's."""
+
+    lookup_name = "unicode_lower"
+    bilateral = True
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function=SQLITE_LOWER, **extra_context)
 
 
 class Dataset(models.Model):
@@ -96,6 +111,11 @@ class Item(models.Model):
         """
         names = (part.strip() for part in (text or "").replace(",", "|").split("|"))
         return list(dict.fromkeys(name for name in names if name))
+
+    @staticmethod
+    def title_contains(query: str, prefix: str = "") -> Q:
+        """Rows whose title contains ``query``, ignoring case in every alphabet ('águas' finds 'Águas de Março')."""
+        return Q(**{f"{prefix}title__unicode_lower__contains": query})
 
     @staticmethod
     def in_category(name: str, prefix: str = "") -> Q:

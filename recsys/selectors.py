@@ -180,7 +180,8 @@ def member_interactions(user, dataset: Dataset, *, query: str = ""):
     """The member's own interactions in chronological order (all states)."""
     interactions = Interaction.objects.filter(sequence__user=user, sequence__dataset=dataset).select_related("item")
     if query:
-        interactions = interactions.filter(Q(item__title__icontains=query) | Item.in_category(query, prefix="item__"))
+        matches = Item.title_contains(query, prefix="item__") | Item.in_category(query, prefix="item__")
+        interactions = interactions.filter(matches)
     return interactions.chronological()
 
 
@@ -199,7 +200,7 @@ def catalogue(dataset: Dataset, *, query: str = "", category: str = "", year: in
     popular first; items not in it follow by title)."""
     items = dataset.items.all()
     if query:
-        items = items.filter(title__icontains=query)
+        items = items.filter(Item.title_contains(query))
     if category:
         items = items.filter(Item.in_category(category))
     if year:

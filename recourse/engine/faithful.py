@@ -5,7 +5,7 @@ the member until the model has been re-run without them. All variants are scored
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -223,21 +223,32 @@ class WhyWords:
 
 
 def _quoted(names: list[str]) -> str:
-    quoted = [f"“{name}”" for name in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return _joined([f"“{name}”" for name in names])
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, verb: str = "watched",
-              items: str = "films", max_reasons: int = 2) -> WhyWords:
+              items: str = "films", max_reasons: int = 2, occasions: Mapping[int, str] | None = None) -> WhyWords:
+    """``occasions``: {history position: what tells that interaction apart from other plays of its title ("played
+    2024-03-05, 2nd of 4 times")}, for titles the history holds more than once; a sentence about one interaction
+    names it with its occasion. The reason names each title once, as For you's one-line reason does."""
     def title(item: int) -> str:
         return titles.get(int(item), f"item #{int(item)}")
 
+    def play(removal: Removal, index: int) -> str:
+        position, item = removal.positions[index], removal.items[index]
+        occasion = (occasions or {}).get(int(position))
+        return f"“{title(item)}”" + (f" ({occasion})" if occasion else "")
+
     target = title(checked.target)
     named = checked.reasons[:max_reasons]
-    drops = [f"Without “{title(r.items[0])}”, “{target}” would drop from #{checked.rank} to #{r.rank_after}."
+    drops = [f"Without {play(r, 0)}, “{target}” would drop from #{checked.rank} to #{r.rank_after}."
              for r in checked.reasons]
     if named:
-        names = [title(r.items[0]) for r in named]
+        names = list(dict.fromkeys(title(r.items[0]) for r in named))  # two plays of one title: one reason
         reason = reason_line(names, verb, items)
         narrative = f"“{target}” is recommended mainly because you {verb} {_quoted(names)}. {drops[0]}"
     else:
@@ -250,7 +261,7 @@ def why_words(checked: CheckedWhy, titles: dict[int, str], *, popular: bool, ver
         found = (f"it finds none of your {items} pushing it up" if checked.tried_up_to == 0 else
                  f"{_none_of_the_top(checked, items)} would not move it down")
         narrative = f"“{target}” has no single main reason by this way of explaining: {found}.{popular_part}"
-    return WhyWords(reason, narrative, _change_sentence(checked, target, title, items), drops)
+    return WhyWords(reason, narrative, _change_sentence(checked, target, play, items), drops)
 
 
 def _none_of_the_top(checked: CheckedWhy, items: str) -> str:
@@ -262,12 +273,14 @@ def _none_of_the_top(checked: CheckedWhy, items: str) -> str:
     return f"removing any one of the {tried} {items} that count most for it"
 
 
-def _change_sentence(checked: CheckedWhy, target: str, title: Callable[[int], str], items: str = "films") -> str:
+def _change_sentence(checked: CheckedWhy, target: str, play: Callable[[Removal, int], str],
+                     items: str = "films") -> str:
     if checked.smallest is None and checked.tried_up_to == 0:
         return f"This way of explaining finds none of your {items} pushing “{target}” up, so it has no removal to try."
     if checked.smallest is None:
         return (f"No removal of up to {checked.tried_up_to} of the {items} that count most for it takes "
                 f"“{target}” out of your top {TOP_N}.")
-    names = _quoted([title(item) for item in checked.smallest.items])
+    removal = checked.smallest
+    names = _joined([play(removal, index) for index in range(len(removal.items))])
     return (f"Removing {names} would take “{target}” out of your top {TOP_N} "
             f"(from #{checked.rank} to #{checked.smallest.rank_after}): the smallest such removal HikmaX found.")

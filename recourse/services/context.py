@@ -6,7 +6,9 @@ research dashboard's named variant).
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from recsys.ratings import RatingScale, model_weight, scale_of
 from . import taste_policy
 
 REFERENCE_USERS = 200
+MIN_REFERENCE = 5  # fewer reference histories than this calibrate nothing
 # The removal rule members get: the first measurement's "threshold" rule. The engine's newer "prefix" rule (the
 # research default) calibrated a removal cost of 0.2 nats on the category-free test world
 # (tests/web/sasrec_world.py) and then offered no fix for its planted 4-title burst (removing the most unusual
@@ -67,6 +70,8 @@ def _stored_calibration(model: TrainedModel, key: str, what: str, just_read: boo
         model.refresh_from_db(fields=["calibration"])
     if key in model.calibration:
         return model.calibration[key]
+    if _unavailable(key) in model.calibration:  # its calibration failed for the data: say why, queue nothing
+        raise DriftUnavailable(model.calibration[_unavailable(key)])
     start_calibration(model)
     raise DriftUnavailable(
         f"{what} for this model version is being calibrated on reference histories; "
@@ -89,13 +94,18 @@ def start_calibration(model: TrainedModel):
 
 
 def calibrate_all(model: TrainedModel, recommender) -> dict:
-    """Every calibration this model lacks (see needs_calibration), stored; returns what was fitted."""
+    """Every calibration this model lacks (see needs_calibration), stored; returns what was fitted. DriftUnavailable
+    (too few histories) after trying them all."""
     fitted: dict = {}
-    missing = needs_calibration(model)
-    if "taste" in missing:
-        fitted["taste"] = calibrate_taste_check(model, recommender)
-    if "drift" in missing:
-        fitted["drift"] = calibrate(model, recommender)
+    refused: list[DriftUnavailable] = []
+    fits: dict[str, Callable[[TrainedModel, Any], object]] = {"taste": calibrate_taste_check, "drift": calibrate}
+    for name in needs_calibration(model):
+        try:  # each is tried (and a refusal stored) even when another cannot be fitted
+            fitted[name] = fits[name](model, recommender)
+        except DriftUnavailable as exc:
+            refused.append(exc)
+    if refused:
+        raise refused[0]
     return fitted
 
 
@@ -105,8 +115,8 @@ def calibrate_taste_check(model: TrainedModel, recommender, **options) -> TasteC
     the way members are checked, with the ratings policy (``taste_policy``), on the held-out 30 %; the engine's
     own figure (without ratings) is kept in the notes."""
     members = reference_members(model.dataset, recommender)
-    if len(members) < 5:
-        raise DriftUnavailable("Too few histories in this dataset to calibrate the drift check.")
+    if len(members) < MIN_REFERENCE:
+        _cannot_calibrate(model, "taste", _too_few("the drift check", len(members)))
     network = recommender.model
     calibration = calibrate_taste(network, [m.history for m in members], **{**TASTE_RULES[PRODUCT_CHOICE], **options})
     n_fit = len(members) - int(len(members) * 0.3) if len(members) >= 10 else len(members)
@@ -117,8 +127,7 @@ def calibrate_taste_check(model: TrainedModel, recommender, **options) -> TasteC
     calibration.notes = [*calibration.notes, f"engine false-alarm rate without the ratings policy: "
                          f"{calibration.false_alarm_rate:.3f}; stored rate: with it, on {len(held_out)} histories"]
     calibration.false_alarm_rate = float(np.mean(verdicts))
-    model.calibration = {**model.calibration, "taste": calibration.to_json()}
-    TrainedModel.objects.filter(pk=model.pk).update(calibration=model.calibration)
+    _store(model, "taste", calibration.to_json())
     return calibration
 
 
@@ -161,13 +170,35 @@ def calibrate(model: TrainedModel, recommender) -> DriftCalibration:
     """Fit drift detection on clean-looking reference histories and store it with the model."""
     categories = categories_for(model, recommender)
     histories = reference_histories(model.dataset, recommender)
-    if len(histories) < 5:
-        raise DriftUnavailable("Too few histories in this dataset to calibrate drift detection.")
+    if len(histories) < MIN_REFERENCE:
+        _cannot_calibrate(model, "drift", _too_few("drift detection", len(histories)))
     profiles = np.stack([preference_profile(h, categories) for h in histories])
     calibration = calibrate_drift(recommender.model, histories, profiles, categories)
-    model.calibration = {**model.calibration, "drift": calibration.to_json()}
-    TrainedModel.objects.filter(pk=model.pk).update(calibration=model.calibration)
+    _store(model, "drift", calibration.to_json())
     return calibration
+
+
+def _unavailable(key: str) -> str:
+    return f"{key}_unavailable"
+
+
+def _too_few(what: str, found: int) -> str:
+    return (f"Too few histories in this dataset to calibrate {what}: it learns what a usual history looks like from "
+            f"at least {MIN_REFERENCE} other histories of 3 or more interactions, and this dataset has {found}.")
+
+
+def _cannot_calibrate(model: TrainedModel, key: str, message: str) -> None:
+    """Stored with the model, so its members are told why instead of "being calibrated", and no calibration job is
+    queued on each visit; retrying the failed job (more histories imported since) tries again."""
+    _store(model, _unavailable(key), message)
+    raise DriftUnavailable(message)
+
+
+def _store(model: TrainedModel, key: str, value: str) -> None:
+    """One calibration (or why it could not be fitted) stored with the model; a fitted one replaces the reason."""
+    kept = {name: stored for name, stored in model.calibration.items() if name != _unavailable(key)}
+    model.calibration = {**kept, key: value}
+    TrainedModel.objects.filter(pk=model.pk).update(calibration=model.calibration)
 
 
 def reference_histories(dataset: Dataset, recommender, limit: int = REFERENCE_USERS) -> list[History]:

@@ -15,9 +15,11 @@ from recourse.engine.drift_metrics import algorithmic_drift_score
 from recourse.engine.taste import established_likelihood, log_probs_from_logits, visible
 from recourse.models import DriftResult, RecourseResult
 from recourse.selectors import history_fingerprint, member_history
+from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item, TrainedModel
 from recsys.ratings import model_weight, scale_of
 from recsys.services.serving import loaded_model
+from recsys.vocabulary import words_for
 
 from . import drift
 
@@ -63,7 +65,7 @@ def preview(*, user, dataset: Dataset, changes: dict[int, float]) -> Preview:
     """What the recommendations would be with these changes. Changes nothing."""
     loaded = loaded_model(dataset)
     mine = member_history(user, dataset, loaded[1])
-    _validate(changes, mine.interactions)
+    _validate(changes, mine.interactions, user, dataset)
     return _preview(user, dataset, loaded, mine, changes)
 
 
@@ -163,12 +165,18 @@ def _unread_note(positions: list[int], history, max_len: int) -> str:
             "counting, so your recommendations would not change.")
 
 
-def _validate(changes: dict[int, float], interactions: list[Interaction]) -> None:
+def _validate(changes: dict[int, float], interactions: list[Interaction], user, dataset: Dataset) -> None:
+    """``interactions``: the member's active ones the model knows (``member_history``)."""
     if not changes:
         raise CorrectionError("Choose at least one interaction to remove or down-weight.")
     mine = {row.pk for row in interactions}
     for interaction_id, weight in changes.items():
         if interaction_id not in mine:
+            active = selectors.member_interactions(user, dataset).active().filter(pk=interaction_id).first()
+            if active is not None:  # imported or added after the model was trained
+                raise CorrectionError(
+                    f"Interaction {interaction_id} ({active.item.title}) is of {words_for(dataset).an_item} the "
+                    "current model does not know yet, so changing it would not change your recommendations.")
             raise CorrectionError(f"Interaction {interaction_id} is not an active entry of your history.")
         if not 0.0 <= weight < 1.0:
             raise CorrectionError(f"A weight must be at least 0 and below 1; got {weight}.")
@@ -184,7 +192,7 @@ def apply(*, user, dataset: Dataset, changes: dict[int, float], fingerprint: str
     mine = member_history(user, dataset, recommender)
     if mine.fingerprint != fingerprint:
         raise CorrectionError(STALE_PREVIEW)
-    _validate(changes, mine.interactions)
+    _validate(changes, mine.interactions, user, dataset)
     shown = _preview(user, dataset, loaded, mine, changes)
     check = latest_check(user, model, fingerprint) if suggested else None
     shown.check_id = None if check is None else check.pk

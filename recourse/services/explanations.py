@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from recourse.engine import attribution as attr
 from recourse.engine import faithful
 from recourse.models import Explanation, ExplanationFeedback
-from recourse.selectors import MemberHistory, member_history
+from recourse.selectors import MemberHistory, interaction_occasions, member_history
 from recsys import selectors
 from recsys.models import Dataset, Interaction, InteractionSequence, Item
 from recsys.ratings import scale_of
@@ -90,7 +90,7 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     checked = faithful.check_why(network, mine.history, attribution, target, exclude, fallback=recommender.popularity)
     popular = _is_popular(recommender, target)
     rows[method] = _save_row(user, model, item_id, method, mine, attribution, {
-        **_words(checked, mine, popular, words), **_comparison(attribution, other, words),
+        **_words(checked, mine, popular, words, user), **_comparison(attribution, other, words),
         **_quality(attribution), "wording": WORDING,
     })
     return rows, unavailable
@@ -131,8 +131,9 @@ def _is_popular(recommender, target: int) -> bool:
     return bool(counts[target - 1] >= np.quantile(counts, 1 - POPULAR_SHARE)) if len(counts) else False
 
 
-def _words(checked, mine: MemberHistory, popular: bool, vocabulary: Words) -> dict:
-    words = faithful.why_words(checked, mine.titles, popular=popular, verb=vocabulary.verb, items=vocabulary.items)
+def _words(checked, mine: MemberHistory, popular: bool, vocabulary: Words, user) -> dict:
+    words = faithful.why_words(checked, mine.titles, popular=popular, verb=vocabulary.verb, items=vocabulary.items,
+                               occasions=_repeat_occasions(user, mine))
     return {
         "reason": words.reason, "narrative": words.narrative, "change": words.change, "drops": words.drops,
         "rank": checked.rank, "candidates_scored": checked.candidates_scored, "verb": vocabulary.verb,
@@ -142,6 +143,18 @@ def _words(checked, mine: MemberHistory, popular: bool, vocabulary: Words) -> di
             "interaction_ids": [mine.interactions[p].pk for p in checked.smallest.positions],
             "rank_after": checked.smallest.rank_after},
     }
+
+
+def _repeat_occasions(user, mine: MemberHistory) -> dict[int, str]:
+    """{history position: "played 2024-03-05, 2nd of 4 times"} for the titles the history holds more than once (a
+    song played again, a product bought twice), so a sentence about one of those interactions says which it is."""
+    items, counts = np.unique(mine.history.items, return_counts=True)
+    repeated = set(items[counts > 1].tolist())
+    positions = [p for p, item in enumerate(mine.history.items.tolist()) if item in repeated]
+    if not positions:
+        return {}
+    texts = interaction_occasions(user, [mine.interactions[p].pk for p in positions])
+    return {p: texts[mine.interactions[p].pk] for p in positions if mine.interactions[p].pk in texts}
 
 
 def never_recommended_mask(user, dataset: Dataset, recommender) -> np.ndarray:

@@ -115,3 +115,27 @@ def test_for_yous_reasons_are_the_reasons_why_names_for_the_same_attribution(tin
     checked = check_why(tiny_model, history, attribution, target, exclude)
     [line] = verified_reasons(tiny_model, history, [attribution], [target], exclude)
     assert [r.items[0] for r in checked.reasons[:2]] == line == [int(history.items[lowers[0]])]
+
+
+def test_plays_of_one_title_are_told_apart():
+    """A song played four times: each verified reason is one play. 'because you played “Jóga” and “Jóga”' and two
+    identical 'Without “Jóga”' sentences could not say which plays; the reason names the title once (as For you's
+    one-line reason does) and each sentence about one play says which it is."""
+    from recourse.engine.faithful import CheckedWhy, Removal
+
+    second = Removal(positions=(3,), items=(5,), rank_after=4)
+    fourth = Removal(positions=(6,), items=(5,), rank_after=3)
+    both = Removal(positions=(3, 6), items=(5, 5), rank_after=12)
+    checked = CheckedWhy(target=4, rank=2, reasons=[second, fourth], smallest=both, tried_up_to=3, candidates_scored=7)
+    occasions = {3: "played 2024-03-05, 2nd of 4 times", 6: "played 2024-04-01, 4th of 4 times"}
+    words = why_words(checked, {4: "Halo", 5: "Jóga"}, popular=False, verb="played", items="songs",
+                      occasions=occasions)
+    assert words.reason == "Because you played “Jóga”"
+    assert words.narrative.startswith("“Halo” is recommended mainly because you played “Jóga”. Without “Jóga” "
+                                      "(played 2024-03-05, 2nd of 4 times), “Halo” would drop from #2 to #4.")
+    assert words.drops == ["Without “Jóga” (played 2024-03-05, 2nd of 4 times), “Halo” would drop from #2 to #4.",
+                           "Without “Jóga” (played 2024-04-01, 4th of 4 times), “Halo” would drop from #2 to #3."]
+    assert words.change.startswith("Removing “Jóga” (played 2024-03-05, 2nd of 4 times) and “Jóga” (played "
+                                   "2024-04-01, 4th of 4 times) would take “Halo” out of your top 10")
+    plain = why_words(checked, {4: "Halo", 5: "Jóga"}, popular=False, verb="played", items="songs")
+    assert plain.drops[0] == "Without “Jóga”, “Halo” would drop from #2 to #4."

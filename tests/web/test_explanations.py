@@ -236,3 +236,24 @@ def test_a_removal_that_leaves_nothing_is_ranked_as_for_you_would_then_rank_it(t
     # For you's one-line reason names the film only where removing it lowers the title
     named = [rec for rec in top if "Film 03" in lines[rec.item.pk]]
     assert named and all(rank_now[rec.item.pk] > rec.rank for rec in named)
+
+
+def test_why_tells_apart_the_plays_of_a_title_the_history_holds_twice(trained):
+    """A title picked again (a song replayed, a product rebought): each of its interactions is named with what tells
+    it apart ("watched 1970-01-12, 2nd of 2 times"), the others are not; the Why? sentences use these names."""
+    from recourse.selectors import member_history
+    from recourse.services.explanations import _repeat_occasions
+    from recsys.models import Interaction, InteractionSequence, Item
+    from recsys.services import serving
+
+    dataset, model, alice = trained
+    sequence = InteractionSequence.objects.get(dataset=dataset, user=alice)
+    Interaction.objects.create(sequence=sequence, item=Item.objects.get(dataset=dataset, external_id="2"),
+                               timestamp=2_000_000, position=9, rating=4.0)
+    _, recommender = serving.loaded_model(dataset)
+    mine = member_history(alice, dataset, recommender)
+    occasions = _repeat_occasions(alice, mine)
+    titles = [mine.interactions[p].item.title for p in sorted(occasions)]
+    assert titles == ["Film 02 (1992)", "Film 02 (1992)"]
+    assert [occasions[p].rsplit(", ", 1)[1] for p in sorted(occasions)] == ["1st of 2 times", "2nd of 2 times"]
+    assert all(occasion.startswith("watched 1970-01-") for occasion in occasions.values())

@@ -1,6 +1,7 @@
 """For you and Why? are cached per member, model version and history fingerprint (issue 20's load target):
 the cache must never show a list, a reason or an explanation of a history the member no longer has."""
 
+import dataclasses
 import re
 
 import pytest
@@ -135,3 +136,30 @@ def test_a_fix_is_ranked_once_per_history_and_fix(cached, count_rankings):
     assert first.top_after[0] not in after_hiding.top_after  # a new fingerprint: ranked again
     assert [item.pk for item in after_hiding.top_after] == [
         pk for pk, _ in serving._rank(alice, dataset, recommender, n=10, changes=fix)["items"]]
+
+
+def test_a_cached_why_page_is_worded_again_when_the_wording_changes(client, cached, monkeypatch):
+    """A release that raises explanations.WORDING rewords the stored explanations; a Why? page cached before it in
+    the shared cache kept the old sentences for a day (its key did not name the wording)."""
+    from recourse.engine import faithful
+    from recourse.services import explanations
+
+    first = shown(client)
+    url = reverse("recourse:why", args=[first[0]])
+    assert client.get(url).status_code == 200
+    worded = faithful.why_words
+    monkeypatch.setattr(explanations, "WORDING", explanations.WORDING + 1)
+    monkeypatch.setattr(faithful, "why_words", lambda *args, **kwargs: dataclasses.replace(worded(*args, **kwargs),
+        narrative="Sentences of today."))
+    assert "Sentences of today." in client.get(url).content.decode()
+
+
+def test_a_changed_fragment_template_is_rendered_at_once(client, cached, settings, tmp_path):
+    """A release that changes a fragment's template (a new notice on For you) showed pages cached before it for up
+    to a day: the key named the member's state, not what the page is rendered with."""
+    assert client.get(reverse("recourse:for-you")).status_code == 200
+    released = tmp_path / "recourse" / "_for_you_list.html"
+    released.parent.mkdir()
+    released.write_text("<p>The released template.</p>")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    assert "The released template." in client.get(reverse("recourse:for-you")).content.decode()

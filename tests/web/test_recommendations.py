@@ -115,3 +115,14 @@ def test_failed_training_is_recorded_and_leaves_no_artefact(monkeypatch, setting
     assert job.status == "failed" and "simulated out-of-memory" in job.message
     assert model.status == "failed" and "simulated" in model.error
     assert not (settings.MEDIA_ROOT / "models" / f"model-{model.pk}").exists()
+
+
+def test_for_you_says_why_it_is_empty_when_every_item_is_in_the_history(client, trained, make_user):
+    """A small catalogue the member has been through (or hid): the page showed an empty list and nothing else."""
+    dataset, model, _ = trained
+    bob = make_user("bob")
+    make_history(dataset, user=bob, external_user_id="bob", item_ids=range(1, 31))
+    client.force_login(bob)
+    page = client.get(reverse("recourse:for-you"))
+    assert page.status_code == 200 and page.context["recs"].items == []
+    assert "Nothing is left to recommend" in page.content.decode()

@@ -293,3 +293,39 @@ def test_each_undo_button_on_my_corrections_says_what_it_undoes(client, calibrat
     assert f'aria-label="Undo: added back “{first.item.title}”"' in content
     assert f'aria-label="Undo the 2 changes of {localtime(applied.created_at):%Y-%m-%d %H:%M}"' in content
     assert 'class="secondary">Undo</button>' not in content
+
+
+def test_a_model_whose_dataset_cannot_calibrate_the_check_says_so_and_queues_no_more_jobs(client, trained):
+    """A tiny dataset (fewer than 5 other histories): the calibration job fails, and the drift check kept saying
+    "being calibrated ... try again shortly" and queued another failing job on every visit."""
+    from recsys import jobs
+    from recsys.models import InteractionSequence, Job
+
+    dataset, model, alice = trained
+    InteractionSequence.objects.filter(dataset=dataset, user__isnull=True).delete()
+    client.force_login(alice)
+    assert b"being calibrated" in client.get(reverse("recourse:drift")).content
+    job = Job.objects.get(kind="calibrate_drift", params__model_id=model.pk)
+    jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.message.startswith("Too few histories") and not job.error  # the reason alone, no traceback
+    for page in (client.get(reverse("recourse:drift")), client.post(reverse("recourse:fix"), {"suggest": "1"})):
+        text = page.content.decode()
+        assert page.status_code == 200 and "being calibrated" not in text and "at least 5 other histories" in text
+    assert Job.objects.filter(kind="calibrate_drift", params__model_id=model.pk).count() == 1
+
+
+def test_a_change_to_an_interaction_the_model_does_not_know_says_so(trained):
+    """An item imported after the model was trained (marked "New to the model"): the API's preview said its
+    interaction 'is not an active entry of your history', which it is."""
+    from recsys.models import InteractionSequence, Item
+
+    dataset, model, alice = trained
+    new = Item.objects.create(dataset=dataset, external_id="new", title="Imported After Training")
+    row = Interaction.objects.create(sequence=InteractionSequence.objects.get(dataset=dataset, user=alice),
+                                     item=new, timestamp=3_000_000, position=50)
+    with pytest.raises(corrections.CorrectionError, match="the current model does not know"):
+        corrections.preview(user=alice, dataset=dataset, changes={row.pk: 0.0})
+    with pytest.raises(corrections.CorrectionError, match="is not an active entry of your history"):
+        corrections.preview(user=alice, dataset=dataset, changes={row.pk + 1000: 0.0})

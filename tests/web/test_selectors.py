@@ -77,3 +77,26 @@ def test_drift_page_dashboard_and_experiment_build_the_same_category_matrix():
     assert "Horror" in drift_page.names and "Drama, Horror" not in drift_page.names
     row = recommender.index.index_of(str(Item.objects.get(dataset=dataset, external_id="3").pk))
     assert [drift_page.names[c] for c in np.flatnonzero(drift_page.matrix[row])] == ["Comedy", "Drama", "Romance"]
+
+
+def test_title_search_ignores_case_in_every_alphabet(django_user_model):
+    """SQLite's LIKE folds ASCII letters only: 'песня' did not find 'Песня', nor 'águas' 'Águas de Março' (the
+    embedded default's catalogue and history search); PostgreSQL's did."""
+    dataset = make_dataset(n_items=4)
+    titles = ["Песня о тревожной молодости", "Águas de Março", "Jóga", "Lose Yourself"]
+    for item, title in zip(dataset.items.order_by("pk"), titles, strict=True):
+        Item.objects.filter(pk=item.pk).update(title=title)
+    member = django_user_model.objects.create_user(username="listener", password="x")
+    make_history(dataset, user=member, item_ids=(1, 2, 3, 4))
+
+    def found(query):
+        return sorted(item.title for item in selectors.catalogue(dataset, query=query)[:10])
+
+    def in_history(query):
+        return sorted(row.item.title for row in selectors.member_interactions(member, dataset, query=query))
+
+    for query, title in (("песня", titles[0]), ("ПЕСНЯ", titles[0]), ("águas", titles[1]), ("JÓGA", titles[2]),
+                         ("yourself", titles[3]), ("de mar", titles[1])):
+        assert found(query) == [title], query
+        assert in_history(query) == [title], query
+    assert found("100%") == [] and found("a_u") == []  # LIKE's wildcards are letters here
