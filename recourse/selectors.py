@@ -130,7 +130,7 @@ def _ordinal(number: int) -> str:
 
 def open_alert_row(user, dataset: Dataset) -> DriftAlert | None:
     return DriftAlert.objects.filter(user=user, dataset=dataset, dismissed_at__isnull=True,
-                                     closed_at__isnull=True).first()
+                                     closed_at__isnull=True).select_related("drift_result").first()
 
 
 @dataclass
@@ -163,8 +163,11 @@ def open_drift_alert(user, dataset: Dataset | None) -> AlertNotice | None:
 
 
 def _latest_check_since(user, dataset: Dataset, alert: DriftAlert) -> tuple[bool, list] | None:
-    """(drift, flagged interaction ids) of the member's latest drift check run after the alert was last updated."""
-    return (DriftResult.objects.filter(user=user, trained_model__dataset=dataset, created_at__gt=alert.updated_at)
+    """(drift, flagged interaction ids) of the member's latest drift check run after the check the alert carries.
+    Not after the alert's last update: "Don't flag this again" updates the alert too, and the member's own check
+    from just before it would stop counting (the notice went back to the background check's list)."""
+    since = alert.drift_result.created_at if alert.drift_result is not None else alert.updated_at
+    return (DriftResult.objects.filter(user=user, trained_model__dataset=dataset, created_at__gt=since)
             .order_by("-created_at").values_list("drift", "flagged_interaction_ids").first())
 
 

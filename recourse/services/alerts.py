@@ -178,8 +178,13 @@ def dismiss(*, user, alert_id: int) -> DriftAlert:
     if alert is None:
         raise DriftAlert.DoesNotExist("No such alert.")
     if alert.dismissed_at is None:
+        # Remember what the notice named: the member's own later check when they ran one (open_drift_alert), which
+        # the background check's list alone would not cover, so a later check naming it would raise it again.
+        notice = selectors.open_drift_alert(user, alert.dataset)
+        shown = [row.pk for row in notice.flagged] if notice is not None and notice.alert.pk == alert.pk else []
+        alert.flagged_interaction_ids = list(dict.fromkeys([*alert.flagged_interaction_ids, *shown]))
         alert.dismissed_at = timezone.now()
-        alert.save(update_fields=["dismissed_at", "updated_at"])
+        alert.save(update_fields=["dismissed_at", "flagged_interaction_ids", "updated_at"])
     return alert
 
 

@@ -239,6 +239,35 @@ def test_a_later_check_of_the_member_finding_other_titles_is_what_the_notice_nam
     assert f'name="action-{rows[-1].pk}" value="remove"' not in content
 
 
+def test_dismissing_a_notice_that_names_the_members_later_check_remembers_what_it_named(alert_world):
+    """The notice names the member's own later check; Dismiss remembered only the background check's list, so a
+    later background check naming exactly the dismissed notice's title raised it again."""
+    w = alert_world
+    rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
+    alerts.record(_check(w.planted, w.dataset, rows[-2:]), user=w.planted, dataset=w.dataset)
+    later = drift.check_drift(user=w.planted, dataset=w.dataset).result
+    DriftResult.objects.filter(pk=later.pk).update(drift=True, flagged_interaction_ids=[rows[-3].pk])
+    notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
+    assert notice is not None and notice.flagged == [rows[-3]]
+    alerts.dismiss(user=w.planted, alert_id=notice.alert.pk)
+    assert alerts.record(_check(w.planted, w.dataset, [rows[-3]]), user=w.planted, dataset=w.dataset) == (
+        "drift: already dismissed")
+
+
+def test_dont_flag_on_a_notice_of_the_members_later_check_keeps_naming_that_check(alert_world):
+    """"Don't flag this again" on a title both checks named updated the alert, and a check older than the alert's
+    update no longer counted: the notice went back to the background check's list (a title the member's own check,
+    on the Drift check page beside it, did not flag)."""
+    w = alert_world
+    rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
+    alerts.record(_check(w.planted, w.dataset, [rows[-1], rows[-2]]), user=w.planted, dataset=w.dataset)
+    later = drift.check_drift(user=w.planted, dataset=w.dataset).result
+    DriftResult.objects.filter(pk=later.pk).update(drift=True, flagged_interaction_ids=[rows[-2].pk, rows[-3].pk])
+    alerts.never_flag_interaction(user=w.planted, interaction_id=rows[-2].pk)
+    notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
+    assert notice is not None and notice.flagged == [rows[-3]]
+
+
 def test_dismiss_hides_the_notice_and_only_its_owner_can_dismiss(client, alert_world):
     w = alert_world
     rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
