@@ -87,9 +87,10 @@ def run_detail(request, run_id):
 @require_POST
 def cancel(request, run_id):
     run = get_object_or_404(DiagnosticRun, pk=run_id)
-    if run.job:
-        jobs.cancel_job(run.job)
+    if run.job and jobs.cancel_job(run.job):
         messages.success(request, "Cancelling: retrains that have not started will not run; finished ones are kept.")
+    elif run.job:  # a second click, or a run page older than the run's end
+        messages.info(request, jobs.nothing_to_cancel(run.job))
     return redirect("diagnostics:run", run_id=run.pk)
 
 

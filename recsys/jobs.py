@@ -180,11 +180,12 @@ def retry_job(job: Job) -> Job:
     return job
 
 
-def cancel_job(job: Job) -> None:
-    """Cancel at once when nothing runs it (queued, or its worker is gone); else ask the running handler to stop."""
+def cancel_job(job: Job) -> bool:
+    """Cancel at once when nothing runs it (queued, or its worker is gone); else ask the running handler to stop.
+    False when the job had already ended (nothing to cancel; ``job`` is read again, so its status says how)."""
     job.refresh_from_db()
     if job.is_finished:
-        return
+        return False
     if job.status == Job.Status.QUEUED:
         cancelled = Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
             status=Job.Status.CANCELLED, message="Cancelled before it started", finished_at=timezone.now()
@@ -192,9 +193,16 @@ def cancel_job(job: Job) -> None:
         if cancelled:  # what the job was to fill (a model version waiting to be trained) will never be
             job.message = "Cancelled before it started"
             _abandon(job)
-        return
+            return True
+        return cancel_job(job)  # started (or ended) since it was read
     Job.objects.filter(pk=job.pk).update(cancel_requested=True, message="Cancelling…")
     reap_stale_jobs(ids=[job.pk])
+    return True
+
+
+def nothing_to_cancel(job: Job) -> str:
+    """What a Cancel of a job that had already ended (``cancel_job`` answered False) tells the analyst."""
+    return f"Job #{job.pk} has already ended ({job.get_status_display().lower()}); there is nothing to cancel."
 
 
 def _send(job: Job, countdown: float = 0.0) -> None:

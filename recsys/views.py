@@ -146,11 +146,9 @@ def job_retry(request, job_id):
 @require_POST
 def job_cancel(request, job_id):
     job = get_object_or_404(Job, pk=job_id)
-    if job.is_finished:  # a second click, or a Jobs page older than the job's end
-        messages.info(request, f"Job #{job.pk} has already ended ({job.get_status_display().lower()}); "
-                               "there is nothing to cancel.")
-        return redirect("recsys:jobs")
-    jobs.cancel_job(job)
-    messages.info(request, f"Cancellation of job #{job.pk} requested.")
+    if jobs.cancel_job(job):
+        messages.info(request, f"Cancellation of job #{job.pk} requested.")
+    else:  # a second click, or a Jobs page older than the job's end
+        messages.info(request, jobs.nothing_to_cancel(job))
     return redirect("recsys:jobs")
 

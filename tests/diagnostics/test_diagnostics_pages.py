@@ -270,3 +270,15 @@ def test_leaving_out_with_a_malformed_run_or_key_is_a_clear_refusal_not_a_server
         assert response.status_code == 200
         assert response.redirect_chain[-1][0] == reverse("diagnostics:run", args=[finished_run.pk])
     assert not TrainingExclusion.objects.exists()
+
+
+def test_cancelling_a_run_that_has_ended_says_so_not_cancelling(analyst_client, finished_run):
+    """The run page's Cancel (a second click, a page older than the run's end) said "Cancelling: retrains that have
+    not started will not run" of a run whose job had succeeded."""
+    from django.contrib.messages import get_messages
+
+    response = analyst_client.post(reverse("diagnostics:cancel", args=[finished_run.pk]))
+    said = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "Cancelling" not in said and f"Job #{finished_run.job_id} has already ended (succeeded)" in said
+    finished_run.job.refresh_from_db()
+    assert finished_run.job.status == "succeeded" and not finished_run.job.cancel_requested

@@ -206,3 +206,24 @@ def test_a_finished_identical_job_does_not_block_a_new_submission():
     Job.objects.filter(pk=first.pk).update(status=Job.Status.SUCCEEDED)
     again = training.start_training(dataset=dataset, architecture="sasrec", hyperparameters=TINY, enqueue=False)
     assert again.pk != first.pk and not again.duplicate
+
+
+def test_cancelling_a_queued_job_that_a_worker_starts_meanwhile_asks_it_to_stop(monkeypatch):
+    """Read as queued, started by its worker before the 'cancel if still queued' update: the cancel was dropped
+    while the Jobs page said 'Cancellation of job #N requested'."""
+    job = Job.objects.create(kind="import_dataset", status=Job.Status.QUEUED)
+    reads = []
+
+    def read_then_started(self, *args, **kwargs):
+        if not reads:  # the worker starts the job just after cancel_job read it
+            Job.objects.filter(pk=self.pk).update(status=Job.Status.RUNNING, started_at=timezone.now(),
+                                                  heartbeat_at=timezone.now(), attempts=1)
+            reads.append(self.status)
+            return
+        return original(self, *args, **kwargs)
+
+    original = Job.refresh_from_db
+    monkeypatch.setattr(Job, "refresh_from_db", read_then_started)
+    requested = jobs.cancel_job(job)
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == Job.Status.RUNNING and job.cancel_requested and requested
