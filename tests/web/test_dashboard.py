@@ -304,6 +304,13 @@ def test_registry_and_metrics_show_their_unfinished_jobs_with_live_progress(anal
     page = analyst_client.get(reverse("dashboard:registry"), {"dataset": dataset.pk}).content.decode()
     rows = re.findall(r'<tr data-job="(\d+)" data-finished="0">', page)
     assert rows == [str(training.pk)] and "Epoch 4" in page and "js/jobs." in page
+    # a re-evaluation is listed too, under a heading that does not call it training
+    evaluation = Job.objects.create(kind="evaluate_model", queue="training", status=Job.Status.QUEUED,
+                                    params={"model_id": model.pk})
+    page = analyst_client.get(reverse("dashboard:registry"), {"dataset": dataset.pk}).content.decode()
+    assert re.findall(r'<tr data-job="(\d+)" data-finished="0">', page) == [str(training.pk), str(evaluation.pk)]
+    assert "Training in progress" not in page and "Training and evaluation jobs not finished yet" in page
+    evaluation.delete()
 
     queued = Job.objects.create(kind="population_experiment", queue="xai", status=Job.Status.QUEUED)
     Experiment.objects.create(name="e", dataset=dataset, trained_model=model, job=queued)
