@@ -55,7 +55,7 @@ def why(request, item_id):
         # names the wording version: a release that words explanations anew must not be hidden by pages cached before.
         body = page_cache.fragment(
             request, serving.member_cache_key("why", request.user, dataset, model, fingerprint, item.pk, method,
-                                              f"wording{explanations.WORDING}"),
+                                              explanations.wording_key()),
             "recourse/_why_body.html", why_context)
     except (explanations.ExplanationError, serving.NoActiveModel) as exc:
         status = 404 if isinstance(exc, explanations.NotRecommended) else 200
@@ -145,7 +145,8 @@ def for_you(request):
                 "rated_out": ratings.scale_of(dataset).disliked_words if rated_out else ""}
 
     body = page_cache.fragment(
-        request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint),
+        request, serving.member_cache_key("for-you", request.user, dataset, model, fingerprint,
+                                          explanations.wording_key()),  # its one-line reasons
         "recourse/_for_you_list.html", list_context)
     return render(request, "recourse/for_you.html", {
         "dataset": dataset, "body": body,

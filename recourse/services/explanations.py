@@ -96,9 +96,17 @@ def _explanations(user, model, recommender, mine, item_id, target, method):
     return rows, unavailable
 
 
-# Raise when the stored sentences change (confidence, narrative, "what would change it"): a member whose history
-# has not changed since would otherwise keep reading the old ones.
+# Raise when the stored sentences change (confidence, narrative, "what would change it", For you's one-line reasons):
+# a member whose history has not changed since would otherwise keep reading the old ones.
 WORDING = 5
+
+
+def wording_key() -> str:
+    """The part of a cache key that names the wording: Why? pages, For you's one-line reasons and the For you
+    fragment that shows them are computed anew when WORDING is raised, so the two pages never disagree."""
+    return f"wording{WORDING}"
+
+
 COMPARED_WITH = {"ig": "attention", "attention": "ig", "occlusion": "ig"}
 POPULAR_SHARE = 0.05  # "one of the most popular films": in the top 5% of the catalogue by training interactions
 
@@ -228,7 +236,7 @@ def one_line_reasons(*, user, dataset: Dataset, items: list[Item], fingerprint: 
     model, recommender = serving.loaded_model(dataset)
     fingerprint = fingerprint or selectors.history_fingerprint(user, dataset)
     key = serving.member_cache_key("reasons", user, dataset, model, fingerprint,
-                                   ",".join(str(item.pk) for item in items))
+                                   ",".join(str(item.pk) for item in items), wording_key())
     reasons = cache.get(key)
     if reasons is None:
         mine = member_history(user, dataset, recommender, fingerprint=fingerprint)

@@ -163,3 +163,16 @@ def test_a_changed_fragment_template_is_rendered_at_once(client, cached, setting
     released.write_text("<p>The released template.</p>")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
     assert "The released template." in client.get(reverse("recourse:for-you")).content.decode()
+
+
+def test_for_yous_one_line_reasons_are_worded_again_when_the_wording_changes(client, cached, monkeypatch):
+    """Why? pages are keyed by explanations.WORDING, For you's reasons were not: after a release that changed how
+    reasons are chosen (the method's top 3, the most-popular ranking of an emptied history) For you kept the old
+    line for a day beside a Why? that named other titles."""
+    from recourse.engine import faithful
+    from recourse.services import explanations
+
+    assert client.get(reverse("recourse:for-you")).status_code == 200
+    monkeypatch.setattr(explanations, "WORDING", explanations.WORDING + 1)
+    monkeypatch.setattr(faithful, "reason_line", lambda *args, **kwargs: "Reasons of today")
+    assert "Reasons of today" in client.get(reverse("recourse:for-you")).content.decode()
