@@ -1,7 +1,7 @@
 """API-wide behaviour: JSON parsing, strict pagination and the error responses the schema documents for all."""
 
 from django.core.exceptions import BadRequest
-from rest_framework import parsers, status, views
+from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
@@ -22,9 +22,13 @@ class BadRequestError(APIException):
 def exception_handler(exc, context):
     """DRF's handler; Django's BadRequest (recsys.params.require_id, shared with the HTML pages) answers in JSON too,
     not with the HTML error page."""
+    # Imported here: rest_framework.views reads DEFAULT_PARSER_CLASSES (this module's JSONParser) when imported, so
+    # importing it above failed whenever this module was imported first (a Celery worker's system checks).
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, BadRequest):
         exc = BadRequestError(str(exc))
-    return views.exception_handler(exc, context)
+    return drf_exception_handler(exc, context)
 
 
 NESTED_TOO_DEEPLY = "JSON parse error - the body is nested too deeply."

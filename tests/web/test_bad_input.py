@@ -253,6 +253,19 @@ def test_json_nested_too_deeply_for_the_parser_is_a_400_from_the_api_not_a_500(m
     assert not RecourseResult.objects.exists()
 
 
+def test_the_api_module_can_be_imported_first_as_a_workers_system_checks_import_it():
+    """hikmax_site.api imported rest_framework.views, which reads DEFAULT_PARSER_CLASSES (this module's JSONParser)
+    on import: imported before any view (a Celery worker's start-up checks), it failed and no worker started."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import django; django.setup(); import hikmax_site.api; print('imported')"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "hikmax_site.settings", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr[-2000:]
+
+
 def test_hyperparameters_nested_too_deeply_are_refused_with_a_message(analyst_client):
     dataset = make_dataset()
     make_history(dataset)
