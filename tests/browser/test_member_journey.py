@@ -58,7 +58,7 @@ def test_new_member_builds_and_edits_a_history(browser_page, films):
 
     page.get_by_label("Title contains").fill("Film 0")
     page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("caption")).to_have_text("9 items")
+    expect(page.get_by_role("caption")).to_have_text("9 films")  # the dataset's own word
     screenshot(page, "catalogue-search")
     add_to_history(page, "Film 03 (1993)", rating="4.5")
     add_to_history(page, "Film 07 (1997)")
