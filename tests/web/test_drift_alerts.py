@@ -221,17 +221,23 @@ def test_a_later_check_of_the_member_finding_no_drift_hides_the_notice(client, a
     assert "pulled off your usual taste" not in client.get(reverse("recourse:for-you")).content.decode()
 
 
-def test_a_later_check_of_the_member_finding_other_titles_is_what_the_notice_names(client, alert_world):
-    """The Drift check page ran the member's check (which left out a title they asked never to flag and named another
-    instead) under a notice still naming the background check's list: the notice listed a title the check's own
-    table said leaving out would not help, and its "Preview the fix" posted another fix than "Preview this fix"."""
-    w = alert_world
+def _alert_then_a_later_check_naming_another(w):
+    """A background alert on the last two interactions, then the member's own check flagging only the third last."""
     rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
     alerts.record(_check(w.planted, w.dataset, rows[-2:]), user=w.planted, dataset=w.dataset)
     later = drift.check_drift(user=w.planted, dataset=w.dataset).result
     DriftResult.objects.filter(pk=later.pk).update(drift=True, flagged_interaction_ids=[rows[-3].pk])
     notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
     assert notice is not None and notice.flagged == [rows[-3]]
+    return rows, notice
+
+
+def test_a_later_check_of_the_member_finding_other_titles_is_what_the_notice_names(client, alert_world):
+    """The Drift check page ran the member's check (which left out a title they asked never to flag and named another
+    instead) under a notice still naming the background check's list: the notice listed a title the check's own
+    table said leaving out would not help, and its "Preview the fix" posted another fix than "Preview this fix"."""
+    w = alert_world
+    rows, notice = _alert_then_a_later_check_naming_another(w)
     client.force_login(w.planted)
     content = client.get(reverse("recourse:for-you")).content.decode()
     assert "After your latest additions, a drift check found one interaction" in content
@@ -243,12 +249,7 @@ def test_dismissing_a_notice_that_names_the_members_later_check_remembers_what_i
     """The notice names the member's own later check; Dismiss remembered only the background check's list, so a
     later background check naming exactly the dismissed notice's title raised it again."""
     w = alert_world
-    rows = list(Interaction.objects.filter(sequence__user=w.planted).chronological())
-    alerts.record(_check(w.planted, w.dataset, rows[-2:]), user=w.planted, dataset=w.dataset)
-    later = drift.check_drift(user=w.planted, dataset=w.dataset).result
-    DriftResult.objects.filter(pk=later.pk).update(drift=True, flagged_interaction_ids=[rows[-3].pk])
-    notice = recourse_selectors.open_drift_alert(w.planted, w.dataset)
-    assert notice is not None and notice.flagged == [rows[-3]]
+    rows, notice = _alert_then_a_later_check_naming_another(w)
     alerts.dismiss(user=w.planted, alert_id=notice.alert.pk)
     assert alerts.record(_check(w.planted, w.dataset, [rows[-3]]), user=w.planted, dataset=w.dataset) == (
         "drift: already dismissed")
