@@ -51,3 +51,9 @@ def with_year(item) -> str:
     """The item's title with its year in brackets, unless the title already holds it (MovieLens titles do)."""
     year = "" if item.year is None else str(item.year)
     return f"{item.title} ({year})" if year and year not in item.title else item.title
+
+
+@register.filter
+def counted_in(count: int, words) -> str:
+    """A count in the dataset's own words (``recsys.vocabulary.Words``): "1 film", "9 films", "2 items"."""
+    return f"{count} {words.item if count == 1 else words.items}"
